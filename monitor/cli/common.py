@@ -1,0 +1,87 @@
+"""Helpers every command shares: settings loading, async running, output."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import orjson
+
+from ..errors import ConfigError, MonitorError
+from ..settings import Settings, load_settings, settings_from_dict
+
+__all__ = ["EXIT_OK", "EXIT_FAIL", "EXIT_USAGE", "CommandGroups", "load_or_exit", "run_async", "guarded",
+           "emit", "fail"]
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+T = TypeVar("T")
+
+
+class CommandGroups:
+    """Lets several modules add subcommands to one group (``ingest checkpoint``, ``ingest git``)."""
+
+    def __init__(self, root: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+        self._root = root
+        self._groups: dict[str, Any] = {}
+
+    def command(self, name: str, help: str) -> argparse.ArgumentParser:
+        return self._root.add_parser(name, help=help, description=help)
+
+    def group(self, name: str, help: str) -> "argparse._SubParsersAction[argparse.ArgumentParser]":
+        if name not in self._groups:
+            parser = self._root.add_parser(name, help=help, description=help)
+            parser.set_defaults(group_parser=parser)
+            self._groups[name] = parser.add_subparsers(dest=f"{name}_command", metavar="COMMAND")
+        return self._groups[name]
+
+
+def fail(message: str, code: int = EXIT_FAIL) -> int:
+    print(f"monitor: {message}", file=sys.stderr)
+    return code
+
+
+def load_or_exit(args: argparse.Namespace) -> Settings:
+    """Load settings; on error print every issue and exit 2. A missing default file = defaults."""
+    path = args.config
+    try:
+        if path == "config.yaml" and not _exists(path):
+            return settings_from_dict({}, "<defaults>")
+        return load_settings(path)
+    except ConfigError as exc:
+        print(f"monitor: invalid configuration:\n{exc}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE) from None
+
+
+def _exists(path: str) -> bool:
+    import os
+
+    return os.path.exists(path)
+
+
+def run_async(factory: Callable[[], Awaitable[T]]) -> T:
+    return asyncio.run(factory())  # type: ignore[arg-type]
+
+
+def emit(data: Any, as_json: bool, text: Callable[[Any], str]) -> None:
+    if as_json:
+        sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS,
+                                      default=str).decode() + "\n")
+    else:
+        sys.stdout.write(text(data) + "\n")
+
+
+def guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Turn our own errors into a one-line message and exit 1 instead of a traceback."""
+
+    def wrapper(args: argparse.Namespace) -> int:
+        try:
+            return handler(args)
+        except ConfigError as exc:
+            return fail(f"invalid configuration:\n{exc}", EXIT_USAGE)
+        except MonitorError as exc:
+            return fail(str(exc))
+
+    return wrapper

@@ -1,0 +1,37 @@
+"""``monitor config check``: validate a settings file and say exactly what is wrong."""
+from __future__ import annotations
+
+import argparse
+
+from ..errors import ConfigError
+from ..settings import load_settings
+from .common import EXIT_OK, EXIT_USAGE, CommandGroups, emit
+
+__all__ = ["register"]
+
+
+def register(groups: CommandGroups) -> None:
+    sub = groups.group("config", "inspect the settings file")
+    check = sub.add_parser("check", help="validate the settings file; exit 2 if it is invalid")
+    check.add_argument("--json", action="store_true", help="machine-readable output")
+    check.set_defaults(handler=_check)
+
+
+def _check(args: argparse.Namespace) -> int:
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        issues = [{"file": i.file, "field": i.field, "expected": i.expected, "got": i.got}
+                  for i in exc.issues]
+        emit({"ok": False, "issues": issues}, args.json,
+             lambda _: "invalid configuration:\n" + str(exc))
+        return EXIT_USAGE
+    summary = {
+        "ok": True, "file": args.config,
+        "elasticsearch": settings.elasticsearch.hosts,
+        "sources": {name: len(getattr(settings.sources, name)) for name in
+                    ("checkpoint_api", "git", "github", "gitlab", "argocd")}
+        | {"syslog": settings.sources.syslog.enabled},
+    }
+    emit(summary, args.json, lambda s: f"{s['file']}: ok")
+    return EXIT_OK

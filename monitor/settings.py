@@ -1,0 +1,369 @@
+"""Typed settings, loaded once from YAML. All defaults live here.
+
+Secrets are ``SecretStr`` (never shown by ``repr`` or logs) and may be given inline, from a file
+(``<name>_file``) or from an environment variable (``<name>_env``). Unknown keys are errors: a
+typo must not silently disable a control. ``load_settings`` reports every problem with the
+file, the dotted field path and what was expected.
+"""
+from __future__ import annotations
+
+import ipaddress
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import (BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator,
+                      model_validator)
+
+from .errors import ConfigError, ConfigIssue
+from .yamlio import YamlError, load_yaml
+
+__all__ = [
+    "Settings", "ElasticsearchSettings", "CheckpointApiSource", "SyslogSource", "GitRepoSource",
+    "GithubSource", "GitlabSource", "ArgoCdSource", "load_settings", "settings_from_dict",
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _resolve_secrets(data: Any, names: tuple[str, ...]) -> Any:
+    """Turn ``x_file`` / ``x_env`` into ``x`` before validation; the value is then a SecretStr."""
+    if not isinstance(data, dict):
+        return data
+    data = dict(data)
+    for name in names:
+        file_key, env_key = f"{name}_file", f"{name}_env"
+        if file_key in data:
+            path = Path(str(data.pop(file_key)))
+            try:
+                data[name] = path.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ValueError(f"{file_key}: cannot read secret file {path}: {exc.strerror}")
+        if env_key in data:
+            var = str(data.pop(env_key))
+            if var not in os.environ:
+                raise ValueError(f"{env_key}: environment variable {var} is not set")
+            data[name] = os.environ[var]
+    return data
+
+
+class TlsClient(_Model):
+    """How we verify a server. Verification is on unless a user turns it off explicitly."""
+
+    verify: bool = True
+    ca_file: Path | None = None
+    #: SHA-256 of the server certificate (hex, colons optional), for self-signed management servers.
+    fingerprint_sha256: str | None = None
+    client_cert: Path | None = None
+    client_key: Path | None = None
+
+
+class BulkSettings(_Model):
+    chunk_docs: int = Field(5000, ge=1, le=100_000)
+    chunk_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    max_in_flight: int = Field(2, ge=1, le=16)
+    max_retries: int = Field(8, ge=0, le=100)
+    initial_backoff_seconds: float = Field(0.5, gt=0)
+    max_backoff_seconds: float = Field(30.0, gt=0)
+
+
+class ElasticsearchSettings(_Model):
+    hosts: list[str] = Field(default_factory=lambda: ["http://127.0.0.1:9200"], min_length=1)
+    username: str | None = None
+    password: SecretStr | None = None
+    api_key: SecretStr | None = None
+    tls: TlsClient = TlsClient()
+    request_timeout_seconds: float = Field(30.0, gt=0)
+    index_prefix: str = Field("monitor", pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    number_of_shards: int = Field(1, ge=1)
+    number_of_replicas: int = Field(0, ge=0)
+    #: keep the raw line in event.original (PCI evidence; costs disk)
+    keep_original: bool = True
+    bulk: BulkSettings = BulkSettings()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _secrets(cls, data: Any) -> Any:
+        return _resolve_secrets(data, ("password", "api_key"))
+
+    @field_validator("hosts")
+    @classmethod
+    def _hosts(cls, hosts: list[str]) -> list[str]:
+        for host in hosts:
+            if not host.startswith(("http://", "https://")):
+                raise ValueError(f"host {host!r} must start with http:// or https://")
+            if "@" in host.split("//", 1)[1].split("/", 1)[0]:
+                raise ValueError("credentials in a host URL would be logged; use username/password")
+        return hosts
+
+    @model_validator(mode="after")
+    def _auth(self) -> "ElasticsearchSettings":
+        if self.password is not None and not self.username:
+            raise ValueError("password given without username")
+        if self.api_key is not None and self.username:
+            raise ValueError("give either api_key or username/password, not both")
+        return self
+
+
+class Schedule(_Model):
+    interval_seconds: float = Field(60.0, gt=0)
+
+
+class CheckpointApiSource(_Model):
+    """Check Point Management API (``show-logs``) and optional configuration snapshots."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    url: str
+    domain: str | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    api_key: SecretStr | None = None
+    tls: TlsClient = TlsClient()
+    log_types: list[Literal["logs", "audit"]] = Field(default_factory=lambda: ["logs", "audit"])
+    filter: str = ""
+    log_servers: list[str] = Field(default_factory=list)
+    max_logs_per_request: int = Field(100, ge=1, le=100)
+    overlap_seconds: float = Field(120.0, ge=0)
+    initial_lookback_seconds: float = Field(3600.0, gt=0)
+    timeout_seconds: float = Field(30.0, gt=0)
+    schedule: Schedule = Schedule()
+    snapshots: bool = False
+    snapshot_schedule: Schedule = Schedule(interval_seconds=86400)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _secrets(cls, data: Any) -> Any:
+        return _resolve_secrets(data, ("password", "api_key"))
+
+    @model_validator(mode="after")
+    def _auth(self) -> "CheckpointApiSource":
+        if not self.url.startswith("https://"):
+            raise ValueError("url must be https:// (the management API carries credentials)")
+        if self.api_key is None and (self.username is None or self.password is None):
+            raise ValueError("give api_key, or username and password")
+        return self
+
+
+class SpoolSettings(_Model):
+    dir: Path = Path("var/spool")
+    max_bytes: int = Field(1024**3, ge=1024)
+    fsync_every_records: int = Field(1000, ge=1)
+
+
+class SyslogTls(_Model):
+    listen: str = "127.0.0.1:6514"
+    cert_file: Path
+    key_file: Path
+    client_ca_file: Path | None = None  # set to require client certificates (mutual TLS)
+
+
+class SyslogSource(_Model):
+    """Log Exporter receiver. Listeners are off unless given an address."""
+
+    enabled: bool = False
+    udp: str | None = "127.0.0.1:5514"
+    tcp: str | None = "127.0.0.1:5514"
+    tls: SyslogTls | None = None
+    allowed_senders: list[str] = Field(default_factory=lambda: ["127.0.0.1/32", "::1/128"])
+    queue_size: int = Field(50_000, ge=100)
+    max_message_bytes: int = Field(65_536, ge=1024)
+    flush_interval_seconds: float = Field(1.0, gt=0)
+    spool: SpoolSettings = SpoolSettings()
+
+    @field_validator("allowed_senders")
+    @classmethod
+    def _cidrs(cls, values: list[str]) -> list[str]:
+        for value in values:
+            ipaddress.ip_network(value, strict=False)
+        return values
+
+
+class FileSource(_Model):
+    paths: list[str] = Field(default_factory=list)
+    schedule: Schedule = Schedule(interval_seconds=300)
+
+
+class GitRepoSource(_Model):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    url: str
+    branches: list[str] = Field(default_factory=lambda: ["main"])
+    protected_branches: list[str] = Field(default_factory=lambda: ["main"])
+    tags: bool = True
+    allowed_signers_file: Path | None = None
+    schedule: Schedule = Schedule(interval_seconds=300)
+    timeout_seconds: float = Field(300.0, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, url: str) -> str:
+        if url.startswith(("https://", "ssh://")) or url.startswith("/"):
+            return url
+        if "://" not in url and ":" in url and "@" in url.split(":", 1)[0]:
+            return url  # scp-like ssh (git@host:org/repo.git)
+        raise ValueError("url must be https://, ssh:// or an absolute local path")
+
+
+class _ForgeSource(_Model):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    base_url: str
+    token: SecretStr | None = None
+    tls: TlsClient = TlsClient()
+    schedule: Schedule = Schedule(interval_seconds=300)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _secrets(cls, data: Any) -> Any:
+        return _resolve_secrets(data, ("token", "private_key"))
+
+
+class GithubSource(_ForgeSource):
+    base_url: str = "https://api.github.com"
+    repositories: list[str] = Field(min_length=1)  # owner/name
+    app_id: int | None = None
+    installation_id: int | None = None
+    private_key: SecretStr | None = None
+    protected_branches: list[str] = Field(default_factory=lambda: ["main"])
+
+
+class GitlabSource(_ForgeSource):
+    base_url: str = "https://gitlab.com"
+    projects: list[str] = Field(min_length=1)  # group/project or numeric id
+
+
+class ArgoCdSource(_ForgeSource):
+    applications: list[str] = Field(default_factory=list)  # empty = all visible
+
+
+class Sources(_Model):
+    checkpoint_api: list[CheckpointApiSource] = Field(default_factory=list)
+    syslog: SyslogSource = SyslogSource()
+    files: FileSource = FileSource()
+    git: list[GitRepoSource] = Field(default_factory=list)
+    github: list[GithubSource] = Field(default_factory=list)
+    gitlab: list[GitlabSource] = Field(default_factory=list)
+    argocd: list[ArgoCdSource] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> "Sources":
+        seen: set[str] = set()
+        for group in (self.checkpoint_api, self.git, self.github, self.gitlab, self.argocd):
+            for source in group:
+                if source.name in seen:
+                    raise ValueError(f"source name {source.name!r} used twice")
+                seen.add(source.name)
+        return self
+
+
+class RulesSettings(_Model):
+    #: folders of rule files; empty means the packs bundled with the monitor
+    dirs: list[Path] = Field(default_factory=list)
+    exceptions_file: Path | None = None
+    inventory_file: Path | None = None
+    schedule: Schedule = Schedule(interval_seconds=60)
+    compliance_schedule: Schedule = Schedule(interval_seconds=3600)
+    max_backfill_segment_seconds: float = Field(3600.0, gt=0)
+
+
+class BasicAuth(_Model):
+    username: str
+    password: SecretStr
+
+    @model_validator(mode="before")
+    @classmethod
+    def _secrets(cls, data: Any) -> Any:
+        return _resolve_secrets(data, ("password",))
+
+
+class HttpSettings(_Model):
+    """The daemon's own endpoint: /metrics, /healthz, /readyz."""
+
+    listen: str = "127.0.0.1:9464"
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    basic_auth: BasicAuth | None = None
+
+
+class ReportKind(_Model):
+    framework: Literal["pci-dss-4.0.1"] = "pci-dss-4.0.1"
+    period: Literal["daily", "weekly", "monthly", "quarterly"] = "daily"
+    cron: str = "30 0 * * *"
+
+
+class ReportsSettings(_Model):
+    dir: Path = Path("var/reports")
+    formats: list[Literal["html", "json", "pdf"]] = Field(default_factory=lambda: ["html", "json"])
+    kinds: list[ReportKind] = Field(default_factory=lambda: [ReportKind()])
+    keep: int = Field(400, ge=1)
+    chromium: Path = Path("/usr/bin/chromium")
+
+
+class RetentionSettings(_Model):
+    #: PCI DSS 10.5.1: twelve months, three immediately available; default keeps 13 months
+    events_months: int = Field(13, ge=12)
+    changes_months: int = Field(13, ge=12)
+    findings_months: int = Field(13, ge=12)
+    schedule: Schedule = Schedule(interval_seconds=86400)
+
+
+class HaSettings(_Model):
+    instance_id: str | None = None  # default: hostname-pid
+    lease_seconds: float = Field(15.0, ge=3)
+    renew_seconds: float = Field(5.0, gt=0)
+
+
+class LoggingSettings(_Model):
+    format: Literal["json", "logfmt"] = "logfmt"
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class Settings(_Model):
+    elasticsearch: ElasticsearchSettings = ElasticsearchSettings()
+    sources: Sources = Sources()
+    rules: RulesSettings = RulesSettings()
+    http: HttpSettings = HttpSettings()
+    reports: ReportsSettings = ReportsSettings()
+    retention: RetentionSettings = RetentionSettings()
+    ha: HaSettings = HaSettings()
+    logging: LoggingSettings = LoggingSettings()
+    #: where relative paths in this file are resolved (the file's folder); set by the loader
+    base_dir: Path = Field(default=Path("."), exclude=True)
+
+
+def _issue_from_error(file: str, error: dict[str, Any]) -> ConfigIssue:
+    field = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    message = error["msg"]
+    if message.startswith("Value error, "):
+        message = message[len("Value error, "):]
+    if error["type"] == "extra_forbidden":
+        message = "unknown setting (check spelling; see config.example.yaml)"
+    got = error.get("input")
+    shown = "" if isinstance(got, (dict, list)) or error["type"] == "missing" else repr(got)
+    if "secret" in field.lower() or "password" in field.lower() or "token" in field.lower() \
+            or "api_key" in field.lower():
+        shown = "" if not shown else "<redacted>"
+    return ConfigIssue(file=file, field=field, expected=message, got=shown[:80])
+
+
+def settings_from_dict(data: Any, source: str = "<dict>", base_dir: Path | None = None) -> Settings:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError([ConfigIssue(source, "(top level)", "a mapping of settings",
+                                       type(data).__name__)])
+    try:
+        settings = Settings.model_validate({**data, "base_dir": base_dir or Path(".")})
+    except ValidationError as exc:
+        raise ConfigError([_issue_from_error(source, err) for err in exc.errors()]) from None
+    return settings
+
+
+def load_settings(path: str | Path) -> Settings:
+    """Load and validate a settings file; raise ``ConfigError`` naming every bad field."""
+    path = Path(path)
+    try:
+        data = load_yaml(path)
+    except YamlError as exc:
+        raise ConfigError([ConfigIssue(str(path), "(file)", str(exc).split(": ", 1)[-1])]) from None
+    return settings_from_dict(data, str(path), path.resolve().parent)

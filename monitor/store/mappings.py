@@ -1,0 +1,156 @@
+"""Explicit mappings per index kind. ECS names, so Kibana and Elastic's rules read our data.
+
+Strings default to ``keyword`` (exact match, aggregations) with an ``ignore_above`` so a hostile
+10 MB field cannot fail a document; free text (messages, commit bodies) is ``text``.
+``event.original`` is stored but not indexed: it is evidence, not a search field.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["KIND_MAPPINGS", "COMMON_DYNAMIC_TEMPLATES"]
+
+KW = {"type": "keyword", "ignore_above": 1024}
+IP = {"type": "ip"}
+DATE = {"type": "date"}
+LONG = {"type": "long"}
+TEXT = {"type": "text"}
+BOOL = {"type": "boolean"}
+FLOAT = {"type": "float"}
+STORED_ONLY = {"type": "keyword", "index": False, "doc_values": False}
+
+
+def _obj(**props: Any) -> dict[str, Any]:
+    return {"properties": props}
+
+
+COMMON_DYNAMIC_TEMPLATES: list[dict[str, Any]] = [
+    {"strings_as_keyword": {"match_mapping_type": "string",
+                            "mapping": {"type": "keyword", "ignore_above": 1024}}},
+]
+
+_ENDPOINT = _obj(ip=IP, port=LONG, mac=KW, bytes=LONG, packets=LONG, domain=KW,
+                 address=KW, zone=KW,
+                 nat=_obj(ip=IP, port=LONG), geo=_obj(country_iso_code=KW, name=KW),
+                 user=_obj(name=KW, id=KW, domain=KW), service=_obj(name=KW))
+
+_EVENT = _obj(kind=KW, category=KW, type=KW, action=KW, outcome=KW, id=KW, code=KW,
+              original=STORED_ONLY, ingested=DATE, created=DATE, dataset=KW, module=KW,
+              severity=LONG, risk_score=FLOAT, sequence=LONG, provider=KW, reason=KW,
+              timezone=KW, duration=LONG, start=DATE, end=DATE)
+
+_COMMON = {
+    "@timestamp": DATE,
+    "message": TEXT,
+    "tags": KW,
+    "labels": {"type": "object", "dynamic": True},
+    "ecs": _obj(version=KW),
+    "event": _EVENT,
+    "observer": _obj(name=KW, product=KW, vendor=KW, type=KW, hostname=KW, ip=IP,
+                     ingress=_obj(interface=_obj(name=KW)), egress=_obj(interface=_obj(name=KW))),
+    "user": _obj(name=KW, id=KW, domain=KW, email=KW, roles=KW,
+                 target=_obj(name=KW)),
+    "host": _obj(name=KW, ip=IP, hostname=KW),
+    "related": _obj(ip=IP, user=KW, hash=KW, hosts=KW),
+    "service": _obj(name=KW, type=KW),
+    "monitor": _obj(source=KW, instance=KW),
+}
+
+EVENTS: dict[str, Any] = {
+    **_COMMON,
+    "source": _ENDPOINT,
+    "destination": _ENDPOINT,
+    "client": _ENDPOINT,
+    "server": _ENDPOINT,
+    "network": _obj(transport=KW, protocol=KW, direction=KW, iana_number=KW, bytes=LONG,
+                    packets=LONG, application=KW, name=KW, type=KW),
+    "rule": _obj(id=KW, uuid=KW, name=KW, ruleset=KW, category=KW, description=KW,
+                 reference=KW, version=KW, action=KW),
+    "url": _obj(original=KW, domain=KW, path=KW, full=KW, scheme=KW),
+    "file": _obj(name=KW, hash=_obj(md5=KW, sha1=KW, sha256=KW), size=LONG, type=KW),
+    "threat": _obj(framework=KW, tactic=_obj(id=KW, name=KW),
+                   technique=_obj(id=KW, name=KW),
+                   indicator=_obj(type=KW, name=KW)),
+    "vulnerability": _obj(id=KW, severity=KW, score=_obj(base=FLOAT)),
+    "checkpoint": {"type": "object", "dynamic": True},
+}
+
+CHANGES: dict[str, Any] = {
+    **_COMMON,
+    "change": _obj(
+        kind=KW, id=KW, repo=KW, branch=KW, environment=KW, sha=KW, parents=KW, is_merge=BOOL,
+        subject=TEXT, body=TEXT, tickets=KW, trailers={"type": "object", "dynamic": True},
+        author=_obj(name=KW, email=KW, login=KW, time=DATE),
+        committer=_obj(name=KW, email=KW, login=KW, time=DATE),
+        approvers=KW, independent_approval=BOOL, checks_passed=BOOL, checks=_obj(name=KW,
+                                                                                 conclusion=KW),
+        signature=_obj(status=KW, signer=KW, key=KW, matches_committer=BOOL),
+        pull_request=_obj(number=LONG, url=KW, title=TEXT, author=KW, merged_by=KW),
+        deployment=_obj(id=KW, status=KW, creator=KW, ref=KW),
+        paths=KW, forge=KW, old_sha=KW, new_sha=KW, tag=KW, phase=KW, revision=KW,
+    ),
+    "vcs": {"type": "object", "dynamic": True},
+}
+
+FINDINGS: dict[str, Any] = {
+    **_COMMON,
+    "finding": _obj(
+        id=KW, status=KW, rule_type=KW, group_key=KW, group=_obj(), count=LONG,
+        window=_obj(start=DATE, end=DATE), first_seen=DATE, last_seen=DATE,
+        query={"type": "object", "enabled": False}, sample_ids=KW, suppressed=BOOL,
+        exception=KW, history={"type": "object", "enabled": False},
+    ),
+    "rule": _obj(id=KW, name=KW, version=KW, severity=KW, risk_score=FLOAT, type=KW,
+                 description=TEXT, tags=KW),
+    "threat": _obj(framework=KW, tactic=_obj(id=KW, name=KW), technique=_obj(id=KW, name=KW)),
+    "pci": _obj(requirements=KW),
+    "source": _obj(ip=IP, port=LONG),
+    "destination": _obj(ip=IP, port=LONG),
+}
+
+COMPLIANCE: dict[str, Any] = {
+    **_COMMON,
+    "control": _obj(id=KW, name=KW, status=KW, requirements=KW, framework=KW,
+                    period=_obj(start=DATE, end=DATE), evaluated_at=DATE,
+                    evidence={"type": "object", "enabled": False}, counts={"type": "object",
+                                                                           "dynamic": True},
+                    completeness=FLOAT, reason=TEXT),
+}
+
+REPORTS: dict[str, Any] = {
+    **_COMMON,
+    "report": _obj(id=KW, framework=KW, period=KW, start=DATE, end=DATE, generated_at=DATE,
+                   files={"type": "object", "enabled": False}, sha256=KW, score=FLOAT,
+                   counts={"type": "object", "dynamic": True}),
+}
+
+DEADLETTER: dict[str, Any] = {
+    **_COMMON,
+    "deadletter": _obj(source=KW, reason=TEXT, raw=STORED_ONLY, raw_base64=STORED_ONLY,
+                       target_index=KW, stage=KW, received_at=DATE),
+}
+
+STATE: dict[str, Any] = {
+    "kind": KW,
+    "key": KW,
+    "updated_at": DATE,
+    "owner": KW,
+    "expires_at": DATE,
+    "value": {"type": "object", "enabled": False},
+}
+
+INVENTORY: dict[str, Any] = {
+    **_COMMON,
+    "inventory": {"type": "object", "dynamic": True},
+}
+
+KIND_MAPPINGS: dict[str, dict[str, Any]] = {
+    "events": EVENTS,
+    "changes": CHANGES,
+    "findings": FINDINGS,
+    "compliance": COMPLIANCE,
+    "reports": REPORTS,
+    "deadletter": DEADLETTER,
+    "state": STATE,
+    "inventory": INVENTORY,
+}

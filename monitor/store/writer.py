@@ -1,0 +1,299 @@
+"""Bulk writer: prebuilt NDJSON bodies, a bounded number of requests in flight, nothing lost.
+
+Every document is written with ``op_type=create`` and a stable ``_id``: a replay answers 409
+and is counted as a duplicate, never indexed twice. Per item:
+
+* 201 → indexed; 409 → duplicate;
+* 429 / 5xx → retried with exponential backoff (the rest of the batch is not resent);
+* any other rejection (a mapping conflict, a malformed value) → the dead-letter index, with the
+  serialized document and Elasticsearch's reason, while the rest of its batch is indexed.
+
+A request that fails as a whole (connection refused, 429, 5xx) is retried with backoff; when
+retries are exhausted ``StoreUnavailable`` is raised and the caller spools: because ids are
+stable, re-sending the whole batch later is safe.
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import logging
+import random
+from collections.abc import AsyncIterable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from ..errors import StoreError, StoreUnavailable
+from ..settings import BulkSettings
+from .client import Store, translate_error
+
+__all__ = ["Document", "DeadLetter", "BulkResult", "BulkWriter", "dead_letter_source"]
+
+log = logging.getLogger(__name__)
+
+_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+_FILTER = "took,errors,items.*.status,items.*.error.type,items.*.error.reason"
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A document for index ``kind``; ``index`` overrides the dated name derived from @timestamp."""
+
+    kind: str
+    id: str
+    source: dict[str, Any]
+    index: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """Input we could not turn into a document, kept with its raw bytes and the reason."""
+
+    source: str
+    raw: bytes
+    reason: str
+    stage: str = "parse"
+    received_at: datetime | None = None
+    target_index: str | None = None
+
+
+@dataclass(slots=True)
+class BulkResult:
+    indexed: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+    retried: int = 0
+    requests: int = 0
+    dead_letter_reasons: dict[str, int] = field(default_factory=dict)
+
+    def add(self, other: "BulkResult") -> None:
+        self.indexed += other.indexed
+        self.duplicates += other.duplicates
+        self.dead_lettered += other.dead_lettered
+        self.retried += other.retried
+        self.requests += other.requests
+        for reason, count in other.dead_letter_reasons.items():
+            self.dead_letter_reasons[reason] = self.dead_letter_reasons.get(reason, 0) + count
+
+    @property
+    def total(self) -> int:
+        return self.indexed + self.duplicates + self.dead_lettered
+
+
+def dead_letter_source(letter: DeadLetter, now: datetime) -> tuple[str, dict[str, Any]]:
+    """Stable id and document for a dead letter (same raw + reason → same id)."""
+    digest = hashlib.sha256(letter.source.encode() + b"\0" + letter.raw + b"\0"
+                            + letter.reason.encode()).hexdigest()
+    received = (letter.received_at or now).astimezone(UTC)
+    try:
+        text = letter.raw.decode("utf-8")
+        raw_field = {"raw": text[:32_000]}
+    except UnicodeDecodeError:
+        raw_field = {"raw_base64": base64.b64encode(letter.raw[:65_536]).decode()}
+    return digest, {
+        "@timestamp": received.isoformat().replace("+00:00", "Z"),
+        "event": {"kind": "pipeline_error", "dataset": "monitor.deadletter"},
+        "deadletter": {"source": letter.source, "reason": letter.reason[:2000],
+                       "stage": letter.stage, "target_index": letter.target_index,
+                       "received_at": received.isoformat().replace("+00:00", "Z"), **raw_field},
+    }
+
+
+@dataclass(slots=True)
+class _Item:
+    action: bytes
+    body: bytes
+    index: str
+    source_label: str
+
+
+class BulkWriter:
+    """Writes documents and dead letters through ``_bulk``. Safe to share within one event loop."""
+
+    def __init__(self, store: Store, settings: BulkSettings | None = None, *,
+                 on_result: Callable[[str, BulkResult], None] | None = None,
+                 on_rejection: Callable[[int], None] | None = None,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self._store = store
+        self._settings = settings or store.settings.bulk
+        self._on_result = on_result
+        self._on_rejection = on_rejection
+        self._clock = clock
+
+    # -- public -----------------------------------------------------------------------------
+
+    async def write(self, items: Iterable[Document | DeadLetter] | AsyncIterable[Document | DeadLetter],
+                    *, label: str = "default", refresh: bool = False) -> BulkResult:
+        """Index ``items`` (documents and dead letters, in any mix); return the counts.
+
+        Memory stays bounded: at most ``max_in_flight`` chunks are built ahead of the responses.
+        """
+        result = BulkResult()
+        semaphore = asyncio.Semaphore(self._settings.max_in_flight)
+        tasks: set[asyncio.Task[BulkResult]] = set()
+        failure: BaseException | None = None
+
+        async def send(chunk: list[_Item]) -> BulkResult:
+            try:
+                return await self._send_chunk(chunk)
+            finally:
+                semaphore.release()
+
+        def collect(done: set[asyncio.Task[BulkResult]]) -> None:
+            nonlocal failure
+            for task in done:
+                tasks.discard(task)
+                if task.exception() is not None:
+                    failure = failure or task.exception()
+                else:
+                    result.add(task.result())
+
+        async for chunk in self._chunks(items):
+            await semaphore.acquire()
+            collect({t for t in tasks if t.done()})
+            if failure is not None:
+                semaphore.release()
+                break
+            tasks.add(asyncio.ensure_future(send(chunk)))
+        if tasks:
+            done, _ = await asyncio.wait(tasks)
+            collect(done)
+        if failure is not None:
+            raise failure
+        if refresh:
+            await self.refresh()
+        if self._on_result is not None:
+            self._on_result(label, result)
+        return result
+
+    async def refresh(self, kinds: Iterable[str] = ("events", "changes", "findings", "compliance",
+                                                    "deadletter", "inventory", "reports")) -> None:
+        names = self._store.names
+        try:
+            await self._store.es.indices.refresh(index=",".join(names.read(k) for k in kinds),
+                                                 ignore_unavailable=True, allow_no_indices=True)
+        except Exception as exc:  # noqa: BLE001
+            raise translate_error(exc, "refresh") from exc
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _item(self, entry: Document | DeadLetter) -> _Item:
+        if isinstance(entry, DeadLetter):
+            doc_id, source = dead_letter_source(entry, self._clock())
+            index = self._store.names.write("deadletter", source["@timestamp"])
+            action = b'{"create":{"_index":"' + index.encode() + b'","_id":"' + doc_id.encode() + b'"}}\n'
+            return _Item(action, orjson.dumps(source) + b"\n", index, entry.source)
+        index = entry.index or self._store.names.write(entry.kind, entry.source.get("@timestamp"))
+        action = orjson.dumps({"create": {"_index": index, "_id": entry.id}}) + b"\n"
+        try:
+            body = orjson.dumps(entry.source, option=orjson.OPT_NON_STR_KEYS) + b"\n"
+        except (TypeError, orjson.JSONEncodeError) as exc:
+            raw = repr(entry.source).encode("utf-8", "replace")
+            return self._item(DeadLetter(entry.kind, raw, f"not serializable: {exc}",
+                                         stage="serialize", target_index=index))
+        return _Item(action, body, index, entry.kind)
+
+    async def _chunks(self, items: Iterable[Document | DeadLetter] |
+                      AsyncIterable[Document | DeadLetter]):
+        limit_docs, limit_bytes = self._settings.chunk_docs, self._settings.chunk_bytes
+        chunk: list[_Item] = []
+        size = 0
+        if isinstance(items, AsyncIterable):
+            async for entry in items:
+                item = self._item(entry)
+                chunk.append(item)
+                size += len(item.action) + len(item.body)
+                if len(chunk) >= limit_docs or size >= limit_bytes:
+                    yield chunk
+                    chunk, size = [], 0
+        else:
+            for entry in items:
+                item = self._item(entry)
+                chunk.append(item)
+                size += len(item.action) + len(item.body)
+                if len(chunk) >= limit_docs or size >= limit_bytes:
+                    yield chunk
+                    chunk, size = [], 0
+        if chunk:
+            yield chunk
+
+    async def _post(self, chunk: list[_Item]) -> dict[str, Any]:
+        """One ``_bulk`` request, retried as a whole on connection errors, 429 and 5xx."""
+        body = b"".join(part for item in chunk for part in (item.action, item.body))
+        attempt = 0
+        while True:
+            try:
+                response = await self._store.es.bulk(operations=body, filter_path=_FILTER)
+                return dict(response.body)
+            except Exception as exc:  # noqa: BLE001 - translated below
+                error = translate_error(exc, "bulk")
+                if not isinstance(error, StoreUnavailable):
+                    raise error from exc
+                if getattr(getattr(exc, "meta", None), "status", None) == 429 and self._on_rejection:
+                    self._on_rejection(len(chunk))
+                if attempt >= self._settings.max_retries:
+                    raise error from exc
+                await self._backoff(attempt, str(error))
+                attempt += 1
+
+    async def _backoff(self, attempt: int, why: str) -> None:
+        delay = min(self._settings.max_backoff_seconds,
+                    self._settings.initial_backoff_seconds * (2 ** attempt))
+        delay *= 0.5 + random.random() / 2  # noqa: S311 - jitter, not crypto
+        log.warning("bulk retry in %.1fs (attempt %d): %s", delay, attempt + 1, why)
+        await asyncio.sleep(delay)
+
+    async def _send_chunk(self, chunk: list[_Item]) -> BulkResult:
+        result = BulkResult()
+        pending = chunk
+        attempt = 0
+        while pending:
+            response = await self._post(pending)
+            result.requests += 1
+            if not response.get("errors"):
+                result.indexed += len(pending)
+                return result
+            retry: list[_Item] = []
+            letters: list[DeadLetter] = []
+            for item, outcome in zip(pending, response.get("items", []), strict=False):
+                status, error = _status(outcome)
+                if status in (200, 201):
+                    result.indexed += 1
+                elif status == 409:
+                    result.duplicates += 1
+                elif status in _RETRY_STATUSES:
+                    retry.append(item)
+                elif item.index.startswith(self._store.names.prefix + "-deadletter-"):
+                    raise StoreError(f"dead-letter index refused a record ({status}): {error}")
+                else:
+                    reason = f"elasticsearch rejected document ({status}): {error}"
+                    letters.append(DeadLetter(item.source_label, item.body.rstrip(b"\n"), reason,
+                                              stage="index", target_index=item.index))
+            if letters:
+                sub = await self._send_chunk([self._item(letter) for letter in letters])
+                result.dead_lettered += sub.indexed + sub.duplicates
+                result.requests += sub.requests
+                for letter in letters:
+                    key = letter.reason.split(":", 2)[1].strip() if ":" in letter.reason else letter.reason
+                    result.dead_letter_reasons[key] = result.dead_letter_reasons.get(key, 0) + 1
+            if retry:
+                if self._on_rejection:
+                    self._on_rejection(len(retry))
+                if attempt >= self._settings.max_retries:
+                    raise StoreUnavailable(f"bulk: {len(retry)} documents still rejected after "
+                                           f"{attempt} retries")
+                result.retried += len(retry)
+                await self._backoff(attempt, f"{len(retry)} items rejected with 429/5xx")
+                attempt += 1
+            pending = retry
+        return result
+
+
+def _status(outcome: dict[str, Any]) -> tuple[int, str]:
+    op = next(iter(outcome.values()), {})
+    error = op.get("error") or {}
+    text = f"{error.get('type', '')}: {error.get('reason', '')}" if error else ""
+    return int(op.get("status", 0)), text
