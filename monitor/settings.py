@@ -21,6 +21,7 @@ from .yamlio import YamlError, load_yaml
 __all__ = [
     "Settings", "ElasticsearchSettings", "CheckpointApiSource", "SyslogSource", "GitRepoSource",
     "GithubSource", "GitlabSource", "ArgoCdSource", "load_settings", "settings_from_dict",
+    "DaemonSettings", "HaSettings", "HttpSettings", "LoggingSettings",
 ]
 
 
@@ -311,6 +312,29 @@ class HaSettings(_Model):
     instance_id: str | None = None  # default: hostname-pid
     lease_seconds: float = Field(15.0, ge=3)
     renew_seconds: float = Field(5.0, gt=0)
+    #: state document that elects the active instance (pull sources, rules, reports)
+    lease_name: str = Field("lease-active", pattern=r"^[A-Za-z0-9_.:-]+$")
+
+    @model_validator(mode="after")
+    def _renew_before_expiry(self) -> "HaSettings":
+        if self.renew_seconds * 2 > self.lease_seconds:
+            raise ValueError("renew_seconds must be at most half of lease_seconds, or the "
+                             "active instance may lose its lease between two renewals")
+        return self
+
+
+class DaemonSettings(_Model):
+    """``monitor run``: shutdown bound, pidfile, and thresholds exported for alert rules."""
+
+    pidfile: Path | None = None
+    #: after SIGTERM, how long running jobs may take to finish before they are cancelled
+    shutdown_timeout_seconds: float = Field(20.0, gt=0, le=600)
+    #: how often values read from Elasticsearch (open findings, compliance, reports) refresh
+    stats_interval_seconds: float = Field(15.0, gt=0)
+    #: a source with no event for this long is "silent" (exported for the SourceSilent alert)
+    source_silent_after_seconds: float = Field(900.0, gt=0)
+    #: a start is refused unless Elasticsearch answers within this time
+    startup_timeout_seconds: float = Field(30.0, gt=0)
 
 
 class LoggingSettings(_Model):
@@ -326,6 +350,7 @@ class Settings(_Model):
     reports: ReportsSettings = ReportsSettings()
     retention: RetentionSettings = RetentionSettings()
     ha: HaSettings = HaSettings()
+    daemon: DaemonSettings = DaemonSettings()
     logging: LoggingSettings = LoggingSettings()
     #: where relative paths in this file are resolved (the file's folder); set by the loader
     base_dir: Path = Field(default=Path("."), exclude=True)
