@@ -1,0 +1,10 @@
+"""Pure normalize stage: raw records → ECS documents or dead letters. No I/O, no clock.
+
+``normalize_checkpoint(raw, keep_original=True) -> Document | DeadLetter`` is the entry point
+for every Check Point line (syslog, CEF, LEEF, JSON); ``normalize_api_log`` for Management
+API objects. Ids come from ``ids``.
+"""
+from .checkpoint import normalize_api_log, normalize_checkpoint
+from .ids import checkpoint_event_id, payload_id
+
+__all__ = ["normalize_checkpoint", "normalize_api_log", "checkpoint_event_id", "payload_id"]

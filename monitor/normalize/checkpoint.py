@@ -1,0 +1,153 @@
+"""Where a Check Point line becomes a document.
+
+``normalize_checkpoint(raw)`` auto-detects the format of one record (Log Exporter ``syslog``
+``key:"value"`` body in an RFC 5424 / RFC 3164 envelope or none, the ``Fields@`` SD-ELEMENT
+dialect, CEF, LEEF, JSON) and returns a ``Document`` for the ``events`` index, or a
+``DeadLetter`` with the reason. It never raises and does no I/O; ``received_at`` of the record is
+the only clock it reads. ``normalize_api_log(log, ...)`` does the same for one object of the
+Management API's ``show-logs`` answer.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from ..model import RawRecord
+from ..store.writer import DeadLetter, Document
+from .cef import parse_cef
+from .checkpoint_ecs import format_ts, to_ecs
+from .checkpoint_fields import fields_from_mapping
+from .checkpoint_kv import Fields, parse_cp_body, parse_sd_fields
+from .ids import checkpoint_event_id, payload_id
+from .leef import parse_leef
+from .syslog_envelope import split_envelope
+
+__all__ = ["normalize_checkpoint", "normalize_api_log", "parse_fields", "MAX_LINE_BYTES"]
+
+#: a single log line longer than this is refused (dead letter), not parsed
+MAX_LINE_BYTES = 256 * 1024
+_KIND = "events"
+
+
+def parse_fields(text: str, year: int) -> tuple[Fields, str, str | None, str | None, str] | str:
+    """Detect the format and tokenize: (fields, format, header ts, header zone, leftover),
+    or a reason string when nothing could be read."""
+    env = split_envelope(text, year)
+    message = env.message.strip()
+    header_ts = format_ts(env.timestamp) if env.timestamp is not None else None
+    fmt: str
+    leftover = ""
+    if message.startswith("[Fields@"):
+        fields, leftover = parse_sd_fields(message[8:].split(" ", 1)[1] if " " in message else "")
+        fmt = "syslog-sd"
+    elif message.startswith("["):
+        end = message.rfind("]")
+        body = message[1:end] if end > 0 else message[1:]
+        fields, leftover = parse_cp_body(body)
+        fmt = "syslog"
+        if end < 0:
+            leftover = (leftover + " … " if leftover else "") + "unterminated body"
+    elif message.startswith("CEF:") or "CEF:0|" in message[:200]:
+        start = message.find("CEF:")
+        parsed = parse_cef(message[start:])
+        if parsed is None:
+            return "CEF header incomplete"
+        fields, leftover = parsed
+        fmt = "cef"
+    elif message.startswith("LEEF:") or "LEEF:" in message[:200]:
+        parsed = parse_leef(message[message.find("LEEF:"):])
+        if parsed is None:
+            return "LEEF header incomplete"
+        fields, leftover = parsed
+        fmt = "leef"
+    elif message.startswith("{"):
+        try:
+            data = orjson.loads(message)
+        except orjson.JSONDecodeError as exc:
+            return f"invalid JSON: {str(exc)[:120]}"
+        if not isinstance(data, dict):
+            return "JSON record is not an object"
+        api_style = "i_f_dir" in data or "orig" in data or (
+            "id" in data and "loguid" not in data)
+        fields = fields_from_mapping(data, api=api_style)
+        fmt = "json"
+    else:
+        # a bare key:"value" body without brackets (some relays strip them)
+        fields, leftover = parse_cp_body(message)
+        fmt = "syslog-bare"
+    if not fields:
+        return f"no Check Point fields found ({fmt})"
+    if env.hostname and "origin" not in fields and fmt in ("syslog", "syslog-bare", "cef", "leef"):
+        fields.setdefault("syslog_host", env.hostname)
+    return fields, fmt, header_ts, env.timezone, leftover
+
+
+def _document(fields: Fields, *, source: str, payload: bytes, header_ts: str | None,
+              header_zone: str | None, fallback_ts: str, original: str | None,
+              fmt: str, leftover: str) -> Document:
+    doc = to_ecs(fields, header_ts=header_ts, header_zone=header_zone, fallback_ts=fallback_ts)
+    if original is not None:
+        doc["event"]["original"] = original
+    if leftover:
+        doc["checkpoint"]["unparsed"] = leftover
+        doc.setdefault("tags", []).append("partially_parsed")
+    doc["monitor"] = {"source": source}
+    doc["ecs"] = {"version": "8.17.0"}
+    doc["checkpoint"]["log_format"] = fmt
+    loguid = doc["event"].get("id")
+    if loguid:
+        origin = fields.get("origin")
+        doc_id = checkpoint_event_id(loguid, fields.get("sequencenum") if isinstance(
+            fields.get("sequencenum"), str) else None, origin if isinstance(origin, str) else None)
+    else:
+        doc_id = payload_id(source, payload)
+    return Document(kind=_KIND, id=doc_id, source=doc)
+
+
+def normalize_checkpoint(raw: RawRecord, keep_original: bool = True) -> Document | DeadLetter:
+    """One record → an ECS ``Document`` (kind ``events``) or a ``DeadLetter``. Never raises."""
+    try:
+        payload = raw.payload
+        if len(payload) > MAX_LINE_BYTES:
+            return DeadLetter(raw.source, payload[:MAX_LINE_BYTES],
+                              f"record longer than {MAX_LINE_BYTES} bytes ({len(payload)})",
+                              received_at=raw.received_at)
+        try:
+            text = payload.decode("utf-8")
+        except UnicodeDecodeError:
+            text = payload.decode("utf-8", "replace")
+        text = text.rstrip("\r\n\t \x00")
+        if not text.strip():
+            return DeadLetter(raw.source, payload, "empty record", received_at=raw.received_at)
+        if "\x00" in text:
+            text = text.replace("\x00", "\ufffd")
+        parsed = parse_fields(text, raw.received_at.year)
+        if isinstance(parsed, str):
+            return DeadLetter(raw.source, payload, parsed, received_at=raw.received_at)
+        fields, fmt, header_ts, header_zone, leftover = parsed
+        return _document(fields, source=raw.source, payload=payload, header_ts=header_ts,
+                         header_zone=header_zone, fallback_ts=format_ts(raw.received_at),
+                         original=text if keep_original else None, fmt=fmt, leftover=leftover)
+    except Exception as exc:  # noqa: BLE001 - a parser bug must not lose the record
+        return DeadLetter(raw.source, raw.payload,
+                          f"normalizer error {type(exc).__name__}: {str(exc)[:200]}",
+                          stage="normalize", received_at=raw.received_at)
+
+
+def normalize_api_log(log: dict[str, Any], raw: RawRecord,
+                      keep_original: bool = True) -> Document | DeadLetter:
+    """One ``show-logs`` object (already decoded; ``raw.payload`` is its JSON) → document."""
+    try:
+        fields = fields_from_mapping(log, api=True)
+        if not fields:
+            return DeadLetter(raw.source, raw.payload, "empty API log object",
+                              received_at=raw.received_at)
+        original = raw.payload.decode("utf-8", "replace") if keep_original else None
+        return _document(fields, source=raw.source, payload=raw.payload, header_ts=None,
+                         header_zone=None, fallback_ts=format_ts(raw.received_at),
+                         original=original, fmt="api", leftover="")
+    except Exception as exc:  # noqa: BLE001
+        return DeadLetter(raw.source, raw.payload,
+                          f"normalizer error {type(exc).__name__}: {str(exc)[:200]}",
+                          stage="normalize", received_at=raw.received_at)

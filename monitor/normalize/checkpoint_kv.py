@@ -1,0 +1,98 @@
+"""Tokenizers for Check Point's own ``key:"value"`` syslog body and the ``Fields@`` SD-ELEMENT.
+
+Both return ``Fields``: a dict of key → str, or list[str] when a key repeats (several policy
+layers matched), plus ``leftover`` text the tokenizer could not read (spliced or truncated
+records keep what parsed and say what did not). Values are unescaped (``\\"``, ``\\]``, ``\\\\``)
+and trimmed. Pure, never raises.
+"""
+from __future__ import annotations
+
+import re
+
+__all__ = ["Fields", "parse_cp_body", "parse_sd_fields", "add_field", "MAX_FIELDS"]
+
+Fields = dict[str, "str | list[str]"]
+
+#: more fields than this in one record is hostile or broken; the rest is reported as leftover
+MAX_FIELDS = 512
+
+# key:"value" or key::"value"; value may hold escaped quotes and any other character
+_CP_PAIR = re.compile(r'([A-Za-z0-9_.@\-]{1,128})(::?)"((?:[^"\\]|\\.)*)"', re.S)
+_SD_PAIR = re.compile(r'([A-Za-z0-9_.@\-]{1,128})="((?:[^"\\]|\\.)*)"', re.S)
+_UNESCAPE = re.compile(r"\\([\"\]\\])")
+
+
+def add_field(fields: Fields, key: str, value: str) -> None:
+    """Set ``key``; a repeated key becomes a list (never keep only the last value)."""
+    if key in fields:
+        old = fields[key]
+        if isinstance(old, list):
+            old.append(value)
+        else:
+            fields[key] = [old, value]
+    else:
+        fields[key] = value
+
+
+def _clean_key(key: str) -> str:
+    return key.replace(".", "_").replace("@", "_")
+
+
+def _value(raw: str) -> str:
+    if "\\" in raw:
+        raw = _UNESCAPE.sub(r"\1", raw)
+    return raw.strip()
+
+
+def parse_cp_body(body: str) -> tuple[Fields, str]:
+    """Read ``k:"v"; k2::"v2"; ...`` (the text between the outer brackets)."""
+    fields: Fields = {}
+    pairs = _CP_PAIR.findall(body)
+    if len(pairs) > MAX_FIELDS:
+        pairs = pairs[:MAX_FIELDS]
+        covered = -1
+    else:
+        covered = 0
+    for key, sep, value in pairs:
+        if covered >= 0:
+            covered += len(key) + len(sep) + len(value) + 2
+        if "." in key or "@" in key:
+            key = _clean_key(key)
+        if "\\" in value or value[:1] == " " or value[-1:] == " ":
+            value = _value(value)
+        if key in fields:
+            add_field(fields, key, value)
+        else:
+            fields[key] = value
+    if covered < 0:
+        return fields, "too many fields"
+    expected = covered + 2 * (len(pairs) - 1) if pairs else 0
+    stripped = len(body.strip())
+    if pairs and stripped <= expected + 1:
+        return fields, ""
+    return fields, _leftover(body, _CP_PAIR)
+
+
+def parse_sd_fields(body: str) -> tuple[Fields, str]:
+    """Read the RFC 5424 ``[Fields@1.3.6.1.4.1.2620 k="v" k2="v2" ]`` dialect (keys lower-cased)."""
+    fields: Fields = {}
+    for count, (key, value) in enumerate(_SD_PAIR.findall(body)):
+        if count >= MAX_FIELDS:
+            return fields, "too many fields"
+        add_field(fields, _clean_key(key.lower()), _value(value))
+    return fields, "" if fields else body[:200]
+
+
+def _leftover(body: str, pattern: re.Pattern[str]) -> str:
+    """Text between and around the pairs that is not a ``; `` separator (slow path)."""
+    pieces: list[str] = []
+    position = 0
+    for match in pattern.finditer(body):
+        gap = body[position:match.start()].strip().strip(";").strip()
+        if gap:
+            pieces.append(gap)
+        position = match.end()
+    tail = body[position:].strip().strip(";").strip()
+    if tail:
+        pieces.append(tail)
+    return " … ".join(pieces)[:500]
