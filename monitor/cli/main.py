@@ -17,6 +17,8 @@ __all__ = ["main", "build_parser"]
 COMMAND_MODULES = (
     "monitor.cli.config_cmd",
     "monitor.cli.es_cmd",
+    "monitor.cli.run_cmd",
+    "monitor.cli.checkpoint_cmd",
 )
 
 
