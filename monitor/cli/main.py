@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "monitor.cli.config_cmd",
     "monitor.cli.es_cmd",
     "monitor.cli.run_cmd",
+    "monitor.cli.run_cmd",
     "monitor.cli.checkpoint_cmd",
 )
 

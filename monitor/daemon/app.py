@@ -1,0 +1,586 @@
+"""Composition root of ``monitor run``: the only place that builds objects.
+
+Reads top to bottom like uvicorn's server: ``serve`` → ``startup`` → ``main_loop`` →
+``shutdown``. ``Settings`` holds values; this module turns them into a store, a bulk writer, a
+registry with every metric, the lease keeper, the HTTP endpoint, the job table and the
+long-lived services (receivers). What the sources, rule engine, compliance and reports
+packages contribute comes from a ``ComponentBuilder`` (``adapters.build_components`` by
+default; tests inject their own), so this file never imports them.
+"""
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import ssl
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from prometheus_client import CollectorRegistry
+
+from .. import __version__
+from ..errors import ConfigError, MonitorError, RuleError, StoreError
+from ..logsetup import Redactor, secrets_of
+from ..metrics.collectors import LagCollector, Positions
+from ..metrics.definitions import Metrics, es_operation
+from ..metrics.server import MetricsServer
+from ..settings import Settings, load_settings
+from ..store import BulkResult, BulkWriter, StateStore, Store, open_store
+from ..store import stats as store_stats
+from ..store.setup import apply_retention, install_templates, template_status
+from .ha import LeaseKeeper, default_instance_id
+from .jobs import JobSpec, JobTable, RunReport, interval
+from .lifecycle import (EXIT_FORCED, EXIT_OK, EXIT_STARTUP_FAILURE, Lifecycle, remove_pidfile,
+                        write_pidfile)
+
+__all__ = ["Daemon", "Context", "Components", "Service", "ComponentBuilder", "StartupError"]
+
+log = logging.getLogger("monitor.daemon")
+
+
+class StartupError(MonitorError):
+    """The daemon cannot start (Elasticsearch unreachable, refused credentials, bad TLS)."""
+
+
+class Service(Protocol):
+    """A long-lived task (a receiver). Runs on every instance, active or standby."""
+
+    name: str
+
+    async def run(self) -> None:
+        """Serve until ``stop`` is called."""
+
+    async def stop(self) -> None:
+        """Stop accepting, flush buffers and the spool, persist cursors."""
+
+    def status(self) -> dict[str, Any]:
+        """``healthy`` (bool) plus anything worth showing on /readyz (spool bytes, queue)."""
+
+
+@dataclass(slots=True)
+class Context:
+    """What builders get to construct jobs and services: shared, already-built objects."""
+
+    settings: Settings
+    store: Store
+    writer: BulkWriter
+    state: StateStore
+    metrics: Metrics
+    positions: Positions
+    instance_id: str
+    is_active: Callable[[], bool]
+
+
+@dataclass(slots=True)
+class Components:
+    jobs: list[JobSpec] = field(default_factory=list)
+    services: list[Service] = field(default_factory=list)
+    #: threat rule ids and compliance control ids currently loaded (metric series)
+    rule_ids: list[str] = field(default_factory=list)
+    control_ids: list[str] = field(default_factory=list)
+    #: framework → requirement ids in scope (metric series)
+    frameworks: dict[str, list[str]] = field(default_factory=dict)
+    #: source names that feed the writer (label of ``BulkWriter.write``) → spool capacity
+    sources: dict[str, int] = field(default_factory=dict)
+    #: called on shutdown after services stopped: persist cursors, log out of APIs
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    #: what could not be wired (a package not installed yet, a feature off), for the log
+    notes: list[str] = field(default_factory=list)
+
+
+ComponentBuilder = Callable[[Context], Components]
+
+
+def _default_builder(ctx: Context) -> Components:
+    from .adapters import build_components
+
+    return build_components(ctx)
+
+
+def _diagnose(exc: BaseException, settings: Settings) -> str:
+    """A start failure in words a user can act on; never a secret."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and len(chain) < 10:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    text = " ".join(f"{type(e).__name__}: {e}" for e in chain)
+    hosts = ", ".join(settings.elasticsearch.hosts)
+    if any(isinstance(e, ssl.SSLCertVerificationError) for e in chain) or \
+            "CERTIFICATE_VERIFY_FAILED" in text:
+        return (f"TLS verification of Elasticsearch at {hosts} failed: the server certificate is "
+                "not signed by a trusted CA (set elasticsearch.tls.ca_file to the cluster's CA)")
+    if "WRONG_VERSION_NUMBER" in text or "wrong version number" in text:
+        return (f"TLS handshake with {hosts} failed: the server does not speak TLS "
+                "(use http:// for a plain-HTTP cluster)")
+    if "401" in text or "authentication failed" in text:
+        return (f"Elasticsearch at {hosts} refused the credentials (401): check "
+                "elasticsearch.username/password or api_key")
+    if "403" in text or "not authorized" in text:
+        return (f"Elasticsearch at {hosts} refused a request (403): the user lacks a privilege "
+                f"({exc}); see deploy/elasticsearch/roles.yml")
+    if any(h.startswith("http://") for h in settings.elasticsearch.hosts):
+        return (f"cannot talk to Elasticsearch at {hosts} ({exc}); if the cluster has TLS on, "
+                "the URL must start with https://")
+    return f"cannot talk to Elasticsearch at {hosts}: {exc}"
+
+
+class Daemon:
+    def __init__(self, settings: Settings, *, config_path: str | Path | None = None,
+                 builder: ComponentBuilder | None = None,
+                 registry: CollectorRegistry | None = None,
+                 redactor: Redactor | None = None) -> None:
+        self.settings = settings
+        self.config_path = Path(config_path) if config_path else None
+        self._builder = builder or _default_builder
+        self.registry = registry or CollectorRegistry()
+        self.metrics = Metrics(self.registry, __version__)
+        self.positions = Positions()
+        self.registry.register(LagCollector(self.positions))
+        self.instance_id = settings.ha.instance_id or default_instance_id()
+        self.lifecycle = Lifecycle()
+        self._redactor = redactor
+        self.store: Store | None = None
+        self.lease: LeaseKeeper | None = None
+        self.jobs: JobTable | None = None
+        self.server: MetricsServer | None = None
+        self.components = Components()
+        self._service_tasks: dict[str, asyncio.Task[None]] = {}
+        self._background: list[asyncio.Task[None]] = []
+        self._stop_background = asyncio.Event()
+        self.last_reload_error: str | None = None
+        self._es_ok = False
+
+    # -- serve ------------------------------------------------------------------------------
+
+    async def serve(self) -> int:
+        pidfile = self.settings.daemon.pidfile
+        with self.lifecycle.capture():
+            try:
+                await self.startup()
+            except (StartupError, ConfigError, RuleError) as exc:
+                log.error("startup failed", extra={"fields": {"error": str(exc)}})
+                await self._close_quietly()
+                return EXIT_STARTUP_FAILURE
+            if pidfile:
+                write_pidfile(pidfile)
+            try:
+                await self.main_loop()
+            finally:
+                code = await self.shutdown()
+                if pidfile:
+                    remove_pidfile(pidfile)
+        return code
+
+    async def startup(self) -> None:
+        settings = self.settings
+        self.metrics.start_time.set(time.time())
+        self.metrics.source_silent_after.set(settings.daemon.source_silent_after_seconds)
+        self.store = open_store(settings.elasticsearch)
+        self._instrument(self.store)
+        await self._check_elasticsearch()
+        writer = BulkWriter(self.store, on_result=self._on_bulk_result,
+                            on_rejection=self._on_rejection)
+        state = StateStore(self.store)
+        self.lease = LeaseKeeper(state, settings.ha, self.instance_id,
+                                 on_change=self._on_role_change)
+        self.jobs = JobTable(self.metrics, self.positions, is_active=lambda: self._is_active())
+        self.metrics.set_role(False)
+        self.registry_gauge_functions()
+        self._ctx = Context(settings=settings, store=self.store, writer=writer, state=state,
+                            metrics=self.metrics, positions=self.positions,
+                            instance_id=self.instance_id, is_active=self._is_active)
+        self.components = self._build(self._ctx)
+        self._apply_components(self.components, first=True)
+        # the lease first, so active-only jobs scheduled "now" already know our role
+        await self.lease.tick()
+        self.server = MetricsServer(settings.http, self.registry, self.readiness,
+                                    reload=self.lifecycle.request_reload)
+        await self.server.start()
+        self._background.append(asyncio.create_task(self.lease.run(self._stop_background),
+                                                    name="lease"))
+        for service in self.components.services:
+            self._start_service(service)
+        self.jobs.start()
+        log.warning("daemon started", extra={"fields": {
+            "instance": self.instance_id, "version": __version__,
+            "role": "active" if self.lease.active else "standby",
+            "jobs": ",".join(sorted(self.jobs.specs)),
+            "services": ",".join(s.name for s in self.components.services)}})
+
+    def registry_gauge_functions(self) -> None:
+        self.metrics.ha_active.set_function(lambda: 1.0 if self._is_active() else 0.0)
+
+    def _is_active(self) -> bool:
+        return self.lease is not None and self.lease.active
+
+    async def _check_elasticsearch(self) -> None:
+        assert self.store is not None
+        deadline = time.monotonic() + self.settings.daemon.startup_timeout_seconds
+        while True:
+            try:
+                health = await self.store.health(timeout="2s")
+                if health.get("status") not in ("yellow", "green"):
+                    raise StoreError(f"cluster status {health.get('status')}")
+                break
+            except StoreError as exc:
+                message = _diagnose(exc, self.settings)
+                retriable = "unreachable" in str(exc) and "TLS" not in message \
+                    and "https://" not in message
+                if not retriable or time.monotonic() >= deadline or self.lifecycle.should_exit:
+                    raise StartupError(message) from None
+                log.warning("waiting for Elasticsearch", extra={"fields": {"error": message}})
+                await asyncio.sleep(1.0)
+        self._es_ok = True
+        self.metrics.es_up.set(1)
+        try:
+            await self.store.detect()
+        except StoreError as exc:
+            raise StartupError(_diagnose(exc, self.settings)) from None
+        try:
+            statuses = await template_status(self.store)
+        except StoreError as exc:
+            if "403" not in str(exc):
+                raise StartupError(_diagnose(exc, self.settings)) from None
+            log.info("cannot read index templates with this user (no manage_index_templates); "
+                     "assuming an administrator ran `monitor es setup`")
+            return
+        if any(s.action != "unchanged" for s in statuses):
+            try:
+                installed = await install_templates(self.store)
+            except StoreError as exc:
+                raise StartupError(_diagnose(exc, self.settings)) from None
+            log.info("index templates installed", extra={"fields": {
+                "templates": ",".join(f"{s.name}={s.action}" for s in installed)}})
+
+    def _build(self, ctx: Context) -> Components:
+        components = self._builder(ctx)
+        components.jobs = [*components.jobs, *self._own_jobs(ctx)]
+        return components
+
+    def _own_jobs(self, ctx: Context) -> list[JobSpec]:
+        settings = ctx.settings
+        retention = settings.retention
+        keep = {"events": retention.events_months, "changes": retention.changes_months,
+                "findings": retention.findings_months, "compliance": retention.findings_months,
+                "deadletter": retention.events_months}
+        store = ctx.store
+
+        async def retention_job() -> RunReport:
+            deleted = await apply_retention(store, keep)
+            return RunReport(counts={"deleted_indices": len(deleted)})
+
+        async def stats_job() -> RunReport:
+            return await self._refresh_stats()
+
+        return [
+            JobSpec("retention", retention_job, interval(retention.schedule.interval_seconds),
+                    kind="retention", active_only=True),
+            JobSpec("stats", stats_job, interval(settings.daemon.stats_interval_seconds),
+                    kind="stats", active_only=False),
+        ]
+
+    def _apply_components(self, components: Components, first: bool = False) -> None:
+        assert self.jobs is not None
+        metrics = self.metrics
+        for name, capacity in components.sources.items():
+            metrics.add_source(name, capacity)
+            self.positions.track_source(name)
+        for rule_id in [*components.rule_ids]:
+            metrics.add_rule(rule_id)
+        self.positions.retain_rules(set(components.rule_ids))
+        metrics.rules_loaded.labels(kind="threat").set(len(components.rule_ids))
+        metrics.rules_loaded.labels(kind="control").set(len(components.control_ids))
+        for framework, requirements in components.frameworks.items():
+            metrics.add_framework(framework, requirements)
+        for kind in self.settings.reports.kinds:
+            metrics.add_report_kind(kind.framework, kind.period)
+        for note in components.notes:
+            log.warning("component not wired", extra={"fields": {"note": note}})
+        if first:
+            for spec in components.jobs:
+                self.jobs.add(spec)
+        else:
+            changes = self.jobs.replace(components.jobs)
+            log.info("job table updated", extra={"fields": {k: ",".join(v) for k, v in
+                                                            changes.items()}})
+
+    def _start_service(self, service: Service) -> None:
+        async def guarded() -> None:
+            backoff = 1.0
+            while not self.lifecycle.should_exit:
+                try:
+                    await service.run()
+                    return
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - a receiver crash is retried
+                    self.metrics.source_errors.labels(source=service.name).inc()
+                    self.metrics.source_up.labels(source=service.name).set(0)
+                    log.error("service failed; restarting", extra={"fields": {
+                        "service": service.name, "error": f"{type(exc).__name__}: {exc}",
+                        "retry_in_s": backoff}})
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 60.0)
+
+        self.metrics.add_source(service.name, service.status().get("spool_capacity_bytes"))
+        self.metrics.source_up.labels(source=service.name).set(1)
+        self._service_tasks[service.name] = asyncio.create_task(guarded(), name=service.name)
+
+    # -- main loop --------------------------------------------------------------------------
+
+    async def main_loop(self) -> None:
+        while not self.lifecycle.should_exit:
+            await self.lifecycle.wait()
+            if self.lifecycle.should_exit:
+                break
+            if self.lifecycle.take_reload():
+                await self.reload()
+            for name, task in list(self._service_tasks.items()):
+                if task.done() and not self.lifecycle.should_exit:
+                    log.error("service stopped unexpectedly", extra={"fields": {"service": name}})
+
+    async def reload(self) -> bool:
+        """Re-read config and rules; validate everything first; keep the old on error."""
+        source = str(self.config_path) if self.config_path else "<settings>"
+        try:
+            new = load_settings(self.config_path) if self.config_path else self.settings
+            restart_only = [name for name in ("elasticsearch", "http", "ha", "logging")
+                            if getattr(new, name) != getattr(self.settings, name)]
+            ctx = Context(settings=new, store=self._ctx.store, writer=self._ctx.writer,
+                          state=self._ctx.state, metrics=self.metrics,
+                          positions=self.positions, instance_id=self.instance_id,
+                          is_active=self._is_active)
+            components = self._build(ctx)
+        except (ConfigError, RuleError, MonitorError, ValueError, OSError) as exc:
+            self.last_reload_error = f"{type(exc).__name__}: {exc}"
+            self.metrics.config_reloads.labels(outcome="error").inc()
+            self.metrics.config_last_reload_ok.set(0)
+            log.error("reload refused; keeping the running configuration and rules",
+                      extra={"fields": {"file": source, "error": str(exc)}})
+            return False
+        old_services = {s.name for s in self.components.services}
+        new_services = {s.name for s in components.services}
+        components.services = self.components.services  # receivers keep running
+        for name in self.components.sources:
+            if name not in components.sources and name not in old_services:
+                self.metrics.remove_source(name)
+                self.positions.forget_source(name)
+        self.settings = new
+        self._ctx = ctx
+        self.components = components
+        self._apply_components(components)
+        self.last_reload_error = None
+        self.metrics.config_reloads.labels(outcome="success").inc()
+        self.metrics.config_last_reload_ok.set(1)
+        fields: dict[str, Any] = {"file": source, "rules": len(components.rule_ids),
+                                  "controls": len(components.control_ids)}
+        if restart_only:
+            fields["needs_restart"] = ",".join(restart_only)
+        if new_services != old_services:
+            fields["receivers_changed"] = "restart to apply"
+        log.warning("reload applied", extra={"fields": fields})
+        return True
+
+    # -- readiness and stats ----------------------------------------------------------------
+
+    async def readiness(self) -> tuple[bool, dict[str, Any]]:
+        es_ok = self.store is not None and await self.store.ready()
+        self._es_ok = es_ok
+        self.metrics.es_up.set(1 if es_ok else 0)
+        services = {}
+        for service in self.components.services:
+            try:
+                status = dict(service.status())
+            except Exception as exc:  # noqa: BLE001
+                status = {"healthy": False, "error": str(exc)}
+            task = self._service_tasks.get(service.name)
+            if task is None or task.done():
+                status["healthy"] = False
+            services[service.name] = status
+        sources_ok = all(bool(s.get("healthy")) for s in services.values())
+        lease = self.lease.status() if self.lease else {"role": "starting"}
+        lease_ok = self.lease is not None and self.lease.last_error is None
+        details = {"elasticsearch": es_ok, "ha": lease, "services": services,
+                   "last_reload_error": self.last_reload_error,
+                   "shutting_down": self.lifecycle.should_exit}
+        ok = es_ok and sources_ok and lease_ok and not self.lifecycle.should_exit
+        return ok, details
+
+    async def _refresh_stats(self) -> RunReport:
+        assert self.store is not None
+        metrics = self.metrics
+        try:
+            open_findings = await store_stats.open_findings_by_severity(self.store)
+        except StoreError:
+            metrics.es_up.set(0)
+            raise
+        metrics.es_up.set(1)
+        for severity in ("low", "medium", "high", "critical"):
+            metrics.findings_open.labels(severity=severity).set(open_findings.get(severity, 0))
+        rows = await store_stats.latest_control_statuses(self.store)
+        by_requirement: dict[tuple[str, str], list[str]] = {}
+        last_eval: dict[str, float] = {}
+        for row in rows:
+            for requirement in row.requirements:
+                by_requirement.setdefault((row.framework, requirement), []).append(row.status)
+            if row.evaluated_at:
+                last_eval[row.framework] = max(last_eval.get(row.framework, 0), row.evaluated_at)
+        scores: dict[str, list[int]] = {}
+        for (framework, requirement), statuses in by_requirement.items():
+            status = _worst(statuses)
+            if requirement not in self.components.frameworks.get(framework, [requirement]):
+                continue  # only the bounded catalogue set becomes a label value
+            metrics.set_requirement_status(framework, requirement, status)
+            if status in ("pass", "fail", "insufficient_data"):
+                tally = scores.setdefault(framework, [0, 0])
+                tally[1] += 1
+                tally[0] += status == "pass"
+        for framework, (passed, total) in scores.items():
+            metrics.compliance_score.labels(framework=framework).set(passed / total if total
+                                                                      else 0)
+        for framework, moment in last_eval.items():
+            metrics.compliance_last_evaluation.labels(framework=framework).set(moment)
+        for (framework, period), moment in (await store_stats.last_reports(self.store)).items():
+            if (framework, period) in {(k.framework, k.period) for k in self.settings.reports.kinds}:
+                metrics.report_last_success.labels(framework=framework, period=period).set(moment)
+        for service in self.components.services:
+            status = service.status()
+            if status.get("spool_bytes") is not None:
+                metrics.source_spool_bytes.labels(source=service.name).set(status["spool_bytes"])
+            metrics.source_up.labels(source=service.name).set(1 if status.get("healthy") else 0)
+        return RunReport(counts={"open_findings": sum(open_findings.values()),
+                                 "controls": len(rows)})
+
+    # -- hooks ------------------------------------------------------------------------------
+
+    def _on_bulk_result(self, label: str, result: BulkResult) -> None:
+        metrics = self.metrics
+        if label not in self.components.sources and \
+                label not in {s.name for s in self.components.services}:
+            return
+        metrics.source_ingested.labels(source=label).inc(result.indexed)
+        metrics.source_duplicates.labels(source=label).inc(result.duplicates)
+        metrics.source_dead_lettered.labels(source=label).inc(result.dead_lettered)
+        now = time.time()
+        if result.total:
+            metrics.source_last_event.labels(source=label).set(now)
+            self.positions.set_source(label, now)
+        metrics.source_last_success.labels(source=label).set(now)
+
+    def _on_rejection(self, count: int) -> None:
+        self.metrics.es_bulk_rejections.inc(count)
+
+    def _on_role_change(self, active: bool) -> None:
+        self.metrics.set_role(active)
+        self.metrics.ha_transitions.labels(to="active" if active else "standby").inc()
+        if not active and self.jobs is not None:
+            cancelled = self.jobs.cancel_active_only()
+            if cancelled:
+                log.warning("lease lost: cancelled active-only runs",
+                            extra={"fields": {"cancelled": cancelled}})
+
+    def _instrument(self, store: Store) -> None:
+        """Time every Elasticsearch request by API family (bounded ``operation`` label)."""
+        transport = store.es.transport
+        original = transport.perform_request
+        duration, errors = self.metrics.es_request_duration, self.metrics.es_request_errors
+
+        @functools.wraps(original)
+        async def timed(method: str, target: str, *args: Any, **kwargs: Any) -> Any:
+            operation = es_operation(method, target)
+            started = time.perf_counter()
+            try:
+                response = await original(method, target, *args, **kwargs)
+            except Exception as exc:
+                status = getattr(getattr(exc, "meta", None), "status", None)
+                if status is None or status >= 500:
+                    errors.labels(operation=operation).inc()
+                raise
+            finally:
+                duration.labels(operation=operation).observe(time.perf_counter() - started)
+            return response
+
+        transport.perform_request = timed  # type: ignore[method-assign]
+
+    # -- shutdown ---------------------------------------------------------------------------
+
+    async def shutdown(self) -> int:
+        """Stop accepting, drain, flush, persist, release; bounded by the shutdown timeout."""
+        started = time.monotonic()
+        bound = self.settings.daemon.shutdown_timeout_seconds
+        forced = self.lifecycle.forced
+        log.warning("stopping", extra={"fields": {"timeout_s": bound}})
+
+        async def graceful() -> None:
+            if self.server is not None:
+                await self.server.stop()  # health checks now fail fast: we are going away
+            # receivers stop accepting and flush their buffers and spool
+            await asyncio.gather(*(self._stop_service(s) for s in self.components.services))
+            if self.jobs is not None:
+                await self.jobs.stop(max(1.0, bound - (time.monotonic() - started) - 2))
+            for closer in self.components.closers:
+                try:
+                    await closer()
+                except Exception as exc:  # noqa: BLE001
+                    log.error("close failed", extra={"fields": {"error": str(exc)}})
+            self._stop_background.set()
+            if self.lease is not None:
+                await self.lease.release()
+
+        work = asyncio.create_task(graceful())
+        force = asyncio.create_task(forced.wait())
+        done, _ = await asyncio.wait({work, force}, timeout=bound,
+                                     return_when=asyncio.FIRST_COMPLETED)
+        code = EXIT_OK
+        if work not in done:
+            work.cancel()
+            code = EXIT_FORCED
+            log.error("shutdown did not finish in time" if force not in done else
+                      "forced exit", extra={"fields": {"elapsed_s": round(time.monotonic() -
+                                                                          started, 2)}})
+        force.cancel()
+        leftovers = [t for t in [*self._service_tasks.values(), *self._background]
+                     if not t.done()]
+        for task in leftovers:
+            task.cancel()
+        if leftovers:
+            await asyncio.wait(leftovers, timeout=2)
+        await self._close_quietly()
+        log.warning("stopped", extra={"fields": {"exit_code": code,
+                                                 "elapsed_s": round(time.monotonic() - started,
+                                                                    2)}})
+        return code
+
+    async def _stop_service(self, service: Service) -> None:
+        try:
+            await service.stop()
+        except Exception as exc:  # noqa: BLE001
+            log.error("service stop failed", extra={"fields": {"service": service.name,
+                                                                "error": str(exc)}})
+        task = self._service_tasks.get(service.name)
+        if task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(task), timeout=5)
+            except (asyncio.TimeoutError, Exception):  # noqa: BLE001
+                task.cancel()
+
+    async def _close_quietly(self) -> None:
+        if self.store is not None:
+            try:
+                await self.store.close()
+            except Exception:  # noqa: BLE001
+                pass
+            self.store = None
+
+
+_ORDER = {"fail": 0, "insufficient_data": 1, "waived": 2, "manual": 3, "pass": 4,
+          "not_applicable": 5}
+
+
+def _worst(statuses: list[str]) -> str:
+    known = [s for s in statuses if s in _ORDER]
+    return min(known, key=_ORDER.__getitem__) if known else "insufficient_data"
