@@ -18,7 +18,6 @@ COMMAND_MODULES = (
     "monitor.cli.config_cmd",
     "monitor.cli.es_cmd",
     "monitor.cli.run_cmd",
-    "monitor.cli.run_cmd",
     "monitor.cli.checkpoint_cmd",
 )
 
