@@ -187,18 +187,47 @@ class FileSource(_Model):
 
 
 class GitRepoSource(_Model):
+    """A git repository read through a bare mirror (``monitor.sources.git``)."""
+
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     url: str
+    #: branch names or globs (``release/*``, ``*``)
     branches: list[str] = Field(default_factory=lambda: ["main"])
     protected_branches: list[str] = Field(default_factory=lambda: ["main"])
     tags: bool = True
     allowed_signers_file: Path | None = None
+    #: https only: sent as ``Authorization: Basic <username:token>`` through the environment
+    token: SecretStr | None = None
+    username: str = "x-access-token"
+    ssh_key_file: Path | None = None
+    #: ticket ids found in subjects, bodies and trailers (JIRA keys, ITSM change numbers)
+    ticket_pattern: str = r"\b(?:[A-Z][A-Z0-9]{1,9}-[0-9]{1,9}|(?:CHG|INC|RFC|CR|PRB)[0-9]{4,})\b"
     schedule: Schedule = Schedule(interval_seconds=300)
     timeout_seconds: float = Field(300.0, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _secrets(cls, data: Any) -> Any:
+        return _resolve_secrets(data, ("token",))
+
+    @field_validator("ticket_pattern")
+    @classmethod
+    def _pattern(cls, value: str) -> str:
+        import re
+
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from None
+        return value
 
     @field_validator("url")
     @classmethod
     def _scheme(cls, url: str) -> str:
+        if url.startswith("-") or "::" in url or any(c.isspace() for c in url):
+            raise ValueError("url must not start with '-', contain '::' or whitespace")
+        if url.startswith("https://") and "@" in url[8:].split("/", 1)[0]:
+            raise ValueError("credentials in a URL would be logged; use token / token_env")
         if url.startswith(("https://", "ssh://")) or url.startswith("/"):
             return url
         if "://" not in url and ":" in url and "@" in url.split(":", 1)[0]:
