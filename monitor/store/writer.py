@@ -103,11 +103,34 @@ def dead_letter_source(letter: DeadLetter, now: datetime) -> tuple[str, dict[str
 
 
 @dataclass(slots=True)
-class _Item:
-    action: bytes
-    body: bytes
-    index: str
-    source_label: str
+class _Chunk:
+    """Parallel lists (cheaper than an object per document on the hot path)."""
+
+    actions: list[bytes] = field(default_factory=list)
+    bodies: list[bytes] = field(default_factory=list)
+    indices: list[str] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+    size: int = 0
+
+    def append(self, action: bytes, body: bytes, index: str, label: str) -> None:
+        self.actions.append(action)
+        self.bodies.append(body)
+        self.indices.append(index)
+        self.labels.append(label)
+        self.size += len(action) + len(body) + 2
+
+    def __len__(self) -> int:
+        return len(self.actions)
+
+    def payload(self) -> bytes:
+        parts = [part for pair in zip(self.actions, self.bodies) for part in pair]
+        return b"\n".join(parts) + b"\n"
+
+    def subset(self, positions: list[int]) -> "_Chunk":
+        sub = _Chunk()
+        for i in positions:
+            sub.append(self.actions[i], self.bodies[i], self.indices[i], self.labels[i])
+        return sub
 
 
 class BulkWriter:
@@ -122,6 +145,7 @@ class BulkWriter:
         self._on_result = on_result
         self._on_rejection = on_rejection
         self._clock = clock
+        self._index_cache: dict[tuple[str, str], tuple[str, bytes]] = {}
 
     # -- public -----------------------------------------------------------------------------
 
@@ -136,7 +160,7 @@ class BulkWriter:
         tasks: set[asyncio.Task[BulkResult]] = set()
         failure: BaseException | None = None
 
-        async def send(chunk: list[_Item]) -> BulkResult:
+        async def send(chunk: _Chunk) -> BulkResult:
             try:
                 return await self._send_chunk(chunk)
             finally:
@@ -180,49 +204,70 @@ class BulkWriter:
 
     # -- internals --------------------------------------------------------------------------
 
-    def _item(self, entry: Document | DeadLetter) -> _Item:
+    def _item(self, entry: Document | DeadLetter) -> tuple[bytes, bytes, str, str]:
+        """(action, body, index, label) for any entry; the general, slower path."""
         if isinstance(entry, DeadLetter):
             doc_id, source = dead_letter_source(entry, self._clock())
             index = self._store.names.write("deadletter", source["@timestamp"])
-            action = b'{"create":{"_index":"' + index.encode() + b'","_id":"' + doc_id.encode() + b'"}}\n'
-            return _Item(action, orjson.dumps(source) + b"\n", index, entry.source)
+            return (_action(index, doc_id), orjson.dumps(source), index, entry.source)
         index = entry.index or self._store.names.write(entry.kind, entry.source.get("@timestamp"))
-        action = orjson.dumps({"create": {"_index": index, "_id": entry.id}}) + b"\n"
         try:
-            body = orjson.dumps(entry.source, option=orjson.OPT_NON_STR_KEYS) + b"\n"
+            body = orjson.dumps(entry.source, option=orjson.OPT_NON_STR_KEYS)
         except (TypeError, orjson.JSONEncodeError) as exc:
             raw = repr(entry.source).encode("utf-8", "replace")
             return self._item(DeadLetter(entry.kind, raw, f"not serializable: {exc}",
                                          stage="serialize", target_index=index))
-        return _Item(action, body, index, entry.kind)
+        return (_action(index, entry.id), body, index, entry.kind)
+
+    def _prefix_for(self, kind: str, timestamp: str) -> tuple[str, bytes]:
+        """Index name and action-line prefix for a UTC ``...Z`` timestamp, cached per month."""
+        key = (kind, timestamp[:7])
+        cached = self._index_cache.get(key)
+        if cached is None:
+            index = self._store.names.write(kind, timestamp)
+            cached = (index, b'{"create":{"_index":' + orjson.dumps(index) + b',"_id":')
+            if len(self._index_cache) < 4096:
+                self._index_cache[key] = cached
+        return cached
 
     async def _chunks(self, items: Iterable[Document | DeadLetter] |
                       AsyncIterable[Document | DeadLetter]):
+        """Yield chunks; the hot path (documents with UTC ``Z`` timestamps) stays inline."""
         limit_docs, limit_bytes = self._settings.chunk_docs, self._settings.chunk_bytes
-        chunk: list[_Item] = []
-        size = 0
-        if isinstance(items, AsyncIterable):
-            async for entry in items:
-                item = self._item(entry)
-                chunk.append(item)
-                size += len(item.action) + len(item.body)
-                if len(chunk) >= limit_docs or size >= limit_bytes:
-                    yield chunk
-                    chunk, size = [], 0
-        else:
-            for entry in items:
-                item = self._item(entry)
-                chunk.append(item)
-                size += len(item.action) + len(item.body)
-                if len(chunk) >= limit_docs or size >= limit_bytes:
-                    yield chunk
-                    chunk, size = [], 0
-        if chunk:
+        chunk = _Chunk()
+        dumps, option = orjson.dumps, orjson.OPT_NON_STR_KEYS
+        prefix_for, general = self._prefix_for, self._item
+        source = items.__aiter__() if isinstance(items, AsyncIterable) else None
+        iterator = iter(items) if source is None else None  # type: ignore[arg-type]
+        count = 0
+        while True:
+            try:
+                entry = await source.__anext__() if source is not None \
+                    else next(iterator)  # type: ignore[arg-type]
+            except (StopIteration, StopAsyncIteration):
+                break
+            count += 1
+            timestamp = entry.source.get("@timestamp") if type(entry) is Document else None
+            if type(timestamp) is str and timestamp[-1:] == "Z" and entry.index is None:  # type: ignore[union-attr]
+                index, prefix = prefix_for(entry.kind, timestamp)
+                try:
+                    chunk.append(prefix + dumps(entry.id) + b"}}", dumps(entry.source, option=option),
+                                 index, entry.kind)
+                except (TypeError, orjson.JSONEncodeError):
+                    chunk.append(*general(entry))
+            else:
+                chunk.append(*general(entry))
+            if len(chunk) >= limit_docs or chunk.size >= limit_bytes:
+                yield chunk
+                chunk = _Chunk()
+            elif count % 512 == 0:
+                await asyncio.sleep(0)  # let finished responses be read while we serialize
+        if len(chunk):
             yield chunk
 
-    async def _post(self, chunk: list[_Item]) -> dict[str, Any]:
+    async def _post(self, chunk: _Chunk) -> dict[str, Any]:
         """One ``_bulk`` request, retried as a whole on connection errors, 429 and 5xx."""
-        body = b"".join(part for item in chunk for part in (item.action, item.body))
+        body = chunk.payload()
         attempt = 0
         while True:
             try:
@@ -246,38 +291,43 @@ class BulkWriter:
         log.warning("bulk retry in %.1fs (attempt %d): %s", delay, attempt + 1, why)
         await asyncio.sleep(delay)
 
-    async def _send_chunk(self, chunk: list[_Item]) -> BulkResult:
+    async def _send_chunk(self, chunk: _Chunk) -> BulkResult:
         result = BulkResult()
         pending = chunk
         attempt = 0
-        while pending:
+        deadletter_prefix = self._store.names.prefix + "-deadletter-"
+        while len(pending):
             response = await self._post(pending)
             result.requests += 1
             if not response.get("errors"):
                 result.indexed += len(pending)
                 return result
-            retry: list[_Item] = []
+            retry: list[int] = []
             letters: list[DeadLetter] = []
-            for item, outcome in zip(pending, response.get("items", []), strict=False):
+            for i, outcome in enumerate(response.get("items", [])[:len(pending)]):
                 status, error = _status(outcome)
                 if status in (200, 201):
                     result.indexed += 1
                 elif status == 409:
                     result.duplicates += 1
                 elif status in _RETRY_STATUSES:
-                    retry.append(item)
-                elif item.index.startswith(self._store.names.prefix + "-deadletter-"):
+                    retry.append(i)
+                elif pending.indices[i].startswith(deadletter_prefix):
                     raise StoreError(f"dead-letter index refused a record ({status}): {error}")
                 else:
                     reason = f"elasticsearch rejected document ({status}): {error}"
-                    letters.append(DeadLetter(item.source_label, item.body.rstrip(b"\n"), reason,
-                                              stage="index", target_index=item.index))
+                    letters.append(DeadLetter(pending.labels[i], pending.bodies[i], reason,
+                                              stage="index", target_index=pending.indices[i]))
             if letters:
-                sub = await self._send_chunk([self._item(letter) for letter in letters])
+                sub_chunk = _Chunk()
+                for letter in letters:
+                    sub_chunk.append(*self._item(letter))
+                sub = await self._send_chunk(sub_chunk)
                 result.dead_lettered += sub.indexed + sub.duplicates
                 result.requests += sub.requests
                 for letter in letters:
-                    key = letter.reason.split(":", 2)[1].strip() if ":" in letter.reason else letter.reason
+                    key = letter.reason.split(":", 2)[1].strip() if ":" in letter.reason \
+                        else letter.reason
                     result.dead_letter_reasons[key] = result.dead_letter_reasons.get(key, 0) + 1
             if retry:
                 if self._on_rejection:
@@ -288,8 +338,12 @@ class BulkWriter:
                 result.retried += len(retry)
                 await self._backoff(attempt, f"{len(retry)} items rejected with 429/5xx")
                 attempt += 1
-            pending = retry
+            pending = pending.subset(retry)
         return result
+
+
+def _action(index: str, doc_id: str) -> bytes:
+    return orjson.dumps({"create": {"_index": index, "_id": doc_id}})
 
 
 def _status(outcome: dict[str, Any]) -> tuple[int, str]:

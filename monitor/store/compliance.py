@@ -1,0 +1,102 @@
+"""Store helpers for the compliance side (controls, inventory): aggregations and replace-writes.
+
+Kept apart from ``search.py`` (the threat engine's helpers) so two people editing a shared
+working tree never commit each other's half-done changes. Every function translates
+Elasticsearch errors into ``monitor.errors`` types.
+
+* ``aggregate_many(store, [(kind, body), ...]) -> [response, ...]``: one ``_msearch`` round trip,
+  ``size: 0`` bodies (aggregations only; nothing is downloaded).
+* ``put_documents(store, kind, [(id, source), ...], refresh=False) -> int``: index-or-replace
+  (``op_type=index``), for documents whose content legitimately changes under a stable id
+  (a control re-evaluated for the same period, the inventory snapshot).
+* ``get_document(store, kind, id)`` and ``search_documents(store, kind, query, size, sort)``
+  for small result sets (compliance results of one period, inventory items).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from ..errors import StoreError
+from .client import Store, translate_error
+
+__all__ = ["aggregate_many", "aggregate", "put_documents", "get_document", "search_documents"]
+
+
+async def aggregate_many(store: Store, requests: list[tuple[str, dict[str, Any]]]
+                         ) -> list[dict[str, Any]]:
+    """Run ``size: 0`` searches (by index kind) in one ``_msearch``; raise on any failure."""
+    if not requests:
+        return []
+    lines: list[bytes] = []
+    for kind, body in requests:
+        header = {"index": store.names.read(kind), "ignore_unavailable": True,
+                  "allow_no_indices": True}
+        lines.append(orjson.dumps(header))
+        lines.append(orjson.dumps({"size": 0, "track_total_hits": True, **body}))
+    payload = b"\n".join(lines) + b"\n"
+    try:
+        response = await store.es.msearch(body=payload)
+    except Exception as exc:  # noqa: BLE001 - translated
+        raise translate_error(exc, "compliance msearch") from exc
+    results: list[dict[str, Any]] = []
+    for (kind, _), item in zip(requests, response.body.get("responses", []), strict=False):
+        if "error" in item:
+            error = item["error"]
+            reason = error.get("reason") if isinstance(error, dict) else error
+            root = (error.get("root_cause") or [{}])[0].get("reason") if isinstance(error, dict) else ""
+            raise StoreError(f"compliance search on {kind}: {reason} {root or ''}".strip())
+        results.append(item)
+    return results
+
+
+async def aggregate(store: Store, kind: str, body: dict[str, Any]) -> dict[str, Any]:
+    return (await aggregate_many(store, [(kind, body)]))[0]
+
+
+async def put_documents(store: Store, kind: str, docs: list[tuple[str, dict[str, Any]]],
+                        *, refresh: bool = False) -> int:
+    """Index (create or replace) documents with stable ids; return how many were written."""
+    if not docs:
+        return 0
+    lines: list[bytes] = []
+    for doc_id, source in docs:
+        index = store.names.write(kind, source.get("@timestamp"))
+        lines.append(orjson.dumps({"index": {"_index": index, "_id": doc_id}}))
+        lines.append(orjson.dumps(source, option=orjson.OPT_NON_STR_KEYS))
+    try:
+        response = await store.es.bulk(operations=b"\n".join(lines) + b"\n",
+                                       refresh="wait_for" if refresh else False)
+    except Exception as exc:  # noqa: BLE001
+        raise translate_error(exc, f"write {kind}") from exc
+    if response.body.get("errors"):
+        bad = [next(iter(i.values())) for i in response.body["items"]
+               if next(iter(i.values())).get("error")]
+        raise StoreError(f"write {kind}: {len(bad)} documents rejected: "
+                         f"{bad[0].get('error', {}).get('reason', bad[0].get('error'))}")
+    return len(docs)
+
+
+async def get_document(store: Store, kind: str, doc_id: str) -> dict[str, Any] | None:
+    """A document by id from a non-dated kind (inventory, state, reports), or None."""
+    try:
+        response = await store.es.search(index=store.names.read(kind), size=1,
+                                         query={"ids": {"values": [doc_id]}},
+                                         ignore_unavailable=True, allow_no_indices=True)
+    except Exception as exc:  # noqa: BLE001
+        raise translate_error(exc, f"read {kind}/{doc_id}") from exc
+    hits = response.body["hits"]["hits"]
+    return dict(hits[0]["_source"]) if hits else None
+
+
+async def search_documents(store: Store, kind: str, query: dict[str, Any], *, size: int = 1000,
+                           sort: list[Any] | None = None) -> list[dict[str, Any]]:
+    """Small result sets only (``size`` ≤ 10 000): e.g. one period's compliance results."""
+    try:
+        response = await store.es.search(index=store.names.read(kind), size=min(size, 10_000),
+                                         query=query, sort=sort or ["_doc"],
+                                         ignore_unavailable=True, allow_no_indices=True)
+    except Exception as exc:  # noqa: BLE001
+        raise translate_error(exc, f"search {kind}") from exc
+    return [dict(hit["_source"]) | {"_id": hit["_id"]} for hit in response.body["hits"]["hits"]]
