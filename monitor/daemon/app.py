@@ -85,6 +85,8 @@ class Components:
     frameworks: dict[str, list[str]] = field(default_factory=dict)
     #: source names that feed the writer (label of ``BulkWriter.write``) → spool capacity
     sources: dict[str, int] = field(default_factory=dict)
+    #: sources whose silence is normal (git, forges): no SourceSilent alert for them
+    quiet_sources: set[str] = field(default_factory=set)
     #: called on shutdown after services stopped: persist cursors, log out of APIs
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     #: what could not be wired (a package not installed yet, a feature off), for the log
@@ -153,6 +155,7 @@ class Daemon:
         self._stop_background = asyncio.Event()
         self.last_reload_error: str | None = None
         self._es_ok = False
+        self._started_at = time.time()
 
     # -- serve ------------------------------------------------------------------------------
 
@@ -178,7 +181,7 @@ class Daemon:
     async def startup(self) -> None:
         settings = self.settings
         self.metrics.start_time.set(time.time())
-        self.metrics.source_silent_after.set(settings.daemon.source_silent_after_seconds)
+        self._started_at = time.time()
         self.store = open_store(settings.elasticsearch)
         self._instrument(self.store)
         await self._check_elasticsearch()
@@ -286,8 +289,11 @@ class Daemon:
     def _apply_components(self, components: Components, first: bool = False) -> None:
         assert self.jobs is not None
         metrics = self.metrics
+        silent_after = self.settings.daemon.source_silent_after_seconds
         for name, capacity in components.sources.items():
-            metrics.add_source(name, capacity)
+            metrics.add_source(name, capacity,
+                               0.0 if name in components.quiet_sources else silent_after,
+                               started_at=self._started_at)
             self.positions.track_source(name)
         for rule_id in [*components.rule_ids]:
             metrics.add_rule(rule_id)
@@ -326,7 +332,9 @@ class Daemon:
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, 60.0)
 
-        self.metrics.add_source(service.name, service.status().get("spool_capacity_bytes"))
+        self.metrics.add_source(service.name, service.status().get("spool_capacity_bytes"),
+                                self.settings.daemon.source_silent_after_seconds,
+                                started_at=self._started_at)
         self.metrics.source_up.labels(source=service.name).set(1)
         self._service_tasks[service.name] = asyncio.create_task(guarded(), name=service.name)
 

@@ -192,7 +192,7 @@ class JobTable:
         job_id = event.job_id
         if job_id not in self._specs:
             return
-        self._metrics.jobs_missed.labels(job=job_id).inc()
+        self._metrics.jobs_missed.labels(job_id=job_id).inc()
         why = "previous run still going" if event.code == EVENT_JOB_MAX_INSTANCES else \
             "missed its start time"
         log.warning("job run missed", extra={"fields": {"job": job_id, "outcome": "missed",
@@ -204,7 +204,7 @@ class JobTable:
             return "skipped"
         metrics = self._metrics
         if spec.active_only and not self._is_active():
-            metrics.job_runs.labels(job=job_id, outcome="skipped").inc()
+            metrics.job_runs.labels(job_id=job_id, outcome="skipped").inc()
             log.debug("job skipped on standby", extra={"fields": {"job": job_id,
                                                                   "outcome": "skipped"}})
             return "skipped"
@@ -222,13 +222,13 @@ class JobTable:
         finally:
             self._running.pop(task, None)
         duration = time.perf_counter() - started
-        metrics.job_runs.labels(job=job_id, outcome=outcome).inc()
-        metrics.job_duration.labels(job=job_id).observe(duration)
+        metrics.job_runs.labels(job_id=job_id, outcome=outcome).inc()
+        metrics.job_duration.labels(job_id=job_id).observe(duration)
         now = self._clock()
         if outcome == "success":
-            metrics.job_last_success.labels(job=job_id).set(now)
+            metrics.job_last_success.labels(job_id=job_id).set(now)
         else:
-            metrics.jobs_failed.labels(job=job_id).inc()
+            metrics.jobs_failed.labels(job_id=job_id).inc()
         self._record_source(spec, report, outcome, now)
         self._record_rules(report, now)
         fields: dict[str, Any] = {"job": job_id, "kind": spec.kind, "outcome": outcome,

@@ -40,6 +40,7 @@ class Metrics:
 
     def __init__(self, registry: CollectorRegistry, version: str) -> None:
         self.registry = registry
+        self._sources: set[str] = set()
         r = registry
         self.build_info = Info("monitor_build", "Build of the running monitor.", registry=r)
         self.build_info.info({"version": version, "python": platform.python_version()})
@@ -65,7 +66,8 @@ class Metrics:
             "Failed collection runs or receiver errors of a source.", src, registry=r)
         self.source_last_event = Gauge(
             "monitor_source_last_event_timestamp_seconds",
-            "Unix time the last event from a source was indexed (0: none since start).",
+            "Unix time the last event from a source was indexed (the daemon's start if none "
+            "since), so silence counts from start.",
             src, registry=r)
         self.source_last_success = Gauge(
             "monitor_source_last_success_timestamp_seconds",
@@ -84,8 +86,8 @@ class Metrics:
             src, registry=r)
         self.source_silent_after = Gauge(
             "monitor_source_silent_after_seconds",
-            "Configured silence threshold: no event for this long means the source is silent.",
-            registry=r)
+            "No event for this long means the source is silent (0: silence is normal, e.g. git).",
+            src, registry=r)
 
         # -- rules -------------------------------------------------------------------------
         self.rule_runs = Counter(
@@ -130,20 +132,20 @@ class Metrics:
         # -- scheduler ---------------------------------------------------------------------
         self.job_runs = Counter(
             "monitor_scheduler_job_runs_total", "Job runs by outcome (skipped: standby).",
-            ["job", "outcome"], registry=r)
+            ["job_id", "outcome"], registry=r)
         self.jobs_missed = Counter(
             "monitor_scheduler_jobs_missed_total",
             "Job runs that did not start on time (missed, or the previous run still going).",
-            ["job"], registry=r)
+            ["job_id"], registry=r)
         self.jobs_failed = Counter(
-            "monitor_scheduler_jobs_failed_total", "Job runs that raised an error.", ["job"],
+            "monitor_scheduler_jobs_failed_total", "Job runs that raised an error.", ["job_id"],
             registry=r)
         self.job_duration = Histogram(
-            "monitor_scheduler_job_duration_seconds", "Duration of job runs.", ["job"],
+            "monitor_scheduler_job_duration_seconds", "Duration of job runs.", ["job_id"],
             buckets=_JOBS, registry=r)
         self.job_last_success = Gauge(
             "monitor_scheduler_job_last_success_timestamp_seconds",
-            "Unix time a job last completed successfully.", ["job"], registry=r)
+            "Unix time a job last completed successfully.", ["job_id"], registry=r)
 
         # -- elasticsearch -----------------------------------------------------------------
         self.es_request_duration = Histogram(
@@ -194,7 +196,10 @@ class Metrics:
         for kind in ("threat", "control"):
             self.rules_loaded.labels(kind=kind).set(0)
 
-    def add_source(self, name: str, spool_capacity_bytes: int | None = None) -> None:
+    def add_source(self, name: str, spool_capacity_bytes: int | None = None,
+                   silent_after_seconds: float = 0.0, started_at: float | None = None) -> None:
+        new = name not in self._sources
+        self._sources.add(name)
         for metric in (self.source_ingested, self.source_dead_lettered, self.source_duplicates,
                        self.source_errors):
             metric.labels(source=name)
@@ -202,6 +207,9 @@ class Metrics:
                       self.source_spool_bytes, self.source_up):
             gauge.labels(source=name)
         self.source_spool_capacity.labels(source=name).set(spool_capacity_bytes or 0)
+        self.source_silent_after.labels(source=name).set(silent_after_seconds)
+        if new and started_at is not None:
+            self.source_last_event.labels(source=name).set(started_at)
 
     def add_rule(self, rule_id: str) -> None:
         for outcome in RULE_OUTCOMES:
@@ -213,11 +221,11 @@ class Metrics:
 
     def add_job(self, job_id: str) -> None:
         for outcome in JOB_OUTCOMES:
-            self.job_runs.labels(job=job_id, outcome=outcome)
-        self.jobs_missed.labels(job=job_id)
-        self.jobs_failed.labels(job=job_id)
-        self.job_duration.labels(job=job_id)
-        self.job_last_success.labels(job=job_id)
+            self.job_runs.labels(job_id=job_id, outcome=outcome)
+        self.jobs_missed.labels(job_id=job_id)
+        self.jobs_failed.labels(job_id=job_id)
+        self.job_duration.labels(job_id=job_id)
+        self.job_last_success.labels(job_id=job_id)
 
     def add_report_kind(self, framework: str, period: str) -> None:
         self.report_last_success.labels(framework=framework, period=period)
@@ -246,10 +254,11 @@ class Metrics:
 
     def remove_source(self, name: str) -> None:
         """A source gone from the config after a reload stops being exported."""
+        self._sources.discard(name)
         for metric in (self.source_ingested, self.source_dead_lettered, self.source_duplicates,
                        self.source_errors, self.source_last_event, self.source_last_success,
                        self.source_spool_bytes, self.source_spool_capacity,
-                       self.source_up):
+                       self.source_up, self.source_silent_after):
             try:
                 metric.remove(name)
             except KeyError:
