@@ -1,0 +1,138 @@
+"""Pure compilation: rule + window → Elasticsearch request bodies. No I/O, no templating.
+
+Every body uses only query DSL and core aggregations (the minimal distribution has no
+painless, EQL or ES|QL); rule text reaches Elasticsearch only as a ``query_string`` value or
+as the rule's own DSL mapping, never by string substitution.
+
+Functions (all return plain dicts):
+
+* ``base_query(rule)`` the rule's own condition (Lucene via ``query_string``, or raw DSL);
+* ``time_range(start, end)`` ``@timestamp`` in ``[start, end)``;
+* ``key_filter(group)`` term filters for one group key (``None`` → field missing);
+* ``bool_filter(*clauses)``; ``composite_sources(fields)``;
+* ``evidence_body(rule, group, start, end)`` the query an auditor re-runs for a finding;
+* ``sequence_eql(rule)`` EQL text for a sequence rule whose steps all use ``where``
+  (used only where ``store.capabilities`` reports EQL), else None.
+"""
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from .schema import Rule, Step
+
+__all__ = ["iso", "base_query", "step_query", "time_range", "key_filter", "bool_filter",
+           "composite_sources", "evidence_body", "sequence_eql", "seconds", "interval"]
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def seconds(delta: timedelta) -> int:
+    return max(1, int(delta.total_seconds()))
+
+
+def interval(delta: timedelta) -> str:
+    """A ``fixed_interval`` string (whole seconds)."""
+    return f"{seconds(delta)}s"
+
+
+def _lucene(text: str) -> dict[str, Any]:
+    return {"query_string": {"query": text, "analyze_wildcard": True,
+                             "default_operator": "AND"}}
+
+
+def base_query(rule: Rule) -> dict[str, Any]:
+    if rule.query_dsl is not None:
+        return rule.query_dsl
+    if rule.query is not None:
+        return _lucene(rule.query)
+    # a sequence rule without its own query: any of its steps
+    assert rule.sequence is not None
+    return {"bool": {"should": [step_query(s) for s in rule.sequence.steps],
+                     "minimum_should_match": 1}}
+
+
+def step_query(step: Step) -> dict[str, Any]:
+    if step.query_dsl is not None:
+        return step.query_dsl
+    if step.query is not None:
+        return _lucene(step.query)
+    assert step.where is not None
+    clauses = []
+    for field, value in step.where.items():
+        if isinstance(value, list):
+            clauses.append({"terms": {field: value}})
+        else:
+            clauses.append({"term": {field: value}})
+    return bool_filter(*clauses)
+
+
+def time_range(start: datetime, end: datetime) -> dict[str, Any]:
+    return {"range": {"@timestamp": {"gte": iso(start), "lt": iso(end),
+                                     "format": "strict_date_optional_time"}}}
+
+
+def key_filter(group: dict[str, Any]) -> list[dict[str, Any]]:
+    clauses: list[dict[str, Any]] = []
+    for field, value in sorted(group.items()):
+        if value is None:
+            clauses.append({"bool": {"must_not": {"exists": {"field": field}}}})
+        else:
+            clauses.append({"term": {field: value}})
+    return clauses
+
+
+def bool_filter(*clauses: dict[str, Any] | list[dict[str, Any]]) -> dict[str, Any]:
+    flat: list[dict[str, Any]] = []
+    for clause in clauses:
+        flat.extend(clause if isinstance(clause, list) else [clause])
+    return {"bool": {"filter": flat}}
+
+
+def composite_sources(fields: tuple[str, ...] | list[str], missing: bool = True) -> list[dict]:
+    return [{f"k{i}": {"terms": {"field": field, "missing_bucket": missing}}}
+            for i, field in enumerate(fields)]
+
+
+def evidence_body(rule: Rule, group: dict[str, Any], start: datetime, end: datetime,
+                  size: int = 5) -> dict[str, Any]:
+    """Sorted, size-capped search of the events behind one finding (no source downloaded)."""
+    return {"size": size, "_source": False, "track_total_hits": True,
+            "sort": [{"@timestamp": "asc"}],
+            "query": bool_filter(base_query(rule), time_range(start, end), key_filter(group))}
+
+
+def _eql_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return json.dumps(str(value))  # EQL strings use JSON-style double-quote escaping
+
+
+def _eql_field(field: str) -> str:
+    return field if field.replace(".", "").replace("_", "").isalnum() else f"`{field}`"
+
+
+def sequence_eql(rule: Rule) -> str | None:
+    """``sequence by <group> with maxspan=<T> [any where ...] with runs=N ...`` or None."""
+    if rule.sequence is None or any(s.where is None for s in rule.sequence.steps):
+        return None
+    parts = ["sequence"]
+    if rule.group_by:
+        parts.append("by " + ", ".join(_eql_field(f) for f in rule.group_by))
+    parts.append(f"with maxspan={seconds(rule.sequence.within)}s")
+    for step in rule.sequence.steps:
+        assert step.where is not None
+        conds = []
+        for field, value in step.where.items():
+            if isinstance(value, list):
+                conds.append(f"{_eql_field(field)} in ({', '.join(_eql_value(v) for v in value)})")
+            else:
+                conds.append(f"{_eql_field(field)} == {_eql_value(value)}")
+        runs = f" with runs={step.min_count}" if step.min_count > 1 else ""
+        parts.append(f"[any where {' and '.join(conds)}]{runs}")
+    return " ".join(parts)

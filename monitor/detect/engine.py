@@ -1,0 +1,405 @@
+"""Rule evaluation: windows, batching, findings, per-rule stats.
+
+Entry points (what the daemon and the CLI call)::
+
+    async def evaluate_due(rules: Iterable[Rule], store: Store, state: StateStore,
+                           now: datetime, *, stats: EngineStats | None = None,
+                           exceptions: Sequence[FindingException] = (),
+                           max_segment: timedelta = timedelta(hours=1),
+                           dry_run: bool = False) -> EvalStats
+        Evaluate every enabled rule whose next window is due at ``now``. Each rule's window is
+        ``[searched_to, now - delay)``; ``searched_to`` lives in StateStore under
+        ``rule-window:<rule id>``. A rule never run starts at ``now - delay - lookback``. A gap
+        longer than the look-back (daemon down) is reported (``EvalStats.gaps``) and backfilled in
+        segments of at most ``max_segment``.
+
+    async def evaluate_range(rules, store, start, end, *, write=False, exceptions=(),
+                             now=None, max_segment=timedelta(hours=1)) -> EvalStats
+        Evaluate ``[start, end)`` without touching window state (``monitor rules run``,
+        fixtures, backfill on demand). With ``write=False`` nothing is written (dry run).
+
+    class EngineStats      per-rule stats for the metrics module: ``stats.rules[rule_id]`` is a
+                           RuleStats(runs{success,error,skipped}, last_duration_seconds,
+                           matches{severity}, last_success, lag_seconds, gaps, searched_to).
+
+Each step of every due rule's evaluation goes out as ONE ``_msearch`` (rule types are pure
+generators, see ``types/base.py``); candidates, composite pages and evidence are further
+batched steps. Commit protocol per rule and segment (restart-safe, nothing twice or never):
+
+1. search (nothing stored yet: a crash here re-searches the same, never-committed window);
+2. compare-and-set ``searched_to = segment end`` together with the finding documents as
+   ``pending`` (the outbox), so the window is committed exactly once;
+3. write the findings with ``op_type=create`` (deterministic ids: a replay is a duplicate);
+4. clear ``pending``. A crash between 2 and 4 replays the outbox at the next run.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from ..errors import ConflictError, MonitorError
+from ..findings.build import finding_doc, finding_id
+from ..findings.exceptions import FindingException, match_exception
+from ..findings.store import write_findings
+from ..model import Finding
+from ..store import StateDoc, StateStore, Store
+from ..store.search import SearchStats, eql_search, msearch
+from .compile import evidence_body, iso
+from .schema import Rule
+from .types import RUNNERS
+from .types.base import Ctx, Draft, Gen, Search, lockstep, to_dt
+
+__all__ = ["evaluate_due", "evaluate_range", "EvalStats", "EngineStats", "RuleStats",
+           "state_key", "floor_second"]
+
+log = logging.getLogger(__name__)
+
+Fault = Callable[[str, str], None]
+
+
+def state_key(rule_id: str) -> str:
+    return f"rule-window:{rule_id}"
+
+
+def floor_second(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(microsecond=0)
+
+
+@dataclass
+class RuleStats:
+    runs: Counter[str] = field(default_factory=Counter)
+    last_duration_seconds: float = 0.0
+    matches: Counter[str] = field(default_factory=Counter)
+    last_success: datetime | None = None
+    searched_to: datetime | None = None
+    lag_seconds: float = 0.0
+    gaps: int = 0
+    last_error: str | None = None
+
+
+@dataclass
+class EngineStats:
+    """Long-lived, owned by the daemon; the metrics collector reads it at scrape time."""
+
+    rules: dict[str, RuleStats] = field(default_factory=dict)
+    search: SearchStats = field(default_factory=SearchStats)
+
+    def rule(self, rule_id: str) -> RuleStats:
+        return self.rules.setdefault(rule_id, RuleStats())
+
+    def lag(self, rule_id: str, now: datetime) -> float:
+        st = self.rules.get(rule_id)
+        if st is None or st.searched_to is None:
+            return 0.0
+        return max(0.0, (now - st.searched_to).total_seconds())
+
+
+@dataclass
+class EvalStats:
+    rules_evaluated: int = 0
+    rules_skipped: int = 0
+    segments: int = 0
+    findings: int = 0
+    created: int = 0
+    duplicates: int = 0
+    excepted: int = 0
+    gaps: list[tuple[str, datetime, datetime]] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+    round_trips: int = 0
+    searches: int = 0
+    took_ms: int = 0
+    duration_seconds: float = 0.0
+    committed: list[tuple[str, datetime, datetime]] = field(default_factory=list)
+    results: list[dict[str, Any]] = field(default_factory=list)
+
+
+# -- driving the pure rule types --------------------------------------------------------------
+
+async def _drive(gen: Gen, store: Store, stats: SearchStats) -> Any:
+    """Run a (lockstep) generator: each yield is one ``_msearch`` (EQL searches go singly)."""
+    try:
+        batch = next(gen)
+    except StopIteration as stop:
+        return stop.value
+    while True:
+        responses: list[dict[str, Any]] = [{}] * len(batch)
+        plain = [(i, s) for i, s in enumerate(batch) if not s.eql]
+        if plain:
+            got = await msearch(store, [(s.kind, s.body) for _, s in plain], stats)
+            for (i, _), body in zip(plain, got, strict=True):
+                responses[i] = body
+        for i, s in enumerate(batch):
+            if s.eql:
+                responses[i] = await eql_search(store, s.kind, s.body, stats)
+        try:
+            batch = gen.send(responses)
+        except StopIteration as stop:
+            return stop.value
+
+
+def _guard(gen: Gen) -> Gen:
+    """Turn an exception inside one rule's generator into a returned error (others go on)."""
+    try:
+        return (yield from gen)
+    except Exception as exc:  # noqa: BLE001 - reported per rule
+        return exc
+
+
+def _evidence(rule: Rule, drafts: list[Draft]) -> Gen:
+    searches = [Search(rule.index, evidence_body(rule, d.group, *d.evidence_range))
+                for d in drafts if d.evidence_range is not None]
+    responses = (yield searches) if searches else []
+    out = []
+    it = iter(responses)
+    for d in drafts:
+        if d.evidence_range is None:
+            out.append(d)
+            continue
+        response = next(it)
+        ids = tuple(h["_id"] for h in response["hits"]["hits"])
+        out.append(Draft(**{**{k: getattr(d, k) for k in Draft.__slots__}, "sample_ids": ids}))
+    return out
+
+
+def _rule_gen(ctx: Ctx) -> Gen:
+    drafts = yield from RUNNERS[ctx.rule.type](ctx)
+    return (yield from _evidence(ctx.rule, drafts))
+
+
+def to_finding(rule: Rule, d: Draft, store: Store) -> Finding:
+    query: dict[str, Any] = {"index": store.names.read(rule.index), "detection": d.detection}
+    if d.evidence_range is not None:
+        query["evidence"] = evidence_body(rule, d.group, *d.evidence_range)
+    return Finding(
+        id=finding_id(rule.id, d.group, d.window_start), rule_id=rule.id, rule_name=rule.name,
+        rule_version=rule.version, rule_type=rule.type, severity=rule.severity,
+        risk_score=rule.risk_score, window_start=d.window_start, window_end=d.window_end,
+        group=d.group, count=d.count, query=query, sample_ids=d.sample_ids,
+        first_seen=d.first_seen, last_seen=d.last_seen, mitre_tactics=rule.tactics,
+        mitre_techniques=rule.techniques, pci_requirements=rule.pci_dss_v4_0_1,
+        description=rule.description, extra=d.extra)
+
+
+def _docs(rule: Rule, drafts: list[Draft], store: Store, exceptions: Sequence[FindingException],
+          evaluated: tuple[datetime, datetime], now: datetime, out: EvalStats) -> list[dict]:
+    docs = []
+    for d in drafts:
+        finding = to_finding(rule, d, store)
+        exc = match_exception(list(exceptions), rule.id, d.group, now)
+        if exc is not None:
+            out.excepted += 1
+            from dataclasses import replace
+            finding = replace(finding, exception=exc.id)
+        docs.append(finding_doc(finding, evaluated=evaluated, now=now,
+                                exception_expires=iso(exc.expires) if exc else None))
+    return docs
+
+
+async def _search_round(items: list[tuple[Rule, datetime, datetime]], store: Store,
+                        search_stats: SearchStats) -> list[list[Draft] | Exception]:
+    eql = bool(store.capabilities and store.capabilities.has("eql"))
+    gens = [_guard(_rule_gen(Ctx(rule, s, e, eql))) for rule, s, e in items]
+    return await _drive(lockstep(gens), store, search_stats)
+
+
+def _segments(start: datetime, end: datetime, size: timedelta) -> list[tuple[datetime, datetime]]:
+    out = []
+    while start < end:
+        nxt = min(end, start + size)
+        out.append((start, nxt))
+        start = nxt
+    return out
+
+
+# -- entry points -----------------------------------------------------------------------------
+
+async def evaluate_range(rules: Iterable[Rule], store: Store, start: datetime, end: datetime, *,
+                         write: bool = False, exceptions: Sequence[FindingException] = (),
+                         now: datetime | None = None,
+                         max_segment: timedelta = timedelta(hours=1),
+                         search_stats: SearchStats | None = None) -> EvalStats:
+    """Evaluate ``[start, end)`` for ``rules`` without touching window state."""
+    began = time.perf_counter()
+    now = now or datetime.now(UTC)
+    out = EvalStats()
+    sstats = search_stats or SearchStats()
+    rules = [r for r in rules]
+    for seg_start, seg_end in _segments(start, end, max_segment):
+        results = await _search_round([(r, seg_start, seg_end) for r in rules], store, sstats)
+        out.segments += 1
+        docs: list[dict] = []
+        for rule, result in zip(rules, results, strict=True):
+            if isinstance(result, Exception):
+                out.errors[rule.id] = f"{type(result).__name__}: {result}"
+                continue
+            rdocs = _docs(rule, result, store, exceptions, (seg_start, seg_end), now, out)
+            docs.extend(rdocs)
+        out.findings += len(docs)
+        out.results.extend(docs)
+        if write and docs:
+            res = await write_findings(store, docs)
+            out.created += res.created
+            out.duplicates += res.duplicates
+    out.rules_evaluated = len(rules)
+    out.round_trips, out.searches, out.took_ms = sstats.round_trips, sstats.searches, sstats.took_ms
+    out.duration_seconds = time.perf_counter() - began
+    return out
+
+
+@dataclass
+class _Plan:
+    rule: Rule
+    doc: StateDoc | None
+    segments: list[tuple[datetime, datetime]]
+
+
+async def _replay_outbox(store: Store, state: StateStore, plan: _Plan, out: EvalStats) -> None:
+    doc = plan.doc
+    if doc is None or not doc.value.get("pending"):
+        return
+    res = await write_findings(store, doc.value["pending"])
+    out.created += res.created
+    out.duplicates += res.duplicates
+    plan.doc = await state.put(doc.key, {**doc.value, "pending": []}, doc, kind="rule-window")
+
+
+async def _plan(rule: Rule, state: StateStore, now: datetime, max_segment: timedelta,
+                out: EvalStats, rstats: RuleStats) -> _Plan | None:
+    doc = await state.get(state_key(rule.id))
+    end = floor_second(now - rule.schedule.delay)
+    if doc is not None and doc.value.get("searched_to"):
+        start = to_dt(doc.value["searched_to"])
+        if end - start < rule.schedule.interval:
+            return _Plan(rule, doc, [])
+        if end - start > rule.schedule.lookback + rule.schedule.interval:
+            out.gaps.append((rule.id, start, end))
+            rstats.gaps += 1
+            log.warning("rule %s (%s): gap of %s since %s (look-back %s): backfilling in "
+                        "segments of %s", rule.id, rule.name, end - start, iso(start),
+                        rule.schedule.lookback, max_segment)
+    else:
+        start = end - rule.schedule.lookback
+    return _Plan(rule, doc, _segments(start, end, max_segment))
+
+
+async def evaluate_due(rules: Iterable[Rule], store: Store, state: StateStore, now: datetime, *,
+                       stats: EngineStats | None = None,
+                       exceptions: Sequence[FindingException] = (),
+                       max_segment: timedelta = timedelta(hours=1), dry_run: bool = False,
+                       fault: Fault | None = None) -> EvalStats:
+    """Evaluate every due, enabled rule once (see module docstring). ``fault`` is a test hook
+    called as ``fault(point, rule_id)`` at ``searched``, ``committed`` and ``written``."""
+    began = time.perf_counter()
+    stats = stats or EngineStats()
+    out = EvalStats()
+    sstats = SearchStats()
+    rules = [r for r in rules if r.enabled]
+    plans: list[_Plan] = []
+    for rule in rules:
+        rstats = stats.rule(rule.id)
+        plan = await _plan(rule, state, now, max_segment, out, rstats)
+        if plan is None:
+            continue
+        if not dry_run:
+            await _replay_outbox(store, state, plan, out)
+        if plan.segments:
+            plans.append(plan)
+        else:
+            out.rules_skipped += 1
+            rstats.runs["skipped"] += 1
+    out.rules_evaluated = len(plans)
+    timers = {p.rule.id: time.perf_counter() for p in plans}
+    failed: set[str] = set()
+    round_no = 0
+    while True:
+        active = [p for p in plans if round_no < len(p.segments) and p.rule.id not in failed]
+        if not active:
+            break
+        items = [(p.rule, *p.segments[round_no]) for p in active]
+        try:
+            results = await _search_round(items, store, sstats)
+        except MonitorError as exc:
+            for p in active:
+                out.errors[p.rule.id] = str(exc)
+                failed.add(p.rule.id)
+            break
+        out.segments += len(active)
+        commits = []
+        for plan, (rule, seg_start, seg_end), result in zip(active, items, results, strict=True):
+            if isinstance(result, Exception):
+                out.errors[rule.id] = f"{type(result).__name__}: {result}"
+                failed.add(rule.id)
+                continue
+            if fault:
+                fault("searched", rule.id)
+            docs = _docs(rule, result, store, exceptions, (seg_start, seg_end), now, out)
+            out.findings += len(docs)
+            for d in docs:
+                stats.rule(rule.id).matches[d["rule"]["severity"]] += 1
+            if dry_run:
+                out.results.extend(docs)
+                continue
+            commits.append(_commit(plan, seg_start, seg_end, docs, store, state, now, out, fault))
+        outcomes = await asyncio.gather(*commits, return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, tuple):
+                rid, message = outcome
+                out.errors[rid] = message
+                failed.add(rid)
+            elif isinstance(outcome, BaseException):
+                raise outcome
+        round_no += 1
+    for plan in plans:
+        rstats = stats.rule(plan.rule.id)
+        rstats.last_duration_seconds = time.perf_counter() - timers[plan.rule.id]
+        if plan.rule.id in out.errors:
+            rstats.runs["error"] += 1
+            rstats.last_error = out.errors[plan.rule.id]
+        else:
+            rstats.runs["success"] += 1
+            rstats.last_success = now
+        if plan.doc is not None and plan.doc.value.get("searched_to"):
+            rstats.searched_to = to_dt(plan.doc.value["searched_to"])
+        if not dry_run and plan.segments and plan.rule.id not in out.errors:
+            rstats.searched_to = plan.segments[-1][1]
+        if rstats.searched_to is not None:
+            rstats.lag_seconds = max(0.0, (now - rstats.searched_to).total_seconds())
+    stats.search.round_trips += sstats.round_trips
+    stats.search.searches += sstats.searches
+    stats.search.took_ms += sstats.took_ms
+    out.round_trips, out.searches, out.took_ms = sstats.round_trips, sstats.searches, sstats.took_ms
+    out.duration_seconds = time.perf_counter() - began
+    return out
+
+
+async def _commit(plan: _Plan, seg_start: datetime, seg_end: datetime, docs: list[dict],
+                  store: Store, state: StateStore, now: datetime, out: EvalStats,
+                  fault: Fault | None) -> tuple[str, str] | None:
+    rule = plan.rule
+    previous = plan.doc.value.get("searched_to") if plan.doc else None
+    if previous is not None and to_dt(previous) != seg_start:
+        return rule.id, f"window state moved ({previous} != {iso(seg_start)}); skipped"
+    value = {"searched_to": iso(seg_end), "searched_from": iso(seg_start),
+             "rule_version": rule.version, "last_success": iso(now), "pending": docs}
+    try:
+        plan.doc = await state.put(state_key(rule.id), value, plan.doc, kind="rule-window", now=now)
+    except ConflictError as exc:
+        return rule.id, f"another evaluator committed this rule's window: {exc}"
+    out.committed.append((rule.id, seg_start, seg_end))
+    if fault:
+        fault("committed", rule.id)
+    if docs:
+        res = await write_findings(store, docs)
+        out.created += res.created
+        out.duplicates += res.duplicates
+        if fault:
+            fault("written", rule.id)
+        plan.doc = await state.put(state_key(rule.id), {**value, "pending": []}, plan.doc,
+                                   kind="rule-window", now=now)
+    return None

@@ -1,0 +1,190 @@
+"""Rule fixtures: events in, expected findings out, run against a real Elasticsearch.
+
+``rules/threat/<name>.fixtures.yaml`` next to ``<name>.yaml``::
+
+    cases:
+      - name: 40 ports from one source in a minute
+        range: {from: 2026-03-02T10:00:00Z, to: 2026-03-02T10:10:00Z}  # optional
+        events:                       # documents for the events kind (changes: for changes)
+          - at: 2026-03-02T10:01:00Z  # @timestamp
+            repeat: 40                # optional, with every: 1s
+            every: 1s
+            vary: {destination.port: {from: 1000, step: 1}}   # or {cycle: [a, b]}
+            doc: {event.action: Drop, source.ip: 10.9.9.9}   # dotted keys are nested
+        findings:                     # exactly these (group → number of findings, default 1)
+          - group: {source.ip: 10.9.9.9}
+      - name: benign (negative)
+        events: [...]
+        findings: []
+
+No expression language: ``vary`` only knows arithmetic sequences and cycles.
+``run_fixtures(loaded, store)`` loads each case into the store's prefix (dropping the previous
+case's indices), evaluates ``[from, to)`` with ``evaluate_range`` (no state, no writes) and
+compares the set of finding groups exactly.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from ..store import BulkWriter, Document, Store
+from ..store.search import drop_kinds
+from ..yamlio import load_yaml
+from .engine import evaluate_range
+from .loader import LoadedRule, fixtures_path
+from .schema import RuleIssue, RuleValidationError, parse_duration
+
+__all__ = ["Case", "CaseResult", "load_cases", "expand", "nest", "run_case", "run_fixtures"]
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    start: datetime
+    end: datetime
+    docs: dict[str, list[tuple[str, dict[str, Any]]]]
+    expected: dict[str, int]
+
+
+@dataclass
+class CaseResult:
+    rule_id: str
+    rule_name: str
+    case: str
+    ok: bool
+    expected: dict[str, int]
+    got: dict[str, int]
+    error: str | None = None
+    findings: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _dt(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(UTC)
+
+
+def nest(flat: dict[str, Any]) -> dict[str, Any]:
+    """``{"source.ip": x}`` → ``{"source": {"ip": x}}`` (nested input is kept)."""
+    out: dict[str, Any] = {}
+    for key, value in flat.items():
+        if isinstance(value, dict):
+            value = nest(value)
+        parts = key.split(".") if key != "@timestamp" else [key]
+        node = out
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        if isinstance(value, dict) and isinstance(node.get(parts[-1]), dict):
+            node[parts[-1]].update(value)
+        else:
+            node[parts[-1]] = value
+    return out
+
+
+def _vary(spec: Any, i: int) -> Any:
+    if isinstance(spec, dict) and "cycle" in spec:
+        return spec["cycle"][i % len(spec["cycle"])]
+    if isinstance(spec, dict) and "from" in spec:
+        return spec["from"] + i * spec.get("step", 1)
+    raise ValueError("vary needs {from: N, step: N} or {cycle: [...]}")
+
+
+def expand(items: list[dict[str, Any]], prefix: str) -> list[tuple[str, dict[str, Any]]]:
+    out: list[tuple[str, dict[str, Any]]] = []
+    for n, item in enumerate(items or []):
+        at = _dt(item["at"])
+        every = parse_duration(item.get("every", "1s"))
+        for i in range(int(item.get("repeat", 1))):
+            flat = dict(item.get("doc") or {})
+            for key, spec in (item.get("vary") or {}).items():
+                flat[key] = _vary(spec, i)
+            flat["@timestamp"] = (at + i * every).isoformat().replace("+00:00", "Z")
+            doc = nest(flat)
+            doc_id = hashlib.sha1(f"{prefix}|{n}|{i}".encode()).hexdigest()[:20]
+            doc.setdefault("event", {}).setdefault("id", doc_id)
+            out.append((doc_id, doc))
+    return out
+
+
+def _group_text(group: dict[str, Any]) -> str:
+    def norm(v: Any) -> str:
+        if isinstance(v, bool):
+            return str(v).lower()
+        if isinstance(v, float) and v.is_integer():
+            return str(int(v))
+        return str(v)
+    return "|".join(f"{k}={norm(v)}" for k, v in sorted(group.items())) or "-"
+
+
+def load_cases(entry: LoadedRule) -> list[Case]:
+    path = fixtures_path(entry.path)
+    if not path.is_file():
+        raise RuleValidationError([RuleIssue(str(entry.path), entry.rule.id, "fixtures",
+                                             f"missing {path.name}")])
+    data = load_yaml(path)
+    cases = []
+    for i, raw in enumerate(data.get("cases") or []):
+        prefix = f"{entry.rule.id}|{i}"
+        docs = {"events": expand(raw.get("events") or [], prefix + "|e"),
+                "changes": expand(raw.get("changes") or [], prefix + "|c")}
+        times = [_dt(d["@timestamp"]) for kind in docs.values() for _, d in kind]
+        rng = raw.get("range") or {}
+        start = _dt(rng["from"]) if "from" in rng else min(times).replace(second=0, microsecond=0)
+        end = _dt(rng["to"]) if "to" in rng else max(times).replace(
+            second=0, microsecond=0) + timedelta(minutes=2)
+        expected: dict[str, int] = {}
+        for f in raw.get("findings") or []:
+            key = _group_text(f.get("group") or {})
+            expected[key] = expected.get(key, 0) + int(f.get("count", 1))
+        cases.append(Case(str(raw.get("name", f"case {i}")), start, end, docs, expected))
+    if not cases:
+        raise RuleValidationError([RuleIssue(str(path), entry.rule.id, "cases", "at least one case")])
+    return cases
+
+
+async def run_case(entry: LoadedRule, case: Case, store: Store) -> CaseResult:
+    rule = entry.rule
+    await drop_kinds(store, ("events", "changes", "findings"))
+    writer = BulkWriter(store)
+    items = [Document(kind, doc_id, doc) for kind, docs in case.docs.items()
+             for doc_id, doc in docs]
+    if items:
+        result = await writer.write(items, refresh=True)
+        if result.dead_lettered:
+            return CaseResult(rule.id, rule.name, case.name, False, case.expected, {},
+                              error=f"fixture documents rejected: {result.dead_letter_reasons}")
+    stats = await evaluate_range([rule], store, case.start, case.end, write=False)
+    if stats.errors:
+        return CaseResult(rule.id, rule.name, case.name, False, case.expected, {},
+                          error="; ".join(stats.errors.values()))
+    got: dict[str, int] = {}
+    for doc in stats.results:
+        group = {k: v for k, v in _groups(doc).items()}
+        key = _group_text(group)
+        got[key] = got.get(key, 0) + 1
+    return CaseResult(rule.id, rule.name, case.name, got == case.expected, case.expected, got,
+                      findings=stats.results)
+
+
+def _groups(doc: dict[str, Any]) -> dict[str, Any]:
+    # finding.group keeps field names with '.' replaced by '_': rebuild from group_key instead
+    text = doc["finding"]["group_key"]
+    if text == "-":
+        return {}
+    return dict(part.split("=", 1) for part in text.split("|"))
+
+
+async def run_fixtures(entries: list[LoadedRule], store: Store) -> list[CaseResult]:
+    results = []
+    for entry in entries:
+        try:
+            cases = load_cases(entry)
+        except (RuleValidationError, KeyError, ValueError, TypeError) as exc:
+            results.append(CaseResult(entry.rule.id, entry.rule.name, "<load>", False, {}, {},
+                                      error=str(exc)))
+            continue
+        for case in cases:
+            results.append(await run_case(entry, case, store))
+    return results

@@ -1,0 +1,39 @@
+"""``match``: every matching event counts; one finding per group key and suppression bucket.
+
+One composite aggregation (group keys + an aligned date_histogram of the suppression width)
+with min/max timestamps, paged; never the documents themselves.
+"""
+from __future__ import annotations
+
+from ..compile import base_query, bool_filter, composite_sources, interval, time_range
+from .base import PAGE, Ctx, Draft, Gen, composite_all, group_of, to_dt
+
+
+def run(ctx: Ctx) -> Gen:
+    rule = ctx.rule
+    width = rule.suppress_window
+    sources = composite_sources(rule.group_by) + [
+        {"w": {"date_histogram": {"field": "@timestamp", "fixed_interval": interval(width)}}}]
+    query = bool_filter(base_query(rule), time_range(ctx.start, ctx.end))
+
+    def body(after: dict | None) -> dict:
+        comp: dict = {"size": PAGE, "sources": sources}
+        if after:
+            comp["after"] = after
+        return {"size": 0, "track_total_hits": False, "query": query,
+                "aggs": {"g": {"composite": comp, "aggs": {
+                    "first": {"min": {"field": "@timestamp"}},
+                    "last": {"max": {"field": "@timestamp"}}}}}}
+
+    buckets = yield from composite_all(rule.index, body)
+    drafts = []
+    for b in buckets:
+        start = to_dt(b["key"]["w"])
+        first, last = to_dt(b["first"]["value"]), to_dt(b["last"]["value"])
+        from datetime import timedelta
+        drafts.append(Draft(group=group_of(b["key"], rule.group_by), window_start=start,
+                            window_end=start + width, count=b["doc_count"], first_seen=first,
+                            last_seen=last,
+                            evidence_range=(max(first, ctx.start), last + timedelta(milliseconds=1)),
+                            detection=body(None)))
+    return drafts

@@ -1,0 +1,102 @@
+"""``threshold``: at least ``count`` events by group key inside ANY span of ``window``.
+
+1. coarse: composite over the group keys on ``[start - window, end)``; keys with fewer events
+   in that whole range cannot fire and are dropped;
+2. precise, candidates only: one ``filters`` aggregation per batch of keys with a 1-second
+   ``date_histogram`` (empty seconds omitted), then a sliding count in Python. Only spans that
+   END inside ``[start, end)`` fire, so a span straddling two runs fires once, in the later run.
+"""
+from __future__ import annotations
+
+import math
+
+from ..compile import base_query, bool_filter, composite_sources, key_filter, time_range
+from .base import (PAGE, Ctx, Gen, Search, composite_all, drafts_from_fires, group_of,
+                   sliding_counts, to_dt)
+
+MAX_POINTS_PER_SEARCH = 20_000
+
+
+def coarse_candidates(ctx: Ctx, need: int, extra_aggs: dict | None = None) -> Gen:
+    rule = ctx.rule
+    query = bool_filter(base_query(rule), time_range(ctx.start - rule.window, ctx.end))
+
+    def body(after: dict | None) -> dict:
+        comp: dict = {"size": PAGE, "sources": composite_sources(rule.group_by)}
+        if after:
+            comp["after"] = after
+        agg: dict = {"composite": comp}
+        if extra_aggs:
+            agg["aggs"] = extra_aggs
+        return {"size": 0, "track_total_hits": False, "query": query, "aggs": {"g": agg}}
+
+    if not rule.group_by:
+        # one global key: a filter aggregation (a composite over _index would split by month)
+        single = {"size": 0, "track_total_hits": False, "query": query,
+                  "aggs": {"all": {"filter": {"match_all": {}}, **({"aggs": extra_aggs}
+                                                                 if extra_aggs else {})}}}
+        (response,) = yield [Search(rule.index, single)]
+        bucket = {"key": {}, **response["aggregations"]["all"]}
+        return single, [bucket] if bucket["doc_count"] >= need else []
+    buckets = yield from composite_all(rule.index, body)
+    return body(None), [b for b in buckets if b["doc_count"] >= need]
+
+
+def histograms(ctx: Ctx, groups: list[tuple[dict, int]]) -> Gen:
+    """Per group: sorted (epoch seconds, count) points over ``[start - window, end)``."""
+    rule = ctx.rule
+    span = (ctx.end - ctx.start + rule.window).total_seconds()
+    batches: list[list[tuple[dict, int]]] = []
+    current: list[tuple[dict, int]] = []
+    load = 0
+    for group, count in groups:
+        if current and (load + count > MAX_POINTS_PER_SEARCH or len(current) >= 100):
+            batches.append(current)
+            current, load = [], 0
+        current.append((group, count))
+        load += count
+    if current:
+        batches.append(current)
+    searches = []
+    resolutions = []
+    for batch in batches:
+        heaviest = max(c for _, c in batch)
+        resolution = 1 if heaviest <= MAX_POINTS_PER_SEARCH else math.ceil(
+            span / MAX_POINTS_PER_SEARCH)
+        resolutions.append(resolution)
+        filters = {f"c{i}": bool_filter(key_filter(g)) for i, (g, _) in enumerate(batch)}
+        searches.append(Search(rule.index, {
+            "size": 0, "track_total_hits": False,
+            "query": bool_filter(base_query(rule), time_range(ctx.start - rule.window, ctx.end)),
+            "aggs": {"keys": {"filters": {"filters": filters}, "aggs": {"t": {"date_histogram": {
+                "field": "@timestamp", "fixed_interval": f"{resolution}s",
+                "min_doc_count": 1}}}}}}))
+    if not searches:
+        return []
+    responses = yield searches
+    out = []
+    for batch, resolution, response in zip(batches, resolutions, responses, strict=True):
+        keys = response["aggregations"]["keys"]["buckets"]
+        for i, (group, _) in enumerate(batch):
+            points = [(b["key"] / 1000, b["doc_count"]) for b in keys[f"c{i}"]["t"]["buckets"]]
+            out.append((group, points, resolution))
+    return out
+
+
+def run(ctx: Ctx) -> Gen:
+    rule = ctx.rule
+    assert rule.threshold is not None
+    need = rule.threshold.count
+    detection, candidates = yield from coarse_candidates(ctx, need)
+    fields = rule.group_by or ()
+    groups = [(group_of(b["key"], fields), b["doc_count"]) for b in candidates]
+    series = yield from histograms(ctx, groups)
+    drafts = []
+    lo, hi = ctx.start.timestamp(), ctx.end.timestamp()
+    for group, points, resolution in series:
+        fires = sliding_counts(points, rule.window.total_seconds(), need, lo, hi)
+        drafts.extend(drafts_from_fires(ctx, group, fires, detection, resolution))
+    return drafts
+
+
+__all__ = ["run", "coarse_candidates", "histograms", "to_dt"]
