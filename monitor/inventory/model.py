@@ -1,0 +1,281 @@
+"""The inventory: configuration-management data the compliance controls and threat rules need.
+
+One strict schema (unknown keys are errors, every problem reported with file and field):
+
+* ``zones``: named network zones with CIDRs; ``cde: true`` marks cardholder-data-environment
+  zones, ``trusted: false`` marks untrusted ones (partners, guest Wi-Fi); ``wireless: true`` marks
+  wireless networks (PCI 1.3.3). Any address outside every trusted zone is untrusted (internet).
+  ``allowed_inbound`` / ``allowed_outbound``: the approved services of the zone (1.2.5), each with
+  a justification.
+* ``chd_hosts``: systems that store cardholder data (1.4.4).
+* ``public_services``: hosts and ports that may be reached from untrusted networks (1.4.2).
+* ``gateways``: firewalls whose logs must arrive; ``perimeter: true`` = CDE perimeter (IPS, 11.5.1).
+* ``deploy_identities``: pipeline/bot identities (git logins, Check Point API administrators).
+* ``administrators``: human administrators (8.2.x); ``generic_accounts``: shared names (8.2.2).
+* ``change_windows``: when production changes may be deployed (weekday + UTC time range).
+* ``insecure_services`` and ``insecure_exceptions`` (1.2.6), ``broad_rules`` (any-any/cleanup
+  rule names or uuids, 1.2.1/1.3.1), ``go_live`` (for retention, 10.5.1), ``ticket_pattern``.
+
+``Inventory.params()`` flattens this into the values control queries reference as
+``$inventory.<name>`` (lists of CIDRs, names, ready-made query fragments).
+"""
+from __future__ import annotations
+
+import ipaddress
+import re
+from datetime import date, time
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = ["Service", "Zone", "ChdHost", "PublicService", "Gateway", "Administrator",
+           "ChangeWindow", "Inventory", "DEFAULT_INSECURE_SERVICES"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _network(value: str) -> str:
+    try:
+        return str(ipaddress.ip_network(value, strict=False))
+    except ValueError as exc:
+        raise ValueError(f"not an IP network: {value!r}") from exc
+
+
+def _address(value: str) -> str:
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError as exc:
+        raise ValueError(f"not an IP address: {value!r}") from exc
+
+
+class Service(_Model):
+    """One approved (transport, port) with the business justification (PCI 1.2.5)."""
+
+    transport: Literal["tcp", "udp", "icmp"] = "tcp"
+    port: int | None = Field(None, ge=0, le=65535)
+    name: str = ""
+    justification: str = Field(min_length=3)
+
+    @model_validator(mode="after")
+    def _port(self) -> "Service":
+        if self.transport != "icmp" and self.port is None:
+            raise ValueError("port is required for tcp/udp services")
+        return self
+
+
+class Zone(_Model):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    networks: list[str] = Field(min_length=1)
+    cde: bool = False
+    trusted: bool = True
+    wireless: bool = False
+    preprod: bool = False
+    description: str = ""
+    allowed_inbound: list[Service] = Field(default_factory=list)
+    allowed_outbound: list[Service] = Field(default_factory=list)
+
+    _net = field_validator("networks")(lambda cls, v: [_network(x) for x in v])
+
+
+class ChdHost(_Model):
+    name: str
+    ip: str
+    zone: str | None = None
+    _ip = field_validator("ip")(lambda cls, v: _address(v))
+
+
+class PublicService(_Model):
+    name: str
+    ip: str
+    port: int = Field(ge=0, le=65535)
+    transport: Literal["tcp", "udp"] = "tcp"
+    _ip = field_validator("ip")(lambda cls, v: _address(v))
+
+
+class Gateway(_Model):
+    name: str
+    ip: str | None = None
+    _ip = field_validator("ip")(lambda cls, v: None if v is None else _address(v))
+    perimeter: bool = False
+    zones: list[str] = Field(default_factory=list)
+
+
+class Administrator(_Model):
+    name: str
+    email: str | None = None
+    aliases: list[str] = Field(default_factory=list)
+
+
+class ChangeWindow(_Model):
+    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(min_length=1)
+    start: time
+    end: time
+    timezone: Literal["UTC"] = "UTC"
+    environments: list[str] = Field(default_factory=lambda: ["production"])
+
+
+class InsecureService(_Model):
+    transport: Literal["tcp", "udp"] = "tcp"
+    port: int = Field(ge=0, le=65535)
+    name: str
+
+
+DEFAULT_INSECURE_SERVICES = (
+    InsecureService(port=21, name="ftp"), InsecureService(port=23, name="telnet"),
+    InsecureService(transport="udp", port=69, name="tftp"), InsecureService(port=80, name="http"),
+    InsecureService(port=110, name="pop3"), InsecureService(port=143, name="imap"),
+    InsecureService(transport="udp", port=161, name="snmp"),
+    InsecureService(port=512, name="rexec"), InsecureService(port=513, name="rlogin"),
+    InsecureService(port=514, name="rsh"),
+)
+
+
+class InsecureException(_Model):
+    """An approved use of an insecure service (1.2.6): compensating control and approver."""
+
+    destination: str
+    port: int = Field(ge=0, le=65535)
+    transport: Literal["tcp", "udp"] = "tcp"
+    justification: str = Field(min_length=3)
+    approver: str
+    expires: date | None = None
+    _dst = field_validator("destination")(lambda cls, v: _network(v))
+
+
+class Inventory(_Model):
+    version: Literal[1] = 1
+    zones: list[Zone] = Field(default_factory=list)
+    chd_hosts: list[ChdHost] = Field(default_factory=list)
+    public_services: list[PublicService] = Field(default_factory=list)
+    gateways: list[Gateway] = Field(default_factory=list)
+    deploy_identities: list[str] = Field(default_factory=list)
+    administrators: list[Administrator] = Field(default_factory=list)
+    generic_accounts: list[str] = Field(default_factory=lambda: ["admin", "root", "administrator"])
+    change_windows: list[ChangeWindow] = Field(default_factory=list)
+    insecure_services: list[InsecureService] = Field(
+        default_factory=lambda: list(DEFAULT_INSECURE_SERVICES))
+    insecure_exceptions: list[InsecureException] = Field(default_factory=list)
+    broad_rules: list[str] = Field(default_factory=list)
+    go_live: date | None = None
+    ticket_pattern: str = r"\b(CHG|INC|RFC)\d{5,}\b"
+    production_environments: list[str] = Field(default_factory=lambda: ["production", "prod"])
+    #: repositories whose mainline commits must carry a good signature matching the committer
+    signature_required_repos: list[str] = Field(default_factory=list)
+    #: where approved NSC (firewall ruleset) review records are committed (PCI 1.2.7)
+    nsc_review_path: str = "reviews/nsc/"
+
+    @field_validator("ticket_pattern")
+    @classmethod
+    def _regex(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"invalid regular expression: {exc}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _references(self) -> "Inventory":
+        names = [z.name for z in self.zones]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"zone names used twice: {', '.join(dupes)}")
+        for host in self.chd_hosts:
+            if host.zone is not None and host.zone not in names:
+                raise ValueError(f"chd_hosts: {host.name}: unknown zone {host.zone!r}")
+        for gateway in self.gateways:
+            for zone in gateway.zones:
+                if zone not in names:
+                    raise ValueError(f"gateways: {gateway.name}: unknown zone {zone!r}")
+        return self
+
+    # -- derived values for control queries --------------------------------------------------
+
+    def params(self, at: date | None = None) -> dict[str, Any]:
+        """Values a control's query may reference as ``$inventory.<key>``. Empty lists stay
+        empty: a control that needs a value checks ``requires_inventory`` and reports
+        ``insufficient_data`` instead of running a query that matches nothing. ``at`` drops
+        insecure-service exceptions that expired before that day (they resurface)."""
+        cde = [z for z in self.zones if z.cde]
+        trusted_nets = sorted({n for z in self.zones if z.trusted for n in z.networks})
+        return {
+            "cde_networks": sorted({n for z in cde for n in z.networks}),
+            "trusted_networks": trusted_nets,
+            "internal_networks": sorted({n for z in self.zones for n in z.networks}),
+            "untrusted_zone_networks": sorted({n for z in self.zones if not z.trusted
+                                               for n in z.networks}),
+            "wireless_networks": sorted({n for z in self.zones if z.wireless for n in z.networks}),
+            "preprod_networks": sorted({n for z in self.zones if z.preprod for n in z.networks}),
+            "chd_hosts": sorted({h.ip for h in self.chd_hosts}),
+            "public_hosts": sorted({p.ip for p in self.public_services}),
+            # Log Exporter's ``origin`` (observer.name) is the gateway's address when it has one
+            "gateways": sorted({g.ip or g.name for g in self.gateways}),
+            "perimeter_gateways": sorted({g.ip or g.name for g in self.gateways if g.perimeter}),
+            "deploy_identities": sorted(set(self.deploy_identities)),
+            "administrators": sorted({a.name for a in self.administrators}),
+            "administrator_names": sorted({n.lower() for a in self.administrators
+                                           for n in (a.name, *a.aliases)}
+                                          | {a.name for a in self.administrators}),
+            "generic_accounts": sorted({n for g in self.generic_accounts
+                                        for n in (g, g.lower(), g.upper(), g.capitalize())}),
+            "insecure_ports": sorted({s.port for s in self.insecure_services}),
+            "broad_rules": sorted(set(self.broad_rules)),
+            "go_live": self.go_live.isoformat() if self.go_live else None,
+            "ticket_pattern": self.ticket_pattern,
+            "production_environments": sorted(set(self.production_environments)),
+            "signature_required_repos": sorted(set(self.signature_required_repos)),
+            "nsc_review_path": self.nsc_review_path,
+            "allowed_inbound_cde": _allowed_query(cde, "destination", "allowed_inbound"),
+            "allowed_outbound_cde": _allowed_query(cde, "source", "allowed_outbound"),
+            "public_services_query": _public_query(self.public_services),
+            "insecure_services_query": _services_query(self.insecure_services),
+            "insecure_exceptions_query": _exceptions_query(
+                [e for e in self.insecure_exceptions
+                 if at is None or e.expires is None or e.expires >= at]),
+        }
+
+
+_NEVER: dict[str, Any] = {"bool": {"must_not": {"match_all": {}}}}
+
+
+def _service_clause(service: Service | InsecureService) -> dict[str, Any]:
+    clauses: list[dict[str, Any]] = [{"term": {"network.transport": service.transport}}]
+    if service.port is not None:
+        clauses.append({"term": {"destination.port": service.port}})
+    return {"bool": {"filter": clauses}}
+
+
+def _allowed_query(zones: list[Zone], side: str, attr: str) -> dict[str, Any]:
+    """Traffic of the zone's side (destination for inbound) on one of its approved services."""
+    should = []
+    for zone in zones:
+        services = getattr(zone, attr)
+        if not services:
+            continue
+        should.append({"bool": {"filter": [
+            {"terms": {f"{side}.ip": zone.networks}},
+            {"bool": {"should": [_service_clause(s) for s in services], "minimum_should_match": 1}},
+        ]}})
+    return {"bool": {"should": should, "minimum_should_match": 1}} if should else _NEVER
+
+
+def _public_query(services: list[PublicService]) -> dict[str, Any]:
+    should = [{"bool": {"filter": [{"term": {"destination.ip": s.ip}},
+                                   {"term": {"destination.port": s.port}},
+                                   {"term": {"network.transport": s.transport}}]}}
+              for s in services]
+    return {"bool": {"should": should, "minimum_should_match": 1}} if should else _NEVER
+
+
+def _services_query(services: list[InsecureService]) -> dict[str, Any]:
+    should = [_service_clause(s) for s in services]
+    return {"bool": {"should": should, "minimum_should_match": 1}} if should else _NEVER
+
+
+def _exceptions_query(exceptions: list[InsecureException]) -> dict[str, Any]:
+    should = [{"bool": {"filter": [{"term": {"destination.ip": e.destination}},
+                                   {"term": {"destination.port": e.port}},
+                                   {"term": {"network.transport": e.transport}}]}}
+              for e in exceptions]
+    return {"bool": {"should": should, "minimum_should_match": 1}} if should else _NEVER
