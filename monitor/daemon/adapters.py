@@ -1,16 +1,24 @@
 """Glue between the daemon and the packages it schedules (sources, rules, compliance, reports).
 
 Each ``_wire_*`` function looks at the settings, imports its package lazily and turns its public
-entry point into ``JobSpec``s (pull work, active instance only) or ``Service``s (receivers, every
-instance). A package that is not installed yet, or a feature that is off, becomes a ``note`` the
-daemon logs at start, never an import error: the daemon runs with whatever is there.
+entry point into ``JobSpec``s (pull work: active instance only) or ``Service``s (receivers:
+every instance). A package that is not there, or a feature that is off, becomes a ``note`` the
+daemon logs at start, never an import error: the daemon runs with whatever is installed.
+
+Invalid rules, controls or exceptions raise (``RuleError``), so that a reload keeps the running
+set and says why.
 """
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 from .app import Components, Context
+from .jobs import JobSpec, RuleRun, RunReport, cron, interval
 
 __all__ = ["build_components", "WIRES"]
 
@@ -20,14 +28,280 @@ Wire = Callable[[Context, Components], None]
 
 
 def build_components(ctx: Context) -> Components:
-    """Everything the configured sources, rules, compliance and reports contribute.
-
-    Raises ``RuleError`` / ``ConfigError`` when rules or controls are invalid, so that a reload
-    keeps the running set."""
     components = Components()
     for wire in WIRES:
         wire(ctx, components)
     return components
 
 
-WIRES: list[Wire] = []
+def _resolve(ctx: Context, path: Path | None) -> Path | None:
+    if path is None:
+        return None
+    return path if path.is_absolute() else ctx.settings.base_dir / path
+
+
+def _missing(components: Components, what: str, exc: ImportError) -> None:
+    components.notes.append(f"{what}: not available in this build ({exc.name or exc})")
+
+
+# -- Check Point ---------------------------------------------------------------------------
+
+def _wire_checkpoint_api(ctx: Context, components: Components) -> None:
+    sources = ctx.settings.sources.checkpoint_api
+    if not sources:
+        return
+    try:
+        from ..sources.checkpoint_api import CheckpointApiCollector
+    except ImportError as exc:
+        _missing(components, "checkpoint_api", exc)
+        return
+    for cfg in sources:
+        collectors: dict[str, Any] = {}
+
+        def get(cfg=cfg, collectors=collectors) -> Any:
+            if "c" not in collectors:
+                collectors["c"] = CheckpointApiCollector(cfg, ctx.writer_for(cfg.name), ctx.state)
+            return collectors["c"]
+
+        async def pull(get=get) -> RunReport:
+            stats = await get().pull_once()
+            return RunReport(counts={"logs": stats.logs, "indexed": stats.indexed,
+                                     "duplicates": stats.duplicates,
+                                     "dead_lettered": stats.dead_lettered,
+                                     "requests": stats.requests},
+                             position=_window_end(stats.windows))
+
+        async def close(collectors=collectors) -> None:
+            if "c" in collectors:
+                await collectors.pop("c").close()
+
+        components.sources[cfg.name] = 0
+        components.jobs.append(JobSpec(f"source:{cfg.name}", pull,
+                                       interval(cfg.schedule.interval_seconds), kind="source",
+                                       source=cfg.name))
+        components.closers.append(close)
+
+
+def _window_end(windows: dict[str, list[str]]) -> datetime | None:
+    ends = []
+    for window in windows.values():
+        if window and len(window) >= 2:
+            try:
+                ends.append(datetime.fromisoformat(str(window[-1]).replace("Z", "+00:00")))
+            except ValueError:
+                continue
+    return min(ends) if ends else None
+
+
+def _wire_files(ctx: Context, components: Components) -> None:
+    files = ctx.settings.sources.files
+    if not files.paths:
+        return
+    try:
+        from ..sources.logfiles import ingest_files
+    except ImportError as exc:
+        _missing(components, "files", exc)
+        return
+    import glob
+
+    name = "files"
+    keep = ctx.settings.elasticsearch.keep_original
+
+    async def pull() -> RunReport:
+        paths = sorted({p for pattern in files.paths
+                        for p in glob.glob(str(_resolve(ctx, Path(pattern))))})
+        stats = await ingest_files(paths, ctx.writer_for(name), source="checkpoint:file",
+                                   keep_original=keep)
+        return RunReport(counts={"files": len(paths), **stats.as_dict()})
+
+    components.sources[name] = 0
+    components.jobs.append(JobSpec(f"source:{name}", pull, interval(files.schedule.interval_seconds),
+                                   kind="source", source=name))
+
+
+def _wire_syslog(ctx: Context, components: Components) -> None:
+    syslog = ctx.settings.sources.syslog
+    if not syslog.enabled:
+        return
+    try:
+        from ..sources import syslog as receiver_module
+    except ImportError as exc:
+        _missing(components, "syslog receiver", exc)
+        return
+    factory = getattr(receiver_module, "build_service", None)
+    if factory is None:
+        components.notes.append("syslog receiver: monitor.sources.syslog has no build_service()")
+        return
+    service = factory(syslog, ctx.writer_for("syslog"), ctx.state, ctx.settings)
+    components.services.append(service)
+    components.sources["syslog"] = int(syslog.spool.max_bytes)
+
+
+# -- Git and forges --------------------------------------------------------------------------
+
+def _wire_git(ctx: Context, components: Components) -> None:
+    repos = ctx.settings.sources.git
+    if not repos:
+        return
+    try:
+        from ..sources.git import sync_repo
+    except ImportError as exc:
+        _missing(components, "git", exc)
+        return
+    cache = ctx.settings.base_dir / "var" / "git"
+    for cfg in repos:
+        async def pull(cfg=cfg) -> RunReport:
+            cache.mkdir(parents=True, exist_ok=True)
+            stats = await sync_repo(cfg, ctx.store, ctx.writer_for(cfg.name), ctx.state, cache)
+            return RunReport(counts={"commits": stats.commits, "tags": stats.tags,
+                                     "indexed": stats.indexed, "rewrites": stats.rewrites})
+
+        components.sources[cfg.name] = 0
+        components.quiet_sources.add(cfg.name)
+        components.jobs.append(JobSpec(f"source:{cfg.name}", pull,
+                                       interval(cfg.schedule.interval_seconds), kind="source",
+                                       source=cfg.name))
+
+
+def _wire_forges(ctx: Context, components: Components) -> None:
+    configured = [(kind, cfg) for kind in ("github", "gitlab", "argocd")
+                  for cfg in getattr(ctx.settings.sources, kind)]
+    if not configured:
+        return
+    try:
+        from ..sources import forges
+    except ImportError as exc:
+        _missing(components, "forges", exc)
+        return
+    sync = getattr(forges, "sync_forge", None)
+    if sync is None:
+        components.notes.append("forges: monitor.sources.forges has no sync_forge()")
+        return
+    for kind, cfg in configured:
+        async def pull(cfg=cfg, kind=kind) -> RunReport:
+            stats = await sync(kind, cfg, ctx.store, ctx.writer_for(cfg.name), ctx.state)
+            counts = stats.as_dict() if hasattr(stats, "as_dict") else {}
+            return RunReport(counts={k: v for k, v in counts.items() if isinstance(v, int)})
+
+        components.sources[cfg.name] = 0
+        components.quiet_sources.add(cfg.name)
+        components.jobs.append(JobSpec(f"source:{cfg.name}", pull,
+                                       interval(cfg.schedule.interval_seconds), kind="source",
+                                       source=cfg.name))
+
+
+# -- threat rules ----------------------------------------------------------------------------
+
+def _wire_rules(ctx: Context, components: Components) -> None:
+    try:
+        from ..detect.engine import EngineStats, evaluate_due
+        from ..detect.loader import load_rules
+        from ..findings.exceptions import load_exceptions
+    except ImportError as exc:
+        _missing(components, "rule engine", exc)
+        return
+    settings = ctx.settings.rules
+    dirs = [_resolve(ctx, d) for d in settings.dirs] or None
+    ruleset = load_rules(dirs)  # raises RuleValidationError with every issue
+    exceptions = load_exceptions(_resolve(ctx, settings.exceptions_file))
+    rules = [rule for rule in ruleset if getattr(rule, "enabled", True)]
+    components.rule_ids.extend(rule.id for rule in rules)
+    engine_stats = EngineStats()
+    seen_runs: dict[str, Counter[str]] = {}
+    seen_matches: dict[str, Counter[str]] = {}
+    max_segment = timedelta(seconds=settings.max_backfill_segment_seconds)
+
+    async def evaluate() -> RunReport:
+        stats = await evaluate_due(rules, ctx.store, ctx.state, datetime.now(UTC),
+                                   stats=engine_stats, exceptions=exceptions,
+                                   max_segment=max_segment)
+        runs = []
+        for rule_id, rs in engine_stats.rules.items():
+            runs_delta = rs.runs - seen_runs.get(rule_id, Counter())
+            matches_delta = rs.matches - seen_matches.get(rule_id, Counter())
+            seen_runs[rule_id], seen_matches[rule_id] = Counter(rs.runs), Counter(rs.matches)
+            for outcome in ("success", "error"):
+                for _ in range(runs_delta.get(outcome, 0)):
+                    runs.append(RuleRun(rule_id, outcome, rs.last_duration_seconds,
+                                        dict(matches_delta) if outcome == "success" else {},
+                                        rs.searched_to))
+                    matches_delta = Counter()
+        if stats.errors and not stats.rules_evaluated:
+            raise RuntimeError("every due rule failed: " + "; ".join(
+                f"{k}: {v}" for k, v in list(stats.errors.items())[:3]))
+        return RunReport(counts={"evaluated": stats.rules_evaluated, "findings": stats.findings,
+                                 "created": stats.created, "duplicates": stats.duplicates,
+                                 "errors": len(stats.errors), "gaps": len(stats.gaps),
+                                 "round_trips": stats.round_trips}, rules=tuple(runs),
+                         detail={"first_error": next(iter(stats.errors.values()))[:500]}
+                         if stats.errors else {})
+
+    components.jobs.append(JobSpec("rules", evaluate, interval(settings.schedule.interval_seconds),
+                                   kind="rules"))
+
+
+# -- compliance ------------------------------------------------------------------------------
+
+def _wire_compliance(ctx: Context, components: Components) -> None:
+    try:
+        from ..compliance.catalogue import load_catalogue
+        from ..compliance.controls import load_controls
+        from ..compliance.run import evaluate_period, summarize
+    except ImportError as exc:
+        _missing(components, "compliance", exc)
+        return
+    catalogue = load_catalogue()
+    controls = load_controls()
+    components.control_ids.extend(c.id for c in controls)
+    components.frameworks[catalogue.framework] = list(catalogue.ids)
+    metrics = ctx.metrics
+
+    async def evaluate() -> RunReport:
+        now = datetime.now(UTC)
+        start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        results = await evaluate_period(controls, catalogue, ctx.store, start,
+                                        start + timedelta(days=1), now)
+        summary = summarize(catalogue, results)
+        for requirement, status in summary.requirement_status.items():
+            if requirement in catalogue.ids:
+                metrics.set_requirement_status(summary.framework, requirement, str(status))
+        if summary.score is not None:
+            metrics.compliance_score.labels(framework=summary.framework).set(summary.score)
+        metrics.compliance_last_evaluation.labels(framework=summary.framework).set(now.timestamp())
+        return RunReport(counts={f"controls_{k}": v for k, v in summary.by_status.items()})
+
+    components.compliance_wired = True
+    components.jobs.append(JobSpec("compliance", evaluate,
+                                   interval(ctx.settings.rules.compliance_schedule.interval_seconds),
+                                   kind="compliance"))
+
+
+# -- reports ---------------------------------------------------------------------------------
+
+def _wire_reports(ctx: Context, components: Components) -> None:
+    try:
+        from ..reports import scheduled
+    except ImportError as exc:
+        _missing(components, "reports", exc)
+        return
+    render = getattr(scheduled, "render_scheduled", None)
+    if render is None:
+        components.notes.append("reports: monitor.reports.scheduled has no render_scheduled()")
+        return
+    settings = ctx.settings.reports
+    out_dir = _resolve(ctx, settings.dir)
+    for kind in settings.kinds:
+        async def run(kind=kind) -> RunReport:
+            result = await render(ctx.store, kind, settings, out_dir, datetime.now(UTC))
+            ctx.metrics.report_last_success.labels(framework=kind.framework,
+                                                   period=kind.period).set(
+                datetime.now(UTC).timestamp())
+            detail = {"path": str(getattr(result, "path", result))}
+            return RunReport(detail=detail)
+
+        components.jobs.append(JobSpec(f"report:{kind.framework}:{kind.period}", run,
+                                       cron(kind.cron), kind="report", run_at_start=False))
+
+
+WIRES: list[Wire] = [_wire_checkpoint_api, _wire_syslog, _wire_files, _wire_git, _wire_forges,
+                     _wire_rules, _wire_compliance, _wire_reports]

@@ -72,6 +72,8 @@ class Context:
     positions: Positions
     instance_id: str
     is_active: Callable[[], bool]
+    #: a bulk writer whose results count for source ``name`` (its metrics, its silence)
+    writer_for: Callable[[str], BulkWriter]
 
 
 @dataclass(slots=True)
@@ -91,6 +93,8 @@ class Components:
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     #: what could not be wired (a package not installed yet, a feature off), for the log
     notes: list[str] = field(default_factory=list)
+    #: the compliance job sets the requirement metrics itself (else the stats job reads them)
+    compliance_wired: bool = False
 
 
 ComponentBuilder = Callable[[Context], Components]
@@ -195,7 +199,8 @@ class Daemon:
         self.registry_gauge_functions()
         self._ctx = Context(settings=settings, store=self.store, writer=writer, state=state,
                             metrics=self.metrics, positions=self.positions,
-                            instance_id=self.instance_id, is_active=self._is_active)
+                            instance_id=self.instance_id, is_active=self._is_active,
+                            writer_for=self._writer_for)
         self.components = self._build(self._ctx)
         self._apply_components(self.components, first=True)
         # the lease first, so active-only jobs scheduled "now" already know our role
@@ -361,7 +366,7 @@ class Daemon:
             ctx = Context(settings=new, store=self._ctx.store, writer=self._ctx.writer,
                           state=self._ctx.state, metrics=self.metrics,
                           positions=self.positions, instance_id=self.instance_id,
-                          is_active=self._is_active)
+                          is_active=self._is_active, writer_for=self._writer_for)
             components = self._build(ctx)
         except (ConfigError, RuleError, MonitorError, ValueError, OSError) as exc:
             self.last_reload_error = f"{type(exc).__name__}: {exc}"
@@ -429,7 +434,8 @@ class Daemon:
         metrics.es_up.set(1)
         for severity in ("low", "medium", "high", "critical"):
             metrics.findings_open.labels(severity=severity).set(open_findings.get(severity, 0))
-        rows = await store_stats.latest_control_statuses(self.store)
+        rows = [] if self.components.compliance_wired else \
+            await store_stats.latest_control_statuses(self.store)
         by_requirement: dict[tuple[str, str], list[str]] = {}
         last_eval: dict[str, float] = {}
         for row in rows:
@@ -464,6 +470,12 @@ class Daemon:
                                  "controls": len(rows)})
 
     # -- hooks ------------------------------------------------------------------------------
+
+    def _writer_for(self, source: str) -> BulkWriter:
+        assert self.store is not None
+        return BulkWriter(self.store,
+                          on_result=lambda _label, result: self._on_bulk_result(source, result),
+                          on_rejection=self._on_rejection)
 
     def _on_bulk_result(self, label: str, result: BulkResult) -> None:
         metrics = self.metrics
