@@ -370,7 +370,7 @@ async def evaluate_due(rules: Iterable[Rule], store: Store, state: StateStore, n
             rstats.searched_to = plan.segments[-1][1]
         if rstats.searched_to is not None:
             rstats.lag_seconds = max(0.0, (now - rstats.searched_to).total_seconds())
-    stats.search.round_trips += sstats.round_trips
+    stats.search.requests += sstats.requests
     stats.search.searches += sstats.searches
     stats.search.took_ms += sstats.took_ms
     out.round_trips, out.searches, out.took_ms = sstats.round_trips, sstats.searches, sstats.took_ms
