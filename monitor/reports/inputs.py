@@ -1,0 +1,178 @@
+"""What a report needs besides Elasticsearch: the requirement catalogue, control metadata,
+waivers and the versions that go into the provenance block.
+
+The catalogue and control files are owned by the compliance side (``rules/pci/``); this module
+only reads them into small frozen values, tolerating fields it does not know, so a report can
+always be rendered. Validation of those files is ``monitor rules validate``'s job.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from ..resources import rules_dir
+from ..yamlio import YamlError, load_yaml
+
+__all__ = ["Requirement", "ControlMeta", "Waiver", "ReportInputs", "load_catalogue",
+           "load_control_meta", "load_waivers", "rulepack_version", "parse_time"]
+
+
+@dataclass(frozen=True, slots=True)
+class Requirement:
+    id: str
+    title: str
+    controls: tuple[str, ...] = ()
+    manual: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ControlMeta:
+    id: str
+    name: str
+    description: str = ""
+    remediation: str = ""
+    sources: tuple[str, ...] = ()
+    references: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Waiver:
+    """An accepted exception for a control (or every control of a requirement)."""
+
+    id: str
+    target: str
+    justification: str
+    approver: str
+    expires: datetime | None
+    granted: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReportInputs:
+    """Everything a report reads that is not in Elasticsearch. Tests build one by hand."""
+
+    framework: str = "pci-dss-4.0.1"
+    framework_version: str = "4.0.1"
+    catalogue: tuple[Requirement, ...] = ()
+    controls: dict[str, ControlMeta] = field(default_factory=dict)
+    waivers: tuple[Waiver, ...] = ()
+    daemon_version: str = "unknown"
+    rulepack_version: str = "unknown"
+    scope_gateways: tuple[str, ...] = ()
+    scope_repositories: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # problems reading inputs, shown in the provenance block
+    kibana_url: str | None = None
+
+
+def parse_time(value: Any) -> datetime | None:
+    """ISO string, date or datetime → aware UTC datetime; anything else → None."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    if isinstance(value, (int, float)):
+        return datetime.fromtimestamp(float(value) / 1000.0, UTC)
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _strs(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, (list, tuple)):
+        return tuple(str(v) for v in value)
+    return (str(value),)
+
+
+def load_catalogue(path: Path | None = None) -> tuple[tuple[Requirement, ...], str, list[str]]:
+    """Read ``rules/pci/requirements.yaml`` → (requirements, framework version, problems)."""
+    path = path or rules_dir() / "pci" / "requirements.yaml"
+    try:
+        data = load_yaml(path)
+    except YamlError as exc:
+        return (), "unknown", [f"requirements catalogue unreadable: {exc}"]
+    if not isinstance(data, dict) or not isinstance(data.get("requirements"), list):
+        return (), "unknown", [f"{path}: no 'requirements' list"]
+    out: list[Requirement] = []
+    for entry in data["requirements"]:
+        if isinstance(entry, dict) and entry.get("id") is not None:
+            out.append(Requirement(id=str(entry["id"]), title=str(entry.get("title", "")),
+                                   controls=_strs(entry.get("controls")),
+                                   manual=str(entry.get("manual") or "")))
+    return tuple(out), str(data.get("version", "unknown")), []
+
+
+def load_control_meta(folder: Path | None = None) -> tuple[dict[str, ControlMeta], list[str]]:
+    """Read the control files (``rules/pci/controls/*.yaml``) for names, checks and remediation."""
+    folder = folder or rules_dir() / "pci" / "controls"
+    metas: dict[str, ControlMeta] = {}
+    problems: list[str] = []
+    if not folder.is_dir():
+        return metas, problems
+    for path in sorted(folder.glob("*.y*ml")):
+        if path.name.endswith((".fixtures.yaml", ".fixtures.yml")):
+            continue
+        try:
+            data = load_yaml(path)
+        except YamlError as exc:
+            problems.append(str(exc))
+            continue
+        if not isinstance(data, dict) or "id" not in data:
+            continue
+        remediation = data.get("remediation") or data.get("remediation_guidance") or ""
+        description = data.get("description") or data.get("check") or data.get("logic") or ""
+        metas[str(data["id"])] = ControlMeta(
+            id=str(data["id"]), name=str(data.get("name") or data.get("title") or data["id"]),
+            description=str(description).strip(), remediation=str(remediation).strip(),
+            sources=_strs(data.get("sources") or data.get("data_sources")),
+            references=_strs(data.get("references")))
+    return metas, problems
+
+
+def load_waivers(path: Path | None) -> tuple[tuple[Waiver, ...], list[str]]:
+    """Read waivers/exceptions (a list, or ``{exceptions|waivers: [...]}``) with expiry."""
+    if path is None:
+        return (), []
+    try:
+        data = load_yaml(path)
+    except YamlError as exc:
+        return (), [f"waivers unreadable: {exc}"]
+    if isinstance(data, dict):
+        data = data.get("waivers") or data.get("exceptions") or []
+    if not isinstance(data, list):
+        return (), [f"{path}: expected a list of waivers"]
+    out: list[Waiver] = []
+    for position, entry in enumerate(data):
+        if not isinstance(entry, dict):
+            continue
+        target = entry.get("control") or entry.get("control_id") or entry.get("requirement") \
+            or entry.get("target") or entry.get("rule") or entry.get("rule_id")
+        if target is None:
+            continue
+        out.append(Waiver(
+            id=str(entry.get("id") or f"waiver-{position + 1}"), target=str(target),
+            justification=str(entry.get("justification") or ""),
+            approver=str(entry.get("approver") or entry.get("approved_by") or ""),
+            expires=parse_time(entry.get("expires") or entry.get("expires_at")
+                               or entry.get("expiration_date") or entry.get("expiry")),
+            granted=parse_time(entry.get("granted") or entry.get("created"))))
+    return tuple(sorted(out, key=lambda w: (w.target, w.id))), []
+
+
+def rulepack_version(folder: Path | None = None) -> str:
+    """``<files>f-<sha256[:12]>`` over every rule file's path and bytes: changes with any edit."""
+    folder = folder or rules_dir()
+    digest = hashlib.sha256()
+    count = 0
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in (".yaml", ".yml")):
+        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
+        count += 1
+    return f"{count}f-{digest.hexdigest()[:12]}"
