@@ -22,7 +22,7 @@ from typing import Any
 
 from .schema import Rule, Step
 
-__all__ = ["iso", "base_query", "step_query", "time_range", "key_filter", "bool_filter",
+__all__ = ["iso", "scope", "calendar_filter", "base_query", "step_query", "time_range", "key_filter", "bool_filter",
            "composite_sources", "evidence_body", "sequence_eql", "seconds", "interval"]
 
 
@@ -70,6 +70,47 @@ def step_query(step: Step) -> dict[str, Any]:
     return bool_filter(*clauses)
 
 
+MAX_CALENDAR_DAYS = 400
+
+
+def calendar_filter(rule: Rule, start: datetime, end: datetime) -> dict[str, Any] | None:
+    """The rule's calendar as ``@timestamp`` ranges of the open windows of every local day
+    touching ``[start, end)`` (DST-correct through zoneinfo); ``outside`` negates them."""
+    cal = rule.calendar
+    if cal is None:
+        return None
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(cal.timezone)
+    open_s, close_s = cal.hours.split("-")
+    oh, om = (int(x) for x in open_s.split(":"))
+    ch, cm = (int(x) for x in close_s.split(":"))
+    day = start.astimezone(zone).date() - timedelta(days=1)
+    last = end.astimezone(zone).date() + timedelta(days=1)
+    ranges = []
+    while day <= last and len(ranges) < MAX_CALENDAR_DAYS:
+        if day.isoweekday() in cal.days:
+            lo = datetime(day.year, day.month, day.day, oh, om, tzinfo=zone)
+            hi = (datetime(day.year, day.month, day.day, tzinfo=zone) + timedelta(days=1)
+                  if (ch, cm) == (24, 0) else datetime(day.year, day.month, day.day, ch, cm,
+                                                         tzinfo=zone))
+            if hi > lo:
+                ranges.append(time_range(lo, hi))
+        day += timedelta(days=1)
+    inside: dict[str, Any] = {"bool": {"should": ranges or [{"match_none": {}}],
+                                       "minimum_should_match": 1}}
+    return inside if cal.match == "inside" else {"bool": {"must_not": [inside]}}
+
+
+def scope(rule: Rule, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """The clauses every search of ``rule`` over ``[start, end)`` starts from."""
+    clauses = [base_query(rule), time_range(start, end)]
+    cal = calendar_filter(rule, start, end)
+    if cal is not None:
+        clauses.append(cal)
+    return clauses
+
+
 def time_range(start: datetime, end: datetime) -> dict[str, Any]:
     return {"range": {"@timestamp": {"gte": iso(start), "lt": iso(end),
                                      "format": "strict_date_optional_time"}}}
@@ -102,7 +143,7 @@ def evidence_body(rule: Rule, group: dict[str, Any], start: datetime, end: datet
     """Sorted, size-capped search of the events behind one finding (no source downloaded)."""
     return {"size": size, "_source": False, "track_total_hits": True,
             "sort": [{"@timestamp": "asc"}],
-            "query": bool_filter(base_query(rule), time_range(start, end), key_filter(group))}
+            "query": bool_filter(*scope(rule, start, end), key_filter(group))}
 
 
 def _eql_value(value: Any) -> str:

@@ -25,6 +25,7 @@ compares the set of finding groups exactly.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -87,6 +88,8 @@ def _vary(spec: Any, i: int) -> Any:
     if isinstance(spec, dict) and "cycle" in spec:
         return spec["cycle"][i % len(spec["cycle"])]
     if isinstance(spec, dict) and "from" in spec:
+        if isinstance(spec["from"], str):  # an IP address: 10.0.0.1, 10.0.0.2, ...
+            return str(ipaddress.ip_address(spec["from"]) + i * int(spec.get("step", 1)))
         return spec["from"] + i * spec.get("step", 1)
     raise ValueError("vary needs {from: N, step: N} or {cycle: [...]}")
 

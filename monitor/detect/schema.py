@@ -46,7 +46,7 @@ from ..model import Severity
 
 __all__ = [
     "RuleIssue", "RuleValidationError", "Duration", "parse_duration", "RuleMeta", "ThreatMapping",
-    "Schedule", "Suppress", "Rule", "RULE_TYPES", "RISK_BANDS", "parse_rule",
+    "Schedule", "Suppress", "Calendar", "Rule", "RULE_TYPES", "RISK_BANDS", "parse_rule",
     "issues_from_validation",
 ]
 
@@ -186,6 +186,35 @@ class Schedule(_Model):
     delay: Duration = timedelta(minutes=1)
 
 
+class Calendar(_Model):
+    """Business hours / change windows, evaluated in query DSL as ``@timestamp`` ranges (no
+    scripts needed): ``match: outside`` keeps events outside the windows (after-hours admin
+    activity, a deployment outside the change window), ``inside`` keeps events inside."""
+
+    timezone: str = "UTC"
+    #: ISO weekdays the window is open (1 = Monday)
+    days: tuple[int, ...] = (1, 2, 3, 4, 5)
+    hours: str = Field("08:00-18:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d$")
+    match: Literal["outside", "inside"] = "outside"
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("an IANA time zone such as UTC or Europe/Rome") from None
+        return value
+
+    @field_validator("days")
+    @classmethod
+    def _days(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if not value or any(d < 1 or d > 7 for d in value):
+            raise ValueError("ISO weekdays 1 (Monday) .. 7 (Sunday)")
+        return value
+
+
 class Suppress(_Model):
     #: one finding per group key and aligned window of this length
     window: Duration | None = None
@@ -289,6 +318,7 @@ class Rule(RuleMeta):
     group_by: tuple[FieldName, ...] = Field(default=(), max_length=4)
     schedule: Schedule = Schedule()
     suppress: Suppress = Suppress()
+    calendar: Calendar | None = None
     enabled: bool = True
     threshold: ThresholdParams | None = None
     cardinality: CardinalityParams | None = None

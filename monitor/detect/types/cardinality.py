@@ -9,7 +9,7 @@
 """
 from __future__ import annotations
 
-from ..compile import base_query, bool_filter, key_filter, time_range
+from ..compile import scope, base_query, bool_filter, key_filter, time_range
 from .base import (PAGE, Ctx, Gen, composite_all, drafts_from_fires, group_of, lockstep,
                    sliding_distinct)
 from .threshold import coarse_candidates
@@ -18,7 +18,7 @@ from .threshold import coarse_candidates
 def _pairs(ctx: Ctx, group: dict) -> Gen:
     rule = ctx.rule
     assert rule.cardinality is not None
-    query = bool_filter(base_query(rule), time_range(ctx.start - rule.window, ctx.end),
+    query = bool_filter(*scope(rule, ctx.start - rule.window, ctx.end),
                         key_filter(group))
 
     def body(after: dict | None) -> dict:

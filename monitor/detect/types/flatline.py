@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from ..compile import base_query, bool_filter, composite_sources, time_range
+from ..compile import scope, base_query, bool_filter, composite_sources, time_range
 from .base import PAGE, Ctx, Draft, Gen, composite_all, group_of, lockstep, to_dt
 
 MAX_STEPS = 48
@@ -28,7 +28,7 @@ def eval_points(ctx: Ctx) -> list:
 def _at(ctx: Ctx, at) -> Gen:
     rule = ctx.rule
     assert rule.flatline is not None
-    query = bool_filter(base_query(rule), time_range(at - rule.flatline.history, at))
+    query = bool_filter(*scope(rule, at - rule.flatline.history, at))
 
     def body(after: dict | None) -> dict:
         comp: dict = {"size": PAGE, "sources": composite_sources(rule.group_by, missing=False)}

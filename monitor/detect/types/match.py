@@ -5,7 +5,7 @@ with min/max timestamps, paged; never the documents themselves.
 """
 from __future__ import annotations
 
-from ..compile import base_query, bool_filter, composite_sources, interval, time_range
+from ..compile import scope, base_query, bool_filter, composite_sources, interval, time_range
 from .base import PAGE, Ctx, Draft, Gen, composite_all, group_of, to_dt
 
 
@@ -14,7 +14,7 @@ def run(ctx: Ctx) -> Gen:
     width = rule.suppress_window
     sources = composite_sources(rule.group_by) + [
         {"w": {"date_histogram": {"field": "@timestamp", "fixed_interval": interval(width)}}}]
-    query = bool_filter(base_query(rule), time_range(ctx.start, ctx.end))
+    query = bool_filter(*scope(rule, ctx.start, ctx.end))
 
     def body(after: dict | None) -> dict:
         comp: dict = {"size": PAGE, "sources": sources}

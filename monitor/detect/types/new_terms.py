@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from ..compile import base_query, bool_filter, composite_sources, time_range
+from ..compile import scope, base_query, bool_filter, composite_sources, time_range
 from .base import PAGE, Ctx, Draft, Gen, bucket_start, composite_all, group_of, to_dt
 
 
@@ -16,7 +16,7 @@ def run(ctx: Ctx) -> Gen:
     rule = ctx.rule
     params = rule.new_terms
     assert params is not None
-    query = bool_filter(base_query(rule), time_range(ctx.start - params.history, ctx.end))
+    query = bool_filter(*scope(rule, ctx.start - params.history, ctx.end))
 
     def body(after: dict | None) -> dict:
         comp: dict = {"size": PAGE, "sources": composite_sources(params.fields, missing=False)}

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from ..compile import base_query, bool_filter, composite_sources, key_filter, time_range
+from ..compile import scope, base_query, bool_filter, composite_sources, key_filter, time_range
 from .base import PAGE, Ctx, Draft, Gen, Search, bucket_start, composite_all, to_dt
 
 SHA = re.compile(r"\b[0-9a-f]{7,40}\b")
@@ -38,7 +38,7 @@ def run(ctx: Ctx) -> Gen:
     p = rule.reconcile
     assert p is not None
     fields = [p.a_key, *p.a_text_fields] + ([p.a_identity_field] if p.a_identity_field else [])
-    query = bool_filter(base_query(rule), time_range(ctx.start, ctx.end))
+    query = bool_filter(*scope(rule, ctx.start, ctx.end))
 
     def body(after: dict | None) -> dict:
         comp: dict = {"size": PAGE, "sources": composite_sources(fields) + [

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from ..compile import (base_query, bool_filter, composite_sources, iso, key_filter,
+from ..compile import (scope, base_query, bool_filter, composite_sources, iso, key_filter,
                        sequence_eql, step_query, time_range)
 from .base import (PAGE, Ctx, Fire, Gen, Search, composite_all, drafts_from_fires, group_of,
                    lockstep)
@@ -26,7 +26,7 @@ from .base import (PAGE, Ctx, Fire, Gen, Search, composite_all, drafts_from_fire
 def _coarse(ctx: Ctx) -> Gen:
     rule = ctx.rule
     assert rule.sequence is not None
-    query = bool_filter(base_query(rule), time_range(ctx.start - rule.window, ctx.end))
+    query = bool_filter(*scope(rule, ctx.start - rule.window, ctx.end))
     steps = {f"s{i}": {"filter": step_query(s)} for i, s in enumerate(rule.sequence.steps)}
 
     def body(after: dict | None) -> dict:
@@ -50,7 +50,7 @@ def _series(ctx: Ctx, group: dict) -> Gen:
         "field": "@timestamp", "fixed_interval": "1s", "min_doc_count": 1}}}}
         for i, s in enumerate(rule.sequence.steps)}
     body = {"size": 0, "track_total_hits": False,
-            "query": bool_filter(base_query(rule), time_range(ctx.start - rule.window, ctx.end),
+            "query": bool_filter(*scope(rule, ctx.start - rule.window, ctx.end),
                                  key_filter(group)), "aggs": aggs}
     (response,) = yield [Search(rule.index, body)]
     return [[(b["key"] / 1000, b["doc_count"]) for b in response["aggregations"][f"s{i}"]["t"]

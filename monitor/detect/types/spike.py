@@ -6,7 +6,7 @@ group keys with two ``filters`` sub-aggregations (current, reference).
 """
 from __future__ import annotations
 
-from ..compile import base_query, bool_filter, composite_sources, iso, time_range
+from ..compile import scope, base_query, bool_filter, composite_sources, iso, time_range
 from datetime import timedelta
 
 from .base import (PAGE, Ctx, Draft, Gen, Search, bucket_start, composite_all, group_of,
@@ -20,7 +20,7 @@ def _at(ctx: Ctx, at) -> Gen:
     assert p is not None
     cur_start = at - p.window
     ref_start = cur_start - p.reference
-    query = bool_filter(base_query(rule), time_range(ref_start, at))
+    query = bool_filter(*scope(rule, ref_start, at))
 
     def body(after: dict | None) -> dict:
         comp: dict = {"size": PAGE, "sources": composite_sources(rule.group_by)}

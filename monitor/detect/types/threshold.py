@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from ..compile import base_query, bool_filter, composite_sources, key_filter, time_range
+from ..compile import scope, base_query, bool_filter, composite_sources, key_filter, time_range
 from .base import (PAGE, Ctx, Gen, Search, composite_all, drafts_from_fires, group_of,
                    sliding_counts, to_dt)
 
@@ -19,7 +19,7 @@ MAX_POINTS_PER_SEARCH = 20_000
 
 def coarse_candidates(ctx: Ctx, need: int, extra_aggs: dict | None = None) -> Gen:
     rule = ctx.rule
-    query = bool_filter(base_query(rule), time_range(ctx.start - rule.window, ctx.end))
+    query = bool_filter(*scope(rule, ctx.start - rule.window, ctx.end))
 
     def body(after: dict | None) -> dict:
         comp: dict = {"size": PAGE, "sources": composite_sources(rule.group_by)}
@@ -67,7 +67,7 @@ def histograms(ctx: Ctx, groups: list[tuple[dict, int]]) -> Gen:
         filters = {f"c{i}": bool_filter(key_filter(g)) for i, (g, _) in enumerate(batch)}
         searches.append(Search(rule.index, {
             "size": 0, "track_total_hits": False,
-            "query": bool_filter(base_query(rule), time_range(ctx.start - rule.window, ctx.end)),
+            "query": bool_filter(*scope(rule, ctx.start - rule.window, ctx.end)),
             "aggs": {"keys": {"filters": {"filters": filters}, "aggs": {"t": {"date_histogram": {
                 "field": "@timestamp", "fixed_interval": f"{resolution}s",
                 "min_doc_count": 1}}}}}}))
