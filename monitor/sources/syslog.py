@@ -1,0 +1,386 @@
+"""Log Exporter receiver: syslog over UDP, TCP (octet counting and newline framing) and TLS.
+
+Entry point for the daemon::
+
+    receiver = SyslogReceiver(cfg, writer, store=store)   # cfg: settings.SyslogSource
+    await receiver.start()            # binds the configured listeners
+    receiver.counters                 # ReceiverCounters, read by the metrics collector
+    receiver.addresses                # {"udp": (host, port), "tcp": ..., "tls": ...}
+    await receiver.stop()             # stop listening, flush the queue, persist the spool
+
+Records from senders outside ``allowed_senders`` are refused (counted). Accepted records go to
+a bounded queue (TCP readers wait when it is full: backpressure; a full queue on UDP sends the
+datagram to the spool). A flusher normalizes batches and bulk-writes them; if Elasticsearch is
+unreachable (``StoreUnavailable``) the batch goes to the disk spool and every later batch too,
+in order, until a probe sees Elasticsearch again and the spool has been replayed. If the spool
+is full the records are counted in ``dropped_spool_full`` and logged at ERROR: never silently.
+"""
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from ..errors import StoreUnavailable
+from ..model import RawRecord
+from ..normalize import normalize_checkpoint
+from ..settings import SyslogSource
+from ..store.client import Store
+from ..store.writer import BulkWriter, DeadLetter, Document
+from .spool import DiskSpool
+
+__all__ = ["SyslogReceiver", "ReceiverCounters", "Framer"]
+
+log = logging.getLogger(__name__)
+
+SOURCE = "checkpoint:syslog"
+
+
+@dataclass(slots=True)
+class ReceiverCounters:
+    received: int = 0
+    indexed: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+    rejected_senders: int = 0
+    oversized: int = 0
+    spooled: int = 0
+    replayed: int = 0
+    dropped_spool_full: int = 0
+    spool_bytes: int = 0
+    es_unavailable: int = 0
+    last_event_unixtime: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Framer:
+    """Cuts a TCP byte stream into messages: RFC 6587 octet counting (``LEN SP MSG``) or LF
+    framing, decided per frame. A message longer than ``max_bytes`` is cut to ``max_bytes``
+    (kept, counted in ``oversized``) and the rest of it is discarded."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.buffer = bytearray()
+        self.skip = 0
+        self.skip_to_newline = False
+        self.oversized = 0
+
+    def feed(self, data: bytes) -> list[bytes]:
+        buffer = self.buffer
+        buffer += data
+        messages: list[bytes] = []
+        while buffer:
+            if self.skip:
+                dropped = min(self.skip, len(buffer))
+                del buffer[:dropped]
+                self.skip -= dropped
+                continue
+            if self.skip_to_newline:
+                newline = buffer.find(b"\n")
+                if newline < 0:
+                    buffer.clear()
+                    break
+                del buffer[:newline + 1]
+                self.skip_to_newline = False
+                continue
+            if buffer[:1].isdigit():
+                space = buffer.find(b" ", 0, 12)
+                if space > 0 and buffer[:space].isdigit():
+                    length = int(buffer[:space])
+                    if length > self.max_bytes:
+                        if len(buffer) < space + 1 + self.max_bytes:
+                            break
+                        self.oversized += 1
+                        messages.append(bytes(buffer[space + 1:space + 1 + self.max_bytes]))
+                        self.skip = length - self.max_bytes
+                        del buffer[:space + 1 + self.max_bytes]
+                        continue
+                    if len(buffer) < space + 1 + length:
+                        break
+                    message = bytes(buffer[space + 1:space + 1 + length]).rstrip(b"\r\n")
+                    del buffer[:space + 1 + length]
+                    if message:
+                        messages.append(message)
+                    continue
+            newline = buffer.find(b"\n")
+            if newline < 0 or newline > self.max_bytes:
+                if len(buffer) > self.max_bytes:
+                    self.oversized += 1
+                    messages.append(bytes(buffer[:self.max_bytes]))
+                    del buffer[:self.max_bytes]
+                    self.skip_to_newline = True
+                    continue
+                break
+            message = bytes(buffer[:newline]).rstrip(b"\r")
+            del buffer[:newline + 1]
+            if message:
+                messages.append(message)
+        return messages
+
+    def rest(self) -> bytes:
+        """Unterminated data left when the connection closes."""
+        data = bytes(self.buffer[:self.max_bytes]).strip()
+        self.buffer.clear()
+        return data
+
+
+def _address(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+class _Udp(asyncio.DatagramProtocol):
+    def __init__(self, receiver: "SyslogReceiver") -> None:
+        self.receiver = receiver
+
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        receiver = self.receiver
+        if not receiver.allowed(addr[0]):
+            receiver.counters.rejected_senders += 1
+            return
+        for line in data.split(b"\n"):
+            line = line.rstrip(b"\r")
+            if line:
+                receiver.offer_nowait(line[:receiver.cfg.max_message_bytes])
+
+
+class SyslogReceiver:
+    def __init__(self, cfg: SyslogSource, writer: BulkWriter, *, store: Store | None = None,
+                 keep_original: bool = True, batch_size: int = 5000,
+                 probe_interval: float = 2.0,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.cfg = cfg
+        self.writer = writer
+        self.store = store
+        self.keep_original = keep_original
+        self.batch_size = batch_size
+        self.probe_interval = probe_interval
+        self.clock = clock
+        self.counters = ReceiverCounters()
+        self.spool = DiskSpool(cfg.spool)
+        self.counters.spool_bytes = self.spool.bytes
+        self.queue: asyncio.Queue[RawRecord] = asyncio.Queue(cfg.queue_size)
+        self._networks = [ipaddress.ip_network(n, strict=False) for n in cfg.allowed_senders]
+        self._allowed_cache: dict[str, bool] = {}
+        self._servers: list[asyncio.base_events.Server] = []
+        self._udp: asyncio.DatagramTransport | None = None
+        self._flusher: asyncio.Task[None] | None = None
+        self._connections: set[asyncio.Task[Any]] = set()
+        self._stopping = False
+        self._degraded = not self.spool.empty()  # leftover spool from a previous run
+        self._last_error_log = 0.0
+        self.addresses: dict[str, tuple[str, int]] = {}
+
+    # -- lifecycle ----------------------------------------------------------------------
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self.cfg.udp:
+            host, port = _address(self.cfg.udp)
+            transport, _ = await loop.create_datagram_endpoint(lambda: _Udp(self),
+                                                               local_addr=(host, port))
+            self._udp = transport
+            self.addresses["udp"] = transport.get_extra_info("sockname")[:2]
+        if self.cfg.tcp:
+            host, port = _address(self.cfg.tcp)
+            server = await asyncio.start_server(self._handle, host, port, limit=1 << 20)
+            self._servers.append(server)
+            self.addresses["tcp"] = server.sockets[0].getsockname()[:2]
+        if self.cfg.tls:
+            host, port = _address(self.cfg.tls.listen)
+            server = await asyncio.start_server(self._handle, host, port,
+                                                ssl=self._tls_context(), limit=1 << 20)
+            self._servers.append(server)
+            self.addresses["tls"] = server.sockets[0].getsockname()[:2]
+        self._flusher = asyncio.create_task(self._flush_loop(), name="syslog-flusher")
+        log.info("syslog receiver listening on %s", self.addresses)
+
+    def _tls_context(self) -> ssl.SSLContext:
+        assert self.cfg.tls is not None
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(str(self.cfg.tls.cert_file), str(self.cfg.tls.key_file))
+        if self.cfg.tls.client_ca_file:
+            context.load_verify_locations(str(self.cfg.tls.client_ca_file))
+            context.verify_mode = ssl.CERT_REQUIRED
+        return context
+
+    async def stop(self, timeout: float = 30.0) -> None:
+        """Stop listening, write or spool everything received, fsync the spool."""
+        self._stopping = True
+        if self._udp is not None:
+            self._udp.close()
+        for server in self._servers:
+            server.close()
+        for task in list(self._connections):
+            task.cancel()
+        for server in self._servers:
+            try:
+                await asyncio.wait_for(server.wait_closed(), 5)
+            except asyncio.TimeoutError:
+                pass
+        if self._flusher is not None:
+            try:
+                await asyncio.wait_for(self._flusher, timeout)
+            except asyncio.TimeoutError:
+                log.error("syslog receiver: flush did not finish in %.0fs; spooling the rest",
+                          timeout)
+        rest: list[RawRecord] = []
+        while not self.queue.empty():
+            rest.append(self.queue.get_nowait())
+        if rest:
+            self._to_spool(rest)
+        self.spool.close()
+        self.counters.spool_bytes = self.spool.bytes
+
+    # -- intake -------------------------------------------------------------------------
+    def allowed(self, host: str) -> bool:
+        known = self._allowed_cache.get(host)
+        if known is None:
+            try:
+                address = ipaddress.ip_address(host.split("%", 1)[0])
+                if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+                    address = address.ipv4_mapped
+                known = any(address in net for net in self._networks)
+            except ValueError:
+                known = False
+            if len(self._allowed_cache) < 10_000:
+                self._allowed_cache[host] = known
+        return known
+
+    def _record(self, line: bytes) -> RawRecord:
+        self.counters.received += 1
+        return RawRecord(SOURCE, line, self.clock())
+
+    def offer_nowait(self, line: bytes) -> None:
+        record = self._record(line)
+        try:
+            self.queue.put_nowait(record)
+        except asyncio.QueueFull:
+            self._to_spool([record])
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._connections.add(task)
+        peer = writer.get_extra_info("peername") or ("?", 0)
+        try:
+            if not self.allowed(str(peer[0])):
+                self.counters.rejected_senders += 1
+                log.warning("syslog: refused connection from %s (not in allowed_senders)", peer[0])
+                return
+            framer = Framer(self.cfg.max_message_bytes)
+            while True:
+                data = await reader.read(65536)
+                if not data:
+                    break
+                before = framer.oversized
+                for message in framer.feed(data):
+                    await self.queue.put(self._record(message))
+                self.counters.oversized += framer.oversized - before
+            tail = framer.rest()
+            if tail:
+                await self.queue.put(self._record(tail))
+        except (ConnectionError, ssl.SSLError, asyncio.IncompleteReadError) as exc:
+            log.info("syslog: connection from %s ended: %s", peer[0], exc)
+        except asyncio.CancelledError:
+            pass
+        finally:
+            if task is not None:
+                self._connections.discard(task)
+            writer.close()
+
+    # -- output -------------------------------------------------------------------------
+    def _to_spool(self, records: list[RawRecord]) -> None:
+        refused = self.spool.append(records)
+        self.counters.spooled += len(records) - refused
+        self.counters.spool_bytes = self.spool.bytes
+        if refused:
+            self.counters.dropped_spool_full += refused
+            now = time.monotonic()
+            if now - self._last_error_log > 10:
+                self._last_error_log = now
+                log.error("syslog: SPOOL FULL (%d bytes, limit %d): dropped %d records "
+                          "(total %d); Elasticsearch has been unreachable too long",
+                          self.spool.bytes, self.spool.max_bytes, refused,
+                          self.counters.dropped_spool_full)
+
+    async def _take_batch(self) -> list[RawRecord]:
+        batch: list[RawRecord] = []
+        try:
+            first = await asyncio.wait_for(self.queue.get(), self.cfg.flush_interval_seconds)
+        except asyncio.TimeoutError:
+            return batch
+        batch.append(first)
+        deadline = time.monotonic() + self.cfg.flush_interval_seconds
+        while len(batch) < self.batch_size:
+            try:
+                batch.append(self.queue.get_nowait())
+            except asyncio.QueueEmpty:
+                if time.monotonic() >= deadline or self._stopping:
+                    break
+                await asyncio.sleep(0.01)
+        return batch
+
+    async def _flush_loop(self) -> None:
+        last_probe = 0.0
+        while True:
+            if self._stopping and self.queue.empty():
+                break
+            batch = await self._take_batch()
+            if self._degraded:
+                if batch:
+                    self._to_spool(batch)
+                if time.monotonic() - last_probe >= self.probe_interval or self._stopping:
+                    last_probe = time.monotonic()
+                    if await self._replay():
+                        self._degraded = False
+                        log.warning("syslog: Elasticsearch is back; spool replayed")
+                    elif self._stopping:
+                        break
+                continue
+            if batch and not await self._write(batch):
+                self._degraded = True
+                self.counters.es_unavailable += 1
+                self._to_spool(batch)
+                self.spool.flush()
+                log.error("syslog: Elasticsearch unreachable; spooling to %s", self.spool.dir)
+        self.spool.flush()
+
+    async def _write(self, batch: list[RawRecord]) -> bool:
+        items: list[Document | DeadLetter] = []
+        newest = 0.0
+        for record in batch:
+            result = normalize_checkpoint(record, self.keep_original)
+            items.append(result)
+            if isinstance(result, Document):
+                newest = max(newest, record.received_at.timestamp())
+        try:
+            result = await self.writer.write(items, label="checkpoint-syslog")
+        except StoreUnavailable as exc:
+            log.warning("syslog: bulk failed: %s", exc)
+            return False
+        self.counters.indexed += result.indexed
+        self.counters.duplicates += result.duplicates
+        self.counters.dead_lettered += result.dead_lettered
+        if newest:
+            self.counters.last_event_unixtime = max(self.counters.last_event_unixtime, newest)
+        return True
+
+    async def _replay(self) -> bool:
+        if self.store is not None and not await self.store.ready():
+            return False
+        for batch in self.spool.read_batches(self.batch_size):
+            if batch.records and not await self._write(batch.records):
+                return False
+            self.counters.replayed += len(batch.records)
+            self.spool.commit(batch)
+            self.counters.spool_bytes = self.spool.bytes
+        return True
