@@ -653,7 +653,7 @@ def select_branches(heads: dict[str, str], patterns: Sequence[str],
 
 
 def plan_branches(git: Git, refs: Sequence[str], tips: dict[str, str],
-                  since: str | None) -> list[BranchPlan]:
+                  since: str | None, count: bool = True) -> list[BranchPlan]:
     plans: list[BranchPlan] = []
     done_tips: list[str] = []
     for ref in refs:
@@ -676,7 +676,8 @@ def plan_branches(git: Git, refs: Sequence[str], tips: dict[str, str],
                 plan.merge_base = git.merge_base(old, new) if git.has_commit(old) else None
                 plan.exclude = [plan.merge_base] if plan.merge_base else []
         plan.exclude += [t for t in done_tips if t not in plan.exclude]
-        plan.total = git.count([new], plan.exclude, since if not old else None)
+        if count:  # only for a progress bar: one more walk
+            plan.total = git.count([new], plan.exclude, since if not old else None)
         done_tips.append(new)
         plans.append(plan)
     return plans
@@ -726,7 +727,8 @@ async def sync_repo(cfg: "GitRepoSource", store: "Store", writer: "BulkWriter",
         old_tags: dict[str, list[str]] = dict(value.get("tags") or {})
         heads = await asyncio.to_thread(git.heads)
         refs = select_branches(heads, cfg.branches, cfg.protected_branches)
-        plans = await asyncio.to_thread(plan_branches, git, refs, tips, since)
+        plans = await asyncio.to_thread(plan_branches, git, refs, tips, since,
+                                        progress is not None)
         tags = await asyncio.to_thread(git.tags) if cfg.tags else []
         cache = SignatureCache(Path(cache_dir) / f"{cfg.name}.signatures.json",
                                cfg.allowed_signers_file)
@@ -770,15 +772,14 @@ async def sync_repo(cfg: "GitRepoSource", store: "Store", writer: "BulkWriter",
             for plan in plans:
                 if plan.include in plan.exclude:
                     continue
-                mainline = await asyncio.to_thread(git.first_parent, plan.include, plan.exclude)
                 iterator = _batches(git, cache, plan, since if not plan.old else None, batch)
                 while True:
                     chunk = await asyncio.to_thread(next, iterator, None)
                     if chunk is None:
                         break
-                    for commit, sig in chunk:
+                    for commit, sig, mainline in chunk:
                         yield changes.commit_document(source, plan.ref, commit, sig,
-                                                      mainline=commit.sha in mainline)
+                                                      mainline=mainline)
                     stats.commits += len(chunk)
                     done += len(chunk)
                     if progress:
@@ -811,24 +812,42 @@ async def sync_repo(cfg: "GitRepoSource", store: "Store", writer: "BulkWriter",
 
 
 def _batches(git: Git, cache: SignatureCache, plan: BranchPlan, since: str | None,
-             size: int) -> Iterator[list[tuple[GitCommit, Signature | None]]]:
-    pending: list[GitCommit] = []
+             size: int) -> Iterator[list[tuple[GitCommit, Signature | None, bool]]]:
+    """(commit, signature, on the first-parent line) in batches of ``size``.
 
-    def flush() -> list[tuple[GitCommit, Signature | None]]:
-        unknown = [c.sha for c in pending if cache.get(c.sha) is None]
-        found = git.signatures(unknown)
+    Three git processes overlap: the first-parent walk, the ``git log`` stream and the
+    signature pass of the previous batch (on a second core, while this one is parsed)."""
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    def verify(batch: list[GitCommit]) -> dict[str, Signature]:
+        return git.signatures([c.sha for c in batch if cache.get(c.sha) is None])
+
+    def finish(batch: list[GitCommit], found: "Future[dict[str, Signature]]",
+               mainline: set[str]) -> list[tuple[GitCommit, Signature | None, bool]]:
+        verdicts = found.result()
         out = []
-        for commit in pending:
-            sig = cache.get(commit.sha) or found.get(commit.sha)
+        for commit in batch:
+            sig = cache.get(commit.sha) or verdicts.get(commit.sha)
             if sig is not None:
                 cache.put(commit.sha, sig)
-            out.append((commit, sig))
-        pending.clear()
+            out.append((commit, sig, commit.sha in mainline))
         return out
 
-    for commit in git.commits([plan.include], plan.exclude, since):
-        pending.append(commit)
-        if len(pending) >= size:
-            yield flush()
-    if pending:
-        yield flush()
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="git") as pool:
+        walk = pool.submit(git.first_parent, plan.include, plan.exclude)
+        previous: tuple[list[GitCommit], Future[dict[str, Signature]]] | None = None
+        pending: list[GitCommit] = []
+        try:
+            for commit in git.commits([plan.include], plan.exclude, since):
+                pending.append(commit)
+                if len(pending) >= size:
+                    future = pool.submit(verify, pending)
+                    if previous is not None:
+                        yield finish(*previous, walk.result())
+                    previous, pending = (pending, future), []
+            if previous is not None:
+                yield finish(*previous, walk.result())
+            if pending:
+                yield finish(pending, pool.submit(verify, pending), walk.result())
+        finally:
+            walk.cancel()
