@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+
+import orjson
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -153,6 +155,13 @@ async def run_case(entry: LoadedRule, case: Case, store: Store) -> CaseResult:
     writer = BulkWriter(store)
     items = [Document(kind, doc_id, doc) for kind, docs in case.docs.items()
              for doc_id, doc in docs]
+    for item in items:  # a value JSON cannot carry (a 40-digit SHA read as a YAML int) is a
+        try:            # fixture error, not a silent dead letter
+            orjson.dumps(item.source)
+        except (TypeError, orjson.JSONEncodeError) as exc:
+            return CaseResult(rule.id, rule.name, case.name, False, case.expected, {},
+                              error=f"fixture document {item.id} not serializable: {exc} "
+                                    "(quote long numbers such as SHAs)")
     if items:
         result = await writer.write(items, refresh=True)
         if result.dead_lettered:
