@@ -1,0 +1,43 @@
+"""Fixtures for the report tests: one seeded, read-only data set per module (fixed prefix, so
+golden files can name it), and a throw-away output folder."""
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from monitor.settings import ElasticsearchSettings
+from monitor.store import Store, open_store
+from monitor.store.setup import install_templates
+
+from . import fixtures
+
+#: fixed so the golden files (which show the index prefix) are stable
+GOLDEN_PREFIX = "t-reports-fixture"
+
+
+async def _drop(store: Store, prefix: str) -> None:
+    await store.es.indices.delete(index=f"{prefix}-*", ignore_unavailable=True,
+                                  allow_no_indices=True, expand_wildcards="all")
+    await store.es.options(ignore_status=404).indices.delete_index_template(name=f"{prefix}-*")
+
+
+@pytest.fixture(scope="module")
+async def seeded(es_url: str) -> AsyncIterator[Store]:
+    """The fixture data set of ``tests/reports/fixtures.py``; tests must not write to it."""
+    store = open_store(ElasticsearchSettings(hosts=[es_url]), prefix=GOLDEN_PREFIX)
+    await _drop(store, GOLDEN_PREFIX)
+    await install_templates(store)
+    await fixtures.seed(store)
+    try:
+        yield store
+    finally:
+        await _drop(store, GOLDEN_PREFIX)
+        await store.close()
+
+
+@pytest.fixture(scope="module")
+async def report_data(seeded: Store):
+    from monitor.reports.gather import gather_report
+
+    return await gather_report(seeded, fixtures.PERIOD, fixtures.inputs(), fixtures.NOW)

@@ -1,0 +1,153 @@
+"""Data layer and status rules: gaps, insufficient data, waivers, change matching, JSON twin."""
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+
+from monitor.reports.data import ReportData
+from monitor.reports.gather import control_status, requirement_status, source_gaps
+from monitor.reports.inputs import Waiver
+from monitor.reports.period import custom_period, period_for
+from monitor.reports.render import render_html, render_json
+
+from .fixtures import PERIOD, SHA
+
+T0 = datetime(2026, 11, 24, tzinfo=UTC)
+
+
+def _hist(empty_hours: set[int]) -> list[tuple[datetime, int]]:
+    return [(T0 + timedelta(minutes=5 * i), 0 if (5 * i) // 60 in empty_hours else 3)
+            for i in range(288)]
+
+
+def test_source_gaps_finds_silences_and_ignores_short_ones() -> None:
+    assert source_gaps(_hist(set()), 300, PERIOD, PERIOD.end, 3600) == ()
+    gaps = source_gaps(_hist({9, 10, 11, 12}), 300, PERIOD, PERIOD.end, 3600)
+    assert [(g.start, g.end, g.seconds) for g in gaps] == [
+        (T0 + timedelta(hours=9), T0 + timedelta(hours=13), 4 * 3600)]
+    assert source_gaps(_hist({5}), 300, PERIOD, PERIOD.end, 7200) == ()  # 1 h < 2 h threshold
+    # a trailing silence counts up to "now" only, never into the future
+    gaps = source_gaps(_hist(set(range(20, 24))), 300, PERIOD, T0 + timedelta(hours=22), 3600)
+    assert [(g.start, g.end) for g in gaps] == [(T0 + timedelta(hours=20), T0 + timedelta(hours=22))]
+
+
+def test_missing_data_is_never_a_pass() -> None:
+    assert control_status("pass", 1.0, [], [], PERIOD) == ("pass", [])
+    status, notes = control_status("pass", 1.0, ["checkpoint.firewall @ gw-cde-1"], [], PERIOD)
+    assert status == "insufficient_data" and "gw-cde-1" in notes[0]
+    status, notes = control_status("pass", 0.9, [], [], PERIOD)
+    assert status == "insufficient_data" and "90.0%" in notes[0]
+
+
+def test_waivers_expire_into_failures() -> None:
+    active = Waiver("W1", "CHK-05", "why", "ciso", PERIOD.end + timedelta(days=1))
+    expired = Waiver("W2", "CHK-05", "why", "ciso", PERIOD.end - timedelta(seconds=1))
+    assert control_status("fail", 1.0, [], [active], PERIOD)[0] == "waived"
+    assert control_status("fail", 1.0, [], [expired], PERIOD)[0] == "fail"
+    assert control_status("waived", 1.0, [], [expired], PERIOD)[0] == "fail"
+    assert control_status("waived", 1.0, [], [], PERIOD)[0] == "fail"
+    assert control_status("waived", 1.0, [], [active], PERIOD)[0] == "waived"
+
+
+def test_requirement_rollup() -> None:
+    assert requirement_status([]) == "manual"
+    assert requirement_status(["manual"]) == "manual"
+    assert requirement_status(["pass", "manual"]) == "pass"
+    assert requirement_status(["pass", "insufficient_data"]) == "insufficient_data"
+    assert requirement_status(["insufficient_data", "fail"]) == "fail"
+    assert requirement_status(["waived", "pass"]) == "waived"
+    assert requirement_status(["not_applicable", "pass"]) == "pass"
+    assert requirement_status(["not_applicable"]) == "not_applicable"
+
+
+def test_periods() -> None:
+    now = datetime(2026, 11, 25, 0, 30, tzinfo=UTC)
+    assert period_for("daily", now).label == "daily_2026-11-24"
+    weekly = period_for("weekly", now)
+    assert (weekly.start, weekly.end) == (datetime(2026, 11, 16, tzinfo=UTC),
+                                          datetime(2026, 11, 23, tzinfo=UTC))
+    assert period_for("monthly", now).label == "monthly_2026-10"
+    assert period_for("quarterly", now).label == "quarterly_2026-Q3"
+    assert period_for("monthly", datetime(2026, 1, 3, tzinfo=UTC)).label == "monthly_2025-12"
+    assert custom_period(T0, T0 + timedelta(days=2)).label == "custom_20261124T0000Z_20261126T0000Z"
+
+
+def _by_id(items, key="id"):
+    return {getattr(i, key): i for i in items}
+
+
+async def test_silent_source_makes_its_control_insufficient_not_pass(report_data: ReportData) -> None:
+    sources = _by_id(report_data.provenance.sources, "name")
+    cde = sources["checkpoint.firewall @ gw-cde-1"]
+    assert cde.continuous and len(cde.gaps) == 1
+    gap = cde.gaps[0]
+    # silent 09:00–13:00; the last event before is at 08:50, so the 5-minute bucket at 08:55
+    # is the first empty one
+    assert gap.start == T0 + timedelta(hours=8, minutes=55) and gap.end == T0 + timedelta(hours=13)
+    assert sources["checkpoint.firewall @ gw-edge-1"].gaps == ()
+    assert sources["checkpoint.audit @ mgmt-1"].gaps == ()  # sparse: hours of quiet are normal
+    controls = _by_id(report_data.controls)
+    chk14 = controls["CHK-14"]
+    assert chk14.evaluated_status == "pass" and chk14.status == "insufficient_data"
+    assert "gw-cde-1" in chk14.adjustments[0]
+    assert controls["CHK-16"].status == "insufficient_data"  # the evaluator said so itself
+    assert controls["CHK-01"].status == "pass"  # reads the audit source, which had no gap
+    requirements = _by_id(report_data.requirements)
+    assert requirements["1.3.1"].status == "insufficient_data"
+    html = render_html(report_data)
+    row = re.search(r'<tr id="req-1\.3\.1">.*?</tr>', html, re.S).group(0)
+    assert 's-insufficient_data">Insufficient data<' in row and "s-pass" not in row.split("</td>")[2]
+    assert "source silent during the period: checkpoint.firewall @ gw-cde-1" in html
+
+
+async def test_every_catalogue_requirement_is_listed(report_data: ReportData) -> None:
+    from .fixtures import inputs
+
+    listed = {r.id for r in report_data.requirements}
+    assert {r.id for r in inputs().catalogue} <= listed
+    requirements = _by_id(report_data.requirements)
+    assert requirements["1.2.3"].status == "manual"          # no control at all
+    assert requirements["1.3.3"].status == "manual"          # control without implementation
+    assert requirements["10.4.1"].status == "insufficient_data"  # implemented, no result
+    assert requirements["6.5.4"].reason.startswith("not in the requirements catalogue")
+
+
+async def test_waivers_and_change_control(report_data: ReportData) -> None:
+    controls = _by_id(report_data.controls)
+    assert controls["CHK-04"].evaluated_status == "waived" and controls["CHK-04"].status == "fail"
+    assert controls["CHK-05"].status == "waived"
+    waivers = _by_id(report_data.waivers)
+    assert waivers["W-7"].state == "expired" and waivers["W-9"].state == "active"
+    cc = report_data.change_control
+    assert (cc.total, cc.matched, cc.out_of_band, cc.system) == (4, 2, 1, 1)
+    publish, install, manual, system = cc.records
+    assert publish.match_tier == "sha" and publish.matched.sha == SHA
+    assert install.match_tier == "ticket" and install.matched.checks_passed is False
+    assert manual.classification == "out_of_band" and manual.administrator == "alice"
+    assert system.classification == "system"
+    summary = report_data.summary
+    assert summary.status == "fail" and summary.previous.label == "daily_2026-11-23"
+    assert summary.score == 10.0 and summary.score_delta == -70.0
+    assert [p.label for p in summary.trend] == ["daily_2026-11-23", "daily_2026-11-24"]
+    assert report_data.threats.total == 5 and report_data.health.dead_letters.total == 3
+    assert len(report_data.health.job_failures) == 1 and len(report_data.health.rule_gaps) == 1
+
+
+async def test_json_twin_carries_the_same_facts_as_the_html(report_data: ReportData) -> None:
+    twin = json.loads(render_json(report_data))["report"]
+    html = render_html(report_data)
+    html_requirements = dict(re.findall(
+        r'<tr id="req-([^"]+)"><td[^>]*>[^<]*</td><td>[^<]*</td><td[^>]*>'
+        r'<span class="badge s-([a-z_]+)">', html))
+    assert html_requirements == {r["id"]: r["status"] for r in twin["requirements"]}
+    assert len(html_requirements) == len(report_data.requirements)
+    html_controls = dict(re.findall(r'<article class="control st-[a-z_]+" id="control-([^"]+)">\s*'
+                                    r'<h3>.*?<span class="badge s-([a-z_]+)">', html))
+    assert html_controls == {c["id"]: c["status"] for c in twin["controls"]}
+    assert twin["summary"]["score"] == report_data.summary.score
+    assert f'{twin["summary"]["score"]:.1f}%' in html
+    assert twin["change_control"]["out_of_band"] == 1
+    assert twin["provenance"]["period_start"] == "2026-11-24T00:00:00Z"
+    gaps = twin["health"]["ingestion_gaps"]
+    assert gaps[0][0] == "checkpoint.firewall @ gw-cde-1" and gaps[0][1]["seconds"] == 14700
