@@ -9,6 +9,8 @@ Management API's ``show-logs`` answer.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -21,7 +23,7 @@ from .checkpoint_fields import fields_from_mapping
 from .checkpoint_kv import Fields, parse_cp_body, parse_sd_fields
 from .ids import checkpoint_event_id, payload_id
 from .leef import parse_leef
-from .syslog_envelope import split_envelope
+from .syslog_envelope import Envelope, split_envelope
 
 __all__ = ["normalize_checkpoint", "normalize_api_log", "parse_fields", "MAX_LINE_BYTES"]
 
@@ -30,12 +32,11 @@ MAX_LINE_BYTES = 256 * 1024
 _KIND = "events"
 
 
-def parse_fields(text: str, year: int) -> tuple[Fields, str, str | None, str | None, str] | str:
-    """Detect the format and tokenize: (fields, format, header ts, header zone, leftover),
-    or a reason string when nothing could be read."""
+def parse_fields(text: str, year: int) -> tuple[Fields, str, Envelope, str] | str:
+    """Detect the format and tokenize: (fields, format, envelope, leftover), or a reason
+    string when nothing could be read."""
     env = split_envelope(text, year)
     message = env.message.strip()
-    header_ts = format_ts(env.timestamp) if env.timestamp is not None else None
     fmt: str
     leftover = ""
     if message.startswith("[Fields@"):
@@ -80,13 +81,17 @@ def parse_fields(text: str, year: int) -> tuple[Fields, str, str | None, str | N
         return f"no Check Point fields found ({fmt})"
     if env.hostname and "origin" not in fields and fmt in ("syslog", "syslog-bare", "cef", "leef"):
         fields.setdefault("syslog_host", env.hostname)
-    return fields, fmt, header_ts, env.timezone, leftover
+    return fields, fmt, env, leftover
 
 
-def _document(fields: Fields, *, source: str, payload: bytes, header_ts: str | None,
-              header_zone: str | None, fallback_ts: str, original: str | None,
-              fmt: str, leftover: str) -> Document:
-    doc = to_ecs(fields, header_ts=header_ts, header_zone=header_zone, fallback_ts=fallback_ts)
+def _no_header() -> tuple[str | None, str | None]:
+    return None, None
+
+
+def _document(fields: Fields, *, source: str, payload: bytes,
+              header: Callable[[], tuple[str | None, str | None]], received_at: datetime,
+              original: str | None, fmt: str, leftover: str) -> Document:
+    doc = to_ecs(fields, header=header, fallback=lambda: format_ts(received_at))
     if original is not None:
         doc["event"]["original"] = original
     if leftover:
@@ -125,9 +130,9 @@ def normalize_checkpoint(raw: RawRecord, keep_original: bool = True) -> Document
         parsed = parse_fields(text, raw.received_at.year)
         if isinstance(parsed, str):
             return DeadLetter(raw.source, payload, parsed, received_at=raw.received_at)
-        fields, fmt, header_ts, header_zone, leftover = parsed
-        return _document(fields, source=raw.source, payload=payload, header_ts=header_ts,
-                         header_zone=header_zone, fallback_ts=format_ts(raw.received_at),
+        fields, fmt, env, leftover = parsed
+        return _document(fields, source=raw.source, payload=payload, header=env.resolve,
+                         received_at=raw.received_at,
                          original=text if keep_original else None, fmt=fmt, leftover=leftover)
     except Exception as exc:  # noqa: BLE001 - a parser bug must not lose the record
         return DeadLetter(raw.source, raw.payload,
@@ -144,8 +149,8 @@ def normalize_api_log(log: dict[str, Any], raw: RawRecord,
             return DeadLetter(raw.source, raw.payload, "empty API log object",
                               received_at=raw.received_at)
         original = raw.payload.decode("utf-8", "replace") if keep_original else None
-        return _document(fields, source=raw.source, payload=raw.payload, header_ts=None,
-                         header_zone=None, fallback_ts=format_ts(raw.received_at),
+        return _document(fields, source=raw.source, payload=raw.payload, header=_no_header,
+                         received_at=raw.received_at,
                          original=original, fmt="api", leftover="")
     except Exception as exc:  # noqa: BLE001
         return DeadLetter(raw.source, raw.payload,

@@ -8,7 +8,9 @@ so a hostile line cannot make Elasticsearch reject the document.
 from __future__ import annotations
 
 import ipaddress
+import re
 from datetime import UTC, datetime
+from collections.abc import Callable
 from typing import Any
 
 from .checkpoint_kv import Fields
@@ -37,7 +39,14 @@ _IP_CACHE: dict[str, bool] = {}
 _TS_CACHE: dict[int, str] = {}
 
 
+_IPV4 = re.compile(r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)")
+
+
 def _is_ip(value: str) -> bool:
+    if _IPV4.fullmatch(value) is not None:
+        return True
+    if ":" not in value:
+        return False
     known = _IP_CACHE.get(value)
     if known is not None:
         return known
@@ -94,8 +103,7 @@ def _first(value: str | list[str] | None) -> str | None:
     return value
 
 
-def _int(value: str | list[str] | None, low: int = 0, high: int = _MAX_INT) -> int | None:
-    value = _first(value)
+def _int(value: str | None, low: int = 0, high: int = _MAX_INT) -> int | None:
     if value is None:
         return None
     if value.isdigit() and len(value) < 19:
@@ -104,8 +112,7 @@ def _int(value: str | list[str] | None, low: int = 0, high: int = _MAX_INT) -> i
     return None
 
 
-def _ip(value: str | list[str] | None) -> str | None:
-    value = _first(value)
+def _ip(value: str | None) -> str | None:
     if value and value != "0.0.0.0" and _is_ip(value):
         return value
     return None
@@ -126,21 +133,21 @@ def _user(doc: dict[str, Any], name: str, *, lower: bool) -> dict[str, Any]:
     return user
 
 
-def classify(f: Fields) -> tuple[str, list[str], list[str], str | None, str | None]:
+def classify(f: Fields, s: dict[str, str]) -> tuple[str, list[str], list[str], str | None, str | None]:
     """(kind, category, type, action, outcome) following Elastic's rules, plus audit changes."""
-    action = _first(f.get("action"))
-    operation = _first(f.get("operation"))
+    action = s.get("action")
+    operation = s.get("operation")
     rule_action = f.get("rule_action")
     rule_actions = rule_action if isinstance(rule_action, list) else \
         ([rule_action] if rule_action else [])
-    status = _first(f.get("audit_status"))
+    status = s.get("audit_status")
     kind = "event"
     category: list[str] = []
     types: list[str] = []
     outcome: str | None = None
     if operation in ("Log In", "Log Out"):
         category.append("authentication")
-        failed = status == "Failure" or _first(f.get("operation_number")) == "11"
+        failed = status == "Failure" or s.get("operation_number") == "11"
         if operation == "Log In":
             action, types = ("logon-failed" if failed else "logged-in"), ["start"]
         else:
@@ -163,7 +170,7 @@ def classify(f: Fields) -> tuple[str, list[str], list[str], str | None, str | No
         if "intrusion_detection" not in category and any(r in ("Detect", "Prevent")
                                                          for r in rule_actions):
             category.append("intrusion_detection")
-    elif _first(f.get("product")) in THREAT_PRODUCTS:
+    elif s.get("product") in THREAT_PRODUCTS:
         kind = "alert"
     if rule_actions and not types:
         first_rule_action = rule_actions[0]
@@ -176,36 +183,41 @@ def classify(f: Fields) -> tuple[str, list[str], list[str], str | None, str | No
     return kind, category, types, action, outcome
 
 
-def dataset_of(f: Fields) -> str:
+def dataset_of(f: Fields, s: dict[str, str]) -> str:
     if f.get("operation") is not None or f.get("is_audit") is not None or (
-            _first(f.get("product")) in AUDIT_PRODUCTS and f.get("administrator") is not None):
+            s.get("product") in AUDIT_PRODUCTS and f.get("administrator") is not None):
         return "checkpoint.audit"
-    if _first(f.get("product")) in THREAT_PRODUCTS:
+    if s.get("product") in THREAT_PRODUCTS:
         return "checkpoint.threat"
     return "checkpoint.firewall"
 
 
-def to_ecs(f: Fields, *, header_ts: str | None, header_zone: str | None,
-           fallback_ts: str) -> dict[str, Any]:
-    """Build the ECS document (without ``event.original``) from exporter-named fields."""
+def to_ecs(f: Fields, *, header: Callable[[], tuple[str | None, str | None]],
+           fallback: Callable[[], str]) -> dict[str, Any]:
+    """Build the ECS document (without ``event.original``) from exporter-named fields.
+    ``header()`` gives the syslog header time and zone; it is only called without ``time``."""
     doc: dict[str, Any] = {}
-    event: dict[str, Any] = {"module": "checkpoint", "dataset": dataset_of(f)}
+    s: dict[str, str] = {k: (v[0] if v.__class__ is list else v)  # type: ignore[misc]
+                         for k, v in f.items()}
+    event: dict[str, Any] = {"module": "checkpoint", "dataset": dataset_of(f, s)}
     timestamp, zone = None, None
-    raw_time = _first(f.get("time"))
+    raw_time = s.get("time")
     if raw_time:
         parsed = event_time(raw_time)
         if parsed is not None:
             timestamp, zone = parsed
-    if timestamp is None and header_ts is not None:
-        timestamp, zone = header_ts, header_zone
     if timestamp is None:
-        timestamp = fallback_ts
+        header_ts, header_zone = header()
+        if header_ts is not None:
+            timestamp, zone = header_ts, header_zone
+    if timestamp is None:
+        timestamp = fallback()
         doc["tags"] = ["timestamp_from_receipt"]
     doc["@timestamp"] = timestamp
     if zone:
         event["timezone"] = zone
 
-    kind, category, types, action, outcome = classify(f)
+    kind, category, types, action, outcome = classify(f, s)
     event["kind"] = kind
     event["category"] = category
     if types:
@@ -214,19 +226,19 @@ def to_ecs(f: Fields, *, header_ts: str | None, header_zone: str | None,
         event["action"] = action
     if outcome:
         event["outcome"] = outcome
-    loguid = _first(f.get("loguid"))
+    loguid = s.get("loguid")
     if loguid:
         event["id"] = loguid
-    sequence = _int(f.get("sequencenum"))
+    sequence = _int(s.get("sequencenum"))
     if sequence is not None:
         event["sequence"] = sequence
-    code = _first(f.get("operation_number"))
+    code = s.get("operation_number")
     if code:
         event["code"] = code
-    severity = _int(f.get("severity"))
+    severity = _int(s.get("severity"))
     if severity is not None:
         event["severity"] = severity
-    info = _first(f.get("additional_info"))
+    info = s.get("additional_info")
     if info and info.startswith("Administrator failed to log in: "):
         event["reason"] = info[len("Administrator failed to log in: "):].strip()
     for key, target in (("start_time", "start"), ("lastupdatetime", "end")):
@@ -236,72 +248,72 @@ def to_ecs(f: Fields, *, header_ts: str | None, header_zone: str | None,
             if parsed:
                 event[target] = parsed[0]
     doc["event"] = event
-    message = _first(f.get("subject")) or _first(f.get("sys_message")) or \
-        _first(f.get("calc_desc"))
+    message = s.get("subject") or s.get("sys_message") or \
+        s.get("calc_desc")
     if message:
         doc["message"] = message
 
-    _network(doc, f)
-    _endpoints(doc, f)
-    _observer(doc, f)
-    _rule(doc, f)
-    _users(doc, f)
-    _threat(doc, f)
+    _network(doc, f, s)
+    _endpoints(doc, f, s)
+    _observer(doc, f, s)
+    _rule(doc, f, s)
+    _users(doc, f, s)
+    _threat(doc, f, s)
     _related(doc)
     doc["checkpoint"] = {k: v for k, v in f.items() if k not in _DROP}
     return doc
 
 
-def _network(doc: dict[str, Any], f: Fields) -> None:
+def _network(doc: dict[str, Any], f: Fields, s: dict[str, str]) -> None:
     net: dict[str, Any] = {}
-    proto = _first(f.get("proto"))
+    proto = s.get("proto")
     if proto is not None and proto.isdigit() and int(proto) <= 255:
         net["iana_number"] = proto
         transport = _TRANSPORT.get(proto)
         if transport:
             net["transport"] = transport
-    app = _first(f.get("service_id")) or _first(f.get("app_name"))
+    app = s.get("service_id") or s.get("app_name")
     if app:
         net["application"] = app
-    direction = _first(f.get("ifdir"))
+    direction = s.get("ifdir")
     if direction:
         net["direction"] = direction
     layer = f.get("layer_name")
     if layer:
         net["name"] = layer
-    total_bytes = _int(f.get("bytes"))
+    total_bytes = _int(s.get("bytes"))
     if total_bytes is not None:
         net["bytes"] = total_bytes
-    packets = _int(f.get("packets"))
+    packets = _int(s.get("packets"))
     if packets is None:
-        packets = _int(f.get("packet_amount"))
+        packets = _int(s.get("packet_amount"))
     if packets is not None:
         net["packets"] = packets
-    if _first(f.get("product")) == "Expert Shell":
+    if s.get("product") == "Expert Shell":
         net["protocol"] = "ssh"
     if net:
         doc["network"] = net
 
 
-def _endpoints(doc: dict[str, Any], f: Fields) -> None:
+def _endpoints(doc: dict[str, Any], f: Fields, s: dict[str, str]) -> None:
     src: dict[str, Any] = {}
     dst: dict[str, Any] = {}
-    ip = _ip(f.get("src")) or _ip(f.get("client_ip"))
+    ip = _ip(s.get("src")) or _ip(s.get("client_ip"))
     if ip:
         src["ip"] = ip
-    port = _int(f.get("s_port"), 0, 65535)
+    port = _int(s.get("s_port"), 0, 65535)
     if port is not None:
         src["port"] = port
-    ip = _ip(f.get("dst"))
+    ip = _ip(s.get("dst"))
     if ip:
         dst["ip"] = ip
-    port = _int(f.get("service"), 0, 65535)
+    port = _int(s.get("service"), 0, 65535)
     if port is not None:
         dst["port"] = port
-    nat_ip, nat_port = _ip(f.get("xlatesrc")), _int(f.get("xlatesport"), 1, 65535)
+    nat_ip, nat_port = _ip(s.get("xlatesrc")), _int(s.get("xlatesport"), 1, 65535)
     if nat_ip or nat_port:
         src["nat"] = {k: v for k, v in (("ip", nat_ip), ("port", nat_port)) if v}
-    nat_ip, nat_port = _ip(f.get("xlatedst")), _int(f.get("xlatedport"), 1, 65535)
+    nat_ip, nat_port = _ip(s.get("xlatedst")), _int(s.get("xlatedport"), 1, 65535)
     if nat_ip or nat_port:
         dst["nat"] = {k: v for k, v in (("ip", nat_ip), ("port", nat_port)) if v}
     for key, side in (("client_outbound_bytes", src), ("server_outbound_bytes", dst)):
@@ -312,10 +324,10 @@ def _endpoints(doc: dict[str, Any], f: Fields) -> None:
         value = _int(f.get(key))
         if value is not None:
             side["packets"] = value
-    domain = _first(f.get("src_machine_name")) or _first(f.get("machine"))
+    domain = s.get("src_machine_name") or s.get("machine")
     if domain:
         src["domain"] = domain
-    domain = _first(f.get("dst_machine_name")) or _first(f.get("destination_dns_hostname"))
+    domain = s.get("dst_machine_name") or s.get("destination_dns_hostname")
     if domain:
         dst["domain"] = domain
     if src:
@@ -324,44 +336,44 @@ def _endpoints(doc: dict[str, Any], f: Fields) -> None:
         doc["destination"] = dst
 
 
-def _observer(doc: dict[str, Any], f: Fields) -> None:
+def _observer(doc: dict[str, Any], f: Fields, s: dict[str, str]) -> None:
     obs: dict[str, Any] = {"vendor": "Checkpoint", "type": "firewall"}
-    origin = _first(f.get("origin"))
+    origin = s.get("origin")
     if origin:
         obs["name"] = origin
         if _is_ip(origin):
             obs["ip"] = [origin]
-    product = _first(f.get("product"))
+    product = s.get("product")
     if product:
         obs["product"] = product
-    sic = _first(f.get("originsicname"))
+    sic = s.get("originsicname")
     if sic:
         head = sic.split(",", 1)[0]
         if head[:3].lower() == "cn=" and len(head) > 3:
             obs["hostname"] = head[3:]
-    ifname = _first(f.get("ifname"))
-    inbound = _first(f.get("client_inbound_interface"))
-    outbound = _first(f.get("client_outbound_interface")) or \
-        _first(f.get("server_outbound_interface"))
-    if ifname and not inbound and _first(f.get("ifdir")) == "inbound":
+    ifname = s.get("ifname")
+    inbound = s.get("client_inbound_interface")
+    outbound = s.get("client_outbound_interface") or \
+        s.get("server_outbound_interface")
+    if ifname and not inbound and s.get("ifdir") == "inbound":
         inbound = ifname
-    elif ifname and not outbound and _first(f.get("ifdir")) != "inbound":
+    elif ifname and not outbound and s.get("ifdir") != "inbound":
         outbound = ifname
-    zone_in = _first(f.get("inzone")) or _first(f.get("security_inzone"))
-    zone_out = _first(f.get("outzone")) or _first(f.get("security_outzone"))
+    zone_in = s.get("inzone") or s.get("security_inzone")
+    zone_out = s.get("outzone") or s.get("security_outzone")
     if inbound or zone_in:
         obs["ingress"] = {k: v for k, v in (("interface", {"name": inbound} if inbound else None),
                                             ("zone", zone_in)) if v}
     if outbound or zone_out:
         obs["egress"] = {k: v for k, v in (("interface", {"name": outbound} if outbound else None),
                                            ("zone", zone_out)) if v}
-    version = _first(f.get("update_version"))
+    version = s.get("update_version")
     if version:
         obs["version"] = version
     doc["observer"] = obs
 
 
-def _rule(doc: dict[str, Any], f: Fields) -> None:
+def _rule(doc: dict[str, Any], f: Fields, s: dict[str, str]) -> None:
     rule: dict[str, Any] = {}
     for key in ("objectname", "rule_name", "malware_rule_name", "app_rule_name", "dlp_rule_name"):
         value = f.get(key)
@@ -387,10 +399,10 @@ def _rule(doc: dict[str, Any], f: Fields) -> None:
         doc["rule"] = rule
 
 
-def _users(doc: dict[str, Any], f: Fields) -> None:
-    admin = _first(f.get("administrator"))
-    plain = _first(f.get("user"))
-    src_name = _first(f.get("src_user_name"))
+def _users(doc: dict[str, Any], f: Fields, s: dict[str, str]) -> None:
+    admin = s.get("administrator")
+    plain = s.get("user")
+    src_name = s.get("src_user_name")
     if plain:
         doc["user"] = {"name": plain}
     elif admin:
@@ -400,67 +412,67 @@ def _users(doc: dict[str, Any], f: Fields) -> None:
         source_user = {"name": src_name}
     elif admin:
         source_user = dict(_user(doc, admin, lower=True))
-    uid = _first(f.get("uid"))
+    uid = s.get("uid")
     if uid:
         source_user["id"] = uid
         doc.setdefault("user", {})["id"] = uid
     if source_user:
         doc.setdefault("source", {})["user"] = source_user
     dst_user: dict[str, Any] = {}
-    name = _first(f.get("dst_user_name"))
+    name = s.get("dst_user_name")
     if name:
         dst_user["name"] = name
-    dn = _first(f.get("dst_user_dn"))
+    dn = s.get("dst_user_dn")
     if dn:
         dst_user["domain"] = dn
-    incident = _first(f.get("usercheck_incident_uid"))
+    incident = s.get("usercheck_incident_uid")
     if incident:
         dst_user["id"] = incident
     if dst_user:
         doc.setdefault("destination", {})["user"] = dst_user
-    device = _first(f.get("device_name"))
+    device = s.get("device_name")
     if device:
         doc["host"] = {"name": device}
-        kind = _first(f.get("device_type"))
+        kind = s.get("device_type")
         if kind:
             doc["host"]["type"] = kind
-    host = _first(f.get("http_host"))
-    resource = _first(f.get("resource"))
+    host = s.get("http_host")
+    resource = s.get("resource")
     if host or resource:
         doc["url"] = {k: v for k, v in (("domain", host), ("original", resource)) if v}
-    method = _first(f.get("method"))
+    method = s.get("method")
     if method:
         doc["http"] = {"request": {"method": method}}
-    agent = _first(f.get("user_agent"))
+    agent = s.get("user_agent")
     if agent:
         doc["user_agent"] = {"original": agent}
-        client = _first(f.get("web_client_type"))
+        client = s.get("web_client_type")
         if client:
             doc["user_agent"]["name"] = client
 
 
-def _threat(doc: dict[str, Any], f: Fields) -> None:
+def _threat(doc: dict[str, Any], f: Fields, s: dict[str, str]) -> None:
     file: dict[str, Any] = {}
     for key, target in (("file_name", "name"), ("file_type", "type")):
         value = _first(f.get(key))
         if value:
             file[target] = value
-    size = _int(f.get("file_size"))
+    size = _int(s.get("file_size"))
     if size is not None:
         file["size"] = size
-    hashes = {algo: _first(f.get(f"file_{algo}")) for algo in ("md5", "sha1", "sha256")}
+    hashes = {algo: s.get(f"file_{algo}") for algo in ("md5", "sha1", "sha256")}
     hashes = {k: v for k, v in hashes.items() if v}
     if hashes:
         file["hash"] = hashes
     if file:
         doc["file"] = file
-    protection = _first(f.get("protection_name"))
-    if protection or f.get("malware_action") or _first(f.get("attack")):
+    protection = s.get("protection_name")
+    if protection or f.get("malware_action") or s.get("attack"):
         threat: dict[str, Any] = {"framework": "Check Point Threat Prevention"}
         indicator: dict[str, Any] = {}
         if protection:
             indicator["name"] = protection
-        kind = _first(f.get("protection_type")) or _first(f.get("attack"))
+        kind = s.get("protection_type") or s.get("attack")
         if kind:
             indicator["type"] = kind
         if indicator:

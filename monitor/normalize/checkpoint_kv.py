@@ -8,6 +8,7 @@ and trimmed. Pure, never raises.
 from __future__ import annotations
 
 import re
+from itertools import chain
 
 __all__ = ["Fields", "parse_cp_body", "parse_sd_fields", "add_field", "MAX_FIELDS"]
 
@@ -17,8 +18,9 @@ Fields = dict[str, "str | list[str]"]
 MAX_FIELDS = 512
 
 # key:"value" or key::"value"; value may hold escaped quotes and any other character
-_CP_PAIR = re.compile(r'([A-Za-z0-9_.@\-]{1,128})(::?)"((?:[^"\\]|\\.)*)"', re.S)
-_SD_PAIR = re.compile(r'([A-Za-z0-9_.@\-]{1,128})="((?:[^"\\]|\\.)*)"', re.S)
+# (unrolled-loop form of "quoted string with escapes": twice as fast as an alternation)
+_CP_PAIR = re.compile(r'([A-Za-z0-9_.@\-]{1,128})(::?)"([^"\\]*(?:\\.[^"\\]*)*)"', re.S)
+_SD_PAIR = re.compile(r'([A-Za-z0-9_.@\-]{1,128})="([^"\\]*(?:\\.[^"\\]*)*)"', re.S)
 _UNESCAPE = re.compile(r"\\([\"\]\\])")
 
 
@@ -46,31 +48,30 @@ def _value(raw: str) -> str:
 
 def parse_cp_body(body: str) -> tuple[Fields, str]:
     """Read ``k:"v"; k2::"v2"; ...`` (the text between the outer brackets)."""
-    fields: Fields = {}
     pairs = _CP_PAIR.findall(body)
-    if len(pairs) > MAX_FIELDS:
-        pairs = pairs[:MAX_FIELDS]
-        covered = -1
-    else:
-        covered = 0
-    for key, sep, value in pairs:
-        if covered >= 0:
-            covered += len(key) + len(sep) + len(value) + 2
-        if "." in key or "@" in key:
-            key = _clean_key(key)
-        if "\\" in value or value[:1] == " " or value[-1:] == " ":
-            value = _value(value)
-        if key in fields:
-            add_field(fields, key, value)
-        else:
-            fields[key] = value
-    if covered < 0:
-        return fields, "too many fields"
-    expected = covered + 2 * (len(pairs) - 1) if pairs else 0
-    stripped = len(body.strip())
-    if pairs and stripped <= expected + 1:
+    count = len(pairs)
+    if count > MAX_FIELDS:
+        return _slow(pairs[:MAX_FIELDS]), "too many fields"
+    fields: Fields = {k: v for k, _s, v in pairs}
+    keys = "".join(fields)
+    if (len(fields) != count or "\\" in body or ':" ' in body or ' "' in body
+            or "." in keys or "@" in keys):
+        fields = _slow(pairs)
+    if not pairs:
+        return fields, _leftover(body, _CP_PAIR)
+    covered = len("".join(chain.from_iterable(pairs))) + 2 * count + 2 * (count - 1)
+    if len(body.strip()) <= covered + 1:
         return fields, ""
     return fields, _leftover(body, _CP_PAIR)
+
+
+def _slow(pairs: list[tuple[str, str, str]]) -> Fields:
+    fields: Fields = {}
+    for key, _sep, value in pairs:
+        if "." in key or "@" in key:
+            key = _clean_key(key)
+        add_field(fields, key, _value(value))
+    return fields
 
 
 def parse_sd_fields(body: str) -> tuple[Fields, str]:

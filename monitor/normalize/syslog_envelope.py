@@ -32,6 +32,22 @@ class Envelope:
     app: str | None
     timezone: str | None
     message: str
+    #: RFC 5424 timestamp text, parsed only when needed (``resolve``)
+    timestamp_text: str | None = None
+
+    def resolve(self) -> tuple[str | None, str | None]:
+        """(``@timestamp`` text in UTC, zone label) from the header, or (None, None)."""
+        moment, zone = self.timestamp, self.timezone
+        if moment is None and self.timestamp_text:
+            parsed = parse_iso(self.timestamp_text)
+            if parsed is None:
+                return None, None
+            moment, zone = parsed
+        if moment is None:
+            return None, None
+        moment = moment.astimezone(UTC)
+        return (moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z",
+                zone)
 
 
 def parse_iso(text: str) -> tuple[datetime, str] | None:
@@ -95,6 +111,5 @@ def _rfc5424(pri: int | None, rest: str) -> Envelope:
         return Envelope(pri, None, None, None, None, rest)
     stamp_text, host, app = parts[0], parts[1], parts[2]
     message = parts[5] if len(parts) > 5 else ""
-    parsed = parse_iso(stamp_text) if stamp_text != "-" else None
-    return Envelope(pri, parsed[0] if parsed else None, None if host == "-" else host,
-                    None if app == "-" else app, parsed[1] if parsed else None, message)
+    return Envelope(pri, None, None if host == "-" else host, None if app == "-" else app, None,
+                    message, None if stamp_text == "-" else stamp_text)
