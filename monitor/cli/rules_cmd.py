@@ -1,0 +1,213 @@
+"""``monitor rules validate|lint|list|test|run|import-sigma``: the threat rule pack.
+
+* ``validate [PATH...]``  schema + uniqueness + pack lint (ATT&CK, PCI ids, triage, fixtures);
+  every problem printed as ``file [rule id]: field: expected (got ...)``; exit 1 if any.
+* ``list [PATH...]``      id, type, severity, name.
+* ``test [PATH...] [--rule ID]`` each rule's fixtures against the configured Elasticsearch,
+  under a throw-away index prefix that is deleted afterwards.
+* ``run --from T --to T [--rule ID] [--dry-run]`` evaluate a range now (backfill, dry run);
+  without ``--dry-run`` findings are written (window state is not touched).
+* ``import-sigma PATH... --out DIR`` convert Sigma rules (needs the ``sigma`` extra).
+"""
+from __future__ import annotations
+
+import argparse
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ..detect.engine import evaluate_range
+from ..detect.lint import lint
+from ..detect.loader import RuleSet, load_rules
+from ..detect.schema import RuleValidationError
+from ..findings.exceptions import load_exceptions
+from ..store import open_store
+from ..store.setup import install_templates
+from .common import (EXIT_FAIL, EXIT_OK, EXIT_USAGE, CommandGroups, emit, fail, guarded,
+                     load_or_exit, run_async)
+
+__all__ = ["register"]
+
+
+def register(groups: CommandGroups) -> None:
+    sub = groups.group("rules", "threat rules: validate, list, test fixtures, run, import Sigma")
+    p = sub.add_parser("validate", help="schema, unique ids/names and pack lint")
+    p.add_argument("paths", nargs="*", help="rule files or folders (default: configured packs)")
+    p.add_argument("--requirements", type=Path, help="PCI requirements file to check ids against")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=guarded(_validate))
+    p = sub.add_parser("list", help="list rules")
+    p.add_argument("paths", nargs="*")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=guarded(_list))
+    p = sub.add_parser("test", help="run every rule's fixtures against Elasticsearch")
+    p.add_argument("paths", nargs="*")
+    p.add_argument("--rule", action="append", default=[], help="only this rule id (repeatable)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=guarded(_test))
+    p = sub.add_parser("run", help="evaluate rules over a time range (backfill or dry run)")
+    p.add_argument("paths", nargs="*")
+    p.add_argument("--rule", action="append", default=[], help="only this rule id (repeatable)")
+    p.add_argument("--from", dest="start", required=True, help="ISO time, inclusive")
+    p.add_argument("--to", dest="end", required=True, help="ISO time, exclusive")
+    p.add_argument("--dry-run", action="store_true", help="print findings, write nothing")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=guarded(_run))
+    p = sub.add_parser("import-sigma", help="convert Sigma rules into rule files")
+    p.add_argument("paths", nargs="+", help="Sigma .yml files or folders")
+    p.add_argument("--out", type=Path, required=True, help="folder for the converted rules")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=guarded(_import_sigma))
+
+
+def _paths(args: argparse.Namespace) -> list[Path] | None:
+    if args.paths:
+        return [Path(p) for p in args.paths]
+    settings = load_or_exit(args)
+    return list(settings.rules.dirs) or None
+
+
+def _load(args: argparse.Namespace) -> RuleSet:
+    return load_rules(_paths(args))
+
+
+def _validate(args: argparse.Namespace) -> int:
+    try:
+        ruleset = _load(args)
+    except RuleValidationError as exc:
+        emit([str(i) for i in exc.issues], args.json, lambda d: "\n".join(d))
+        return EXIT_FAIL
+    issues = lint(ruleset, args.requirements)
+    if issues:
+        emit([str(i) for i in issues], args.json, lambda d: "\n".join(d))
+        return EXIT_FAIL
+    emit({"rules": len(ruleset), "issues": 0}, args.json,
+         lambda d: f"{d['rules']} rules valid")
+    return EXIT_OK
+
+
+def _list(args: argparse.Namespace) -> int:
+    ruleset = _load(args)
+    rows = [{"id": r.id, "type": r.type, "severity": r.severity.value, "name": r.name,
+             "status": r.status, "pci": list(r.pci_dss_v4_0_1)} for r in ruleset]
+    emit(rows, args.json, lambda d: "\n".join(
+        f"{r['id']}  {r['type']:<11} {r['severity']:<8} {r['name']}" for r in d))
+    return EXIT_OK
+
+
+def _test(args: argparse.Namespace) -> int:
+    from ..detect.fixtures import run_fixtures
+
+    settings = load_or_exit(args)
+    ruleset = _load(args)
+    unknown = [i for i in args.rule if i not in ruleset.by_id]
+    if unknown:
+        return fail(f"unknown rule id(s): {', '.join(unknown)}", EXIT_USAGE)
+    entries = [e for e in ruleset.rules if not args.rule or e.rule.id in args.rule]
+    prefix = f"{settings.elasticsearch.index_prefix}-ruletest-{uuid.uuid4().hex[:8]}"
+
+    async def go() -> list[Any]:
+        store = open_store(settings.elasticsearch, prefix=prefix)
+        try:
+            await install_templates(store)
+            await store.detect()
+            return await run_fixtures(entries, store)
+        finally:
+            await store.es.indices.delete(index=f"{prefix}-*", ignore_unavailable=True,
+                                          allow_no_indices=True, expand_wildcards="all")
+            await store.es.indices.delete_index_template(name=f"{prefix}-*")
+            await store.close()
+
+    results = run_async(go)
+    rows = [{"rule": r.rule_id, "name": r.rule_name, "case": r.case, "ok": r.ok,
+             "expected": r.expected, "got": r.got, "error": r.error} for r in results]
+
+    def text(d: list[dict]) -> str:
+        lines = []
+        for r in d:
+            mark = "PASS" if r["ok"] else "FAIL"
+            line = f"{mark} {r['name']} :: {r['case']}"
+            if not r["ok"]:
+                line += f"\n     expected {r['expected']}\n     got      {r['got']}"
+                if r["error"]:
+                    line += f"\n     error    {r['error']}"
+            lines.append(line)
+        failed = sum(1 for r in d if not r["ok"])
+        lines.append(f"{len(d) - failed} passed, {failed} failed, {len(entries)} rules")
+        return "\n".join(lines)
+
+    emit(rows, args.json, text)
+    return EXIT_OK if results and all(r.ok for r in results) else EXIT_FAIL
+
+
+def _parse_time(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise SystemExit(fail(f"not an ISO time: {text!r}", EXIT_USAGE)) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _run(args: argparse.Namespace) -> int:
+    settings = load_or_exit(args)
+    ruleset = _load(args)
+    unknown = [i for i in args.rule if i not in ruleset.by_id]
+    if unknown:
+        return fail(f"unknown rule id(s): {', '.join(unknown)}", EXIT_USAGE)
+    rules = [r for r in ruleset if not args.rule or r.id in args.rule]
+    start, end = _parse_time(args.start), _parse_time(args.end)
+    if end <= start:
+        return fail("--to must be after --from", EXIT_USAGE)
+    exceptions = load_exceptions(settings.rules.exceptions_file)
+
+    async def go() -> Any:
+        store = open_store(settings.elasticsearch)
+        try:
+            await store.detect()
+            from datetime import timedelta
+            return await evaluate_range(
+                rules, store, start, end, write=not args.dry_run, exceptions=exceptions,
+                max_segment=timedelta(seconds=settings.rules.max_backfill_segment_seconds))
+        finally:
+            await store.close()
+
+    stats = run_async(go)
+    report = {"rules": stats.rules_evaluated, "segments": stats.segments,
+              "findings": stats.findings, "created": stats.created,
+              "duplicates": stats.duplicates, "excepted": stats.excepted,
+              "errors": stats.errors, "round_trips": stats.round_trips,
+              "took_ms": stats.took_ms, "seconds": round(stats.duration_seconds, 3),
+              "dry_run": args.dry_run,
+              "results": [{"id": d["finding"]["id"], "rule": d["rule"]["name"],
+                           "severity": d["rule"]["severity"], "group": d["finding"]["group_key"],
+                           "count": d["finding"]["count"], "window": d["finding"]["window"]}
+                          for d in stats.results] if args.dry_run else []}
+
+    def text(r: dict) -> str:
+        lines = [f"{f['severity']:<8} {f['rule']} [{f['group']}] count={f['count']} "
+                 f"window={f['window']['start']}" for f in r["results"]]
+        lines.append(f"{r['rules']} rules, {r['segments']} segments, {r['findings']} findings "
+                     f"({r['created']} new, {r['duplicates']} already known, {r['excepted']} "
+                     f"excepted), {r['round_trips']} round trips, {r['seconds']} s"
+                     + (" [dry run]" if r["dry_run"] else ""))
+        lines.extend(f"error {k}: {v}" for k, v in r["errors"].items())
+        return "\n".join(lines)
+
+    emit(report, args.json, text)
+    return EXIT_FAIL if stats.errors else EXIT_OK
+
+
+def _import_sigma(args: argparse.Namespace) -> int:
+    from ..detect.sigma import SigmaUnavailable, import_sigma_paths
+
+    try:
+        results = import_sigma_paths([Path(p) for p in args.paths], args.out)
+    except SigmaUnavailable as exc:
+        return fail(str(exc), EXIT_USAGE)
+    rows = [{"source": r.source, "ok": r.ok, "rule_file": str(r.rule_file) if r.rule_file else None,
+             "reason": r.reason} for r in results]
+    emit(rows, args.json, lambda d: "\n".join(
+        (f"imported {r['source']} -> {r['rule_file']}" if r["ok"]
+         else f"REFUSED  {r['source']}: {r['reason']}") for r in d))
+    return EXIT_OK if all(r.ok for r in results) else EXIT_FAIL
