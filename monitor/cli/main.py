@@ -21,6 +21,8 @@ COMMAND_MODULES = (
     "monitor.cli.checkpoint_cmd",
     "monitor.cli.report_cmd",
     "monitor.cli.compliance_cmd",
+    "monitor.cli.rules_cmd",
+    "monitor.cli.findings_cmd",
 )
 
 
