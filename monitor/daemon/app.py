@@ -486,7 +486,7 @@ class Daemon:
         metrics.source_duplicates.labels(source=label).inc(result.duplicates)
         metrics.source_dead_lettered.labels(source=label).inc(result.dead_lettered)
         now = time.time()
-        if result.total:
+        if result.indexed or result.dead_lettered:  # new records; replays do not count
             metrics.source_last_event.labels(source=label).set(now)
             self.positions.set_source(label, now)
         metrics.source_last_success.labels(source=label).set(now)

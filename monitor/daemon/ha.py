@@ -100,11 +100,13 @@ class LeaseKeeper:
     async def run(self, stop: asyncio.Event) -> None:
         """Renew (or poll for) the lease until ``stop`` is set."""
         while not stop.is_set():
+            started = self._clock()
             await self.tick()
-            wait = self._settings.renew_seconds
+            # ticks start every renew_seconds (not renew_seconds after a slow answer)
+            wait = max(0.05, started + self._settings.renew_seconds - self._clock())
             if self.active:
                 # never sleep past our own validity: demote on time even if ES hangs
-                wait = min(wait, max(0.1, self._valid_until - self._clock()))
+                wait = min(wait, max(0.05, self._valid_until - self._clock()))
             try:
                 await asyncio.wait_for(stop.wait(), timeout=wait)
             except asyncio.TimeoutError:

@@ -153,8 +153,12 @@ class JobTable:
         Returns how many runs had to be cancelled."""
         self._stopping = True
         if self.scheduler.running:
+            # pause, not shutdown: APScheduler's executor shutdown cancels running tasks
+            self.scheduler.pause()
+        cancelled = await self._drain(timeout)
+        if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
-        return await self._drain(timeout)
+        return cancelled
 
     async def _drain(self, timeout: float, only: Callable[[JobSpec], bool] = lambda s: True) -> int:
         tasks = [t for t, spec in self._running.items() if only(spec) and not t.done()]
