@@ -238,6 +238,7 @@ class GitRepoSource(_Model):
 class _ForgeSource(_Model):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     base_url: str
+    timeout_seconds: float = Field(30.0, gt=0)
     token: SecretStr | None = None
     tls: TlsClient = TlsClient()
     schedule: Schedule = Schedule(interval_seconds=300)
@@ -247,19 +248,43 @@ class _ForgeSource(_Model):
     def _secrets(cls, data: Any) -> Any:
         return _resolve_secrets(data, ("token", "private_key"))
 
+    @field_validator("base_url")
+    @classmethod
+    def _https(cls, url: str) -> str:
+        if not url.startswith("https://"):
+            raise ValueError("base_url must be https:// (requests carry a token)")
+        if "@" in url[8:].split("/", 1)[0]:
+            raise ValueError("credentials in a URL would be logged; use token / token_env")
+        return url
+
 
 class GithubSource(_ForgeSource):
+    """GitHub or GitHub Enterprise (``base_url: https://ghe.example.com/api/v3``)."""
+
     base_url: str = "https://api.github.com"
     repositories: list[str] = Field(min_length=1)  # owner/name
     app_id: int | None = None
     installation_id: int | None = None
     private_key: SecretStr | None = None
     protected_branches: list[str] = Field(default_factory=lambda: ["main"])
+    #: how far back the first run looks (later runs continue from their cursors)
+    initial_lookback_days: int = Field(30, ge=1, le=3650)
+    #: commits checked for an associated pull request per branch and run (one request each)
+    max_commits_per_run: int = Field(500, ge=1)
+
+    @model_validator(mode="after")
+    def _auth(self) -> "GithubSource":
+        app = (self.app_id, self.installation_id, self.private_key)
+        if any(v is not None for v in app) and not all(v is not None for v in app):
+            raise ValueError("a GitHub App needs app_id, installation_id and private_key")
+        return self
 
 
 class GitlabSource(_ForgeSource):
     base_url: str = "https://gitlab.com"
     projects: list[str] = Field(min_length=1)  # group/project or numeric id
+    protected_branches: list[str] = Field(default_factory=lambda: ["main"])
+    initial_lookback_days: int = Field(30, ge=1, le=3650)
 
 
 class ArgoCdSource(_ForgeSource):

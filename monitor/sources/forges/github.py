@@ -1,0 +1,287 @@
+"""GitHub (and GitHub Enterprise) REST API as a change-evidence source.
+
+Entry point for the daemon (one call per configured source and schedule tick)::
+
+    stats = await sync_github(cfg, store, writer, state, client=None)   # -> SyncStats
+
+Per repository, what is new since the last run (cursors in the state index under
+``github:<source>:<owner/name>``) becomes ``changes`` documents:
+
+* a daily snapshot of the active branch rules (``rules/branches/{b}``, readable with
+  metadata:read) and classic protection (``branches/{b}/protection``, needs admin; a 403/404
+  is recorded as absent) for each protected branch; it also gives the required check names;
+* deployments and every deployment status (GitHub deletes previous statuses after 90 days),
+  with the check runs of the deployed SHA judged against the required checks;
+* merged pull requests into protected branches with reviews, commits and the check runs of
+  the head SHA; ``independent_approval`` is true only when someone approved who is not the
+  author, not a commit author/committer and not the last pusher (``normalize.changes``);
+* commits on protected branches without an associated pull request (``direct_push``).
+
+Auth is a token (``Authorization: Bearer``) or a GitHub App installation token minted from the
+App's private key (RS256 JWT, cached until shortly before it expires). ``base_url`` points at
+GitHub Enterprise Server (``https://ghe.example.com/api/v3``). Pagination, ETags and rate
+limits are ``forges.http``'s job.
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import re
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from ...normalize import changes
+from ..git import SyncStats, record_stats
+from .http import ForgeError, ForgeHttp, build_client
+from .common import collect, finish, iso, start_stats
+
+if TYPE_CHECKING:  # pragma: no cover
+    import httpx
+
+    from ...settings import GithubSource
+    from ...store import BulkWriter, StateStore, Store
+
+__all__ = ["sync_github", "GithubAuth", "required_checks", "API_VERSION"]
+
+API_VERSION = "2022-11-28"
+_REPO_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+
+
+class GithubAuth:
+    """Headers for a token, or an App installation token minted and cached on demand."""
+
+    def __init__(self, cfg: "GithubSource", clock: Callable[[], float] = time.time) -> None:
+        self.cfg = cfg
+        self.clock = clock
+        self._token: str | None = None
+        self._expires = 0.0
+        self.http: ForgeHttp | None = None
+
+    async def __call__(self) -> dict[str, str]:
+        if self.cfg.token is not None:
+            return {"Authorization": f"Bearer {self.cfg.token.get_secret_value()}"}
+        if self.cfg.app_id is None or self.cfg.private_key is None \
+                or self.cfg.installation_id is None:
+            return {}
+        if self._token is None or self.clock() > self._expires - 300:
+            assert self.http is not None
+            jwt = app_jwt(self.cfg.app_id, self.cfg.private_key.get_secret_value(), self.clock())
+            reply = await self.http.post(
+                f"app/installations/{int(self.cfg.installation_id)}/access_tokens",
+                headers={"Authorization": f"Bearer {jwt}"})
+            self._token = str(reply.data["token"])
+            expires = str(reply.data.get("expires_at") or "")
+            try:
+                self._expires = datetime.fromisoformat(expires.replace("Z", "+00:00")).timestamp()
+            except ValueError:
+                self._expires = self.clock() + 3000
+        return {"Authorization": f"Bearer {self._token}"}
+
+
+def app_jwt(app_id: int, private_key_pem: str, now: float) -> str:
+    """RS256 JWT for a GitHub App (valid 9 minutes, issued 60 s in the past for clock skew)."""
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    header = b64(json.dumps({"alg": "RS256", "typ": "JWT"}, separators=(",", ":")).encode())
+    payload = b64(json.dumps({"iat": int(now) - 60, "exp": int(now) + 540, "iss": str(app_id)},
+                             separators=(",", ":")).encode())
+    key = serialization.load_pem_private_key(private_key_pem.encode(), password=None)
+    signature = key.sign(f"{header}.{payload}".encode(), padding.PKCS1v15(),  # type: ignore[union-attr,call-arg]
+                         hashes.SHA256())  # type: ignore[call-arg]
+    return f"{header}.{payload}.{b64(signature)}"
+
+
+def required_checks(snapshot: dict[str, Any]) -> list[str]:
+    """Required status-check names from branch rules and classic protection."""
+    names: list[str] = []
+    for rule in snapshot.get("rules") or []:
+        if isinstance(rule, dict) and rule.get("type") == "required_status_checks":
+            for check in (rule.get("parameters") or {}).get("required_status_checks") or []:
+                if isinstance(check, dict) and check.get("context"):
+                    names.append(str(check["context"]))
+    classic = snapshot.get("protection") or {}
+    if isinstance(classic, dict):
+        status = classic.get("required_status_checks") or {}
+        names += [str(c) for c in status.get("contexts") or []]
+        names += [str(c.get("context")) for c in status.get("checks") or []
+                  if isinstance(c, dict) and c.get("context")]
+    return sorted(set(names))
+
+
+async def sync_github(cfg: "GithubSource", store: "Store", writer: "BulkWriter",
+                      state: "StateStore", client: "httpx.AsyncClient | None" = None, *,
+                      sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+                      now: datetime | None = None) -> SyncStats:
+    """Collect deployments, merged PRs, direct pushes and branch rules (see module doc)."""
+    del store  # documents go through the writer, cursors through the state store
+    stats, before, started = start_stats(cfg.name, "github")
+    own = client is None
+    client = client or build_client(cfg.tls, cfg.timeout_seconds)
+    auth = GithubAuth(cfg)
+    http = ForgeHttp(cfg.name, cfg.base_url, client, sleep=sleep, auth=auth,
+                     headers={"Accept": "application/vnd.github+json",
+                              "X-GitHub-Api-Version": API_VERSION,
+                              "User-Agent": "pci-compliance-monitor"})
+    auth.http = http
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    try:
+        for repo in cfg.repositories:
+            if not _REPO_RE.match(repo):
+                raise ForgeError(f"{cfg.name}: repository must be owner/name, got {repo[:100]!r}")
+            await _sync_one(http, cfg, repo, writer, state, stats, moment)
+    except ForgeError:
+        stats.errors += 1
+        raise
+    finally:
+        finish(stats, http, before, started)
+        record_stats(stats)
+        if own:
+            await client.aclose()
+    return stats
+
+
+async def _sync_one(http: ForgeHttp, cfg: "GithubSource", repo: str, writer: "BulkWriter",
+                    state: "StateStore", stats: SyncStats, now: datetime) -> None:
+    key = f"github:{cfg.name}:{repo}"
+    current = await state.get(key)
+    value: dict[str, Any] = dict(current.value) if current else {}
+    lookback = iso(now - timedelta(days=cfg.initial_lookback_days))
+    today = now.date().isoformat()
+    docs: list[Any] = []
+    r = quote(repo, safe="/")
+
+    # 1. daily branch rules / protection snapshot (also: which checks are required)
+    protection: dict[str, Any] = dict(value.get("protection") or {})
+    for branch in cfg.protected_branches:
+        entry = protection.get(branch) or {}
+        if entry.get("day") == today:
+            continue
+        b = quote(branch, safe="")
+        rules = await collect(http, f"repos/{r}/rules/branches/{b}", {"per_page": 100},
+                              missing_ok=True)
+        try:
+            classic = (await http.get(f"repos/{r}/branches/{b}/protection", etag=False)).data
+        except ForgeError as exc:
+            if exc.status not in (403, 404):
+                raise
+            classic = None
+        snapshot = {"rules": rules, "protection": classic}
+        doc = changes.branch_protection_document("github", cfg.name, repo, branch, today,
+                                                 snapshot, entry.get("hash"), iso(now))
+        docs.append(doc)
+        protection[branch] = {"day": today, "hash": doc.source["change"]["protection"]["hash"],
+                              "required": required_checks(snapshot)}
+
+    def required_for(ref: str | None) -> list[str]:
+        name = (ref or "").removeprefix("refs/heads/")
+        return list((protection.get(name) or {}).get("required") or [])
+
+    # 2. deployments and all their statuses
+    dep_since = value.get("deployments_since") or lookback
+    cutoff = iso(_parse(dep_since) - timedelta(days=1))
+    newest = dep_since
+    first = True
+    async for page in http.pages(f"repos/{r}/deployments", {"per_page": 100}):
+        if first and http.last_status == 304 and value.get("deployments_since"):
+            break  # nothing changed since the last run (and it cost no quota)
+        first = False
+        stop = False
+        for dep in page:
+            created = str(dep.get("created_at") or "")
+            if created < cutoff:
+                stop = True
+                continue
+            dep_id = int(dep["id"])
+            sha = str(dep.get("sha") or "")
+            checks = await _checks(http, r, sha, required_for(dep.get("ref")))
+            docs.append(changes.github_deployment_document(cfg.name, repo, dep, checks))
+            for status in await collect(http, f"repos/{r}/deployments/{dep_id}/statuses",
+                                        {"per_page": 100}):
+                docs.append(changes.github_deployment_status_document(cfg.name, repo, dep,
+                                                                      status))
+            newest = max(newest, created)
+        if stop:
+            break
+
+    # 3. merged pull requests into protected branches, with reviews and checks
+    pr_since = value.get("pulls_since") or lookback
+    newest_pr = pr_since
+    for branch in cfg.protected_branches:
+        async for page in http.pages(f"repos/{r}/pulls", {
+                "state": "closed", "base": branch, "sort": "updated", "direction": "desc",
+                "per_page": 100}):
+            stop = False
+            for pr in page:
+                updated = str(pr.get("updated_at") or "")
+                if updated < pr_since:
+                    stop = True
+                    break
+                newest_pr = max(newest_pr, updated)
+                if not pr.get("merged_at"):
+                    continue
+                number = int(pr["number"])
+                reviews = await collect(http, f"repos/{r}/pulls/{number}/reviews",
+                                        {"per_page": 100})
+                commits = await collect(http, f"repos/{r}/pulls/{number}/commits",
+                                        {"per_page": 100})
+                head = str((pr.get("head") or {}).get("sha") or "")
+                checks = await _checks(http, r, head, required_for(branch))
+                docs.append(changes.github_pull_request_document(cfg.name, repo, pr, reviews,
+                                                                 commits, checks))
+                docs += [changes.github_review_document(cfg.name, repo, pr, review)
+                         for review in reviews if review.get("id") is not None]
+            if stop:
+                break
+
+    # 4. commits on protected branches that no pull request brought in
+    commit_since: dict[str, str] = dict(value.get("commits_since") or {})
+    for branch in cfg.protected_branches:
+        since = commit_since.get(branch) or lookback
+        newest_commit = since
+        seen = 0
+        async for page in http.pages(f"repos/{r}/commits", {"sha": branch, "since": since,
+                                                            "per_page": 100}):
+            for commit in page:
+                sha = str(commit.get("sha") or "")
+                if not re.fullmatch(r"[0-9a-f]{40}", sha) or seen >= cfg.max_commits_per_run:
+                    continue
+                seen += 1
+                date = str(((commit.get("commit") or {}).get("committer") or {}).get("date") or "")
+                newest_commit = max(newest_commit, date)
+                pulls = (await http.get(f"repos/{r}/commits/{sha}/pulls")).data
+                if isinstance(pulls, list) and not pulls:
+                    docs.append(changes.github_direct_push_document(cfg.name, repo, branch,
+                                                                    commit))
+        commit_since[branch] = newest_commit
+
+    await _write(writer, docs, stats, f"github:{cfg.name}")
+    value.update({"protection": protection, "deployments_since": newest,
+                  "pulls_since": newest_pr, "commits_since": commit_since})
+    await state.put(key, value, current)
+
+
+async def _checks(http: ForgeHttp, r: str, sha: str,
+                  required: list[str]) -> changes.ChecksVerdict | None:
+    if not re.fullmatch(r"[0-9a-f]{40}", sha):
+        return None
+    runs = await collect(http, f"repos/{r}/commits/{sha}/check-runs",
+                         {"filter": "latest", "per_page": 100}, key="check_runs")
+    return changes.checks_verdict(sha, runs, required)
+
+
+async def _write(writer: "BulkWriter", docs: list[Any], stats: SyncStats, label: str) -> None:
+    stats.documents += len(docs)
+    if docs:
+        stats.add_result(await writer.write(docs, label=label))
+
+
+def _parse(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))

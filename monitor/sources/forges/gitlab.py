@@ -1,0 +1,134 @@
+"""GitLab REST API (v4) as a change-evidence source.
+
+Entry point for the daemon::
+
+    stats = await sync_gitlab(cfg, store, writer, state, client=None)   # -> SyncStats
+
+Per project (``group/project`` or a numeric id), since the cursors kept under
+``gitlab:<source>:<project>``:
+
+* deployments updated since the last run (``order_by=updated_at``), with their approvals
+  (protected environments) judged independent when the approver is not the deployer, and the
+  pipeline of the deployed SHA (``deployable.pipeline``, else ``pipelines?sha=``);
+* merge requests merged into protected branches, with ``approvals`` (approvers other than the
+  author and the commit authors/committers count as independent) and the pipelines of the
+  merged SHA.
+
+Pagination follows ``Link`` (or ``x-next-page`` when GitLab omits it above 10,000 records);
+``RateLimit-*``/``Retry-After`` are honoured by ``forges.http``.
+"""
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from ...normalize import changes
+from ..git import SyncStats, record_stats
+from .common import collect, finish, iso, start_stats
+from .http import ForgeError, ForgeHttp, build_client
+
+if TYPE_CHECKING:  # pragma: no cover
+    import httpx
+
+    from ...settings import GitlabSource
+    from ...store import BulkWriter, StateStore, Store
+
+__all__ = ["sync_gitlab"]
+
+_PROJECT_RE = re.compile(r"^(?:[0-9]+|[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)+)$")
+_SHA_RE = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?$")
+
+
+async def sync_gitlab(cfg: "GitlabSource", store: "Store", writer: "BulkWriter",
+                      state: "StateStore", client: "httpx.AsyncClient | None" = None, *,
+                      sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+                      now: datetime | None = None) -> SyncStats:
+    """Collect deployments and merged merge requests (see module doc)."""
+    del store
+    stats, before, started = start_stats(cfg.name, "gitlab")
+    own = client is None
+    client = client or build_client(cfg.tls, cfg.timeout_seconds)
+    headers = {"Accept": "application/json", "User-Agent": "pci-compliance-monitor"}
+    if cfg.token is not None:
+        headers["Authorization"] = f"Bearer {cfg.token.get_secret_value()}"
+    http = ForgeHttp(cfg.name, cfg.base_url.rstrip("/") + "/api/v4", client, headers=headers,
+                     sleep=sleep)
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    try:
+        for project in cfg.projects:
+            if not _PROJECT_RE.match(project):
+                raise ForgeError(f"{cfg.name}: project must be group/project or an id, "
+                                 f"got {project[:100]!r}")
+            await _sync_one(http, cfg, project, writer, state, stats, moment)
+    except ForgeError:
+        stats.errors += 1
+        raise
+    finally:
+        finish(stats, http, before, started)
+        record_stats(stats)
+        if own:
+            await client.aclose()
+    return stats
+
+
+async def _sync_one(http: ForgeHttp, cfg: "GitlabSource", project: str, writer: "BulkWriter",
+                    state: "StateStore", stats: SyncStats, now: datetime) -> None:
+    key = f"gitlab:{cfg.name}:{project}"
+    current = await state.get(key)
+    value: dict[str, Any] = dict(current.value) if current else {}
+    lookback = iso(now - timedelta(days=cfg.initial_lookback_days))
+    pid = quote(project, safe="")
+    docs: list[Any] = []
+
+    dep_since = value.get("deployments_since") or lookback
+    newest = dep_since
+    for dep in await collect(http, f"projects/{pid}/deployments", {
+            "order_by": "updated_at", "sort": "asc", "updated_after": dep_since,
+            "per_page": 100}):
+        sha = str(dep.get("sha") or "")
+        pipeline = ((dep.get("deployable") or {}).get("pipeline")) or None
+        if pipeline:
+            checks = changes.checks_verdict(sha, [{"name": f"pipeline {pipeline.get('id')}",
+                                                   **pipeline}])
+        else:
+            checks = await _pipelines(http, pid, sha)
+        docs.append(changes.gitlab_deployment_document(cfg.name, project, dep, checks))
+        newest = max(newest, str(dep.get("updated_at") or ""))
+
+    mr_since = value.get("merge_requests_since") or lookback
+    newest_mr = mr_since
+    for branch in cfg.protected_branches:
+        for mr in await collect(http, f"projects/{pid}/merge_requests", {
+                "state": "merged", "target_branch": branch, "updated_after": mr_since,
+                "order_by": "updated_at", "sort": "asc", "per_page": 100}):
+            iid = int(mr["iid"])
+            approvals = (await http.get(f"projects/{pid}/merge_requests/{iid}/approvals")).data
+            commits = await collect(http, f"projects/{pid}/merge_requests/{iid}/commits",
+                                    {"per_page": 100})
+            sha = str(mr.get("merge_commit_sha") or mr.get("squash_commit_sha")
+                      or mr.get("sha") or "")
+            checks = await _pipelines(http, pid, sha)
+            docs.append(changes.gitlab_merge_request_document(
+                cfg.name, project, mr, approvals if isinstance(approvals, dict) else {},
+                commits, checks))
+            newest_mr = max(newest_mr, str(mr.get("updated_at") or ""))
+
+    stats.documents += len(docs)
+    if docs:
+        stats.add_result(await writer.write(docs, label=f"gitlab:{cfg.name}"))
+    value.update({"deployments_since": newest, "merge_requests_since": newest_mr})
+    await state.put(key, value, current)
+
+
+async def _pipelines(http: ForgeHttp, pid: str, sha: str) -> changes.ChecksVerdict | None:
+    if not _SHA_RE.match(sha):
+        return None
+    pipelines = (await http.get(f"projects/{pid}/pipelines", {"sha": sha, "per_page": 20})).data
+    if not isinstance(pipelines, list) or not pipelines:
+        return changes.checks_verdict(sha, [])
+    latest = max(pipelines, key=lambda p: int(p.get("id") or 0))
+    return changes.checks_verdict(sha, [{"name": f"pipeline {latest.get('id')}", **latest}])

@@ -1,0 +1,320 @@
+"""HTTP plumbing shared by the forge clients: pagination, ETags, rate limits, retries.
+
+``ForgeHttp`` wraps one ``httpx.AsyncClient`` (TLS verification on unless the settings turn
+it off) and gives the forge modules three calls:
+
+* ``get(path, params)`` → ``Reply(status, data, headers)``; a cached ETag is sent as
+  ``If-None-Match`` and a 304 returns the cached body (it costs no GitHub quota);
+* ``pages(path, params, key=None)`` → async iterator of item lists, following the ``Link``
+  header (``rel="next"``) verbatim, or GitLab's ``x-next-page`` when there is no Link;
+* rate limits: a 429, or a 403 that says so (``retry-after``, ``x-ratelimit-remaining: 0``,
+  "secondary rate limit"), waits for ``retry-after`` or the reset time (GitHub
+  ``x-ratelimit-reset``, GitLab ``RateLimit-Reset``), else backs off exponentially from 60 s;
+  a success with ``remaining: 0`` makes the next call wait for the reset. Each wait is one
+  warning log line and counts in ``COUNTERS[source]`` (read by the metrics module).
+
+Errors become ``ForgeError`` (a ``SourceError``) with the status; nothing above this module
+sees an ``httpx`` exception. Tokens are never logged: only method, path and status are.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import re
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from ...errors import SourceError
+
+__all__ = ["ForgeError", "ForgeHttp", "Reply", "ForgeCounters", "COUNTERS", "counters",
+           "build_client"]
+
+log = logging.getLogger(__name__)
+
+_LINK_RE = re.compile(r'<([^>]*)>\s*;\s*rel="?([^";]+)"?')
+_RETRY_STATUSES = frozenset({500, 502, 503, 504})
+
+
+class ForgeError(SourceError):
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(slots=True)
+class ForgeCounters:
+    """Running totals for one configured forge source (never reset while running)."""
+
+    requests: int = 0
+    not_modified: int = 0
+    rate_limit_waits: int = 0
+    rate_limit_wait_seconds: float = 0.0
+    errors: int = 0
+
+
+COUNTERS: dict[str, ForgeCounters] = {}
+
+
+def counters(source: str) -> ForgeCounters:
+    return COUNTERS.setdefault(source, ForgeCounters())
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    status: int
+    data: Any
+    headers: httpx.Headers
+    url: str
+
+
+class _EtagCache:
+    """Bounded LRU of full URL → (etag, body); one per source (so per token scope)."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self.items: OrderedDict[str, tuple[str, Any]] = OrderedDict()
+
+    def get(self, url: str) -> tuple[str, Any] | None:
+        value = self.items.get(url)
+        if value is not None:
+            self.items.move_to_end(url)
+        return value
+
+    def put(self, url: str, etag: str, body: Any) -> None:
+        self.items[url] = (etag, body)
+        self.items.move_to_end(url)
+        while len(self.items) > self.size:
+            self.items.popitem(last=False)
+
+
+_ETAGS: dict[str, _EtagCache] = {}
+
+
+def build_client(tls: Any = None, timeout: float = 30.0) -> httpx.AsyncClient:
+    """An httpx client honouring ``TlsClient`` (verify on, optional CA file)."""
+    verify: Any = True
+    if tls is not None:
+        if tls.ca_file:
+            import ssl
+
+            verify = ssl.create_default_context(cafile=str(tls.ca_file))
+        elif not tls.verify:
+            log.warning("forge TLS verification is OFF (tls.verify=false)")
+            verify = False
+    return httpx.AsyncClient(verify=verify, timeout=timeout, follow_redirects=False)
+
+
+class ForgeHttp:
+    def __init__(self, source: str, base_url: str, client: httpx.AsyncClient, *,
+                 headers: dict[str, str] | None = None,
+                 auth: Callable[[], Awaitable[dict[str, str]]] | None = None,
+                 sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+                 clock: Callable[[], float] = time.time, max_wait_seconds: float = 3600.0,
+                 max_attempts: int = 6) -> None:
+        if not base_url.startswith("https://"):
+            raise ForgeError(f"{source}: base_url must be https:// (it carries a token)")
+        self.source = source
+        self.base = base_url.rstrip("/") + "/"
+        self.client = client
+        self.headers = dict(headers or {})
+        self.auth = auth
+        self.sleep = sleep
+        self.clock = clock
+        self.max_wait = max_wait_seconds
+        self.max_attempts = max_attempts
+        self.counters = counters(source)
+        self.etags = _ETAGS.setdefault(source, _EtagCache())
+        self._blocked_until = 0.0
+        #: status of the last answer (304 when the cached body was returned)
+        self.last_status = 0
+        self._host = urlsplit(self.base).netloc
+
+    def url(self, path: str) -> str:
+        if path.startswith(("https://", "http://")):
+            if urlsplit(path).netloc != self._host:
+                raise ForgeError(f"{self.source}: refusing to follow a link to another host")
+            return path
+        return urljoin(self.base, path.lstrip("/"))
+
+    async def get(self, path: str, params: dict[str, Any] | None = None, *,
+                  ok: tuple[int, ...] = (200,), etag: bool = True) -> Reply:
+        return await self.request("GET", path, params=params, ok=ok, etag=etag)
+
+    async def post(self, path: str, json: Any = None, *, ok: tuple[int, ...] = (200, 201),
+                   headers: dict[str, str] | None = None) -> Reply:
+        return await self.request("POST", path, json=json, ok=ok, etag=False, headers=headers)
+
+    async def request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
+                      json: Any = None, ok: tuple[int, ...] = (200,), etag: bool = True,
+                      headers: dict[str, str] | None = None) -> Reply:
+        url = self.url(path)
+        request = self.client.build_request(method, url, params=params, json=json)
+        key = str(request.url)
+        attempt = 0
+        while True:
+            await self._wait_blocked()
+            send_headers = dict(self.headers)
+            if self.auth is not None and headers is None:
+                send_headers.update(await self.auth())
+            send_headers.update(headers or {})
+            cached = self.etags.get(key) if etag and method == "GET" else None
+            if cached:
+                send_headers["If-None-Match"] = cached[0]
+            request = self.client.build_request(method, url, params=params, json=json,
+                                                headers=send_headers)
+            self.counters.requests += 1
+            try:
+                response = await self.client.send(request)
+            except httpx.HTTPError as exc:
+                if attempt + 1 >= self.max_attempts:
+                    self.counters.errors += 1
+                    raise ForgeError(f"{self.source}: {method} {_path(key)}: "
+                                     f"{type(exc).__name__}") from None
+                await self._backoff(attempt, f"{type(exc).__name__}")
+                attempt += 1
+                continue
+            self._note_quota(response)
+            status = response.status_code
+            self.last_status = status
+            if status == 304 and cached:
+                self.counters.not_modified += 1
+                return Reply(304, cached[1], response.headers, key)
+            wait = self._rate_limit_wait(response, attempt)
+            if wait is not None:
+                if attempt + 1 >= self.max_attempts or wait > self.max_wait:
+                    self.counters.errors += 1
+                    raise ForgeError(f"{self.source}: rate limited on {_path(key)}; "
+                                     f"would wait {wait:.0f}s", status)
+                self.counters.rate_limit_waits += 1
+                self.counters.rate_limit_wait_seconds += wait
+                log.warning("%s: rate limited (%d on %s %s); waiting %.0fs", self.source, status,
+                            method, _path(key), wait)
+                await self.sleep(wait)
+                attempt += 1
+                continue
+            if status in _RETRY_STATUSES and attempt + 1 < self.max_attempts:
+                await self._backoff(attempt, f"HTTP {status}")
+                attempt += 1
+                continue
+            if status not in ok:
+                self.counters.errors += 1
+                raise ForgeError(f"{self.source}: {method} {_path(key)} answered {status}: "
+                                 f"{_message(response)}", status)
+            data = _json(response) if status != 204 else None
+            tag = response.headers.get("etag")
+            if etag and method == "GET" and tag and status == 200:
+                self.etags.put(key, tag, data)
+            return Reply(status, data, response.headers, key)
+
+    async def pages(self, path: str, params: dict[str, Any] | None = None, *,
+                    key: str | None = None, max_pages: int = 100) -> AsyncIterator[list[Any]]:
+        """Item lists page by page (``key`` picks the list out of an object body)."""
+        url: str | None = path
+        query = params
+        for _ in range(max_pages):
+            if url is None:
+                return
+            reply = await self.get(url, query)
+            data = reply.data
+            items = data.get(key, []) if key and isinstance(data, dict) else data
+            yield list(items) if isinstance(items, list) else []
+            url, query = _next_link(reply), None
+        log.warning("%s: stopped after %d pages of %s", self.source, max_pages, _path(path))
+
+    async def _wait_blocked(self) -> None:
+        now = self.clock()
+        if self._blocked_until > now:
+            wait = self._blocked_until - now
+            if wait > self.max_wait:
+                raise ForgeError(f"{self.source}: quota exhausted for {wait:.0f}s")
+            self.counters.rate_limit_waits += 1
+            self.counters.rate_limit_wait_seconds += wait
+            log.warning("%s: primary rate limit exhausted; waiting %.0fs for the reset",
+                        self.source, wait)
+            await self.sleep(wait)
+            self._blocked_until = 0.0
+
+    def _note_quota(self, response: httpx.Response) -> None:
+        remaining = response.headers.get("x-ratelimit-remaining") or \
+            response.headers.get("ratelimit-remaining")
+        if remaining == "0" and response.status_code < 400:
+            reset = _reset_at(response.headers)
+            if reset:
+                self._blocked_until = reset + 1
+
+    def _rate_limit_wait(self, response: httpx.Response, attempt: int) -> float | None:
+        status = response.status_code
+        if status not in (403, 429):
+            return None
+        headers = response.headers
+        retry_after = headers.get("retry-after")
+        remaining = headers.get("x-ratelimit-remaining") or headers.get("ratelimit-remaining")
+        text = response.text[:2000].lower() if status == 403 else ""
+        if status == 403 and retry_after is None and remaining != "0" and \
+                "rate limit" not in text:
+            return None  # an ordinary permission error
+        if retry_after is not None:
+            try:
+                return max(0.0, float(retry_after))
+            except ValueError:
+                pass
+        reset = _reset_at(headers)
+        if remaining == "0" and reset:
+            return max(0.0, reset - self.clock()) + 1
+        return min(self.max_wait, 60.0 * (2 ** attempt))
+
+    async def _backoff(self, attempt: int, why: str) -> None:
+        delay = min(30.0, 0.5 * (2 ** attempt)) * (0.5 + random.random() / 2)  # noqa: S311
+        log.warning("%s: %s; retry in %.1fs", self.source, why, delay)
+        await self.sleep(delay)
+
+
+def _reset_at(headers: httpx.Headers) -> float | None:
+    value = headers.get("x-ratelimit-reset") or headers.get("ratelimit-reset")
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
+
+
+def _next_link(reply: Reply) -> str | None:
+    link = reply.headers.get("link")
+    if link:
+        for target, rel in _LINK_RE.findall(link):
+            if "next" in rel.split():
+                return target
+        return None
+    nxt = reply.headers.get("x-next-page")
+    if nxt and nxt.isdigit():
+        parts = httpx.URL(reply.url)
+        return str(parts.copy_merge_params({"page": nxt}))
+    return None
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        raise ForgeError(f"answer from {_path(str(response.request.url))} is not JSON",
+                         response.status_code) from None
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200]
+    if isinstance(body, dict):
+        return str(body.get("message") or body.get("error") or "")[:300]
+    return ""
+
+
+def _path(url: str) -> str:
+    return urlsplit(url).path[:300]
