@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 
 import httpx
 from prometheus_client import CollectorRegistry
@@ -77,4 +76,3 @@ async def test_garbage_and_slow_clients_do_not_break_the_server() -> None:
             assert (await client.get(f"{url}/healthz")).status_code == 200
     finally:
         await server.stop()
-    del base64
