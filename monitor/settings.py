@@ -132,6 +132,8 @@ class CheckpointApiSource(_Model):
     schedule: Schedule = Schedule()
     snapshots: bool = False
     snapshot_schedule: Schedule = Schedule(interval_seconds=86400)
+    #: access layers read by the snapshot (``show-access-rulebase``)
+    access_layers: list[str] = Field(default_factory=lambda: ["Network"])
 
     @model_validator(mode="before")
     @classmethod
