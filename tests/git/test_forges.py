@@ -1,0 +1,393 @@
+"""GitHub, GitLab and Argo CD through respx (shaped from the documented responses); the
+documents go into the real Elasticsearch through the store fixture."""
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from monitor.settings import ArgoCdSource, GithubSource, GitlabSource
+from monitor.sources.forges import COUNTERS, sync_argocd, sync_github, sync_gitlab
+from monitor.sources.forges.argocd import history_gaps
+from monitor.sources.forges.http import ForgeError, ForgeHttp
+from monitor.store import BulkWriter, StateStore
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+GH = "https://api.github.com"
+SHA_DEPLOYED = "a" * 40
+SHA_MERGE = "b" * 40
+SHA_HEAD = "c" * 40
+SHA_DIRECT = "d" * 40
+
+
+class Sleeps:
+    def __init__(self) -> None:
+        self.calls: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)
+
+
+async def _docs(store, **term: Any) -> list[dict[str, Any]]:
+    await store.es.indices.refresh(index=store.names.changes, ignore_unavailable=True,
+                                   allow_no_indices=True)
+    query = {"bool": {"filter": [{"term": {k: v}} for k, v in term.items()]}}
+    response = await store.es.search(index=store.names.changes, query=query, size=500,
+                                     ignore_unavailable=True, allow_no_indices=True)
+    return [dict(h["_source"], _id=h["_id"]) for h in response["hits"]["hits"]]
+
+
+def _es(mock: respx.MockRouter, store) -> respx.MockRouter:
+    """Let the store's own Elasticsearch traffic (httpx as well) through the mock."""
+    mock.route(url__startswith=store.settings.hosts[0]).pass_through()
+    return mock
+
+
+def _user(login: str) -> dict[str, Any]:
+    return {"login": login, "id": abs(hash(login)) % 10_000, "type": "User"}
+
+
+def _deployment(dep_id: int, created: str) -> dict[str, Any]:
+    return {"id": dep_id, "sha": SHA_DEPLOYED, "ref": "main", "task": "deploy",
+            "environment": "production", "original_environment": "production",
+            "production_environment": True, "transient_environment": False,
+            "creator": _user("deploy-bot[bot]"), "created_at": created, "updated_at": created,
+            "description": "policy deploy", "payload": {},
+            "statuses_url": f"{GH}/repos/acme/policy/deployments/{dep_id}/statuses"}
+
+
+def _pr(number: int, author: str, updated: str, merged: bool = True) -> dict[str, Any]:
+    return {"number": number, "state": "closed", "title": f"Change {number} CHG00{number}1234",
+            "user": _user(author), "body": "Reason: x\nTicket: NET-9",
+            "html_url": f"https://github.com/acme/policy/pull/{number}",
+            "merged_at": updated if merged else None, "closed_at": updated,
+            "updated_at": updated, "merge_commit_sha": SHA_MERGE,
+            "merged_by": _user("maintainer"),
+            "head": {"sha": SHA_HEAD, "ref": f"feature-{number}"}, "base": {"ref": "main"}}
+
+
+def _review(rid: int, login: str, state: str = "APPROVED", sha: str = SHA_HEAD) -> dict[str, Any]:
+    return {"id": rid, "user": _user(login), "state": state, "commit_id": sha,
+            "submitted_at": f"2026-11-2{rid % 5}T09:00:00Z", "author_association": "MEMBER"}
+
+
+def _pr_commit(author: str, committer: str = "web-flow") -> dict[str, Any]:
+    return {"sha": SHA_HEAD, "author": _user(author), "committer": _user(committer),
+            "commit": {"author": {"name": author, "email": f"{author}@example.com",
+                                  "date": "2026-11-20T08:00:00Z"},
+                       "committer": {"name": committer, "email": f"{committer}@example.com",
+                                     "date": "2026-11-20T08:00:00Z"}}}
+
+
+def _github_routes(mock: respx.MockRouter, deployments_first: Any) -> None:
+    r = "/repos/acme/policy"
+    mock.get(f"{GH}{r}/rules/branches/main").respond(200, json=[
+        {"type": "pull_request", "ruleset_source_type": "Repository",
+         "ruleset_source": "acme/policy", "ruleset_id": 42,
+         "parameters": {"required_approving_review_count": 1,
+                        "dismiss_stale_reviews_on_push": True,
+                        "require_code_owner_review": False, "require_last_push_approval": True,
+                        "required_review_thread_resolution": False}},
+        {"type": "required_status_checks", "ruleset_id": 42,
+         "parameters": {"strict_required_status_checks_policy": True,
+                        "required_status_checks": [{"context": "ci/test"}]}},
+        {"type": "non_fast_forward", "ruleset_id": 42},
+    ])
+    mock.get(f"{GH}{r}/branches/main/protection").respond(
+        403, json={"message": "Resource not accessible by integration"})
+    mock.get(f"{GH}{r}/deployments").mock(side_effect=deployments_first)
+    mock.get(f"{GH}/repositories/1/deployments").respond(200, json=[
+        _deployment(100, "2026-11-20T10:00:00Z"), _deployment(99, "2026-01-01T10:00:00Z")])
+    for dep_id, state in ((101, "success"), (100, "failure")):
+        mock.get(f"{GH}{r}/deployments/{dep_id}/statuses").respond(200, json=[
+            {"id": dep_id * 10, "state": state, "environment": "production",
+             "environment_url": "https://fw.example.com", "log_url": "https://ci/log",
+             "creator": _user("deploy-bot[bot]"), "created_at": "2026-11-21T10:05:00Z",
+             "description": "done"}])
+    check_runs = {"total_count": 2, "check_runs": [
+        {"id": 1, "name": "ci/test", "head_sha": SHA_DEPLOYED, "status": "completed",
+         "conclusion": "success", "started_at": "2026-11-21T09:00:00Z",
+         "completed_at": "2026-11-21T09:05:00Z", "app": {"slug": "github-actions"}},
+        {"id": 2, "name": "lint", "head_sha": SHA_DEPLOYED, "status": "completed",
+         "conclusion": "neutral", "completed_at": "2026-11-21T09:04:00Z"}]}
+    mock.get(f"{GH}{r}/commits/{SHA_DEPLOYED}/check-runs").respond(200, json=check_runs)
+    mock.get(f"{GH}{r}/commits/{SHA_HEAD}/check-runs").respond(200, json={
+        "total_count": 1, "check_runs": [{"name": "ci/test", "status": "completed",
+                                          "conclusion": "failure",
+                                          "completed_at": "2026-11-20T09:00:00Z"}]})
+    mock.get(f"{GH}{r}/pulls").respond(200, json=[
+        _pr(7, "alice", "2026-11-24T10:00:00Z"), _pr(8, "alice", "2026-11-23T10:00:00Z"),
+        _pr(9, "alice", "2026-11-22T10:00:00Z"), _pr(10, "alice", "2026-11-22T09:00:00Z", False),
+        _pr(3, "alice", "2026-09-01T10:00:00Z")])
+    mock.get(f"{GH}{r}/pulls/7/reviews").respond(200, json=[_review(1, "alice")])
+    mock.get(f"{GH}{r}/pulls/8/reviews").respond(200, json=[
+        _review(2, "alice"), _review(3, "bob"), _review(4, "dave", "CHANGES_REQUESTED")])
+    mock.get(f"{GH}{r}/pulls/9/reviews").respond(200, json=[_review(5, "carol")])
+    for n in (7, 8):
+        mock.get(f"{GH}{r}/pulls/{n}/commits").respond(200, json=[_pr_commit("alice")])
+    mock.get(f"{GH}{r}/pulls/9/commits").respond(200, json=[_pr_commit("alice"),
+                                                        _pr_commit("carol")])
+    mock.get(f"{GH}{r}/commits").respond(200, json=[
+        {"sha": SHA_MERGE, "parents": [{"sha": "e" * 40}, {"sha": SHA_HEAD}],
+         "author": _user("alice"), "committer": _user("web-flow"),
+         "commit": {"message": "Merge pull request #7", "author": {
+             "name": "alice", "email": "alice@example.com", "date": "2026-11-24T10:00:00Z"},
+             "committer": {"name": "GitHub", "email": "noreply@github.com",
+                           "date": "2026-11-24T10:00:00Z"},
+             "verification": {"verified": True, "reason": "valid"}}},
+        {"sha": SHA_DIRECT, "parents": [{"sha": SHA_MERGE}], "author": _user("mallory"),
+         "committer": _user("mallory"),
+         "commit": {"message": "hotfix straight to main", "author": {
+             "name": "Mallory", "email": "mallory@example.com", "date": "2026-11-24T11:00:00Z"},
+             "committer": {"name": "Mallory", "email": "mallory@example.com",
+                           "date": "2026-11-24T11:00:00Z"},
+             "verification": {"verified": False, "reason": "unsigned"}}}])
+    mock.get(f"{GH}{r}/commits/{SHA_MERGE}/pulls").respond(200, json=[_pr(7, "alice",
+                                                                      "2026-11-24T10:00:00Z")])
+    mock.get(f"{GH}{r}/commits/{SHA_DIRECT}/pulls").respond(200, json=[])
+
+
+def _gh_cfg(**kw: Any) -> GithubSource:
+    return GithubSource(name=kw.pop("name", "gh"), token="t0ken", repositories=["acme/policy"],
+                        **kw)
+
+
+async def test_github_pagination_rate_limit_reviews_and_direct_push(store):
+    reset = int(time.time()) + 30
+    calls: list[httpx.Request] = []
+
+    def deployments(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        if len(calls) == 1:  # primary rate limit exhausted
+            return httpx.Response(403, json={"message": "API rate limit exceeded for user."},
+                                  headers={"x-ratelimit-remaining": "0",
+                                           "x-ratelimit-reset": str(reset)})
+        return httpx.Response(200, json=[_deployment(101, "2026-11-21T10:00:00Z")], headers={
+            "link": f'<{GH}/repositories/1/deployments?per_page=100&page=2>; rel="next", '
+                    f'<{GH}/repositories/1/deployments?per_page=100&page=2>; rel="last"',
+            "etag": '"dep-etag"'})
+
+    sleeps = Sleeps()
+    with respx.mock(assert_all_called=False) as mock:
+        _es(mock, store)
+        _github_routes(mock, deployments)
+        stats = await sync_github(_gh_cfg(), store, BulkWriter(store), StateStore(store),
+                                  sleep=sleeps, now=NOW)
+    # rate limit: one wait until the reset, announced and counted
+    assert stats.rate_limit_waits == 1 and 29 <= sleeps.calls[0] <= 32
+    assert COUNTERS["gh"].rate_limit_waits >= 1
+    assert calls[-1].headers["authorization"] == "Bearer t0ken"
+    assert calls[-1].headers["x-github-api-version"] == "2022-11-28"
+
+    deps = {d["change"]["deployment"]["id"]: d for d in await _docs(store, **{
+        "change.kind": "deployment"})}
+    assert set(deps) == {"101", "100"}  # page 2 followed; 99 is older than the lookback
+    d = deps["101"]["change"]
+    assert d["environment"] == "production" and d["sha"] == SHA_DEPLOYED
+    assert d["checks_passed"] is True and d["checks_required"] == ["ci/test"]
+    assert d["deployment"]["creator"] == "deploy-bot[bot]"
+    statuses = await _docs(store, **{"change.kind": "deployment_status"})
+    assert sorted(s["change"]["deployment"]["status"] for s in statuses) == ["failure", "success"]
+
+    prs = {p["change"]["pull_request"]["number"]: p["change"]
+           for p in await _docs(store, **{"change.kind": "pull_request"})}
+    assert set(prs) == {7, 8, 9}  # 10 not merged, 3 older than the lookback
+    assert prs[7]["approvers"] == ["alice"] and prs[7]["independent_approval"] is False
+    assert prs[8]["independent_approvers"] == ["bob"] and prs[8]["independent_approval"] is True
+    assert "dave" not in prs[8]["approvers"]  # changes requested is not an approval
+    assert prs[9]["approvers"] == ["carol"] and prs[9]["independent_approval"] is False
+    assert prs[9]["pull_request"]["commit_authors"] == ["alice", "carol"]
+    assert prs[8]["checks_passed"] is False  # required ci/test failed on the head SHA
+    assert "CHG0081234" in prs[8]["tickets"] and "NET-9" in prs[8]["tickets"]
+    reviews = await _docs(store, **{"change.kind": "review"})
+    self_reviews = {r["change"]["review"]["id"] for r in reviews
+                    if r["change"]["review"]["self_review"]}
+    assert self_reviews == {"1", "2"}
+
+    pushes = await _docs(store, **{"change.kind": "direct_push"})
+    assert [p["change"]["sha"] for p in pushes] == [SHA_DIRECT]
+    assert pushes[0]["change"]["author"]["login"] == "mallory"
+
+    protection = (await _docs(store, **{"change.kind": "branch_protection"}))[0]["change"]
+    p = protection["protection"]
+    assert p["pull_request_required"] and p["required_approvals"] == 1
+    assert p["force_push_blocked"] and p["require_last_push_approval"]
+    assert p["enforce_admins"] is False and p["changed"] is False
+
+
+async def test_github_etag_304_is_used_and_costs_nothing(store):
+    seen: list[str | None] = []
+
+    def deployments(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("if-none-match"))
+        if request.headers.get("if-none-match") == '"v1"':
+            return httpx.Response(304, headers={"etag": '"v1"'})
+        return httpx.Response(200, json=[_deployment(101, "2026-11-21T10:00:00Z")],
+                              headers={"etag": '"v1"'})
+
+    writer, state = BulkWriter(store), StateStore(store)
+    cfg = _gh_cfg(name="gh-etag")
+    with respx.mock(assert_all_called=False) as mock:
+        _es(mock, store)
+        _github_routes(mock, deployments)
+        first = await sync_github(cfg, store, writer, state, sleep=Sleeps(), now=NOW)
+        second = await sync_github(cfg, store, writer, state, sleep=Sleeps(), now=NOW)
+    assert seen == [None, '"v1"']
+    assert first.not_modified == 0 and second.not_modified >= 1
+    assert second.indexed == 0  # nothing new: statuses, PRs, pushes all known (duplicates)
+    assert len(await _docs(store, **{"change.kind": "deployment"})) == 1
+
+
+async def test_secondary_rate_limit_retry_after_and_permission_error(store):
+    sleeps = Sleeps()
+    async with httpx.AsyncClient() as client:
+        http = ForgeHttp("gh-sec", GH, client, sleep=sleeps)
+        with respx.mock(base_url=GH) as mock:
+            mock.get("/x").mock(side_effect=[
+                httpx.Response(403, json={"message": "You have exceeded a secondary rate limit"},
+                               headers={"retry-after": "7"}),
+                httpx.Response(429, json={"message": "slow down"}),
+                httpx.Response(200, json={"ok": 1})])
+            mock.get("/forbidden").respond(403, json={"message": "Must have admin rights"})
+            assert (await http.get("/x")).data == {"ok": 1}
+            assert sleeps.calls == [7.0, 120.0]  # Retry-After, then exponential from 60 s
+            with pytest.raises(ForgeError) as err:
+                await http.get("/forbidden")
+            assert err.value.status == 403 and len(sleeps.calls) == 2
+
+
+async def test_forge_refuses_links_to_other_hosts_and_plain_http():
+    async with httpx.AsyncClient() as client:
+        with pytest.raises(ForgeError):
+            ForgeHttp("x", "http://api.example.com", client)
+        http = ForgeHttp("x", GH, client)
+        with respx.mock(base_url=GH) as mock:
+            mock.get("/a").respond(200, json=[1], headers={
+                "link": '<https://evil.example.com/steal?page=2>; rel="next"'})
+            with pytest.raises(ForgeError):
+                async for _ in http.pages("/a"):
+                    pass
+
+
+GL = "https://gitlab.example.com/api/v4"
+
+
+async def test_gitlab_deployments_merge_requests_approvals_pipelines(store):
+    pid = "net%2Fpolicy"
+    mr_base = {"state": "merged", "target_branch": "main", "sha": SHA_HEAD,
+               "merge_commit_sha": SHA_MERGE, "squash_commit_sha": None,
+               "merged_at": "2026-11-24T10:00:00Z", "updated_at": "2026-11-24T10:00:00Z",
+               "author": {"id": 1, "username": "alice", "name": "Alice"},
+               "merge_user": {"id": 3, "username": "maint", "name": "Maint"},
+               "description": "Ticket CHG0009999"}
+    with respx.mock(assert_all_called=False) as mock:
+        _es(mock, store)
+        mock.get(f"{GL}/projects/{pid}/deployments").respond(200, json=[{
+            "id": 41, "iid": 4, "ref": "main", "sha": SHA_DEPLOYED, "status": "success",
+            "created_at": "2026-11-23T10:00:00Z", "updated_at": "2026-11-23T10:10:00Z",
+            "user": {"id": 1, "username": "alice", "name": "Alice"},
+            "environment": {"id": 9, "name": "production"},
+            "deployable": {"id": 77, "status": "success", "finished_at": "2026-11-23T10:09:00Z",
+                           "pipeline": {"id": 500, "sha": SHA_DEPLOYED, "ref": "main",
+                                        "status": "success"}},
+            "pending_approval_count": 0,
+            "approvals": [{"user": {"id": 1, "username": "alice"}, "status": "approved",
+                           "created_at": "2026-11-23T10:01:00Z", "comment": "self"},
+                          {"user": {"id": 2, "username": "bob"}, "status": "approved",
+                           "created_at": "2026-11-23T10:02:00Z", "comment": "lgtm"}]}])
+        # page 1 of MRs says there is a page 2 only through x-next-page (no Link header)
+        mock.get(f"{GL}/projects/{pid}/merge_requests", params={"page": "2"}).respond(
+            200, json=[{**mr_base, "iid": 13, "title": "second"}])
+        mock.get(f"{GL}/projects/{pid}/merge_requests").respond(
+            200, json=[{**mr_base, "iid": 12, "title": "first"}],
+            headers={"x-next-page": "2", "x-page": "1", "x-per-page": "100"})
+        mock.get(f"{GL}/projects/{pid}/merge_requests/12/approvals").respond(200, json={
+            "approved": True, "approvals_required": 1, "approvals_left": 0,
+            "approved_by": [{"user": {"id": 1, "username": "alice", "name": "Alice"}}]})
+        mock.get(f"{GL}/projects/{pid}/merge_requests/13/approvals").respond(200, json={
+            "approved": True, "approvals_required": 1, "approvals_left": 0,
+            "approved_by": [{"user": {"id": 2, "username": "bob", "name": "Bob"}}]})
+        for iid in (12, 13):
+            mock.get(f"{GL}/projects/{pid}/merge_requests/{iid}/commits").respond(200, json=[
+                {"id": SHA_HEAD, "author_name": "Alice", "author_email": "alice@example.com",
+                 "committer_name": "Alice", "committer_email": "alice@example.com"}])
+        mock.get(f"{GL}/projects/{pid}/pipelines").respond(200, json=[
+            {"id": 600, "sha": SHA_MERGE, "ref": "main", "status": "failed"},
+            {"id": 601, "sha": SHA_MERGE, "ref": "main", "status": "success"}])
+        cfg = GitlabSource(name="gl", base_url="https://gitlab.example.com", token="glpat",
+                           projects=["net/policy"])
+        stats = await sync_gitlab(cfg, store, BulkWriter(store), StateStore(store),
+                                  sleep=Sleeps(), now=NOW)
+    assert stats.indexed == 3 and stats.errors == 0
+    dep = (await _docs(store, **{"change.kind": "deployment"}))[0]["change"]
+    assert dep["environment"] == "production" and dep["approvers"] == ["alice", "bob"]
+    assert dep["independent_approvers"] == ["bob"] and dep["checks_passed"] is True
+    mrs = {m["change"]["pull_request"]["number"]: m["change"]
+           for m in await _docs(store, **{"change.kind": "pull_request"})}
+    assert mrs[12]["independent_approval"] is False  # approved only by its author
+    assert mrs[13]["independent_approval"] is True and mrs[13]["checks_passed"] is True
+    assert mrs[13]["tickets"] == ["CHG0009999"] and mrs[13]["forge"] == "gitlab"
+
+
+def _app(history_ids: list[int], phase: str = "Succeeded") -> dict[str, Any]:
+    return {"metadata": {"name": "fw-policy", "namespace": "argocd"},
+            "spec": {"project": "network",
+                     "source": {"repoURL": "https://git.example.com/net/policy.git",
+                                "path": "prod", "targetRevision": "main"},
+                     "destination": {"server": "https://kubernetes.default.svc",
+                                     "namespace": "fw"}},
+            "status": {
+                "sync": {"status": "Synced", "revision": SHA_DEPLOYED},
+                "health": {"status": "Healthy"},
+                "operationState": {"phase": phase, "message": "successfully synced",
+                                   "startedAt": "2026-11-24T10:00:00Z",
+                                   "finishedAt": "2026-11-24T10:01:00Z", "retryCount": 0,
+                                   "operation": {"initiatedBy": {"username": "alice"},
+                                                 "sync": {"revision": SHA_DEPLOYED}},
+                                   "syncResult": {"revision": SHA_DEPLOYED, "resources": []}},
+                "history": [{"id": i, "revision": f"{i:040x}",
+                             "deployedAt": f"2026-11-{10 + i:02d}T10:00:00Z",
+                             "deployStartedAt": f"2026-11-{10 + i:02d}T09:59:00Z",
+                             "source": {"repoURL": "https://git.example.com/net/policy.git",
+                                        "path": "prod", "targetRevision": "main"},
+                             "initiatedBy": {"automated": True}} for i in history_ids]}}
+
+
+async def test_argocd_history_operation_and_gap_detection(store):
+    cfg = ArgoCdSource(name="argo", base_url="https://argocd.example.com", token="jwt",
+                       applications=["fw-policy"])
+    writer, state = BulkWriter(store), StateStore(store)
+    route_url = "https://argocd.example.com/api/v1/applications/fw-policy"
+    with respx.mock(assert_all_called=False) as mock:
+        _es(mock, store)
+        route = mock.get(route_url).respond(200, json=_app([3, 4, 5]))
+        first = await sync_argocd(cfg, store, writer, state, sleep=Sleeps(), now=NOW)
+        assert route.calls.last.request.headers["authorization"] == "Bearer jwt"
+        assert first.gaps == 0 and first.indexed == 4  # 3 history entries + the operation
+        route.respond(200, json=_app([6, 7, 8]))
+        assert (await sync_argocd(cfg, store, writer, state, sleep=Sleeps(), now=NOW)).gaps == 0
+        route.respond(200, json=_app([11, 12, 13], phase="Failed"))  # 9 and 10 were lost
+        third = await sync_argocd(cfg, store, writer, state, sleep=Sleeps(), now=NOW)
+    assert third.gaps == 1
+    gaps = await _docs(store, **{"change.kind": "history_gap"})
+    assert [g["change"]["gap"] for g in gaps] == [{"after_id": 8, "before_id": 11, "missing": 2}]
+    syncs = await _docs(store, **{"change.kind": "argocd_sync"})
+    ids = sorted(s["change"]["argocd"]["history_id"] for s in syncs
+                 if s["change"]["argocd"].get("history_id") is not None)
+    assert ids == [3, 4, 5, 6, 7, 8, 11, 12, 13]
+    ops = [s["change"] for s in syncs if s["event"]["dataset"] == "argocd.operation"]
+    assert sorted(o["phase"] for o in ops) == ["Failed", "Succeeded"]
+    assert ops[0]["argocd"]["initiated_by"]["username"] == "alice"
+    entry = next(s["change"] for s in syncs if s["change"]["argocd"].get("history_id") == 3)
+    assert entry["environment"] == "https://kubernetes.default.svc/fw"
+    assert entry["argocd"]["initiated_by"]["automated"] is True
+
+
+def test_history_gaps():
+    assert history_gaps(None, [5, 6, 9]) == [(6, 9)]
+    assert history_gaps(4, [5, 6]) == []
+    assert history_gaps(4, [7]) == [(4, 7)]
