@@ -15,7 +15,7 @@ import gzip
 import io
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -116,13 +116,33 @@ async def ingest_files(paths: Iterable[str], writer: BulkWriter, *,
                        source: str = "checkpoint:file", keep_original: bool = True,
                        progress: Callable[[int, int], None] | None = None,
                        refresh: bool = False) -> IngestStats:
+    """Index documents; unparsable lines go to the dead-letter index (counted as dead-lettered,
+    whether stored now or already stored by an earlier run)."""
     stats = IngestStats()
     for path in paths:
         label = source if path == "-" else f"{source}:{Path(path).name}"
-        lines = iter_lines(path, progress)
-        result = await writer.write(normalize_lines(lines, label, keep_original, stats),
-                                    label="checkpoint-file", refresh=refresh)
+        letters: list[DeadLetter] = []
+
+        async def store_letters() -> None:
+            if letters:
+                done = await writer.write(list(letters), label="checkpoint-file-deadletter")
+                letters.clear()
+                stats.dead_lettered += done.indexed + done.duplicates + done.dead_lettered
+
+        async def documents() -> AsyncIterator[Document]:
+            for item in normalize_lines(iter_lines(path, progress), label, keep_original, stats):
+                if isinstance(item, DeadLetter):
+                    letters.append(item)
+                    if len(letters) >= 2000:
+                        await store_letters()
+                else:
+                    yield item
+
+        result = await writer.write(documents(), label="checkpoint-file", refresh=False)
+        await store_letters()
         stats.indexed += result.indexed
         stats.duplicates += result.duplicates
         stats.dead_lettered += result.dead_lettered
+    if refresh:
+        await writer.refresh()
     return stats
