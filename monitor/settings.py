@@ -202,6 +202,8 @@ class GitRepoSource(_Model):
     token: SecretStr | None = None
     username: str = "x-access-token"
     ssh_key_file: Path | None = None
+    #: where the bare mirror lives (``<mirror_dir>/<name>.git``); relative to the settings file
+    mirror_dir: Path = Path("var/git")
     #: ticket ids found in subjects, bodies and trailers (JIRA keys, ITSM change numbers)
     ticket_pattern: str = r"\b(?:[A-Z][A-Z0-9]{1,9}-[0-9]{1,9}|(?:CHG|INC|RFC|CR|PRB)[0-9]{4,})\b"
     schedule: Schedule = Schedule(interval_seconds=300)

@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "monitor.cli.es_cmd",
     "monitor.cli.run_cmd",
     "monitor.cli.checkpoint_cmd",
+    "monitor.cli.git_cmd",
     "monitor.cli.report_cmd",
     "monitor.cli.compliance_cmd",
     "monitor.cli.rules_cmd",

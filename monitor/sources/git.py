@@ -704,13 +704,18 @@ ProgressFn = Callable[[int, int], None]
 
 
 async def sync_repo(cfg: "GitRepoSource", store: "Store", writer: "BulkWriter",
-                    state: "StateStore", cache_dir: Path, *, since: str | None = None,
+                    state: "StateStore", cache_dir: Path | None = None, *,
+                    since: str | None = None,
                     progress: ProgressFn | None = None, batch: int = 5000,
                     now: datetime | None = None) -> SyncStats:
     """Fetch ``cfg``'s mirror and index what changed since the last run (see module doc).
 
-    ``since`` (ISO date) limits a first import; ``progress(done, total)`` is called per batch."""
+    ``cache_dir`` defaults to ``cfg.mirror_dir``; ``since`` (ISO date) limits a first import;
+    ``progress(done, total)`` is called per batch."""
     from ..normalize import changes
+
+    del store  # documents go through the writer, progress through the state store
+    cache_dir = Path(cache_dir if cache_dir is not None else cfg.mirror_dir)
 
     started = time.monotonic()
     stats = SyncStats(cfg.name, "git")
