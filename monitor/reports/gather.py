@@ -233,27 +233,71 @@ def requirement_status(control_statuses: list[str]) -> str:
     return worst([s for s in automated if s != "not_applicable"] or automated)
 
 
-def _evidence_parts(evidence: dict[str, Any]) -> tuple[tuple[Sample, ...], tuple[str, ...], str, str, tuple[str, ...]]:
+def _evidence_parts(evidence: dict[str, Any], source_datasets: dict[str, str]
+                    ) -> tuple[tuple[Sample, ...], tuple[str, ...], str, str, tuple[str, ...]]:
+    """Samples, references, the re-runnable query text, index and sources of one result.
+
+    Understands the compliance evaluator's shape (``checks[]`` with ``queries`` and
+    ``details``, ``sources`` keyed by source name) and a flat one (``query``, ``samples``).
+    """
     samples: list[Sample] = []
+    refs: list[str] = []
+    queries: list[str] = []
+    for check in evidence.get("checks") or []:
+        if not isinstance(check, dict):
+            continue
+        queries.append(f"// check {_text(check.get('name'))} ({_text(check.get('type'))}): "
+                       f"{_text(check.get('status'))} — {_text(check.get('reason'), 500)}")
+        for query in check.get("queries") or []:
+            queries.append(json.dumps(query, sort_keys=True, indent=2, ensure_ascii=False,
+                                      default=str))
+        details = check.get("details") if isinstance(check.get("details"), dict) else {}
+        for key in ("unmatched", "groups", "violations", "values", "streaks", "items"):
+            value = details.get(key)
+            if isinstance(value, list) and value and len(samples) < 10:
+                samples.extend(_sample(v) for v in value[: 10 - len(samples)])
+        for key in ("samples", "latest_ids"):
+            if isinstance(details.get(key), list):
+                refs.extend(_text(v, 200) for v in details[key][:10])
     for key in _SAMPLE_KEYS:
         value = evidence.get(key)
-        if isinstance(value, list):
-            samples.extend(_sample(v) for v in value[:10])
+        if isinstance(value, list) and len(samples) < 10:
+            samples.extend(_sample(v) for v in value[: 10 - len(samples)])
             break
-    refs: list[str] = []
     for key in _REF_KEYS:
         value = evidence.get(key)
         if isinstance(value, list):
             refs.extend(_text(v, 200) for v in value[:20])
     query = evidence.get("query")
     if isinstance(query, (dict, list)):
-        query_text = json.dumps(query, sort_keys=True, indent=2, ensure_ascii=False, default=str)
-    else:
-        query_text = str(query) if query else ""
+        queries.append(json.dumps(query, sort_keys=True, indent=2, ensure_ascii=False, default=str))
+    elif query:
+        queries.append(str(query))
     index = str(evidence.get("index") or evidence.get("indices") or "")
     sources = evidence.get("sources") or evidence.get("data_sources") or ()
-    return (tuple(samples), tuple(refs), query_text, index,
-            tuple(str(s) for s in sources) if isinstance(sources, list) else ())
+    names = list(sources) if isinstance(sources, (list, dict)) else []
+    datasets = tuple(source_datasets.get(str(n), str(n)) for n in names)
+    return tuple(samples), tuple(refs[:30]), "\n".join(queries), index, datasets
+
+
+def _coverage(bucket: dict[str, Any], period: Period) -> float | None:
+    """Share of the period covered by the control's evaluation windows (None: not measurable)."""
+    spans = bucket.get("spans", {})
+    if spans.get("sum_other_doc_count"):
+        return None
+    cursor, covered = period.start, 0.0
+    windows = []
+    for b in spans.get("buckets", []):
+        start = parse_time(b.get("key_as_string") or b.get("key"))
+        end = parse_time(b["end"].get("value_as_string") or b["end"].get("value"))
+        if start and end:
+            windows.append((start, end))
+    for start, end in sorted(windows):
+        start = max(start, cursor)
+        if end > start:
+            covered += (end - start).total_seconds()
+            cursor = end
+    return covered / max(period.seconds, 1.0)
 
 
 async def _controls(store: Store, period: Period, inputs: ReportInputs,
@@ -262,7 +306,7 @@ async def _controls(store: Store, period: Period, inputs: ReportInputs,
     async for bucket in composite_buckets(store, "compliance",
                                           q.compliance_query(period, inputs.framework),
                                           q.compliance_sources(), aggs=q.compliance_aggs(),
-                                          page_size=100, what="report: control results",
+                                          page_size=10, what="report: control results",
                                           stats=stats):
         rows[bucket["key"]["control"]] = bucket
     count_keys: set[str] = set()
@@ -289,7 +333,7 @@ async def _controls(store: Store, period: Period, inputs: ReportInputs,
         meta = inputs.controls.get(control_id)
         bucket = rows.get(control_id)
         if bucket is None:
-            implemented = meta is not None
+            implemented = meta is not None and not meta.manual
             evaluated = "insufficient_data" if implemented else "manual"
             reason = ("no result in the period: the control did not run or wrote nothing"
                       if implemented else "no automated implementation: assessor judgement")
@@ -310,7 +354,8 @@ async def _controls(store: Store, period: Period, inputs: ReportInputs,
         shown = (bad_hits or latest_hits)[0]["_source"]
         control = shown.get("control", {})
         evidence = control.get("evidence") if isinstance(control.get("evidence"), dict) else {}
-        samples, refs, query_text, index, ev_sources = _evidence_parts(evidence)
+        samples, refs, query_text, index, ev_sources = _evidence_parts(evidence,
+                                                                        inputs.source_datasets)
         requirements = tuple(sorted(set(_strings(control.get("requirements")))
                                     | set(declared.get(control_id, ())), key=_natural))
         control_sources = tuple(sorted(set(meta.sources if meta else ()) | set(ev_sources)))
@@ -320,6 +365,10 @@ async def _controls(store: Store, period: Period, inputs: ReportInputs,
         completeness = bucket["completeness"].get("value")
         waivers = _waiver_for(inputs.waivers, control_id, requirements)
         status, notes = control_status(evaluated, completeness, hit_sources, waivers, period)
+        share = _coverage(bucket, period)
+        if share is not None and share < 0.999 and status in ("pass", "not_applicable"):
+            status = "insufficient_data"
+            notes.append(f"evaluation windows cover {share:.0%} of the period")
         counts = sums.get(control_id, {})
         evidence_count = counts.get("evaluated", counts.get("total", sum(counts.values())))
         out.append(ControlReport(

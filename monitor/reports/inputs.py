@@ -17,7 +17,7 @@ from ..resources import rules_dir
 from ..yamlio import YamlError, load_yaml
 
 __all__ = ["Requirement", "ControlMeta", "Waiver", "ReportInputs", "load_catalogue",
-           "load_control_meta", "load_waivers", "rulepack_version", "parse_time"]
+           "load_control_meta", "load_source_datasets", "load_waivers", "rulepack_version", "parse_time"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +36,7 @@ class ControlMeta:
     remediation: str = ""
     sources: tuple[str, ...] = ()
     references: tuple[str, ...] = ()
+    manual: bool = False  # ``mode: manual``: an assessor judges, no automated verdict
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +65,8 @@ class ReportInputs:
     scope_gateways: tuple[str, ...] = ()
     scope_repositories: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()  # problems reading inputs, shown in the provenance block
+    #: compliance source name (rules/pci/sources.yaml) → event.dataset it reads
+    source_datasets: dict[str, str] = field(default_factory=dict)
     kibana_url: str | None = None
 
 
@@ -117,6 +120,7 @@ def load_control_meta(folder: Path | None = None) -> tuple[dict[str, ControlMeta
     problems: list[str] = []
     if not folder.is_dir():
         return metas, problems
+    datasets = load_source_datasets(folder.parent / "sources.yaml")
     for path in sorted(folder.glob("*.y*ml")):
         if path.name.endswith((".fixtures.yaml", ".fixtures.yml")):
             continue
@@ -128,13 +132,34 @@ def load_control_meta(folder: Path | None = None) -> tuple[dict[str, ControlMeta
         if not isinstance(data, dict) or "id" not in data:
             continue
         remediation = data.get("remediation") or data.get("remediation_guidance") or ""
-        description = data.get("description") or data.get("check") or data.get("logic") or ""
+        description = str(data.get("description") or data.get("check") or data.get("logic") or "")
+        if data.get("pass_criteria"):
+            description = f"{description.strip()} Pass criteria: {data['pass_criteria']}"
         metas[str(data["id"])] = ControlMeta(
             id=str(data["id"]), name=str(data.get("name") or data.get("title") or data["id"]),
-            description=str(description).strip(), remediation=str(remediation).strip(),
-            sources=_strs(data.get("sources") or data.get("data_sources")),
-            references=_strs(data.get("references")))
+            description=description.strip(), remediation=str(remediation).strip(),
+            sources=tuple(datasets.get(n, n) for n in
+                          _strs(data.get("sources") or data.get("data_sources"))),
+            references=_strs(data.get("references")), manual=data.get("mode") == "manual")
     return metas, problems
+
+
+def load_source_datasets(path: Path | None = None) -> dict[str, str]:
+    """``rules/pci/sources.yaml``: source name → the ``event.dataset`` its query selects."""
+    path = path or rules_dir() / "pci" / "sources.yaml"
+    try:
+        data = load_yaml(path)
+    except YamlError:
+        return {}
+    out: dict[str, str] = {}
+    for name, source in ((data or {}).get("sources") or {}).items():
+        term = ((source or {}).get("query") or {}).get("term") or {}
+        dataset = term.get("event.dataset")
+        if isinstance(dataset, dict):
+            dataset = dataset.get("value")
+        if dataset:
+            out[str(name)] = str(dataset)
+    return out
 
 
 def load_waivers(path: Path | None) -> tuple[tuple[Waiver, ...], list[str]]:

@@ -27,7 +27,8 @@ from ..settings import ReportKind, Settings
 from ..store import Store
 from ..store.search import SearchStats
 from .gather import gather_report
-from .inputs import ReportInputs, load_catalogue, load_control_meta, load_waivers, rulepack_version
+from .inputs import (ReportInputs, load_catalogue, load_control_meta, load_source_datasets,
+                     load_waivers, rulepack_version)
 from .period import Period, period_for
 from .publish import ReportRecord, record_report, update_index, write_report_files
 
@@ -43,6 +44,8 @@ def build_inputs(settings: Settings, framework: str = "pci-dss-4.0.1") -> Report
                          if (d / "pci" / "controls").is_dir()), None)
     catalogue, version, notes = load_catalogue(catalogue_path)
     controls, problems = load_control_meta(controls_dir)
+    source_datasets = load_source_datasets(controls_dir.parent / "sources.yaml"
+                                           if controls_dir else None)
     waivers_path = settings.rules.exceptions_file
     if waivers_path is not None and not waivers_path.is_absolute():
         waivers_path = settings.base_dir / waivers_path
@@ -59,7 +62,7 @@ def build_inputs(settings: Settings, framework: str = "pci-dss-4.0.1") -> Report
         scope_repositories=tuple(sorted([g.name for g in src.git]
                                         + [r for g in src.github for r in g.repositories]
                                         + [p for g in src.gitlab for p in g.projects])),
-        notes=tuple(notes + problems + waiver_problems))
+        notes=tuple(notes + problems + waiver_problems), source_datasets=source_datasets)
 
 
 async def render_report(settings: Settings, store: Store, kind: ReportKind | str, now: datetime,

@@ -69,6 +69,9 @@ def compliance_aggs() -> dict[str, Any]:
         "completeness": {"min": {"field": "control.completeness"}},
         "last": {"max": {"field": "control.evaluated_at"}},
         "latest": latest,
+        "spans": {"terms": {"field": "control.period.start", "size": 2000,
+                            "order": {"_key": "asc"}},
+                  "aggs": {"end": {"max": {"field": "control.period.end"}}}},
         "bad": {"filter": {"terms": {"control.status": ["fail", "insufficient_data"]}},
                 "aggs": {"latest": latest}},
     }

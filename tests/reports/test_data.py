@@ -93,6 +93,11 @@ async def test_silent_source_makes_its_control_insufficient_not_pass(report_data
     assert "gw-cde-1" in chk14.adjustments[0]
     assert controls["CHK-16"].status == "insufficient_data"  # the evaluator said so itself
     assert controls["CHK-01"].status == "pass"  # reads the audit source, which had no gap
+    # a pass that covers only half of the period is not a pass for the period
+    assert controls["CHK-17"].evaluated_status == "pass"
+    assert controls["CHK-17"].status == "insufficient_data"
+    assert "cover 50% of the period" in controls["CHK-17"].adjustments[-1]
+    assert controls["CHK-21"].status == "pass"  # two half-day windows cover the day
     requirements = _by_id(report_data.requirements)
     assert requirements["1.3.1"].status == "insufficient_data"
     html = render_html(report_data)
@@ -128,7 +133,7 @@ async def test_waivers_and_change_control(report_data: ReportData) -> None:
     assert system.classification == "system"
     summary = report_data.summary
     assert summary.status == "fail" and summary.previous.label == "daily_2026-11-23"
-    assert summary.score == 10.0 and summary.score_delta == -70.0
+    assert summary.score == 9.1 and summary.score_delta == -70.9
     assert [p.label for p in summary.trend] == ["daily_2026-11-23", "daily_2026-11-24"]
     assert report_data.threats.total == 5 and report_data.health.dead_letters.total == 3
     assert len(report_data.health.job_failures) == 1 and len(report_data.health.rule_gaps) == 1
