@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""Parse + normalize throughput on one core vs a raw line-read loop over the same file.
+
+Generates Log Exporter traffic with the simulator (deterministic), writes it to a temp file,
+then times, in alternating rounds: (a) reading the file line by line (baseline), (b) reading
+and ``normalize_checkpoint`` on every line (the whole pure stage: envelope, tokenizer, ECS
+mapping, stable id, event.original kept). Prints lines/s and the ratio. Single process, so
+the numbers are per core. Not a test: never fails on a timing.
+
+    python bench/parse.py [--lines 100000] [--rounds 3] [--profile]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from monitor.model import RawRecord  # noqa: E402
+from monitor.normalize import normalize_checkpoint  # noqa: E402
+from monitor.simulate import SimConfig, generate  # noqa: E402
+from monitor.simulate.checkpoint import BruteForce, OutOfBandChange, PortScan  # noqa: E402
+
+
+def raw_loop(path: str) -> int:
+    count = 0
+    with open(path, "rb") as handle:
+        for line in handle:
+            if line.strip():
+                count += 1
+    return count
+
+
+def parse_loop(path: str) -> int:
+    now = datetime.now(UTC)
+    count = 0
+    with open(path, "rb") as handle:
+        for line in handle:
+            line = line.rstrip(b"\r\n")
+            if line:
+                normalize_checkpoint(RawRecord("checkpoint:file", line, now))
+                count += 1
+    return count
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--lines", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--profile", action="store_true", help="cProfile one parse round")
+    args = parser.parse_args()
+    fd, path = tempfile.mkstemp(suffix=".log")
+    with os.fdopen(fd, "w") as out:
+        for _, line in generate(SimConfig(count=args.lines, seed=42, scenarios=(
+                PortScan(), BruteForce(), OutOfBandChange()))):
+            out.write(line + "\n")
+    size = os.path.getsize(path)
+    try:
+        raw_rates, parse_rates, raw_cpu, parse_cpu = [], [], [], []
+        for _ in range(args.rounds):
+            started, cpu = time.perf_counter(), time.process_time()
+            lines = raw_loop(path)
+            raw_rates.append(lines / (time.perf_counter() - started))
+            raw_cpu.append(lines / (time.process_time() - cpu))
+            started, cpu = time.perf_counter(), time.process_time()
+            parsed = parse_loop(path)
+            parse_rates.append(parsed / (time.perf_counter() - started))
+            parse_cpu.append(parsed / (time.process_time() - cpu))
+        raw, parse = statistics.median(raw_rates), statistics.median(parse_rates)
+        cpu_raw, cpu_parse = statistics.median(raw_cpu), statistics.median(parse_cpu)
+        print(f"file: {lines:,} lines, {size / 1e6:.1f} MB, {size / lines:.0f} bytes/line")
+        print(f"raw line read:      {raw:>12,.0f} lines/s")
+        print(f"parse + normalize:  {parse:>12,.0f} lines/s/core  "
+              f"(rounds: {', '.join(f'{r:,.0f}' for r in parse_rates)})")
+        print(f"ratio parse/raw:    {parse / raw:.4f}   target >= 100,000 lines/s/core: "
+              f"{'met' if parse >= 100_000 else 'NOT met'}")
+        print(f"per CPU-second (process_time, less sensitive to other load): raw "
+              f"{cpu_raw:,.0f}, parse {cpu_parse:,.0f} lines/s, ratio {cpu_parse / cpu_raw:.4f}")
+        print(f"load average: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+        if args.profile:
+            import cProfile
+            import pstats
+            cProfile.runctx("parse_loop(path)", globals(), {"path": path}, "/tmp/parse.prof")
+            pstats.Stats("/tmp/parse.prof").sort_stats("tottime").print_stats(15)
+    finally:
+        os.unlink(path)
+
+
+if __name__ == "__main__":
+    main()
