@@ -54,6 +54,14 @@ class ReportRecord:
     files: tuple[ReportFile, ...]
 
     @property
+    def path(self) -> Path | None:
+        """The HTML file, else the first file written."""
+        for f in self.files:
+            if f.format == "html":
+                return f.path
+        return self.files[0].path if self.files else None
+
+    @property
     def sha256(self) -> str:
         """SHA-256 of the HTML (else of the first file): the report's fingerprint."""
         for f in self.files:

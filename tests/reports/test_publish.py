@@ -89,3 +89,16 @@ async def test_pdf_through_headless_chromium(report_data, tmp_path: Path) -> Non
     assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 20_000
     assert not (tmp_path / "pci-dss-4.0.1_daily_2026-11-24.html").exists()
     assert [p.name for p in tmp_path.iterdir()] == [pdf.name]
+
+
+async def test_daemon_entry_point_with_reports_settings_only(store: Store, tmp_path: Path) -> None:
+    from monitor.reports.scheduled import render_scheduled
+    from monitor.settings import ReportKind, ReportsSettings
+
+    record = await render_scheduled(store, ReportKind(period="weekly"),
+                                    ReportsSettings(formats=["html"]), tmp_path, fixtures.NOW)
+    assert record.path == tmp_path / "pci-dss-4.0.1_weekly_2026-W47.html"
+    assert record.path.exists() and record.period == "weekly"
+    # the bundled catalogue is used: every requirement in scope is listed
+    html = record.path.read_text()
+    assert 'id="req-1.2.2"' in html and 'id="req-12.10.1"' in html
