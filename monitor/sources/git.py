@@ -246,6 +246,9 @@ class Git:
             ("core.hooksPath", "/dev/null"), ("core.fsmonitor", "false"),
             ("core.askPass", ""), ("credential.helper", ""), ("log.showSignature", "false"),
             ("protocol.allow", "never"), ("transfer.fsckObjects", "true"),
+            # a NUL in a message is parsed safely (-z); refusing it would let one crafted
+            # commit stop the collection of a whole repository
+            ("fetch.fsck.nulInCommit", "warn"),
             ("gc.auto", "0"), ("maintenance.auto", "false"),
             *((f"protocol.{p}.allow", "always") for p in protocols),
         ]

@@ -391,3 +391,42 @@ def test_history_gaps():
     assert history_gaps(None, [5, 6, 9]) == [(6, 9)]
     assert history_gaps(4, [5, 6]) == []
     assert history_gaps(4, [7]) == [(4, 7)]
+
+
+async def test_github_app_installation_token_is_minted_and_reused(store):
+    import base64
+    import json as _json
+
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode()
+    minted: list[str] = []
+
+    def mint(request: httpx.Request) -> httpx.Response:
+        token = request.headers["authorization"].removeprefix("Bearer ")
+        header, payload, signature = token.split(".")
+        pad = lambda s: s + "=" * (-len(s) % 4)  # noqa: E731
+        key.public_key().verify(base64.urlsafe_b64decode(pad(signature)),
+                                f"{header}.{payload}".encode(), padding.PKCS1v15(),
+                                hashes.SHA256())
+        claims = _json.loads(base64.urlsafe_b64decode(pad(payload)))
+        minted.append(claims["iss"])
+        return httpx.Response(201, json={"token": "ghs_installation",
+                                         "expires_at": "2999-01-01T00:00:00Z"})
+
+    cfg = GithubSource(name="gh-app", repositories=["acme/policy", "acme/other"],
+                       app_id=1234, installation_id=5, private_key=pem, protected_branches=[])
+    with respx.mock(assert_all_called=False) as mock:
+        _es(mock, store)
+        mock.post(f"{GH}/app/installations/5/access_tokens").mock(side_effect=mint)
+        deps = mock.get(url__regex=rf"{GH}/repos/acme/\w+/deployments").respond(200, json=[])
+        await sync_github(cfg, store, BulkWriter(store), StateStore(store), sleep=Sleeps(),
+                          now=NOW)
+    assert minted == ["1234"]  # one token for both repositories
+    assert [c.request.headers["authorization"] for c in deps.calls] == \
+        ["Bearer ghs_installation"] * 2
+    with pytest.raises(Exception):
+        GithubSource(name="x", repositories=["a/b"], app_id=1)  # incomplete App settings

@@ -280,3 +280,32 @@ async def test_mirror_ignores_hooks_and_user_config(repo, syncer, tmp_path, monk
     repo.commit("one")
     stats = await syncer(_cfg(repo))
     assert stats.commits == 1 and not marker.exists()
+
+
+async def test_crafted_commit_objects_do_not_crash(repo, syncer):
+    """Objects git itself would not write, made with hash-object --literally: NUL bytes and
+    markers in the message are parsed; a malformed header is refused by fsck at fetch time
+    with a clear error (and the branch tip is not advanced)."""
+    base = repo.commit("base")
+    tree = repo.git("rev-parse", "HEAD^{tree}")
+
+    def craft(author: str, message: str) -> str:
+        raw = (f"tree {tree}\nparent {base}\nauthor {author} 1700000000 +0000\n"
+               f"committer Eve <eve@example.com> 1700000000 +0000\n\n{message}").encode()
+        return repo.git("hash-object", "-t", "commit", "-w", "--literally", "--stdin", input=raw)
+
+    sha = craft("\x1eC <evil@x>", "subject with NUL \x00 inside\n\nbody\x00\x1eC\x00more\n")
+    repo.git("update-ref", "refs/heads/main", sha)
+    cfg = _cfg(repo)
+    stats = await syncer(cfg)
+    assert stats.commits == 2 and stats.errors == 0
+    doc = _by_sha(await syncer.docs())[sha]["change"]
+    assert doc["subject"].startswith("subject with NUL") and doc["parents"] == [base]
+    assert doc["author"]["name"] == "\x1eC"
+
+    bad = craft("Mallory <\x00m@x>", "header with NUL\n")
+    repo.git("update-ref", "refs/heads/main", bad)
+    with pytest.raises(GitError, match="fsck"):
+        await syncer(cfg)
+    state = await syncer.state.get("git:policy")
+    assert state is not None and state.value["branches"]["refs/heads/main"] == sha
