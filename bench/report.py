@@ -24,15 +24,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monitor.reports.gather import gather_report  # noqa: E402
-from monitor.reports.inputs import load_catalogue  # noqa: E402
-from monitor.reports.inputs import ReportInputs  # noqa: E402
-from monitor.reports.period import iso, period_for  # noqa: E402
-from monitor.reports.publish import write_report_files  # noqa: E402
-from monitor.settings import ElasticsearchSettings  # noqa: E402
-from monitor.store import BulkWriter, Document, open_store  # noqa: E402
-from monitor.store.search import SearchStats  # noqa: E402
-from monitor.store.setup import install_templates  # noqa: E402
+from monitor.reports.gather import gather_report
+from monitor.reports.inputs import (
+    ReportInputs,
+    load_catalogue,
+)
+from monitor.reports.period import iso, period_for
+from monitor.reports.publish import write_report_files
+from monitor.settings import ElasticsearchSettings
+from monitor.store import BulkWriter, Document, open_store
+from monitor.store.search import SearchStats
+from monitor.store.setup import install_templates
 
 NOW = datetime(2026, 11, 1, 0, 30, tzinfo=UTC)
 PERIOD = period_for("monthly", NOW)

@@ -13,4 +13,4 @@ Flow: ``gather.gather_report`` (aggregations via ``monitor.store.search``) → `
 from .job import build_inputs, render_report
 from .publish import ReportRecord
 
-__all__ = ["render_report", "build_inputs", "ReportRecord"]
+__all__ = ["ReportRecord", "build_inputs", "render_report"]

@@ -13,10 +13,31 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 __all__ = [
-    "STATUSES", "STATUS_LABELS", "Gap", "SourceHealth", "Sample", "ControlReport",
-    "RequirementReport", "MatchedChange", "ChangeRecord", "ChangeControl", "Count", "RuleCount",
-    "TimelineBucket", "FindingRow", "Threats", "WaiverRow", "StateRow", "DeadLetters", "Health",
-    "ReportPoint", "StatusChange", "Summary", "Provenance", "ReportData", "worst",
+    "STATUSES",
+    "STATUS_LABELS",
+    "ChangeControl",
+    "ChangeRecord",
+    "ControlReport",
+    "Count",
+    "DeadLetters",
+    "FindingRow",
+    "Gap",
+    "Health",
+    "MatchedChange",
+    "Provenance",
+    "ReportData",
+    "ReportPoint",
+    "RequirementReport",
+    "RuleCount",
+    "Sample",
+    "SourceHealth",
+    "StateRow",
+    "StatusChange",
+    "Summary",
+    "Threats",
+    "TimelineBucket",
+    "WaiverRow",
+    "worst",
 ]
 
 #: display order, worst first

@@ -19,29 +19,33 @@ Status rules applied here (on top of what the evaluator wrote):
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
 from ..store import Store
 from ..store.search import SearchStats, msearch, search
 from . import queries as q
-from .data import (STATUSES, ChangeControl, ChangeRecord, ControlReport, Count, DeadLetters,
-                   FindingRow, Gap, Health, MatchedChange, Provenance, ReportData, ReportPoint,
-                   RequirementReport, RuleCount, Sample, SourceHealth, StateRow, StatusChange,
-                   Summary, Threats, TimelineBucket, WaiverRow, worst)
-from .inputs import ReportInputs, Waiver, parse_time
+from . import sections as sec
+from .data import (
+    STATUSES,
+    ChangeControl,
+    ControlReport,
+    Gap,
+    Health,
+    Provenance,
+    ReportData,
+    Sample,
+    SourceHealth,
+)
+from .inputs import ReportInputs, parse_time
 from .period import Period, iso
+from .sections import control_status, requirement_status, source_gaps
+from .values import _dur_text, _get, _natural, _sample, _strings, _text
 
-__all__ = ["gather_report", "source_gaps", "control_status", "requirement_status"]
+__all__ = ["control_status", "gather_report", "requirement_status", "source_gaps"]
 
-_SHA = re.compile(r"\b[0-9a-f]{7,40}\b")
-_TICKET = re.compile(r"\b(?:[A-Z][A-Z0-9]{1,9}-\d{1,7}|[A-Z]{2,5}\d{5,})\b")
-_SYSTEM_ADMINS = {"system", "scheduled system update"}
 _SAMPLE_KEYS = ("samples", "sample", "items", "events", "unmatched", "violations", "records")
 _REF_KEYS = ("refs", "evidence_refs", "sample_ids", "ids")
-_TEXT_LIMIT = 300
 
 
 async def composite_buckets(store: Store, kind: str, query: dict[str, Any],
@@ -68,65 +72,7 @@ async def composite_buckets(store: Store, kind: str, query: dict[str, Any],
             return
 
 
-def _get(doc: dict[str, Any], dotted: str, default: Any = None) -> Any:
-    node: Any = doc
-    for part in dotted.split("."):
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, dict) and dotted in node:
-            return node[dotted]
-        else:
-            return default
-    return node
-
-
-def _text(value: Any, limit: int = _TEXT_LIMIT) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, (list, tuple)):
-        value = ", ".join(_text(v, limit) for v in value)
-    elif isinstance(value, dict):
-        value = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
-    text = str(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _sample(entry: Any) -> Sample:
-    if isinstance(entry, dict):
-        flat: list[tuple[str, str]] = []
-
-        def walk(prefix: str, node: Any) -> None:
-            if isinstance(node, dict) and node:
-                for key in sorted(node, key=str):
-                    walk(f"{prefix}.{key}" if prefix else str(key), node[key])
-            else:
-                flat.append((prefix, _text(node)))
-
-        walk("", entry)
-        return Sample(tuple(flat[:20]))
-    return Sample((("value", _text(entry)),))
-
-
 # -- sources and gaps -------------------------------------------------------------------------
-
-def source_gaps(buckets: list[tuple[datetime, int]], interval_s: int, period: Period,
-                now: datetime, min_gap_s: int) -> tuple[Gap, ...]:
-    """Runs of empty histogram buckets at least ``min_gap_s`` long, clipped to the period and
-    to ``now`` (a period still running is not silent in its future)."""
-    horizon = min(period.end, now)
-    gaps: list[Gap] = []
-    run_start: datetime | None = None
-    for start, count in sorted(buckets) + [(horizon, 1)]:
-        if start >= horizon and count == 0:
-            continue
-        if count == 0 and run_start is None:
-            run_start = max(start, period.start)
-        elif count > 0 and run_start is not None:
-            end = min(start, horizon)
-            if (end - run_start).total_seconds() >= min_gap_s:
-                gaps.append(Gap(run_start, end, int((end - run_start).total_seconds())))
-            run_start = None
-    return tuple(gaps)
 
 
 async def _event_sources(store: Store, period: Period, now: datetime,
@@ -186,51 +132,6 @@ async def _change_sources(store: Store, period: Period, stats: SearchStats) -> l
 
 
 # -- controls and requirements ----------------------------------------------------------------
-
-def _waiver_for(waivers: Iterable[Waiver], control: str, requirements: Iterable[str]) -> list[Waiver]:
-    targets = {control, *requirements}
-    return [w for w in waivers if w.target in targets]
-
-
-def control_status(evaluated: str, completeness: float | None, gapped_sources: list[str],
-                   waivers: list[Waiver], period: Period) -> tuple[str, list[str]]:
-    """Final status of a control and the reasons it differs from what the evaluator said."""
-    notes: list[str] = []
-    status = evaluated
-    if status == "pass" and completeness is not None and completeness < 1.0:
-        status = "insufficient_data"
-        notes.append(f"data completeness {completeness:.1%} < 100%: missing data is never a pass")
-    if status == "pass" and gapped_sources:
-        status = "insufficient_data"
-        notes.append("source silent during the period: " + ", ".join(sorted(gapped_sources)))
-    active = [w for w in waivers if w.expires is None or w.expires >= period.end]
-    expired = [w for w in waivers if w.expires is not None and w.expires < period.end]
-    if status == "waived":
-        if not active:
-            status = "fail"
-            if expired:
-                notes.append("waiver " + ", ".join(f"{w.id} expired {iso(w.expires)}"
-                                                   for w in expired if w.expires)
-                             + ": an expired waiver counts as a failure")
-            else:
-                notes.append("marked waived but no waiver is on file: counts as a failure")
-    elif status == "fail" and active:
-        status = "waived"
-        notes.append("failure accepted by waiver " + ", ".join(w.id for w in active))
-    elif status == "fail" and expired:
-        notes.append("waiver " + ", ".join(w.id for w in expired) + " expired: failure stands")
-    return status, notes
-
-
-def requirement_status(control_statuses: list[str]) -> str:
-    automated = [s for s in control_statuses if s != "manual"]
-    if not automated:
-        return "manual"
-    if all(s == "waived" for s in automated):
-        return "waived"
-    if all(s == "not_applicable" for s in automated):
-        return "not_applicable"
-    return worst([s for s in automated if s != "not_applicable"] or automated)
 
 
 def _evidence_parts(evidence: dict[str, Any], source_datasets: dict[str, str]
@@ -348,7 +249,7 @@ async def _controls(store: Store, period: Period, inputs: ReportInputs,
                 sources=meta.sources if meta else (), implemented=implemented))
             continue
         windows = {b["key"]: int(b["doc_count"]) for b in bucket["statuses"]["buckets"]}
-        evaluated = _rollup(windows)
+        evaluated = sec.rollup(windows)
         bad_hits = bucket["bad"]["latest"]["hits"]["hits"]
         latest_hits = bucket["latest"]["hits"]["hits"]
         shown = (bad_hits or latest_hits)[0]["_source"]
@@ -363,7 +264,7 @@ async def _controls(store: Store, period: Period, inputs: ReportInputs,
                               for src in sources if src.kind == "events" and src.gaps
                               and (src.dataset in control_sources or src.name in control_sources)})
         completeness = bucket["completeness"].get("value")
-        waivers = _waiver_for(inputs.waivers, control_id, requirements)
+        waivers = sec.waivers_for(inputs.waivers, control_id, requirements)
         status, notes = control_status(evaluated, completeness, hit_sources, waivers, period)
         share = _coverage(bucket, period)
         if share is not None and share < 0.999 and status in ("pass", "not_applicable"):
@@ -388,273 +289,12 @@ async def _controls(store: Store, period: Period, inputs: ReportInputs,
     return out
 
 
-def _dur_text(seconds: int) -> str:
-    hours, rest = divmod(int(seconds), 3600)
-    return f"{hours}h {rest // 60}m" if hours else f"{rest // 60}m"
-
-
-def _rollup(windows: dict[str, int]) -> str:
-    return worst([s for s, n in windows.items() if n > 0], default="insufficient_data")
-
-
-def _strings(value: Any) -> list[str]:
-    if isinstance(value, list):
-        return [str(v) for v in value]
-    return [str(value)] if value else []
-
-
-def _natural(text: str) -> tuple[Any, ...]:
-    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part)
-                 for part in re.split(r"(\d+)", text) if part)
-
-
-def _requirements(inputs: ReportInputs, controls: list[ControlReport]) -> list[RequirementReport]:
-    by_id = {c.id: c for c in controls}
-    reported: dict[str, set[str]] = {}
-    for control in controls:
-        for requirement in control.requirements:
-            reported.setdefault(requirement, set()).add(control.id)
-    catalogue = {r.id: r for r in inputs.catalogue}
-    out: list[RequirementReport] = []
-    for req_id in sorted(set(catalogue) | set(reported), key=_natural):
-        entry = catalogue.get(req_id)
-        ids = sorted(set(entry.controls if entry else ()) | reported.get(req_id, set()), key=_natural)
-        statuses = [(cid, by_id[cid].status if cid in by_id else "manual") for cid in ids]
-        status = requirement_status([s for _, s in statuses])
-        evidence = sum(by_id[c].evidence_count for c in ids if c in by_id)
-        times = [by_id[c].last_evaluated for c in ids if c in by_id and by_id[c].last_evaluated]
-        reason = ""
-        if entry is None:
-            reason = "not in the requirements catalogue (reported by a control)"
-        elif status == "manual":
-            reason = "no automated control: assessor judgement needed"
-        out.append(RequirementReport(
-            id=req_id, title=entry.title if entry else "", status=status,
-            controls=tuple(statuses), evidence_count=evidence,
-            last_evidence=max(times) if times else None,
-            manual=entry.manual if entry else "", reason=reason))
-    return out
-
-
 # -- change control ---------------------------------------------------------------------------
-
-def _change_records(answer: dict[str, Any], changes: list[dict[str, Any]]) -> ChangeControl:
-    by_sha: dict[str, dict[str, Any]] = {}
-    by_ticket: dict[str, list[dict[str, Any]]] = {}
-    for doc in changes:
-        change = doc.get("change", {})
-        if change.get("sha"):
-            by_sha.setdefault(str(change["sha"]), doc)
-        for ticket in _strings(change.get("tickets")):
-            by_ticket.setdefault(ticket, []).append(doc)
-    records: list[ChangeRecord] = []
-    for hit in answer["hits"]["hits"]:
-        src = hit["_source"]
-        cp = src.get("checkpoint", {}) if isinstance(src.get("checkpoint"), dict) else {}
-        admin = _text(cp.get("administrator") or _get(src, "user.name"))
-        session = _text(cp.get("session_name"))
-        description = _text(cp.get("session_description"))
-        joined = f"{session} {description}"
-        matched_doc, tier = None, ""
-        for sha in _SHA.findall(joined):
-            matched_doc = by_sha.get(sha) or next(
-                (d for full, d in sorted(by_sha.items()) if full.startswith(sha)), None)
-            if matched_doc:
-                tier = "sha"
-                break
-        if matched_doc is None:
-            for ticket in _TICKET.findall(joined):
-                candidates = by_ticket.get(ticket)
-                if candidates:
-                    matched_doc, tier = candidates[-1], "ticket"
-                    break
-        if admin.lower() in _SYSTEM_ADMINS or description in ("Global Domain Assignment",):
-            classification = "system"
-        elif matched_doc is not None:
-            classification = "matched"
-        else:
-            classification = "out_of_band"
-        records.append(ChangeRecord(
-            time=parse_time(src.get("@timestamp")), gateway=_text(_get(src, "observer.name")),
-            administrator=admin, operation=_text(cp.get("operation")),
-            object=_text(cp.get("objectname") or _get(src, "rule.name")),
-            session=session, description=description,
-            client=_text(cp.get("product") or _get(src, "observer.product")),
-            outcome=_text(cp.get("audit_status") or _get(src, "event.outcome")),
-            classification=classification, match_tier=tier,
-            matched=_matched(matched_doc) if matched_doc else None,
-            event_id=_text(hit.get("_id"))))
-    total = int(answer["hits"]["total"]["value"])
-    counts = {k: sum(1 for r in records if r.classification == k)
-              for k in ("matched", "out_of_band", "system")}
-    return ChangeControl(total=total, shown=len(records), matched=counts["matched"],
-                         out_of_band=counts["out_of_band"], system=counts["system"],
-                         records=tuple(records), query="")
-
-
-def _matched(doc: dict[str, Any]) -> MatchedChange:
-    change = doc.get("change", {})
-    pr = change.get("pull_request") or {}
-    pr_text = ""
-    if isinstance(pr, dict) and (pr.get("number") or pr.get("url")):
-        pr_text = f"#{pr.get('number')}" if pr.get("number") is not None else ""
-        if pr.get("title"):
-            pr_text += f" {pr['title']}"
-    deployment = change.get("deployment") or {}
-    dep_text = ""
-    if isinstance(deployment, dict) and deployment:
-        dep_text = " ".join(_text(deployment.get(k)) for k in ("id", "status")
-                            if deployment.get(k))
-        if change.get("environment"):
-            dep_text += f" → {change['environment']}"
-    return MatchedChange(repo=_text(change.get("repo")), sha=_text(change.get("sha")),
-                         subject=_text(change.get("subject"), 200), pull_request=_text(pr_text),
-                         approvers=tuple(_text(a, 100) for a in _strings(change.get("approvers"))),
-                         independent_approval=change.get("independent_approval"),
-                         checks_passed=change.get("checks_passed"), deployment=dep_text,
-                         time=parse_time(doc.get("@timestamp")))
 
 
 # -- threats, health, history -----------------------------------------------------------------
 
-def _counts(agg: dict[str, Any]) -> tuple[Count, ...]:
-    return tuple(Count(str(b.get("key_as_string", b["key"])), int(b["doc_count"]))
-                 for b in agg.get("buckets", []))
 
-
-_SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
-
-
-def _threats(answer: dict[str, Any], interval: str) -> Threats:
-    aggs = answer.get("aggregations") or {}
-    if not aggs:
-        return Threats(0, (), (), (), (), (), (), interval, ())
-    severity = tuple(sorted(_counts(aggs["severity"]),
-                            key=lambda c: (_SEVERITY_ORDER.get(c.key, 9), c.key)))
-    rules = []
-    for bucket in aggs["rules"]["buckets"]:
-        names = bucket["name"]["buckets"]
-        sev = bucket["severity"]["buckets"]
-        rules.append(RuleCount(str(bucket["key"]), str(names[0]["key"]) if names else "",
-                               str(sev[0]["key"]) if sev else "", int(bucket["doc_count"])))
-    timeline = tuple(
-        TimelineBucket(parse_time(b["key_as_string"]) or datetime.min,
-                       tuple(sorted(((str(s["key"]), int(s["doc_count"]))
-                                     for s in b["severity"]["buckets"]),
-                                    key=lambda p: _SEVERITY_ORDER.get(p[0], 9))))
-        for b in aggs["timeline"]["buckets"])
-    top: list[FindingRow] = []
-    for hit in answer["hits"]["hits"]:
-        src = hit["_source"]
-        group = _get(src, "finding.group", {})
-        top.append(FindingRow(
-            id=_text(_get(src, "finding.id") or hit["_id"]), time=parse_time(src.get("@timestamp")),
-            rule_id=_text(_get(src, "rule.id")), rule_name=_text(_get(src, "rule.name")),
-            severity=_text(_get(src, "rule.severity")), status=_text(_get(src, "finding.status")),
-            count=int(_get(src, "finding.count", 0) or 0),
-            group=_sample(group).fields if isinstance(group, dict) and group else (),
-            exception=_text(_get(src, "finding.exception"))))
-    return Threats(total=int(answer["hits"]["total"]["value"]), by_severity=severity,
-                   by_status=_counts(aggs["status"]), by_rule=tuple(rules),
-                   top_sources=_counts(aggs["sources"]), top_targets=_counts(aggs["targets"]),
-                   timeline=timeline, timeline_interval=interval, top_findings=tuple(top))
-
-
-def _state_rows(answer: dict[str, Any]) -> tuple[StateRow, ...]:
-    rows = []
-    for hit in answer["hits"]["hits"]:
-        src = hit["_source"]
-        rows.append(StateRow(kind=_text(src.get("kind")), key=_text(src.get("key")),
-                             updated_at=parse_time(src.get("updated_at")),
-                             detail=_text(src.get("value") or {}, 400)))
-    return tuple(rows)
-
-
-def _dead_letters(answer: dict[str, Any]) -> DeadLetters:
-    aggs = answer.get("aggregations") or {}
-    latest = tuple(_sample({"time": h["_source"].get("@timestamp"),
-                            **(h["_source"].get("deadletter") or {})})
-                   for h in answer["hits"]["hits"])
-    return DeadLetters(total=int(answer["hits"]["total"]["value"]),
-                       by_source=_counts(aggs.get("source", {})),
-                       by_stage=_counts(aggs.get("stage", {})), latest=latest)
-
-
-def _history(answer: dict[str, Any]) -> list[tuple[ReportPoint, dict[str, str]]]:
-    seen: set[str] = set()
-    out: list[tuple[ReportPoint, dict[str, str]]] = []
-    for hit in answer["hits"]["hits"]:
-        report = hit["_source"].get("report", {})
-        label = str(report.get("label") or report.get("id") or hit["_id"])
-        if label in seen:
-            continue
-        seen.add(label)
-        statuses = {}
-        for item in _strings(report.get("statuses")):
-            key, _, value = item.partition("=")
-            statuses[key] = value
-        score = report.get("score")
-        out.append((ReportPoint(label=label, end=parse_time(report.get("end")),
-                                score=float(score) if score is not None else None,
-                                status=str(report.get("status") or "")), statuses))
-    return out
-
-
-def _summary(requirements: list[RequirementReport], controls: list[ControlReport],
-             history: list[tuple[ReportPoint, dict[str, str]]], label: str,
-             end: datetime) -> Summary:
-    req_counts = {s: 0 for s in STATUSES}
-    for r in requirements:
-        req_counts[r.status] += 1
-    ctl_counts = {s: 0 for s in STATUSES}
-    for c in controls:
-        ctl_counts[c.status] += 1
-    scored = req_counts["pass"] + req_counts["fail"] + req_counts["insufficient_data"]
-    score = round(100.0 * req_counts["pass"] / scored, 1) if scored else None
-    overall = worst([r.status for r in requirements if r.status != "manual"], default="manual")
-    headline = {
-        "fail": "Not compliant: at least one requirement failed",
-        "insufficient_data": "Not verified: some requirements could not be checked for lack of data",
-        "waived": "Passed with waivers: failures were accepted by waivers",
-        "pass": "All automatically checked requirements passed",
-        "not_applicable": "No automated requirement applied in this period",
-        "manual": "No automated verdict: every requirement needs an assessor",
-    }[overall]
-    failing = [r for r in requirements if r.status in ("fail", "insufficient_data")]
-    failing.sort(key=lambda r: (0 if r.status == "fail" else 1,
-                                -sum(1 for _, s in r.controls if s == "fail"), _natural(r.id)))
-    previous = history[0] if history else None
-    changes: list[StatusChange] = []
-    delta = None
-    if previous is not None:
-        before = previous[1]
-        for r in requirements:
-            if r.id in before and before[r.id] != r.status:
-                changes.append(StatusChange(r.id, before[r.id], r.status))
-            elif r.id not in before and before:
-                changes.append(StatusChange(r.id, "(absent)", r.status))
-        if previous[0].score is not None and score is not None:
-            delta = round(score - previous[0].score, 1)
-    trend = [p for p, _ in reversed(history)]
-    trend.append(ReportPoint(label=label, end=end, score=score, status=overall))
-    return Summary(status=overall, headline=headline, score=score,
-                   requirement_counts=tuple((s, req_counts[s]) for s in STATUSES),
-                   control_counts=tuple((s, ctl_counts[s]) for s in STATUSES),
-                   top_failing=tuple(failing[:10]), previous=previous[0] if previous else None,
-                   score_delta=delta, changes=tuple(changes), trend=tuple(trend))
-
-
-def _waiver_rows(inputs: ReportInputs, controls: list[ControlReport],
-                 period: Period) -> tuple[WaiverRow, ...]:
-    rows = []
-    for w in inputs.waivers:
-        applied = tuple(c.id for c in controls if c.id == w.target or w.target in c.requirements)
-        state = "no_expiry" if w.expires is None else (
-            "expired" if w.expires < period.end else "active")
-        rows.append(WaiverRow(id=w.id, target=w.target, justification=w.justification,
-                              approver=w.approver, expires=w.expires, state=state,
-                              applied_to=applied))
-    return tuple(rows)
 
 
 # -- entry point ------------------------------------------------------------------------------
@@ -678,30 +318,30 @@ async def gather_report(store: Store, period: Period, inputs: ReportInputs, now:
     sources += await _change_sources(store, period, stats)
     sources.sort(key=lambda s: (s.kind != "events", s.name))
     controls = await _controls(store, period, inputs, sources, stats)
-    requirements = _requirements(inputs, controls)
+    requirements = sec.requirements(inputs, controls)
 
     text = " ".join(f"{_get(h['_source'], 'checkpoint.session_name', '')} "
                     f"{_get(h['_source'], 'checkpoint.session_description', '')}"
                     for h in changes_ans["hits"]["hits"])
-    shas = sorted(set(_SHA.findall(text)))
-    tickets = sorted(set(_TICKET.findall(text)))
+    shas = sorted(set(sec.SHA_RE.findall(text)))
+    tickets = sorted(set(sec.TICKET_RE.findall(text)))
     matched_docs: list[dict[str, Any]] = []
     if shas or tickets:
         body = q.changes_matching([s for s in shas if len(s) == 40],
                                   [s for s in shas if len(s) < 40], tickets)
         answer = await search(store, "changes", body, stats=stats)
         matched_docs = [h["_source"] for h in answer["hits"]["hits"]]
-    change_control = _change_records(changes_ans, matched_docs)
+    change_control = sec.change_records(changes_ans, matched_docs)
     change_control = ChangeControl(**{**{f: getattr(change_control, f) for f in
                                          change_control.__dataclass_fields__},
                                       "query": json.dumps(q.change_events_display(period),
-                                                          sort_keys=True, indent=2)})
-    history = _history(history_ans)
-    summary = _summary(requirements, controls, history, period.label, period.end)
+                                                          sort_keys=True)})
+    history = sec.history(history_ans)
+    summary = sec.summary(requirements, controls, history, period.label, period.end)
     health = Health(
         ingestion_gaps=tuple((s.name, g) for s in sources for g in s.gaps),
-        rule_gaps=_state_rows(gaps_ans), job_failures=_state_rows(jobs_ans),
-        dead_letters=_dead_letters(dead_ans))
+        rule_gaps=sec.state_rows(gaps_ans), job_failures=sec.state_rows(jobs_ans),
+        dead_letters=sec.dead_letters(dead_ans))
     provenance = Provenance(
         framework=inputs.framework, framework_version=inputs.framework_version,
         period_kind=period.kind, period_label=period.label, period_start=period.start,
@@ -716,5 +356,5 @@ async def gather_report(store: Store, period: Period, inputs: ReportInputs, now:
              f"{iso(period.start)[:10]} to {iso(period.end - timedelta(seconds=1))[:10]}")
     return ReportData(title=title, provenance=provenance, summary=summary,
                       requirements=tuple(requirements), controls=tuple(controls),
-                      change_control=change_control, threats=_threats(findings_ans, timeline),
-                      waivers=_waiver_rows(inputs, controls, period), health=health)
+                      change_control=change_control, threats=sec.threats(findings_ans, timeline),
+                      waivers=sec.waiver_rows(inputs, controls, period), health=health)

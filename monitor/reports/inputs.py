@@ -16,8 +16,18 @@ from typing import Any
 from ..resources import rules_dir
 from ..yamlio import YamlError, load_yaml
 
-__all__ = ["Requirement", "ControlMeta", "Waiver", "ReportInputs", "load_catalogue",
-           "load_control_meta", "load_source_datasets", "load_waivers", "rulepack_version", "parse_time"]
+__all__ = [
+    "ControlMeta",
+    "ReportInputs",
+    "Requirement",
+    "Waiver",
+    "load_catalogue",
+    "load_control_meta",
+    "load_source_datasets",
+    "load_waivers",
+    "parse_time",
+    "rulepack_version",
+]
 
 
 @dataclass(frozen=True, slots=True)

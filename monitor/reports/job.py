@@ -27,12 +27,18 @@ from ..settings import ReportKind, Settings
 from ..store import Store
 from ..store.search import SearchStats
 from .gather import gather_report
-from .inputs import (ReportInputs, load_catalogue, load_control_meta, load_source_datasets,
-                     load_waivers, rulepack_version)
+from .inputs import (
+    ReportInputs,
+    load_catalogue,
+    load_control_meta,
+    load_source_datasets,
+    load_waivers,
+    rulepack_version,
+)
 from .period import Period, period_for
 from .publish import ReportRecord, record_report, update_index, write_report_files
 
-__all__ = ["render_report", "build_inputs"]
+__all__ = ["build_inputs", "render_report"]
 
 
 def build_inputs(settings: Settings, framework: str = "pci-dss-4.0.1") -> ReportInputs:

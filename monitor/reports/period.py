@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-__all__ = ["Period", "PeriodKind", "period_for", "custom_period", "iso"]
+__all__ = ["Period", "PeriodKind", "custom_period", "iso", "period_for"]
 
 PeriodKind = Literal["daily", "weekly", "monthly", "quarterly", "custom"]
 KINDS: tuple[str, ...] = ("daily", "weekly", "monthly", "quarterly")

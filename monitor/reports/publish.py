@@ -21,8 +21,14 @@ from .pdf import html_to_pdf
 from .period import iso
 from .render import file_stem, render_html, render_index, render_json, sha256_hex, write_atomic
 
-__all__ = ["ReportFile", "ReportRecord", "write_report_files", "update_index", "record_report",
-           "MANIFEST"]
+__all__ = [
+    "MANIFEST",
+    "ReportFile",
+    "ReportRecord",
+    "record_report",
+    "update_index",
+    "write_report_files",
+]
 
 MANIFEST = "reports.json"
 FORMATS = ("html", "json", "pdf")

@@ -11,11 +11,27 @@ from typing import Any
 
 from .period import Period, iso
 
-__all__ = ["histogram_interval", "timeline_interval", "interval_seconds", "CHANGE_OPERATIONS",
-           "CHANGE_LIMIT", "in_period", "compliance_sources", "compliance_aggs",
-           "compliance_count_sums", "event_source_query", "event_source_fields",
-           "event_source_aggs", "change_source_aggs", "change_events", "changes_matching",
-           "findings_summary", "deadletters_summary", "state_rows", "previous_reports"]
+__all__ = [
+    "CHANGE_LIMIT",
+    "CHANGE_OPERATIONS",
+    "change_events",
+    "change_source_aggs",
+    "changes_matching",
+    "compliance_aggs",
+    "compliance_count_sums",
+    "compliance_sources",
+    "deadletters_summary",
+    "event_source_aggs",
+    "event_source_fields",
+    "event_source_query",
+    "findings_summary",
+    "histogram_interval",
+    "in_period",
+    "interval_seconds",
+    "previous_reports",
+    "state_rows",
+    "timeline_interval",
+]
 
 CHANGE_OPERATIONS = ("Publish", "Install Policy", "Policy Installation", "Create Rule",
                      "Modify Rule", "Delete Rule", "Install policy")

@@ -30,8 +30,17 @@ from . import charts
 from .data import STATUS_LABELS, STATUSES, ReportData
 from .period import iso
 
-__all__ = ["environment", "render_html", "render_json", "to_jsonable", "csp", "write_atomic",
-           "file_stem", "sha256_hex", "static_assets"]
+__all__ = [
+    "csp",
+    "environment",
+    "file_stem",
+    "render_html",
+    "render_json",
+    "sha256_hex",
+    "static_assets",
+    "to_jsonable",
+    "write_atomic",
+]
 
 _SLUG = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -42,7 +51,7 @@ def _t(value: datetime | None) -> str:
     return iso(value).replace("T", " ").replace("Z", " UTC")
 
 
-def _dur(seconds: int | float) -> str:
+def _dur(seconds: float) -> str:
     seconds = int(seconds)
     if seconds <= 0:
         return "0"
@@ -117,15 +126,15 @@ def render_html(data: ReportData, *, json_name: str | None = None,
                                         f"{src.name}: silent {len(src.gaps)} time(s)")
               for src in p.sources]
     return env.get_template("report.html.j2").render(
-        r=data, charts=_charts(data), strips=strips, css=Markup(css),  # noqa: S704 - our file
-        js=Markup(js), csp=csp(css, js), json_name=json_name)  # noqa: S704
+        r=data, charts=_charts(data), strips=strips, css=Markup(css),
+        js=Markup(js), csp=csp(css, js), json_name=json_name)
 
 
 def render_index(entries: list[dict[str, Any]], folder: Path | None = None) -> str:
     env = environment(folder)
     css, js = static_assets(folder)
     return env.get_template("index.html.j2").render(
-        entries=entries, css=Markup(css), js=Markup(js), csp=csp(css, js))  # noqa: S704
+        entries=entries, css=Markup(css), js=Markup(js), csp=csp(css, js))
 
 
 def to_jsonable(value: Any) -> Any:

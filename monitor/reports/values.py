@@ -1,0 +1,72 @@
+"""Small, pure helpers to read Elasticsearch answers into report values (text, samples)."""
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from .data import Count, Sample
+
+__all__ = ["_counts", "_dur_text", "_get", "_natural", "_sample", "_strings", "_text"]
+
+_TEXT_LIMIT = 300
+
+
+def _get(doc: dict[str, Any], dotted: str, default: Any = None) -> Any:
+    node: Any = doc
+    for part in dotted.split("."):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, dict) and dotted in node:
+            return node[dotted]
+        else:
+            return default
+    return node
+
+
+def _text(value: Any, limit: int = _TEXT_LIMIT) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        value = ", ".join(_text(v, limit) for v in value)
+    elif isinstance(value, dict):
+        value = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _sample(entry: Any) -> Sample:
+    if isinstance(entry, dict):
+        flat: list[tuple[str, str]] = []
+
+        def walk(prefix: str, node: Any) -> None:
+            if isinstance(node, dict) and node:
+                for key in sorted(node, key=str):
+                    walk(f"{prefix}.{key}" if prefix else str(key), node[key])
+            else:
+                flat.append((prefix, _text(node)))
+
+        walk("", entry)
+        return Sample(tuple(flat[:20]))
+    return Sample((("value", _text(entry)),))
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    return [str(value)] if value else []
+
+
+def _natural(text: str) -> tuple[Any, ...]:
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part)
+                 for part in re.split(r"(\d+)", text) if part)
+
+
+def _counts(agg: dict[str, Any]) -> tuple[Count, ...]:
+    return tuple(Count(str(b.get("key_as_string", b["key"])), int(b["doc_count"]))
+                 for b in agg.get("buckets", []))
+
+
+def _dur_text(seconds: int) -> str:
+    hours, rest = divmod(int(seconds), 3600)
+    return f"{hours}h {rest // 60}m" if hours else f"{rest // 60}m"
