@@ -1,7 +1,10 @@
 """Run a control's fixtures (documents in, expected status out) against a real Elasticsearch.
 
-Each fixture gets a clean set of dated indices under the store's prefix (so use a throw-away
-prefix: tests do, ``monitor compliance test`` makes one), the period 2026-11-24T00:00Z + 1 day,
+Each fixture's documents carry ``labels.fixture`` = a fresh id and evaluation is scoped to it
+(an extra filter on every search), so fixtures share indices without seeing each other and no
+index is created or deleted per fixture (cluster-state changes are slow on a busy node). Use a
+throw-away prefix all the same: tests do, ``monitor compliance test`` makes one. The period is
+2026-11-24T00:00Z + 1 day,
 and the example inventory (``rules/inventory.example.yaml``) with the fixture's ``inventory``
 keys replaced. Unless ``fill: false``, every data source of the control except those listed in
 ``silent`` is filled with its heartbeat documents in every bucket, so a fixture only writes
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,7 +28,7 @@ from ..inventory.load import inventory_from_dict
 from ..inventory.model import Inventory
 from ..model import ControlResult
 from ..store import Store
-from ..store.compliance import clear_dated, put_documents
+from ..store.compliance import put_documents
 from .catalogue import Catalogue, Requirement
 from .controls import Control, Fixture, Source
 from .queries import duration, iso
@@ -104,7 +108,7 @@ def fixture_inventory(base: Inventory, fixture: Fixture) -> Inventory:
 
 async def run_fixture(store: Store, control: Control, fixture: Fixture,
                       sources: dict[str, Source], base_inventory: Inventory) -> FixtureOutcome:
-    await clear_dated(store, _KINDS + ("compliance",))
+    label = f"{control.id}/{uuid.uuid4().hex[:12]}"
     docs: list[tuple[str, str, dict[str, Any]]] = []
     if fixture.fill:
         filled = [sources[n] for n in control.data_sources if n not in fixture.silent]
@@ -115,6 +119,8 @@ async def run_fixture(store: Store, control: Control, fixture: Fixture,
             doc = resolve_times(item.doc, base)
             doc.setdefault("@timestamp", iso(base + timedelta(hours=1)))
             docs.append((item.kind, _doc_id(item.kind, doc, position * 1000 + copy), doc))
+    docs = [(kind, f"{label}/{doc_id}", {**doc, "labels": {"fixture": label}})
+            for kind, doc_id, doc in docs]
     for kind in _KINDS:
         batch = [(doc_id, doc) for k, doc_id, doc in docs if k == kind]
         for offset in range(0, len(batch), 2000):
@@ -125,7 +131,8 @@ async def run_fixture(store: Store, control: Control, fixture: Fixture,
         Requirement(r, r, (control.id,)) for r in control.requirements))
     results: list[ControlResult] = await evaluate_period(
         [control], catalogue, store, FIXTURE_START, FIXTURE_END, FIXTURE_END + timedelta(hours=1),
-        inventory=fixture_inventory(base_inventory, fixture), sources=sources, write=False)
+        inventory=fixture_inventory(base_inventory, fixture), sources=sources, write=False,
+        scope={"term": {"labels.fixture": label}})
     result = results[0]
     return FixtureOutcome(control.id, fixture.name, fixture.expect, result.status.value,
                           result.reason, int(result.counts.get("failed", 0)), fixture.expect_failed)

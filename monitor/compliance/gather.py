@@ -64,14 +64,25 @@ def _shown(store: Store, kind: str, body: dict[str, Any]) -> dict[str, Any]:
     return {"index": store.names.read(kind), "body": body}
 
 
+def _scoped(request: tuple[str, dict[str, Any]], scope: dict[str, Any] | None
+            ) -> tuple[str, dict[str, Any]]:
+    if scope is None:
+        return request
+    kind, body = request
+    return kind, {**body, "query": {"bool": {"filter": [body.get("query", {"match_all": {}}),
+                                                        scope]}}}
+
+
 async def gather_evidence(controls: list[Control], sources: dict[str, Source],
-                          inventory: Inventory, store: Store, period: Period, now: datetime
-                          ) -> GatherResult:
+                          inventory: Inventory, store: Store, period: Period, now: datetime,
+                          scope: dict[str, Any] | None = None) -> GatherResult:
+    """``scope`` is an extra filter on every search (fixtures use it to isolate their data)."""
     result = GatherResult()
     params = inventory.params(at=period.end.date())
     digest = inventory_digest(inventory)
     needed = sorted({name for c in controls if c.mode == "automated" for name in c.data_sources})
-    requests: list[tuple[str, dict[str, Any]]] = [source_request(sources[n], period) for n in needed]
+    requests: list[tuple[str, dict[str, Any]]] = [_scoped(source_request(sources[n], period), scope)
+                                                  for n in needed]
     plan: list[tuple[Control, list[tuple[Any, int, int]]]] = []
     for control in controls:
         evidence = Evidence(inventory_sha256=digest)
@@ -83,7 +94,7 @@ async def gather_evidence(controls: list[Control], sources: dict[str, Source],
             continue
         slots = []
         for check in control.checks:
-            built = check_requests(check, params, period)
+            built = [_scoped(r, scope) for r in check_requests(check, params, period)]
             slots.append((check, len(requests), len(built)))
             requests.extend(built)
         plan.append((control, slots))
@@ -99,7 +110,7 @@ async def gather_evidence(controls: list[Control], sources: dict[str, Source],
                 refs = sorted({r for found in reconcile_refs(check, responses[start], params).values()
                                for r in found})
                 lookup_slot[(control.id, check.name)] = len(lookups)
-                lookups.append(reconcile_lookup(check, refs, params, period))
+                lookups.append(_scoped(reconcile_lookup(check, refs, params, period), scope))
     lookup_responses = await _run(store, lookups, result) if lookups else []
     for control, slots in plan:
         evidence = result.evidence[control.id]

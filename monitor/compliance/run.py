@@ -74,8 +74,10 @@ async def evaluate_period(controls: list[Control], catalogue: Catalogue, store: 
                           start: datetime, end: datetime, now: datetime | None = None, *,
                           inventory: Inventory | None = None,
                           sources: dict[str, Source] | None = None,
-                          write: bool = True) -> list[ControlResult]:
-    """Evaluate every control for [start, end) and (by default) write the results."""
+                          write: bool = True,
+                          scope: dict[str, Any] | None = None) -> list[ControlResult]:
+    """Evaluate every control for [start, end) and (by default) write the results.
+    ``scope``: an extra query filter on every search (fixture isolation; None in production)."""
     now = (now or datetime.now(UTC)).astimezone(UTC)
     period = Period(start.astimezone(UTC), end.astimezone(UTC))
     sources = sources if sources is not None else load_sources()
@@ -85,7 +87,7 @@ async def evaluate_period(controls: list[Control], catalogue: Catalogue, store: 
             log.warning("no inventory stored (run `monitor inventory load`); controls that need "
                         "it report insufficient_data")
             inventory = Inventory(generic_accounts=[], insecure_services=[])
-    gathered = await gather_evidence(controls, sources, inventory, store, period, now)
+    gathered = await gather_evidence(controls, sources, inventory, store, period, now, scope)
     results = [evaluate_control(c, gathered.evidence[c.id], period, now, catalogue.framework)
                for c in controls]
     log.info("compliance %s..%s: %d controls, %d searches in %d round trips (took %d ms)",

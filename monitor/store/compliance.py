@@ -21,8 +21,7 @@ import orjson
 from ..errors import StoreError
 from .client import Store, translate_error
 
-__all__ = ["aggregate_many", "aggregate", "put_documents", "get_document", "search_documents",
-           "clear_dated"]
+__all__ = ["aggregate_many", "aggregate", "put_documents", "get_document", "search_documents"]
 
 
 async def aggregate_many(store: Store, requests: list[tuple[str, dict[str, Any]]]
@@ -102,13 +101,3 @@ async def search_documents(store: Store, kind: str, query: dict[str, Any], *, si
         raise translate_error(exc, f"search {kind}") from exc
     return [dict(hit["_source"]) | {"_id": hit["_id"]} for hit in response.body["hits"]["hits"]]
 
-
-async def clear_dated(store: Store, kinds: tuple[str, ...]) -> None:
-    """Delete every dated index of ``kinds`` under this store's prefix (fixture isolation;
-    templates stay, so the next write recreates the index with the right mapping)."""
-    for kind in kinds:
-        try:
-            await store.es.indices.delete(index=store.names.read(kind), ignore_unavailable=True,
-                                          allow_no_indices=True, expand_wildcards="open,closed")
-        except Exception as exc:  # noqa: BLE001
-            raise translate_error(exc, f"clear {kind}") from exc
