@@ -84,7 +84,7 @@ def find_tickets(texts: Iterable[str], pattern: str = DEFAULT_TICKETS) -> list[s
 def parse_trailers(body: str) -> list[tuple[str, str]]:
     """``Key: value`` lines of the message's last paragraph (git's rule, simplified: every
     non-continuation line must be a trailer). Values are self-asserted text, not proof."""
-    if not body:
+    if not body or ":" not in body:
         return []
     paragraphs = [p for p in re.split(r"\n[ \t]*\n", body.strip("\n")[-_MAX_BODY:]) if p.strip()]
     if not paragraphs:
@@ -147,7 +147,7 @@ def commit_document(repo: RepoInfo, branch: str, commit: Any, signature: Any = N
                    "time": _iso(commit.author_time)},
         "committer": {"name": commit.committer_name[:256], "email": commit.committer_email[:256],
                       "time": _iso(commit.committer_time)},
-        "tickets": find_tickets([commit.subject, commit.body], repo.ticket_pattern),
+        "tickets": find_tickets((f"{commit.subject}\n{commit.body}",), repo.ticket_pattern),
         "paths": [p for _, p in paths[:_MAX_PATHS]],
         "path_changes": [f"{s}\t{p}" for s, p in paths[:_MAX_PATHS]],
         "paths_count": len(paths),
@@ -172,8 +172,10 @@ def commit_document(repo: RepoInfo, branch: str, commit: Any, signature: Any = N
                    action=f"git-{kind}")
     source["event"]["id"] = commit.sha
     source["user"] = {"name": commit.author_name[:256], "email": commit.author_email[:256]}
-    source["related"] = _related(commit.author_email, commit.committer_email,
-                                 hashes=[commit.sha])
+    emails = [commit.author_email] if commit.author_email == commit.committer_email else \
+        sorted({commit.author_email, commit.committer_email} - {""})
+    source["related"] = {"user": emails, "hash": [commit.sha]} if emails else \
+        {"hash": [commit.sha]}
     source["change"] = change
     return Document("changes", doc_id, source)
 

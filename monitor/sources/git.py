@@ -759,7 +759,6 @@ async def sync_repo(cfg: "GitRepoSource", store: "Store", writer: "BulkWriter",
                             plan.ref[:200], plan.old[:12], plan.new[:12])
         if cfg.tags:
             created, moved, deleted = diff_tags(old_tags, tags)
-            first_import = current is None or "tags" not in value
             for tag in created:
                 events.append(changes.tag_document(source, tag))
             for tag, previous in moved:
@@ -771,7 +770,6 @@ async def sync_repo(cfg: "GitRepoSource", store: "Store", writer: "BulkWriter",
             if moved or deleted:
                 log.warning("git %s: %d tag(s) moved, %d deleted", cfg.name, len(moved),
                             len(deleted))
-            del first_import
 
         async def documents():
             nonlocal done
