@@ -165,15 +165,13 @@ class JobTable:
         if not tasks:
             return 0
         _, pending = await asyncio.wait(tasks, timeout=timeout)
+        names = ",".join(sorted(self._running[t].id for t in pending if t in self._running))
         for task in pending:
             task.cancel()
         if pending:
             await asyncio.wait(pending, timeout=5)
             log.warning("cancelled job runs that outlived the shutdown bound",
-                        extra={"fields": {"cancelled": len(pending),
-                                          "jobs": ",".join(sorted(self._running[t].id
-                                                                  for t in pending
-                                                                  if t in self._running))}})
+                        extra={"fields": {"cancelled": len(pending), "jobs": names}})
         return len(pending)
 
     def cancel_active_only(self) -> int:
