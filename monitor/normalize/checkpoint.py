@@ -97,6 +97,8 @@ def _document(fields: Fields, *, source: str, payload: bytes,
     if leftover:
         doc["checkpoint"]["unparsed"] = leftover
         doc.setdefault("tags", []).append("partially_parsed")
+    if isinstance(fields.get("loguid"), list):  # two records spliced into one line
+        doc.setdefault("tags", []).append("spliced_record_suspected")
     doc["monitor"] = {"source": source}
     doc["ecs"] = {"version": "8.17.0"}
     doc["checkpoint"]["log_format"] = fmt

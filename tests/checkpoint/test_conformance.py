@@ -46,3 +46,5 @@ def test_spliced_record_keeps_what_parsed(shared_dir: Path) -> None:
     doc = normalize_checkpoint(RawRecord("corpus", spliced, RECEIVED))
     assert isinstance(doc, Document)
     assert doc.source["event"]["id"].startswith("{0x")
+    assert "spliced_record_suspected" in doc.source["tags"]
+    assert isinstance(doc.source["checkpoint"]["loguid"], list)  # the second record is kept
