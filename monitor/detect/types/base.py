@@ -17,7 +17,7 @@ from ..schema import Rule
 
 __all__ = ["Search", "Draft", "Ctx", "Gen", "lockstep", "composite_all", "group_of",
            "bucket_start", "sliding_counts", "sliding_distinct", "drafts_from_fires", "PAGE",
-           "to_dt", "Fire"]
+           "to_dt", "Fire", "aggs"]
 
 PAGE = 1000  # composite page size: pages, never a huge terms size
 
@@ -105,6 +105,11 @@ def lockstep(gens: list[Gen]) -> Gen:
     return results
 
 
+def aggs(response: dict[str, Any]) -> dict[str, Any]:
+    """The aggregations of a response; none when no index matched (fresh install, no data)."""
+    return response.get("aggregations") or {}
+
+
 def composite_all(kind: str, body: Callable[[dict | None], dict[str, Any]],
                   name: str = "g") -> Gen:
     """Page a composite aggregation named ``name`` to the end; returns every bucket."""
@@ -112,7 +117,7 @@ def composite_all(kind: str, body: Callable[[dict | None], dict[str, Any]],
     out: list[dict[str, Any]] = []
     while True:
         (response,) = yield [Search(kind, body(after))]
-        agg = response["aggregations"][name]
+        agg = aggs(response).get(name) or {"buckets": []}
         out.extend(agg["buckets"])
         after = agg.get("after_key")
         if not after or len(agg["buckets"]) < PAGE:

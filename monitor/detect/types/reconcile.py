@@ -14,7 +14,7 @@ import re
 from datetime import timedelta
 
 from ..compile import scope, base_query, bool_filter, composite_sources, key_filter, time_range
-from .base import PAGE, Ctx, Draft, Gen, Search, bucket_start, composite_all, to_dt
+from .base import PAGE, aggs, Ctx, Draft, Gen, Search, bucket_start, composite_all, to_dt
 
 SHA = re.compile(r"\b[0-9a-f]{7,40}\b")
 TICKET = re.compile(r"\b(?:[A-Z][A-Z0-9]{1,9}-\d+|CHG\d{4,})\b")
@@ -74,7 +74,8 @@ def run(ctx: Ctx) -> Gen:
               "aggs": {"m": {"filters": {"filters": filters or {"none": {"match_none": {}}}}}}}
     if filters:
         (response,) = yield [Search(p.b.index, b_body)]
-        matched = {k: v["doc_count"] for k, v in response["aggregations"]["m"]["buckets"].items()}
+        matched = {k: v["doc_count"]
+                   for k, v in (aggs(response).get("m") or {"buckets": {}})["buckets"].items()}
     width = rule.suppress_window
     drafts = []
     for i, (values, at, shas, tickets, count) in enumerate(records):

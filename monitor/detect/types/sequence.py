@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 
 from ..compile import (scope, base_query, bool_filter, composite_sources, iso, key_filter,
                        sequence_eql, step_query, time_range)
-from .base import (PAGE, Ctx, Fire, Gen, Search, composite_all, drafts_from_fires, group_of,
+from .base import (PAGE, aggs, Ctx, Fire, Gen, Search, composite_all, drafts_from_fires, group_of,
                    lockstep)
 
 
@@ -46,15 +46,17 @@ def _coarse(ctx: Ctx) -> Gen:
 def _series(ctx: Ctx, group: dict) -> Gen:
     rule = ctx.rule
     assert rule.sequence is not None
-    aggs = {f"s{i}": {"filter": step_query(s), "aggs": {"t": {"date_histogram": {
+    step_aggs = {f"s{i}": {"filter": step_query(s), "aggs": {"t": {"date_histogram": {
         "field": "@timestamp", "fixed_interval": "1s", "min_doc_count": 1}}}}
         for i, s in enumerate(rule.sequence.steps)}
     body = {"size": 0, "track_total_hits": False,
             "query": bool_filter(*scope(rule, ctx.start - rule.window, ctx.end),
-                                 key_filter(group)), "aggs": aggs}
+                                 key_filter(group)), "aggs": step_aggs}
     (response,) = yield [Search(rule.index, body)]
-    return [[(b["key"] / 1000, b["doc_count"]) for b in response["aggregations"][f"s{i}"]["t"]
-             ["buckets"]] for i in range(len(rule.sequence.steps))]
+    found = aggs(response)
+    return [[(b["key"] / 1000, b["doc_count"])
+             for b in (found.get(f"s{i}") or {"t": {"buckets": []}})["t"]["buckets"]]
+            for i in range(len(rule.sequence.steps))]
 
 
 def match_sequence(steps: list[list[tuple[float, int]]], need: list[int], within: float,

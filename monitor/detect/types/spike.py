@@ -9,7 +9,7 @@ from __future__ import annotations
 from ..compile import scope, base_query, bool_filter, composite_sources, iso, time_range
 from datetime import timedelta
 
-from .base import (PAGE, Ctx, Draft, Gen, Search, bucket_start, composite_all, group_of,
+from .base import (PAGE, aggs, Ctx, Draft, Gen, Search, bucket_start, composite_all, group_of,
                    lockstep)
 from .flatline import eval_points
 
@@ -35,7 +35,8 @@ def _at(ctx: Ctx, at) -> Gen:
             "filters": {"filters": {"cur": time_range(cur_start, at),
                                     "ref": time_range(ref_start, cur_start)}}}}}
         (response,) = yield [Search(rule.index, single)]
-        return single, [{"key": {}, "p": response["aggregations"]["p"]}]
+        found = aggs(response).get("p")
+        return single, [{"key": {}, "p": found}] if found else []
     buckets = yield from composite_all(rule.index, body)
     return body(None), buckets
 

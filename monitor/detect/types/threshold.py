@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 from ..compile import scope, base_query, bool_filter, composite_sources, key_filter, time_range
-from .base import (PAGE, Ctx, Gen, Search, composite_all, drafts_from_fires, group_of,
+from .base import (PAGE, aggs, Ctx, Gen, Search, composite_all, drafts_from_fires, group_of,
                    sliding_counts, to_dt)
 
 MAX_POINTS_PER_SEARCH = 20_000
@@ -36,7 +36,7 @@ def coarse_candidates(ctx: Ctx, need: int, extra_aggs: dict | None = None) -> Ge
                   "aggs": {"all": {"filter": {"match_all": {}}, **({"aggs": extra_aggs}
                                                                  if extra_aggs else {})}}}
         (response,) = yield [Search(rule.index, single)]
-        bucket = {"key": {}, **response["aggregations"]["all"]}
+        bucket = {"key": {}, **(aggs(response).get("all") or {"doc_count": 0})}
         return single, [bucket] if bucket["doc_count"] >= need else []
     buckets = yield from composite_all(rule.index, body)
     return body(None), [b for b in buckets if b["doc_count"] >= need]
@@ -76,9 +76,10 @@ def histograms(ctx: Ctx, groups: list[tuple[dict, int]]) -> Gen:
     responses = yield searches
     out = []
     for batch, resolution, response in zip(batches, resolutions, responses, strict=True):
-        keys = response["aggregations"]["keys"]["buckets"]
+        keys = (aggs(response).get("keys") or {"buckets": {}})["buckets"]
         for i, (group, _) in enumerate(batch):
-            points = [(b["key"] / 1000, b["doc_count"]) for b in keys[f"c{i}"]["t"]["buckets"]]
+            found = keys.get(f"c{i}") or {"t": {"buckets": []}}
+            points = [(b["key"] / 1000, b["doc_count"]) for b in found["t"]["buckets"]]
             out.append((group, points, resolution))
     return out
 

@@ -1,0 +1,115 @@
+"""Sliding-window semantics: spans straddling aggregation buckets and evaluation runs."""
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from monitor.detect.engine import EngineStats, evaluate_due, evaluate_range, state_key
+from monitor.detect.types.base import sliding_counts, sliding_distinct
+from monitor.detect.types.sequence import match_sequence
+from monitor.store import StateStore, Store
+
+from .helpers import event, load, make_rule, series
+
+T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+S = timedelta(seconds=1)
+
+
+# -- pure window arithmetic --------------------------------------------------------------------
+
+def test_sliding_counts_any_span_not_fixed_buckets() -> None:
+    # 3 events at 290..299 s and 3 at 300..309 s: no 5-minute bucket holds 5, a span does
+    points = [(290.0, 1), (295.0, 1), (299.0, 1), (301.0, 1), (305.0, 1)]
+    fires = sliding_counts(points, 300, 5, 0, 1000)
+    assert [(f.since, f.at, f.value) for f in fires] == [(290.0, 305.0, 5)]
+    # the span must be shorter than the window: 5 events over exactly 300 s do not fire
+    assert not sliding_counts([(0.0, 1), (100.0, 2), (200.0, 1), (300.0, 1)], 300, 5, 0, 1000)
+
+
+def test_sliding_counts_only_fire_inside_the_run() -> None:
+    points = [(float(t), 1) for t in range(0, 10)]
+    assert [f.at for f in sliding_counts(points, 60, 5, 0, 6)] == [4.0, 5.0]
+    assert [f.at for f in sliding_counts(points, 60, 5, 6, 100)] == [6.0, 7.0, 8.0, 9.0]
+
+
+def test_sliding_distinct() -> None:
+    points = [(float(i), p) for i, p in enumerate([1, 1, 2, 3, 2, 4])]
+    assert [f.at for f in sliding_distinct(points, 10, 4, 0, 100)] == [5.0]
+    assert not sliding_distinct(points, 3, 4, 0, 100)
+
+
+def test_match_sequence_order_and_span() -> None:
+    fails = [(100.0, 3), (110.0, 2)]
+    assert [f.at for f in match_sequence([fails, [(120.0, 1)]], [5, 1], 60, 0, 1000)] == [120.0]
+    assert not match_sequence([fails, [(90.0, 1)]], [5, 1], 60, 0, 1000)  # success first
+    assert not match_sequence([fails, [(200.0, 1)]], [5, 1], 60, 0, 1000)  # too late
+
+
+# -- against Elasticsearch ---------------------------------------------------------------------
+
+THRESHOLD = dict(type="threshold", query="event.action:logon-failed", group_by=["source.ip"],
+                 threshold={"count": 5, "window": "5m"},
+                 schedule={"interval": "5m", "lookback": "5m", "delay": "0s"})
+
+
+async def test_threshold_straddling_bucket_border(dstore: Store) -> None:
+    # 5 failures 09:57:40..10:02:20 (every 70 s): no aligned 5-minute bucket holds 5
+    docs = series(T0 - timedelta(seconds=140), 5, timedelta(seconds=70),
+                  event__action="logon-failed", source__ip="10.0.0.1")
+    docs += series(T0 - timedelta(seconds=140), 5, timedelta(seconds=80),
+                   event__action="logon-failed", source__ip="10.0.0.2")  # 320 s span: too slow
+    await load(dstore, docs)
+    stats = await evaluate_range([make_rule(**THRESHOLD)], dstore, T0 - timedelta(minutes=10),
+                                 T0 + timedelta(minutes=10))
+    groups = [d["finding"]["group_key"] for d in stats.results]
+    assert groups == ["source.ip=10.0.0.1"]
+    finding = stats.results[0]["finding"]
+    assert finding["count"] == 5 and len(finding["sample_ids"]) == 5
+    assert finding["first_seen"].startswith("2026-03-02T09:57:40")
+
+
+async def test_threshold_straddling_two_runs_fires_once(dstore: Store) -> None:
+    rule = make_rule(**THRESHOLD)
+    state = StateStore(dstore)
+    # 3 failures before 10:00, 2 after: the span crosses the border between two runs
+    docs = series(T0 - timedelta(seconds=90), 5, timedelta(seconds=40),
+                  event__action="logon-failed", source__ip="10.0.0.3")
+    await load(dstore, docs)
+    first = await evaluate_due([rule], dstore, state, T0)  # never run: [09:55, 10:00)
+    assert first.findings == 0 and first.committed == [(rule.id, T0 - timedelta(minutes=5), T0)]
+    second = await evaluate_due([rule], dstore, state, T0 + timedelta(minutes=5))
+    assert second.findings == 1 and second.created == 1
+    third = await evaluate_due([rule], dstore, state, T0 + timedelta(minutes=10))
+    assert third.findings == 0
+    doc = await state.get(state_key(rule.id))
+    assert doc is not None and doc.value["searched_to"] == "2026-03-02T10:10:00.000Z"
+
+
+async def test_cardinality_straddling_runs(dstore: Store) -> None:
+    rule = make_rule(type="cardinality", query="event.category:network", group_by=["source.ip"],
+                     cardinality={"field": "destination.port", "count": 10, "window": "1m"},
+                     schedule={"interval": "1m", "lookback": "1m", "delay": "0s"})
+    docs = [event(T0 - timedelta(seconds=30) + i * 5 * S, event__category="network",
+                  source__ip="10.9.9.9", destination__port=1000 + i) for i in range(10)]
+    await load(dstore, docs)
+    state = StateStore(dstore)
+    runs = [await evaluate_due([rule], dstore, state, T0 + k * timedelta(minutes=1))
+            for k in range(3)]
+    assert [r.findings for r in runs] == [0, 1, 0]
+
+
+async def test_no_gap_no_overlap_across_runs(dstore: Store) -> None:
+    rule = make_rule(type="match", query="event.action:x", group_by=["source.ip"],
+                     schedule={"interval": "1m", "lookback": "2m", "delay": "30s"})
+    state = StateStore(dstore)
+    stats = EngineStats()
+    committed = []
+    for now in (T0, T0 + timedelta(seconds=30), T0 + timedelta(seconds=95),
+                T0 + timedelta(seconds=200)):
+        committed += (await evaluate_due([rule], dstore, state, now, stats=stats)).committed
+    windows = [(s, e) for _, s, e in committed]
+    assert windows[0][0] == T0 - timedelta(seconds=150)
+    assert all(a[1] == b[0] for a, b in zip(windows, windows[1:], strict=False))
+    assert windows[-1][1] == T0 + timedelta(seconds=170)
+    rs = stats.rules[rule.id]
+    assert rs.runs["success"] == 3 and rs.runs["skipped"] == 1
+    assert rs.lag_seconds == 30.0
