@@ -63,7 +63,7 @@ def _run(args: argparse.Namespace) -> int:
             return fail(f"--format: unknown format(s) {bad}: use html,json,pdf", EXIT_USAGE)
     kind = ReportKind(framework=args.framework, period=args.period or "daily")
 
-    async def go():  # noqa: ANN202
+    async def go():
         from ..reports.job import render_report
         from ..store import open_store
         from ..store.search import SearchStats
@@ -88,9 +88,10 @@ def _run(args: argparse.Namespace) -> int:
     }
 
     def text(data: dict) -> str:
-        lines = [f"{data['label']}: {data['status']} (score "
-                 f"{'n/a' if data['score'] is None else str(data['score']) + '%'}) "
-                 f"in {data['seconds']}s ({data['elasticsearch_ms']} ms in Elasticsearch)"]
+        score = "n/a" if data["score"] is None else f"{data['score']}%"
+        head = (f"{data['label']}: {data['status']} (score {score}) in {data['seconds']}s "
+                f"({data['elasticsearch_ms']} ms in Elasticsearch)")
+        lines = [head]
         lines += [f"  {fmt}: {path}" for fmt, path in data["files"].items()]
         return "\n".join(lines)
 

@@ -122,10 +122,11 @@ def timeline(buckets: Sequence[tuple[datetime, Sequence[tuple[str, int]]]], titl
     left, right, top, bottom = 40, 8, 10, 30
     plot_w, plot_h = width - left - right, height - top - bottom
     peak = max((sum(n for _, n in counts) for _, counts in buckets), default=0)
-    body: list[str] = [f'<line x1="{left}" y1="{top + plot_h}" x2="{width - right}" '
-                       f'y2="{top + plot_h}" stroke="#8c959f"/>',
-                       f'<text x="{left - 6}" y="{top + 10}" font-size="11" text-anchor="end" '
-                       f'{_FONT} fill="#57606a">{peak}</text>']
+    axis = (f'<line x1="{left}" y1="{top + plot_h}" x2="{width - right}" '
+            f'y2="{top + plot_h}" stroke="#8c959f"/>')
+    peak_label = (f'<text x="{left - 6}" y="{top + 10}" font-size="11" text-anchor="end" '
+                  f'{_FONT} fill="#57606a">{peak}</text>')
+    body: list[str] = [axis, peak_label]
     if not buckets:
         return _svg(width, height, title, body)
     slot = plot_w / len(buckets)

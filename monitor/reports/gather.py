@@ -211,18 +211,21 @@ async def _controls(store: Store, period: Period, inputs: ReportInputs,
                                           stats=stats):
         rows[bucket["key"]["control"]] = bucket
     count_keys: set[str] = set()
-    for bucket in rows.values():
+    own_keys: dict[str, set[str]] = {}  # the count names each control reports
+    for control_id, bucket in rows.items():
         hits = bucket["latest"]["hits"]["hits"]
         counts = _get(hits[0]["_source"], "control.counts", {}) if hits else {}
         if isinstance(counts, dict):
-            count_keys.update(k for k, v in counts.items() if isinstance(v, (int, float)))
+            own_keys[control_id] = {k for k, v in counts.items() if isinstance(v, (int, float))}
+            count_keys.update(own_keys[control_id])
     sums: dict[str, dict[str, int]] = {}
     if rows and count_keys:
         keys = sorted(count_keys)[:50]
         body = q.compliance_count_sums(period, inputs.framework, sorted(rows), keys)
         answer = await search(store, "compliance", body, stats=stats)
         for bucket in answer["aggregations"]["c"]["buckets"]:
-            sums[bucket["key"]] = {k: int(bucket[k]["value"] or 0) for k in keys}
+            mine = own_keys.get(bucket["key"], set())
+            sums[bucket["key"]] = {k: int(bucket[k]["value"] or 0) for k in keys if k in mine}
 
     declared: dict[str, list[str]] = {}
     for requirement in inputs.catalogue:

@@ -147,7 +147,7 @@ def requirements(inputs: ReportInputs, controls: list[ControlReport]) -> list[Re
         reason = ""
         if entry is None:
             reason = "not in the requirements catalogue (reported by a control)"
-        elif status == "manual":
+        elif status == "manual" and not entry.manual:
             reason = "no automated control: assessor judgement needed"
         out.append(RequirementReport(
             id=req_id, title=entry.title if entry else "", status=status,

@@ -67,7 +67,7 @@ def test_cli_renders_a_custom_period(store: Store, tmp_path: Path) -> None:
         [sys.executable, "-m", "monitor.cli.main", "-c", str(config), "report",
          "--from", "2026-11-24T00:00:00Z", "--to", "2026-11-25T00:00:00Z", "--out", str(out),
          "--format", "html,json", "--json"],
-        capture_output=True, text=True, cwd=ROOT, timeout=120,
+        check=False, capture_output=True, text=True, cwd=ROOT, timeout=120,
         env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert run.returncode == 0, run.stderr
     result = json.loads(run.stdout)
@@ -76,7 +76,7 @@ def test_cli_renders_a_custom_period(store: Store, tmp_path: Path) -> None:
     assert result["status"] in ("manual", "insufficient_data")  # empty store: nothing passes
     bad = subprocess.run([sys.executable, "-m", "monitor.cli.main", "-c", str(config), "report",
                           "--from", "2026-11-24", "--out", str(out)],
-                         capture_output=True, text=True, cwd=ROOT, timeout=60,
+                         check=False, capture_output=True, text=True, cwd=ROOT, timeout=60,
                          env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert bad.returncode == 2 and "--from and --to" in bad.stderr
 
