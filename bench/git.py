@@ -36,12 +36,17 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monitor.normalize import changes  # noqa: E402
-from monitor.settings import ElasticsearchSettings, GitRepoSource  # noqa: E402
-from monitor.sources.git import Git, LOG_FORMAT, Mirror, SignatureCache, _batches, \
-    plan_branches  # noqa: E402
-from monitor.store import BulkWriter, StateStore, open_store  # noqa: E402
-from monitor.store.setup import install_templates  # noqa: E402
+from monitor.normalize import changes
+from monitor.settings import ElasticsearchSettings, GitRepoSource
+from monitor.sources.git import (
+    Git,
+    Mirror,
+    SignatureCache,
+    _batches,
+    plan_branches,
+)
+from monitor.store import BulkWriter, StateStore, open_store
+from monitor.store.setup import install_templates
 
 _ENV = {"PATH": os.environ["PATH"], "LC_ALL": "C", "GIT_CONFIG_NOSYSTEM": "1",
         "GIT_CONFIG_GLOBAL": os.devnull}

@@ -26,8 +26,17 @@ from ..errors import MonitorError
 from ..settings import Settings
 from ..store import BulkWriter, StateStore, open_store
 from ..store.setup import template_status
-from .common import EXIT_FAIL, EXIT_OK, EXIT_USAGE, CommandGroups, emit, fail, guarded, \
-    load_or_exit, run_async
+from .common import (
+    EXIT_FAIL,
+    EXIT_OK,
+    EXIT_USAGE,
+    CommandGroups,
+    emit,
+    fail,
+    guarded,
+    load_or_exit,
+    run_async,
+)
 
 __all__ = ["register"]
 

@@ -59,8 +59,18 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..store import BulkWriter, StateStore, Store
 
 __all__ = [
-    "GitError", "Git", "Mirror", "GitCommit", "GitTag", "Signature", "SyncStats", "check_url",
-    "redact_url", "sync_repo", "SHA_RE", "STATS",
+    "SHA_RE",
+    "STATS",
+    "Git",
+    "GitCommit",
+    "GitError",
+    "GitTag",
+    "Mirror",
+    "Signature",
+    "SyncStats",
+    "check_url",
+    "redact_url",
+    "sync_repo",
 ]
 
 log = logging.getLogger(__name__)
@@ -470,7 +480,7 @@ class LogParser:
     commit starts with the marker; a path equal to the marker is consumed as a path because
     pairs are read together, so file names cannot desynchronise the parser."""
 
-    __slots__ = ("_carry", "_tokens", "_fields", "_paths")
+    __slots__ = ("_carry", "_fields", "_paths", "_tokens")
 
     def __init__(self) -> None:
         self._carry = b""
@@ -549,7 +559,7 @@ class LogParser:
 class Mirror:
     """A bare mirror of one configured repository in the cache folder."""
 
-    def __init__(self, cfg: "GitRepoSource", cache_dir: Path) -> None:
+    def __init__(self, cfg: GitRepoSource, cache_dir: Path) -> None:
         self.cfg = cfg
         self.scheme = check_url(cfg.url)
         self.path = Path(cache_dir) / f"{cfg.name}.git"
@@ -706,8 +716,8 @@ def diff_tags(old: dict[str, list[str]], tags: list[GitTag]) -> tuple[
 ProgressFn = Callable[[int, int], None]
 
 
-async def sync_repo(cfg: "GitRepoSource", store: "Store", writer: "BulkWriter",
-                    state: "StateStore", cache_dir: Path | None = None, *,
+async def sync_repo(cfg: GitRepoSource, store: Store, writer: BulkWriter,
+                    state: StateStore, cache_dir: Path | None = None, *,
                     since: str | None = None,
                     progress: ProgressFn | None = None, batch: int = 5000,
                     now: datetime | None = None) -> SyncStats:
@@ -828,7 +838,7 @@ def _batches(git: Git, cache: SignatureCache, plan: BranchPlan, since: str | Non
     def verify(batch: list[GitCommit]) -> dict[str, Signature]:
         return git.signatures([c.sha for c in batch if cache.get(c.sha) is None])
 
-    def finish(batch: list[GitCommit], found: "Future[dict[str, Signature]]",
+    def finish(batch: list[GitCommit], found: Future[dict[str, Signature]],
                mainline: set[str]) -> list[tuple[GitCommit, Signature | None, bool]]:
         verdicts = found.result()
         out = []

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 import respx
+from pydantic import ValidationError
 
 from monitor.settings import ArgoCdSource, GithubSource, GitlabSource
 from monitor.sources.forges import COUNTERS, sync_argocd, sync_github, sync_gitlab
@@ -408,7 +409,7 @@ async def test_github_app_installation_token_is_minted_and_reused(store):
     def mint(request: httpx.Request) -> httpx.Response:
         token = request.headers["authorization"].removeprefix("Bearer ")
         header, payload, signature = token.split(".")
-        pad = lambda s: s + "=" * (-len(s) % 4)  # noqa: E731
+        pad = lambda s: s + "=" * (-len(s) % 4)
         key.public_key().verify(base64.urlsafe_b64decode(pad(signature)),
                                 f"{header}.{payload}".encode(), padding.PKCS1v15(),
                                 hashes.SHA256())
@@ -428,5 +429,5 @@ async def test_github_app_installation_token_is_minted_and_reused(store):
     assert minted == ["1234"]  # one token for both repositories
     assert [c.request.headers["authorization"] for c in deps.calls] == \
         ["Bearer ghs_installation"] * 2
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="GitHub App needs"):
         GithubSource(name="x", repositories=["a/b"], app_id=1)  # incomplete App settings

@@ -8,7 +8,7 @@ import pytest
 
 from monitor.errors import ConfigError
 from monitor.settings import GitRepoSource, settings_from_dict
-from monitor.sources.git import (Git, GitError, LogParser, Mirror, check_url, redact_url)
+from monitor.sources.git import Git, GitError, LogParser, Mirror, check_url, redact_url
 
 
 def _cfg(repo, **kw) -> GitRepoSource:
@@ -145,7 +145,7 @@ def _keygen(tmp: Path, who: str) -> tuple[Path, str]:
 
 async def test_ssh_signatures_verified_and_signer_compared(repo, syncer, tmp_path):
     carol_key, carol_pub = _keygen(tmp_path, "carol")
-    dan_key, dan_pub = _keygen(tmp_path, "dan")
+    _dan_key, dan_pub = _keygen(tmp_path, "dan")
     eve_key, _ = _keygen(tmp_path, "eve")
     signers = tmp_path / "allowed_signers"
     signers.write_text(f'carol@example.com namespaces="git" {carol_pub}\n'

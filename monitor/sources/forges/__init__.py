@@ -12,5 +12,11 @@ from .github import sync_github
 from .gitlab import sync_gitlab
 from .http import COUNTERS, ForgeCounters, ForgeError
 
-__all__ = ["sync_github", "sync_gitlab", "sync_argocd", "COUNTERS", "ForgeCounters",
-           "ForgeError"]
+__all__ = [
+           "COUNTERS",
+           "ForgeCounters",
+           "ForgeError",
+           "sync_argocd",
+           "sync_github",
+           "sync_gitlab",
+]

@@ -35,7 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ...settings import ArgoCdSource
     from ...store import BulkWriter, StateStore, Store
 
-__all__ = ["sync_argocd", "history_gaps"]
+__all__ = ["history_gaps", "sync_argocd"]
 
 log = logging.getLogger(__name__)
 _APP_RE = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$")
@@ -53,8 +53,8 @@ def history_gaps(last_id: int | None, ids: list[int]) -> list[tuple[int, int]]:
     return gaps
 
 
-async def sync_argocd(cfg: "ArgoCdSource", store: "Store", writer: "BulkWriter",
-                      state: "StateStore", client: "httpx.AsyncClient | None" = None, *,
+async def sync_argocd(cfg: ArgoCdSource, store: Store, writer: BulkWriter,
+                      state: StateStore, client: httpx.AsyncClient | None = None, *,
                       sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
                       now: datetime | None = None) -> SyncStats:
     """Collect sync history and operation state, detect history gaps (see module doc)."""

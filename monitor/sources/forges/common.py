@@ -9,7 +9,7 @@ from typing import Any
 from ..git import SyncStats
 from .http import ForgeCounters, ForgeError, ForgeHttp, counters
 
-__all__ = ["collect", "start_stats", "finish", "iso"]
+__all__ = ["collect", "finish", "iso", "start_stats"]
 
 
 async def collect(http: ForgeHttp, path: str, params: dict[str, Any] | None = None, *,

@@ -36,8 +36,8 @@ from urllib.parse import quote
 
 from ...normalize import changes
 from ..git import SyncStats, record_stats
-from .http import ForgeError, ForgeHttp, build_client
 from .common import collect, finish, iso, start_stats
+from .http import ForgeError, ForgeHttp, build_client
 
 if TYPE_CHECKING:  # pragma: no cover
     import httpx
@@ -45,7 +45,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ...settings import GithubSource
     from ...store import BulkWriter, StateStore, Store
 
-__all__ = ["sync_github", "GithubAuth", "required_checks", "API_VERSION"]
+__all__ = ["API_VERSION", "GithubAuth", "required_checks", "sync_github"]
 
 API_VERSION = "2022-11-28"
 _REPO_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
@@ -54,7 +54,7 @@ _REPO_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 class GithubAuth:
     """Headers for a token, or an App installation token minted and cached on demand."""
 
-    def __init__(self, cfg: "GithubSource", clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, cfg: GithubSource, clock: Callable[[], float] = time.time) -> None:
         self.cfg = cfg
         self.clock = clock
         self._token: str | None = None
@@ -116,8 +116,8 @@ def required_checks(snapshot: dict[str, Any]) -> list[str]:
     return sorted(set(names))
 
 
-async def sync_github(cfg: "GithubSource", store: "Store", writer: "BulkWriter",
-                      state: "StateStore", client: "httpx.AsyncClient | None" = None, *,
+async def sync_github(cfg: GithubSource, store: Store, writer: BulkWriter,
+                      state: StateStore, client: httpx.AsyncClient | None = None, *,
                       sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
                       now: datetime | None = None) -> SyncStats:
     """Collect deployments, merged PRs, direct pushes and branch rules (see module doc)."""
@@ -148,8 +148,8 @@ async def sync_github(cfg: "GithubSource", store: "Store", writer: "BulkWriter",
     return stats
 
 
-async def _sync_one(http: ForgeHttp, cfg: "GithubSource", repo: str, writer: "BulkWriter",
-                    state: "StateStore", stats: SyncStats, now: datetime) -> None:
+async def _sync_one(http: ForgeHttp, cfg: GithubSource, repo: str, writer: BulkWriter,
+                    state: StateStore, stats: SyncStats, now: datetime) -> None:
     key = f"github:{cfg.name}:{repo}"
     current = await state.get(key)
     value: dict[str, Any] = dict(current.value) if current else {}
@@ -277,7 +277,7 @@ async def _checks(http: ForgeHttp, r: str, sha: str,
     return changes.checks_verdict(sha, runs, required)
 
 
-async def _write(writer: "BulkWriter", docs: list[Any], stats: SyncStats, label: str) -> None:
+async def _write(writer: BulkWriter, docs: list[Any], stats: SyncStats, label: str) -> None:
     stats.documents += len(docs)
     if docs:
         stats.add_result(await writer.write(docs, label=label))

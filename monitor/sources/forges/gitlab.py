@@ -43,8 +43,8 @@ _PROJECT_RE = re.compile(r"^(?:[0-9]+|[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)+)$")
 _SHA_RE = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?$")
 
 
-async def sync_gitlab(cfg: "GitlabSource", store: "Store", writer: "BulkWriter",
-                      state: "StateStore", client: "httpx.AsyncClient | None" = None, *,
+async def sync_gitlab(cfg: GitlabSource, store: Store, writer: BulkWriter,
+                      state: StateStore, client: httpx.AsyncClient | None = None, *,
                       sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
                       now: datetime | None = None) -> SyncStats:
     """Collect deployments and merged merge requests (see module doc)."""
@@ -75,8 +75,8 @@ async def sync_gitlab(cfg: "GitlabSource", store: "Store", writer: "BulkWriter",
     return stats
 
 
-async def _sync_one(http: ForgeHttp, cfg: "GitlabSource", project: str, writer: "BulkWriter",
-                    state: "StateStore", stats: SyncStats, now: datetime) -> None:
+async def _sync_one(http: ForgeHttp, cfg: GitlabSource, project: str, writer: BulkWriter,
+                    state: StateStore, stats: SyncStats, now: datetime) -> None:
     key = f"gitlab:{cfg.name}:{project}"
     current = await state.get(key)
     value: dict[str, Any] = dict(current.value) if current else {}

@@ -33,8 +33,15 @@ import httpx
 
 from ...errors import SourceError
 
-__all__ = ["ForgeError", "ForgeHttp", "Reply", "ForgeCounters", "COUNTERS", "counters",
-           "build_client"]
+__all__ = [
+    "COUNTERS",
+    "ForgeCounters",
+    "ForgeError",
+    "ForgeHttp",
+    "Reply",
+    "build_client",
+    "counters",
+]
 
 log = logging.getLogger(__name__)
 
@@ -271,7 +278,7 @@ class ForgeHttp:
         return min(self.max_wait, 60.0 * (2 ** attempt))
 
     async def _backoff(self, attempt: int, why: str) -> None:
-        delay = min(30.0, 0.5 * (2 ** attempt)) * (0.5 + random.random() / 2)  # noqa: S311
+        delay = min(30.0, 0.5 * (2 ** attempt)) * (0.5 + random.random() / 2)
         log.warning("%s: %s; retry in %.1fs", self.source, why, delay)
         await self.sleep(delay)
 
