@@ -10,6 +10,7 @@ set and says why.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 from collections.abc import Callable
@@ -93,30 +94,84 @@ def _window_end(windows: dict[str, list[str]]) -> datetime | None:
     return min(ends) if ends else None
 
 
+def _wire_snapshots(ctx: Context, components: Components) -> None:
+    wanted = [cfg for cfg in ctx.settings.sources.checkpoint_api if cfg.snapshots]
+    if not wanted:
+        return
+    try:
+        from ..sources.checkpoint_snapshots import snapshot_once
+    except ImportError as exc:
+        _missing(components, "checkpoint snapshots", exc)
+        return
+    for cfg in wanted:
+        async def snap(cfg=cfg) -> RunReport:
+            stats = await snapshot_once(cfg, ctx.writer)
+            counts = stats.as_dict() if hasattr(stats, "as_dict") else {}
+            return RunReport(counts={k: v for k, v in counts.items() if isinstance(v, int)})
+
+        components.jobs.append(JobSpec(f"snapshot:{cfg.name}", snap,
+                                       interval(cfg.snapshot_schedule.interval_seconds),
+                                       kind="source"))
+
+
 def _wire_files(ctx: Context, components: Components) -> None:
     files = ctx.settings.sources.files
     if not files.paths:
         return
     try:
-        from ..sources.logfiles import ingest_files
+        from ..sources.logfiles import scan_once
     except ImportError as exc:
         _missing(components, "files", exc)
         return
-    import glob
-
     name = "files"
     keep = ctx.settings.elasticsearch.keep_original
+    cfg = files.model_copy(update={"paths": [str(_resolve(ctx, Path(p))) for p in files.paths]})
 
     async def pull() -> RunReport:
-        paths = sorted({p for pattern in files.paths
-                        for p in glob.glob(str(_resolve(ctx, Path(pattern))))})
-        stats = await ingest_files(paths, ctx.writer_for(name), source="checkpoint:file",
-                                   keep_original=keep)
-        return RunReport(counts={"files": len(paths), **stats.as_dict()})
+        stats = await scan_once(cfg, ctx.writer_for(name), ctx.state, keep_original=keep)
+        return RunReport(counts=stats.as_dict())
 
     components.sources[name] = 0
     components.jobs.append(JobSpec(f"source:{name}", pull, interval(files.schedule.interval_seconds),
                                    kind="source", source=name))
+
+
+class _ReceiverService:
+    """``SyslogReceiver`` (start/stop) as a daemon ``Service`` (run until stopped)."""
+
+    name = "syslog"
+
+    def __init__(self, receiver: Any, capacity: int) -> None:
+        self._receiver = receiver
+        self._capacity = capacity
+        self._stopped: asyncio.Event | None = None
+        self._listening = False
+
+    async def run(self) -> None:
+        self._stopped = asyncio.Event()
+        await self._receiver.start()
+        self._listening = True
+        try:
+            await self._stopped.wait()
+        finally:
+            self._listening = False
+
+    async def stop(self) -> None:
+        try:
+            await self._receiver.stop()  # stop listening, flush the queue, persist the spool
+        finally:
+            self._listening = False
+            if self._stopped is not None:
+                self._stopped.set()
+
+    def status(self) -> dict[str, Any]:
+        counters = self._receiver.counters
+        return {"healthy": self._listening, "spool_bytes": counters.spool_bytes,
+                "spool_capacity_bytes": self._capacity,
+                "addresses": {k: list(v) for k, v in getattr(self._receiver, "addresses",
+                                                             {}).items()},
+                "received": counters.received, "spooled": counters.spooled,
+                "dropped_spool_full": counters.dropped_spool_full}
 
 
 def _wire_syslog(ctx: Context, components: Components) -> None:
@@ -124,16 +179,15 @@ def _wire_syslog(ctx: Context, components: Components) -> None:
     if not syslog.enabled:
         return
     try:
-        from ..sources import syslog as receiver_module
+        from ..sources.syslog import SyslogReceiver
     except ImportError as exc:
         _missing(components, "syslog receiver", exc)
         return
-    factory = getattr(receiver_module, "build_service", None)
-    if factory is None:
-        components.notes.append("syslog receiver: monitor.sources.syslog has no build_service()")
-        return
-    service = factory(syslog, ctx.writer_for("syslog"), ctx.state, ctx.settings)
-    components.services.append(service)
+    spool = syslog.spool.model_copy(update={"dir": _resolve(ctx, syslog.spool.dir)})
+    cfg = syslog.model_copy(update={"spool": spool})
+    receiver = SyslogReceiver(cfg, ctx.writer_for("syslog"), store=ctx.store,
+                              keep_original=ctx.settings.elasticsearch.keep_original)
+    components.services.append(_ReceiverService(receiver, int(syslog.spool.max_bytes)))
     components.sources["syslog"] = int(syslog.spool.max_bytes)
 
 
@@ -173,13 +227,11 @@ def _wire_forges(ctx: Context, components: Components) -> None:
     except ImportError as exc:
         _missing(components, "forges", exc)
         return
-    sync = getattr(forges, "sync_forge", None)
-    if sync is None:
-        components.notes.append("forges: monitor.sources.forges has no sync_forge()")
-        return
     for kind, cfg in configured:
-        async def pull(cfg=cfg, kind=kind) -> RunReport:
-            stats = await sync(kind, cfg, ctx.store, ctx.writer_for(cfg.name), ctx.state)
+        sync = getattr(forges, f"sync_{kind}")
+
+        async def pull(cfg=cfg, sync=sync) -> RunReport:
+            stats = await sync(cfg, ctx.store, ctx.writer_for(cfg.name), ctx.state)
             counts = stats.as_dict() if hasattr(stats, "as_dict") else {}
             return RunReport(counts={k: v for k, v in counts.items() if isinstance(v, int)})
 
@@ -292,7 +344,7 @@ def _wire_reports(ctx: Context, components: Components) -> None:
     out_dir = _resolve(ctx, settings.dir)
     for kind in settings.kinds:
         async def run(kind=kind) -> RunReport:
-            result = await render(ctx.store, kind, settings, out_dir, datetime.now(UTC))
+            result = await render(ctx.store, kind, ctx.settings, out_dir, datetime.now(UTC))
             ctx.metrics.report_last_success.labels(framework=kind.framework,
                                                    period=kind.period).set(
                 datetime.now(UTC).timestamp())
@@ -303,5 +355,5 @@ def _wire_reports(ctx: Context, components: Components) -> None:
                                        cron(kind.cron), kind="report", run_at_start=False))
 
 
-WIRES: list[Wire] = [_wire_checkpoint_api, _wire_syslog, _wire_files, _wire_git, _wire_forges,
-                     _wire_rules, _wire_compliance, _wire_reports]
+WIRES: list[Wire] = [_wire_checkpoint_api, _wire_snapshots, _wire_syslog, _wire_files, _wire_git,
+                     _wire_forges, _wire_rules, _wire_compliance, _wire_reports]
