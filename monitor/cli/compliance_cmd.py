@@ -43,48 +43,61 @@ def register(groups: CommandGroups) -> None:
     ev.add_argument("--inventory", help="inventory file to use instead of the stored one")
     ev.add_argument("--dry-run", action="store_true", help="do not write results")
     ev.add_argument("--json", action="store_true")
-    ev.set_defaults(handler=guarded(_evaluate))
+    ev.set_defaults(handler=guarded(_usage(_evaluate)))
     ls = sub.add_parser("list", help="list controls and requirement coverage")
     ls.add_argument("--json", action="store_true")
-    ls.set_defaults(handler=guarded(_list))
+    ls.set_defaults(handler=guarded(_usage(_list)))
     st = sub.add_parser("status", help="per-requirement status over a period, from stored results")
     st.add_argument("--from", dest="start", required=True)
     st.add_argument("--to", dest="end", required=True)
     st.add_argument("--json", action="store_true")
-    st.set_defaults(handler=guarded(_status))
+    st.set_defaults(handler=guarded(_usage(_status)))
     te = sub.add_parser("test", help="run the controls' fixtures against Elasticsearch")
     te.add_argument("--control", action="append", default=[], help="only this control (repeat)")
     te.add_argument("--json", action="store_true")
-    te.set_defaults(handler=guarded(_test))
+    te.set_defaults(handler=guarded(_usage(_test)))
 
     inv = groups.group("inventory", "CDE zones, hosts, services, identities, change windows")
     check = inv.add_parser("check", help="validate an inventory file (YAML, plus CSV rows)")
     check.add_argument("file", nargs="?", help="inventory YAML or CSV (default: rules.inventory_file)")
     check.add_argument("--csv", action="append", default=[], help="CSV rows merged over FILE")
     check.add_argument("--json", action="store_true")
-    check.set_defaults(handler=_inventory_check)
+    check.set_defaults(handler=_usage(_inventory_check))
     load = inv.add_parser("load", help="validate and store the inventory in Elasticsearch")
     load.add_argument("file", nargs="?")
     load.add_argument("--csv", action="append", default=[])
     load.add_argument("--json", action="store_true")
-    load.set_defaults(handler=guarded(_inventory_load))
+    load.set_defaults(handler=guarded(_usage(_inventory_load)))
+
+
+class _Usage(Exception):
+    """A command-line mistake: printed, exit 2."""
+
+
+def _usage(handler: Any) -> Any:
+    def wrapper(args: argparse.Namespace) -> int:
+        try:
+            return int(handler(args))
+        except _Usage as exc:
+            return fail(str(exc), EXIT_USAGE)
+    return wrapper
 
 
 def _time(text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise SystemExit(fail(f"not an ISO 8601 time: {text!r}", EXIT_USAGE)) from None
+        raise _Usage(f"not an ISO 8601 time: {text!r}") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _period(args: argparse.Namespace, now: datetime) -> tuple[datetime, datetime]:
     if args.start or args.end:
         if not (args.start and args.end) or args.period:
-            raise SystemExit(fail("give --from and --to together, or --period", EXIT_USAGE))
+            raise _Usage("give --from and --to together, or --period")
         start, end = _time(args.start), _time(args.end)
         if end <= start:
-            raise SystemExit(fail("--to must be after --from", EXIT_USAGE))
+            raise _Usage("--to must be after --from")
         return start, end
     today = datetime(now.year, now.month, now.day, tzinfo=UTC)
     kind = args.period or "daily"
@@ -113,7 +126,7 @@ def _inventory_path(args: argparse.Namespace) -> Path:
         return Path(args.file)
     settings = load_or_exit(args)
     if settings.rules.inventory_file is None:
-        raise SystemExit(fail("no inventory file: give FILE or set rules.inventory_file", EXIT_USAGE))
+        raise _Usage("no inventory file: give FILE or set rules.inventory_file")
     path = settings.rules.inventory_file
     return path if path.is_absolute() else settings.base_dir / path
 
