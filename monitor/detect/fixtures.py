@@ -18,13 +18,15 @@
         findings: []
 
 No expression language: ``vary`` only knows arithmetic sequences and cycles.
-``run_fixtures(loaded, store)`` loads each case into the store's prefix (dropping the previous
-case's indices), evaluates ``[from, to)`` with ``evaluate_range`` (no state, no writes) and
-compares the set of finding groups exactly.
+``run_fixtures(loaded, store)`` bulk-loads every case once, each document labelled
+``labels.fixture: <case>``, and evaluates each case's ``[from, to)`` with ``evaluate_range``
+(no state, no writes) on the rule restricted to its label (``scoped_rule``: same ids and
+windows), then compares the finding groups exactly. Cases never see each other's data.
 """
 from __future__ import annotations
 
 import hashlib
+import uuid
 import ipaddress
 
 import orjson
@@ -33,11 +35,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..store import BulkWriter, Document, Store
-from ..store.search import drop_kinds
 from ..yamlio import load_yaml
 from .engine import evaluate_range
 from .loader import LoadedRule, fixtures_path
-from .schema import RuleIssue, RuleValidationError, parse_duration
+from .compile import base_query
+from .schema import Rule, RuleIssue, RuleValidationError, parse_duration
 
 __all__ = ["Case", "CaseResult", "load_cases", "expand", "nest", "run_case", "run_fixtures"]
 
@@ -149,35 +151,62 @@ def load_cases(entry: LoadedRule) -> list[Case]:
     return cases
 
 
-async def run_case(entry: LoadedRule, case: Case, store: Store) -> CaseResult:
-    rule = entry.rule
-    await drop_kinds(store, ("events", "changes", "findings"))
-    writer = BulkWriter(store)
-    items = [Document(kind, doc_id, doc) for kind, docs in case.docs.items()
-             for doc_id, doc in docs]
-    for item in items:  # a value JSON cannot carry (a 40-digit SHA read as a YAML int) is a
-        try:            # fixture error, not a silent dead letter
-            orjson.dumps(item.source)
-        except (TypeError, orjson.JSONEncodeError) as exc:
-            return CaseResult(rule.id, rule.name, case.name, False, case.expected, {},
-                              error=f"fixture document {item.id} not serializable: {exc} "
-                                    "(quote long numbers such as SHAs)")
+def scoped_rule(rule: Rule, label: str) -> Rule:
+    """The rule restricted to documents labelled ``labels.fixture: <label>`` (its own query and,
+    for reconcile, its B query); ids, windows and everything else unchanged."""
+    term = {"term": {"labels.fixture": label}}
+    update: dict[str, Any] = {"query": None,
+                              "query_dsl": {"bool": {"filter": [base_query(rule), term]}}}
+    if rule.reconcile is not None:
+        b = rule.reconcile.b
+        b_query = base_query(rule.model_copy(update={"query": b.query, "query_dsl": b.query_dsl}))
+        update["reconcile"] = rule.reconcile.model_copy(update={"b": b.model_copy(update={
+            "query": None, "query_dsl": {"bool": {"filter": [b_query, term]}}})})
+    return rule.model_copy(update=update)
+
+
+async def _load_cases(store: Store, batch: list[tuple[str, Case]]) -> str | None:
+    items = []
+    for label, case in batch:
+        for kind, docs in case.docs.items():
+            for doc_id, doc in docs:
+                doc = {**doc, "labels": {**doc.get("labels", {}), "fixture": label}}
+                try:  # a value JSON cannot carry (a 40-digit SHA read as a YAML int) is a
+                    orjson.dumps(doc)  # fixture error, not a silent dead letter
+                except (TypeError, orjson.JSONEncodeError) as exc:
+                    return (f"fixture document {doc_id} of {case.name!r} not serializable: {exc} "
+                            "(quote long numbers such as SHAs)")
+                items.append(Document(kind, f"{label}-{doc_id}", doc))
     if items:
-        result = await writer.write(items, refresh=True)
-        if result.dead_lettered:
-            return CaseResult(rule.id, rule.name, case.name, False, case.expected, {},
-                              error=f"fixture documents rejected: {result.dead_letter_reasons}")
-    stats = await evaluate_range([rule], store, case.start, case.end, write=False)
+        result = await BulkWriter(store).write(items, refresh=True)
+        if result.dead_lettered or result.indexed + result.duplicates != len(items):
+            return f"fixture documents rejected: {result.dead_letter_reasons}"
+    return None
+
+
+async def _evaluate(entry: LoadedRule, label: str, case: Case, store: Store) -> CaseResult:
+    rule = entry.rule
+    stats = await evaluate_range([scoped_rule(rule, label)], store, case.start, case.end,
+                                 write=False)
     if stats.errors:
         return CaseResult(rule.id, rule.name, case.name, False, case.expected, {},
                           error="; ".join(stats.errors.values()))
     got: dict[str, int] = {}
     for doc in stats.results:
-        group = {k: v for k, v in _groups(doc).items()}
-        key = _group_text(group)
+        key = _group_text(_groups(doc))
         got[key] = got.get(key, 0) + 1
     return CaseResult(rule.id, rule.name, case.name, got == case.expected, case.expected, got,
                       findings=stats.results)
+
+
+async def run_case(entry: LoadedRule, case: Case, store: Store) -> CaseResult:
+    """Load one case (labelled, so other data in the prefix is invisible to it) and check it."""
+    label = uuid.uuid4().hex[:12]
+    error = await _load_cases(store, [(label, case)])
+    if error:
+        return CaseResult(entry.rule.id, entry.rule.name, case.name, False, case.expected, {},
+                          error=error)
+    return await _evaluate(entry, label, case, store)
 
 
 def _groups(doc: dict[str, Any]) -> dict[str, Any]:
@@ -189,7 +218,9 @@ def _groups(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 async def run_fixtures(entries: list[LoadedRule], store: Store) -> list[CaseResult]:
-    results = []
+    """Every case of every rule: one bulk load (each case labelled), then one evaluation each."""
+    results: list[CaseResult] = []
+    planned: list[tuple[LoadedRule, str, Case]] = []
     for entry in entries:
         try:
             cases = load_cases(entry)
@@ -197,6 +228,13 @@ async def run_fixtures(entries: list[LoadedRule], store: Store) -> list[CaseResu
             results.append(CaseResult(entry.rule.id, entry.rule.name, "<load>", False, {}, {},
                                       error=str(exc)))
             continue
-        for case in cases:
-            results.append(await run_case(entry, case, store))
+        planned += [(entry, f"{entry.rule.id[:8]}-{i}-{uuid.uuid4().hex[:6]}", case)
+                    for i, case in enumerate(cases)]
+    error = await _load_cases(store, [(label, case) for _, label, case in planned])
+    for entry, label, case in planned:
+        if error:
+            results.append(CaseResult(entry.rule.id, entry.rule.name, case.name, False,
+                                      case.expected, {}, error=error))
+        else:
+            results.append(await _evaluate(entry, label, case, store))
     return results
