@@ -24,13 +24,13 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monitor.model import RawRecord  # noqa: E402
-from monitor.normalize import normalize_checkpoint  # noqa: E402
-from monitor.settings import ElasticsearchSettings  # noqa: E402
-from monitor.simulate import SimConfig, generate  # noqa: E402
-from monitor.sources.logfiles import ingest_files  # noqa: E402
-from monitor.store import BulkWriter, Document, open_store  # noqa: E402
-from monitor.store.setup import install_templates  # noqa: E402
+from monitor.model import RawRecord
+from monitor.normalize import normalize_checkpoint
+from monitor.settings import ElasticsearchSettings
+from monitor.simulate import SimConfig, generate
+from monitor.sources.logfiles import ingest_files
+from monitor.store import BulkWriter, Document, open_store
+from monitor.store.setup import install_templates
 
 
 async def fresh_store(url: str):  # type: ignore[no-untyped-def]

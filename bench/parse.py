@@ -22,10 +22,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monitor.model import RawRecord  # noqa: E402
-from monitor.normalize import normalize_checkpoint  # noqa: E402
-from monitor.simulate import SimConfig, generate  # noqa: E402
-from monitor.simulate.checkpoint import BruteForce, OutOfBandChange, PortScan  # noqa: E402
+from monitor.model import RawRecord
+from monitor.normalize import normalize_checkpoint
+from monitor.simulate import SimConfig, generate
+from monitor.simulate.checkpoint import BruteForce, OutOfBandChange, PortScan
 
 
 def raw_loop(path: str) -> int:

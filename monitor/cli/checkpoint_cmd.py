@@ -18,8 +18,17 @@ from ..normalize import normalize_checkpoint
 from ..simulate import SimConfig, generate, scenario_from_spec
 from ..sources.logfiles import IngestStats, ingest_files, iter_lines
 from ..store import BulkWriter, DeadLetter, open_store
-from .common import EXIT_FAIL, EXIT_OK, EXIT_USAGE, CommandGroups, emit, fail, guarded, \
-    load_or_exit, run_async
+from .common import (
+    EXIT_FAIL,
+    EXIT_OK,
+    EXIT_USAGE,
+    CommandGroups,
+    emit,
+    fail,
+    guarded,
+    load_or_exit,
+    run_async,
+)
 
 __all__ = ["register"]
 

@@ -7,4 +7,4 @@ API objects. Ids come from ``ids``.
 from .checkpoint import normalize_api_log, normalize_checkpoint
 from .ids import checkpoint_event_id, payload_id
 
-__all__ = ["normalize_checkpoint", "normalize_api_log", "checkpoint_event_id", "payload_id"]
+__all__ = ["checkpoint_event_id", "normalize_api_log", "normalize_checkpoint", "payload_id"]

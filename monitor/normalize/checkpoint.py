@@ -25,7 +25,7 @@ from .ids import checkpoint_event_id, payload_id
 from .leef import parse_leef
 from .syslog_envelope import Envelope, split_envelope
 
-__all__ = ["normalize_checkpoint", "normalize_api_log", "parse_fields", "MAX_LINE_BYTES"]
+__all__ = ["MAX_LINE_BYTES", "normalize_api_log", "normalize_checkpoint", "parse_fields"]
 
 #: a single log line longer than this is refused (dead letter), not parsed
 MAX_LINE_BYTES = 256 * 1024

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from datetime import UTC, datetime
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from .checkpoint_kv import Fields
 from .syslog_envelope import parse_iso
 
-__all__ = ["to_ecs", "format_ts", "event_time"]
+__all__ = ["event_time", "format_ts", "to_ecs"]
 
 _TRANSPORT = {"0": "hopopt", "1": "icmp", "2": "igmp", "6": "tcp", "8": "egp", "17": "udp",
               "47": "gre", "50": "esp", "58": "ipv6-icmp", "112": "vrrp", "132": "sctp"}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from itertools import chain
 
-__all__ = ["Fields", "parse_cp_body", "parse_sd_fields", "add_field", "MAX_FIELDS"]
+__all__ = ["MAX_FIELDS", "Fields", "add_field", "parse_cp_body", "parse_sd_fields"]
 
 Fields = dict[str, "str | list[str]"]
 
@@ -19,8 +19,8 @@ MAX_FIELDS = 512
 
 # key:"value" or key::"value"; value may hold escaped quotes and any other character
 # (unrolled-loop form of "quoted string with escapes": twice as fast as an alternation)
-_CP_PAIR = re.compile(r'([A-Za-z0-9_.@\-]{1,128})(::?)"([^"\\]*(?:\\.[^"\\]*)*)"', re.S)
-_SD_PAIR = re.compile(r'([A-Za-z0-9_.@\-]{1,128})="([^"\\]*(?:\\.[^"\\]*)*)"', re.S)
+_CP_PAIR = re.compile(r'([A-Za-z0-9_.@\-]{1,128})(::?)"([^"\\]*(?:\\.[^"\\]*)*)"', re.DOTALL)
+_SD_PAIR = re.compile(r'([A-Za-z0-9_.@\-]{1,128})="([^"\\]*(?:\\.[^"\\]*)*)"', re.DOTALL)
 _UNESCAPE = re.compile(r"\\([\"\]\\])")
 
 

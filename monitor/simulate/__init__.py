@@ -1,6 +1,20 @@
 """Synthetic traffic generators for demos, benchmarks and rule fixtures (deterministic)."""
-from .checkpoint import (BruteForce, HostSweep, OutOfBandChange, PortScan, SimConfig, generate,
-                         scenario_from_spec)
+from .checkpoint import (
+                         BruteForce,
+                         HostSweep,
+                         OutOfBandChange,
+                         PortScan,
+                         SimConfig,
+                         generate,
+                         scenario_from_spec,
+)
 
-__all__ = ["SimConfig", "PortScan", "HostSweep", "BruteForce", "OutOfBandChange", "generate",
-           "scenario_from_spec"]
+__all__ = [
+                         "BruteForce",
+                         "HostSweep",
+                         "OutOfBandChange",
+                         "PortScan",
+                         "SimConfig",
+                         "generate",
+                         "scenario_from_spec",
+]

@@ -32,8 +32,17 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-__all__ = ["SimConfig", "PortScan", "HostSweep", "BruteForce", "OutOfBandChange", "generate",
-           "scenario_from_spec", "format_line", "SCENARIOS"]
+__all__ = [
+    "SCENARIOS",
+    "BruteForce",
+    "HostSweep",
+    "OutOfBandChange",
+    "PortScan",
+    "SimConfig",
+    "format_line",
+    "generate",
+    "scenario_from_spec",
+]
 
 MGMT_IP = "10.0.0.10"
 GATEWAYS = (("gw-edge-1", "10.0.0.1"), ("gw-cde-1", "10.20.0.1"))
@@ -289,8 +298,8 @@ class _Gen:
             session = [("session_name", f"{item.admin}@session"), ("session_description", "")]
             out.append((start, self.audit(
                 start, item.admin, item.client_ip, "Modify Rule", "Object Manipulation",
-                [("fieldschanges", f"Action: Changed from 'Drop' to 'Accept' Layer Name: "
-                                   f"'{item.policy} Network'"),
+                [("fieldschanges", (f"Action: Changed from 'Drop' to 'Accept' Layer Name: "
+                                    f"'{item.policy} Network'")),
                  ("objectname", item.rule_name), ("objecttype", "Access Control Rule"),
                  ("uid", item.rule_uid)] + session)))
             moment = start + timedelta(seconds=30)

@@ -42,8 +42,14 @@ from ..store.state import StateStore
 from ..store.writer import BulkWriter, DeadLetter, Document
 from .checkpoint_tls import ssl_context_for
 
-__all__ = ["PullStats", "CheckpointApiClient", "CheckpointApiCollector", "pull_once",
-           "build_http_client", "cursor_key"]
+__all__ = [
+    "CheckpointApiClient",
+    "CheckpointApiCollector",
+    "PullStats",
+    "build_http_client",
+    "cursor_key",
+    "pull_once",
+]
 
 log = logging.getLogger(__name__)
 

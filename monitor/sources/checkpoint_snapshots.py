@@ -8,7 +8,7 @@ One snapshot reads ``show-gateways-and-servers`` (installed access/threat policy
 installation date per gateway) and ``show-access-rulebase`` for each layer in
 ``cfg.access_layers`` (rules with action, source/destination/service names, track, enabled,
 hits, and whether source/destination/service is *Any*). Every document of a snapshot carries
-``inventory.snapshot_id`` (the snapshot time), so "the latest snapshot" is one term query; ids
+``inventory.snapshot_id`` (the snapshot time) and ``inventory.collector``, so "the latest snapshot" is one term query; ids
 derive from (source, snapshot, object uid), so re-running the same snapshot is idempotent.
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ from ..settings import CheckpointApiSource
 from ..store.writer import BulkWriter, Document
 from .checkpoint_api import CheckpointApiClient, build_http_client
 
-__all__ = ["SnapshotStats", "snapshot_once", "ANY_UID", "gateway_doc", "rule_docs"]
+__all__ = ["ANY_UID", "SnapshotStats", "gateway_doc", "rule_docs", "snapshot_once"]
 
 ANY_UID = "97aeb369-9aea-11d5-bd16-0090272ccb30"
 _PAGE = 100
@@ -61,7 +61,7 @@ def _date(value: Any) -> str | None:
 def gateway_doc(source: str, snapshot_id: str, obj: dict[str, Any]) -> Document:
     policy = obj.get("policy") if isinstance(obj.get("policy"), dict) else {}
     body = {
-        "kind": "checkpoint_gateway", "source": source, "snapshot_id": snapshot_id,
+        "kind": "checkpoint_gateway", "collector": source, "snapshot_id": snapshot_id,
         "uid": obj.get("uid"), "name": obj.get("name"), "type": obj.get("type"),
         "ip": obj.get("ipv4-address") or obj.get("ipv6-address"), "version": obj.get("version"),
         "access_policy_installed": policy.get("access-policy-installed"),
@@ -107,7 +107,7 @@ def rule_docs(source: str, snapshot_id: str, layer: str, answer: dict[str, Any]
             track_type = track.get("type") if isinstance(track, dict) else track
             hits = entry.get("hits") if isinstance(entry.get("hits"), dict) else {}
             body = {
-                "kind": "checkpoint_access_rule", "source": source, "snapshot_id": snapshot_id,
+                "kind": "checkpoint_access_rule", "collector": source, "snapshot_id": snapshot_id,
                 "layer": layer, "section": section, "uid": entry.get("uid"),
                 "name": entry.get("name"), "number": entry.get("rule-number"),
                 "enabled": entry.get("enabled"), "action": (resolve(entry.get("action")) or

@@ -18,7 +18,7 @@ import ssl
 from ..errors import SourceError
 from ..settings import TlsClient
 
-__all__ = ["ssl_context_for", "fetch_certificate", "normalize_fingerprint"]
+__all__ = ["fetch_certificate", "normalize_fingerprint", "ssl_context_for"]
 
 
 def normalize_fingerprint(text: str) -> str:
@@ -33,7 +33,7 @@ async def fetch_certificate(host: str, port: int, timeout: float = 10.0) -> byte
     try:
         reader, writer = await asyncio.wait_for(
             asyncio.open_connection(host, port, ssl=probe, server_hostname=host), timeout)
-    except (OSError, asyncio.TimeoutError, ssl.SSLError) as exc:
+    except (TimeoutError, OSError, ssl.SSLError) as exc:
         raise SourceError(f"cannot reach {host}:{port} to read its certificate: {exc}") from exc
     try:
         ssl_object = writer.get_extra_info("ssl_object")

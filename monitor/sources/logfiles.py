@@ -31,7 +31,7 @@ from ..settings import FileSource
 from ..store.state import StateStore
 from ..store.writer import BulkWriter, DeadLetter, Document
 
-__all__ = ["IngestStats", "iter_lines", "ingest_files", "normalize_lines", "scan_once"]
+__all__ = ["IngestStats", "ingest_files", "iter_lines", "normalize_lines", "scan_once"]
 
 _MAX_LINE = 1024 * 1024
 
@@ -126,31 +126,36 @@ async def ingest_files(paths: Iterable[str], writer: BulkWriter, *,
     stats = IngestStats()
     for path in paths:
         label = source if path == "-" else f"{source}:{Path(path).name}"
-        letters: list[DeadLetter] = []
-
-        async def store_letters() -> None:
-            if letters:
-                done = await writer.write(list(letters), label="checkpoint-file-deadletter")
-                letters.clear()
-                stats.dead_lettered += done.indexed + done.duplicates + done.dead_lettered
-
-        async def documents() -> AsyncIterator[Document]:
-            for item in normalize_lines(iter_lines(path, progress), label, keep_original, stats):
-                if isinstance(item, DeadLetter):
-                    letters.append(item)
-                    if len(letters) >= 2000:
-                        await store_letters()
-                else:
-                    yield item
-
-        result = await writer.write(documents(), label="checkpoint-file", refresh=False)
-        await store_letters()
-        stats.indexed += result.indexed
-        stats.duplicates += result.duplicates
-        stats.dead_lettered += result.dead_lettered
+        await _ingest_one(path, label, writer, keep_original, progress, stats)
     if refresh:
         await writer.refresh()
     return stats
+
+
+async def _ingest_one(path: str, label: str, writer: BulkWriter, keep_original: bool,
+                      progress: Callable[[int, int], None] | None, stats: IngestStats) -> None:
+    letters: list[DeadLetter] = []
+
+    async def store_letters() -> None:
+        if letters:
+            done = await writer.write(list(letters), label="checkpoint-file-deadletter")
+            letters.clear()
+            stats.dead_lettered += done.indexed + done.duplicates + done.dead_lettered
+
+    async def documents() -> AsyncIterator[Document]:
+        for item in normalize_lines(iter_lines(path, progress), label, keep_original, stats):
+            if isinstance(item, DeadLetter):
+                letters.append(item)
+                if len(letters) >= 2000:
+                    await store_letters()
+            else:
+                yield item
+
+    result = await writer.write(documents(), label="checkpoint-file")
+    await store_letters()
+    stats.indexed += result.indexed
+    stats.duplicates += result.duplicates
+    stats.dead_lettered += result.dead_lettered
 
 
 async def scan_once(cfg: FileSource, writer: BulkWriter, state: StateStore, *,

@@ -35,7 +35,7 @@ from ..store.client import Store
 from ..store.writer import BulkWriter, DeadLetter, Document
 from .spool import DiskSpool
 
-__all__ = ["SyslogReceiver", "ReceiverCounters", "Framer"]
+__all__ = ["Framer", "ReceiverCounters", "SyslogReceiver"]
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +138,7 @@ def _address(text: str) -> tuple[str, int]:
 
 
 class _Udp(asyncio.DatagramProtocol):
-    def __init__(self, receiver: "SyslogReceiver") -> None:
+    def __init__(self, receiver: SyslogReceiver) -> None:
         self.receiver = receiver
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
@@ -224,12 +224,12 @@ class SyslogReceiver:
         for server in self._servers:
             try:
                 await asyncio.wait_for(server.wait_closed(), 5)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         if self._flusher is not None:
             try:
                 await asyncio.wait_for(self._flusher, timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 log.error("syslog receiver: flush did not finish in %.0fs; spooling the rest",
                           timeout)
         rest: list[RawRecord] = []
@@ -316,7 +316,7 @@ class SyslogReceiver:
         batch: list[RawRecord] = []
         try:
             first = await asyncio.wait_for(self.queue.get(), self.cfg.flush_interval_seconds)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return batch
         batch.append(first)
         deadline = time.monotonic() + self.cfg.flush_interval_seconds

@@ -15,13 +15,13 @@ from monitor.store.writer import DeadLetter, Document
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 SEEDS = [
-    b'<134>1 2020-03-29T13:19:22Z gw CheckPoint 1930 - [action:"Accept"; loguid:"{0x1,0x2,0x3,0x4}"; '
-    b'origin:"192.168.1.100"; src:"10.0.0.1"; dst:"10.0.0.2"; s_port:"1234"; service:"443"; '
-    b'proto:"6"; time:"1585487925"; layer_name:"A"; layer_name:"B"; sys_message::"x \\"y\\" \\]"]',
-    b'<85>1 2023-01-13T12:10:16--5:00 172.16.2.9 CP-GW - Log [Fields@1.3.6.1.4.1.2620 src="1.2.3.4" '
-    b'proto="6" ProductName="VPN-1 & FireWall-1" ]',
-    b'CEF:0|Check Point|VPN-1 & FireWall-1|Check Point|Log|https|Unknown|act=Accept rt=1543270652000 '
-    b'spt=49363 dpt=443 src=1.1.1.1 originsicname=CN\\=R80,O\\=x',
+    (b'<134>1 2020-03-29T13:19:22Z gw CheckPoint 1930 - [action:"Accept"; loguid:"{0x1,0x2,0x3,0x4}"; '
+     b'origin:"192.168.1.100"; src:"10.0.0.1"; dst:"10.0.0.2"; s_port:"1234"; service:"443"; '
+     b'proto:"6"; time:"1585487925"; layer_name:"A"; layer_name:"B"; sys_message::"x \\"y\\" \\]"]'),
+    (b'<85>1 2023-01-13T12:10:16--5:00 172.16.2.9 CP-GW - Log [Fields@1.3.6.1.4.1.2620 src="1.2.3.4" '
+     b'proto="6" ProductName="VPN-1 & FireWall-1" ]'),
+    (b'CEF:0|Check Point|VPN-1 & FireWall-1|Check Point|Log|https|Unknown|act=Accept rt=1543270652000 '
+     b'spt=49363 dpt=443 src=1.1.1.1 originsicname=CN\\=R80,O\\=x'),
     b'LEEF:2.0|Check Point|VPN-1 & FireWall-1|1.0|Decrypt|cat=VPN\tdevTime=1546548320\tsrcPort=35354',
     b'{"id": "ac17545d", "time": "2020-03-29T13:47:49Z", "orig": "gw", "src": "10.0.0.90"}',
     b'<134>Mar 29 13:19:22 gw CheckPoint[1930]: [action:"Drop"; src:"10.1.1.1"]',

@@ -11,8 +11,13 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from monitor.settings import BulkSettings, ElasticsearchSettings, SpoolSettings, SyslogSource, \
-    SyslogTls
+from monitor.settings import (
+    BulkSettings,
+    ElasticsearchSettings,
+    SpoolSettings,
+    SyslogSource,
+    SyslogTls,
+)
 from monitor.simulate import SimConfig, generate
 from monitor.sources.syslog import SyslogReceiver
 from monitor.store import BulkWriter, open_store
