@@ -141,9 +141,18 @@ def _threat(tags: Iterable[Any]) -> list[dict[str, Any]]:
     return [{"tactic": t, "techniques": sorted(set(x))} for t, x in sorted(tactics.items())]
 
 
+def _has_keywords(node: Any) -> bool:
+    items = getattr(node, "detection_items", None)
+    if items is not None:
+        return any(_has_keywords(i) for i in items)
+    return hasattr(node, "field") and node.field is None
+
+
 def _query(backend: Any, rule: Any) -> str:
     from sigma.exceptions import SigmaError
 
+    if any(_has_keywords(d) for d in rule.detection.detections.values()):
+        raise _Refused("keyword (field-less) search: every term must name a field")
     if getattr(rule, "_output", True) is False:
         rule._output = True  # a correlation's base rule: we need its query, not to hide it
     try:
@@ -281,7 +290,7 @@ def import_sigma_paths(paths: Iterable[Path], out_dir: Path,
     for file in files:
         try:
             text = file.read_text(encoding="utf-8")
-            data = convert_sigma_text(text, str(file), pci)
+            data = convert_sigma_text(text, file.name, pci)
         except (OSError, UnicodeDecodeError, ValueError) as exc:
             results.append(ImportResult(str(file), False, reason=str(exc)))
             continue
