@@ -27,8 +27,17 @@ from ..inventory import load_inventory, store_inventory
 from ..resources import rules_dir
 from ..store import open_store
 from ..store.setup import install_templates
-from .common import EXIT_FAIL, EXIT_OK, EXIT_USAGE, CommandGroups, emit, fail, guarded, \
-    load_or_exit, run_async
+from .common import (
+    EXIT_FAIL,
+    EXIT_OK,
+    EXIT_USAGE,
+    CommandGroups,
+    emit,
+    fail,
+    guarded,
+    load_or_exit,
+    run_async,
+)
 
 __all__ = ["register"]
 
@@ -85,7 +94,7 @@ def _usage(handler: Any) -> Any:
 
 def _time(text: str) -> datetime:
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(text)
     except ValueError:
         raise _Usage(f"not an ISO 8601 time: {text!r}") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -13,16 +13,36 @@ Layout (one concern per module)::
 Entry points (see run.py for details)::
 
     await evaluate_period(controls, catalogue, store, start, end, now, *, inventory=None,
-                          sources=None, write=True) -> list[ControlResult]
+    sources=None, write=True) -> list[ControlResult]
     summarize(catalogue, results) -> Summary            # requirement_status, by_status, score
     await requirement_status(store, catalogue, start, end) -> list[RequirementStatus]
 """
 from .catalogue import Catalogue, Requirement, lint_catalogue, load_catalogue
 from .controls import Control, Source, load_controls, load_sources
 from .queries import Period
-from .run import (RequirementStatus, Summary, evaluate_period, requirement_status, result_id,
-                  summarize)
+from .run import (
+    RequirementStatus,
+    Summary,
+    evaluate_period,
+    requirement_status,
+    result_id,
+    summarize,
+)
 
-__all__ = ["Catalogue", "Requirement", "load_catalogue", "lint_catalogue", "Control", "Source",
-           "load_controls", "load_sources", "Period", "evaluate_period", "summarize", "Summary",
-           "requirement_status", "RequirementStatus", "result_id"]
+__all__ = [
+    "Catalogue",
+    "Control",
+    "Period",
+    "Requirement",
+    "RequirementStatus",
+    "Source",
+    "Summary",
+    "evaluate_period",
+    "lint_catalogue",
+    "load_catalogue",
+    "load_controls",
+    "load_sources",
+    "requirement_status",
+    "result_id",
+    "summarize",
+]

@@ -21,8 +21,14 @@ from ..yamlio import YamlError, load_yaml
 if TYPE_CHECKING:
     from .controls import Control
 
-__all__ = ["Requirement", "Catalogue", "load_catalogue", "lint_catalogue", "IN_SCOPE_PREFIXES",
-           "default_catalogue_path"]
+__all__ = [
+    "IN_SCOPE_PREFIXES",
+    "Catalogue",
+    "Requirement",
+    "default_catalogue_path",
+    "lint_catalogue",
+    "load_catalogue",
+]
 
 _ID = re.compile(r"^\d{1,2}(\.\d{1,2}){1,4}$")
 _CONTROL_ID = re.compile(r"^CHK-\d{2,3}$")
@@ -78,7 +84,7 @@ def load_catalogue(path: str | Path | None = None) -> Catalogue:
         raise RuleError(f"{path}: (top level): expected a mapping")
     unknown = set(data) - {"framework", "version", "requirements"}
     if unknown:
-        problems.append(f"{path}: {sorted(unknown)[0]}: unknown key")
+        problems.append(f"{path}: {min(unknown)}: unknown key")
     framework = data.get("framework")
     if framework != "pci-dss-4.0.1":
         problems.append(f"{path}: framework: expected 'pci-dss-4.0.1', got {framework!r}")
@@ -130,7 +136,7 @@ def load_catalogue(path: str | Path | None = None) -> Catalogue:
     return Catalogue(str(framework), str(data.get("version", "")), tuple(requirements), str(path))
 
 
-def lint_catalogue(catalogue: Catalogue, controls: "list[Control]") -> list[str]:
+def lint_catalogue(catalogue: Catalogue, controls: list[Control]) -> list[str]:
     """Cross-file problems: unknown ids on either side, mappings that disagree."""
     problems: list[str] = []
     by_id = {c.id: c for c in controls}

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -35,8 +35,17 @@ from ..model import ControlStatus
 from ..resources import rules_dir
 from ..yamlio import YamlError, load_yaml
 
-__all__ = ["Control", "Source", "Fixture", "load_controls", "load_sources", "default_controls_dir",
-           "default_sources_path", "placeholders", "KINDS"]
+__all__ = [
+    "KINDS",
+    "Control",
+    "Fixture",
+    "Source",
+    "default_controls_dir",
+    "default_sources_path",
+    "load_controls",
+    "load_sources",
+    "placeholders",
+]
 
 KINDS = ("events", "changes", "findings", "deadletter", "inventory", "compliance", "state")
 _DURATION = re.compile(r"^\d+[smhd]$")
@@ -103,7 +112,7 @@ class Ratio(_Check):
     max: float | None = Field(None, ge=0)
 
     @model_validator(mode="after")
-    def _bounds(self) -> "Ratio":
+    def _bounds(self) -> Ratio:
         if self.min is None and self.max is None:
             raise ValueError("give min or max")
         return self
@@ -137,8 +146,7 @@ class ClockSkew(_Check):
     tolerance_seconds: float = Field(2.0, ge=0)
 
 
-Check = Annotated[Union[NoMatches, EachPresent, MaxAge, Ratio, Reconcile, Streak, Retention,
-                        ClockSkew], Field(discriminator="type")]
+Check = Annotated[NoMatches | EachPresent | MaxAge | Ratio | Reconcile | Streak | Retention | ClockSkew, Field(discriminator="type")]
 
 
 class FixtureDoc(_Model):
@@ -181,7 +189,7 @@ class Control(_Model):
     path: str = ""
 
     @model_validator(mode="after")
-    def _mode(self) -> "Control":
+    def _mode(self) -> Control:
         if self.mode == "automated":
             if not self.checks:
                 raise ValueError("checks: an automated control needs at least one check")

@@ -21,12 +21,31 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..model import ControlResult, ControlStatus
-from .controls import (Check, ClockSkew, Control, EachPresent, MaxAge, NoMatches, Ratio,
-                       Reconcile, Retention, Source, Streak)
+from .controls import (
+    Check,
+    ClockSkew,
+    Control,
+    EachPresent,
+    MaxAge,
+    NoMatches,
+    Ratio,
+    Reconcile,
+    Retention,
+    Source,
+    Streak,
+)
 from .queries import SHA_RE, Period, duration, iso, ms, window_of
 
-__all__ = ["Coverage", "CheckOutcome", "Evidence", "evaluate_control", "source_coverage",
-           "judge_check", "reconcile_refs", "FRAMEWORK"]
+__all__ = [
+    "FRAMEWORK",
+    "CheckOutcome",
+    "Coverage",
+    "Evidence",
+    "evaluate_control",
+    "judge_check",
+    "reconcile_refs",
+    "source_coverage",
+]
 
 FRAMEWORK = "pci-dss-4.0.1"
 _MAX_LISTED = 50
@@ -111,7 +130,7 @@ def _gaps(missing: list[int], step: int) -> tuple[tuple[str, str], ...]:
     return tuple((_iso_ms(a), _iso_ms(b)) for a, b in runs)
 
 
-def _iso_ms(value: int | float) -> str:
+def _iso_ms(value: float) -> str:
     return iso(datetime.fromtimestamp(value / 1000, UTC))
 
 

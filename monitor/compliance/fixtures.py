@@ -34,8 +34,15 @@ from .controls import Control, Fixture, Source
 from .queries import duration, iso
 from .run import evaluate_period
 
-__all__ = ["FIXTURE_START", "FIXTURE_END", "FixtureOutcome", "run_fixture", "run_control_fixtures",
-           "heartbeat_documents", "resolve_times"]
+__all__ = [
+    "FIXTURE_END",
+    "FIXTURE_START",
+    "FixtureOutcome",
+    "heartbeat_documents",
+    "resolve_times",
+    "run_control_fixtures",
+    "run_fixture",
+]
 
 FIXTURE_START = datetime(2026, 11, 24, tzinfo=UTC)
 FIXTURE_END = FIXTURE_START + timedelta(days=1)

@@ -22,7 +22,7 @@ from .controls import Control, Reconcile, Source
 from .evaluate import Coverage, Evidence, judge_check, reconcile_refs, source_coverage
 from .queries import Period, check_requests, reconcile_lookup, source_request
 
-__all__ = ["GatherResult", "gather_evidence", "missing_inventory", "inventory_digest"]
+__all__ = ["GatherResult", "gather_evidence", "inventory_digest", "missing_inventory"]
 
 _CHUNK = 100
 

@@ -11,11 +11,31 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .controls import (Check, ClockSkew, EachPresent, MaxAge, NoMatches, Ratio, Reconcile,
-                       Retention, Source, Streak)
+from .controls import (
+    Check,
+    ClockSkew,
+    EachPresent,
+    MaxAge,
+    NoMatches,
+    Ratio,
+    Reconcile,
+    Retention,
+    Source,
+    Streak,
+)
 
-__all__ = ["Period", "iso", "ms", "substitute", "check_requests", "source_request",
-           "reconcile_lookup", "duration", "window_of", "SHA_RE"]
+__all__ = [
+    "SHA_RE",
+    "Period",
+    "check_requests",
+    "duration",
+    "iso",
+    "ms",
+    "reconcile_lookup",
+    "source_request",
+    "substitute",
+    "window_of",
+]
 
 SHA_RE = re.compile(r"\b[0-9a-f]{7,40}\b")
 _PLACEHOLDER = re.compile(r"^\$(inventory|period)\.([a-z_]+)(\|\|.*)?$")

@@ -42,8 +42,17 @@ from .evaluate import FRAMEWORK, evaluate_control
 from .gather import gather_evidence
 from .queries import Period, iso
 
-__all__ = ["evaluate_period", "summarize", "Summary", "requirement_status", "RequirementStatus",
-           "ControlSummary", "result_id", "result_document", "rollup"]
+__all__ = [
+    "ControlSummary",
+    "RequirementStatus",
+    "Summary",
+    "evaluate_period",
+    "requirement_status",
+    "result_document",
+    "result_id",
+    "rollup",
+    "summarize",
+]
 
 log = logging.getLogger(__name__)
 
@@ -180,8 +189,8 @@ def _combine(control_id: str, docs: list[dict[str, Any]], start: datetime, end: 
     reasons: list[str] = []
     for doc in docs:
         control = doc["control"]
-        spans.append((datetime.fromisoformat(control["period"]["start"].replace("Z", "+00:00")),
-                      datetime.fromisoformat(control["period"]["end"].replace("Z", "+00:00"))))
+        spans.append((datetime.fromisoformat(control["period"]["start"]),
+                      datetime.fromisoformat(control["period"]["end"])))
         status = ControlStatus(control["status"])
         statuses.append(status)
         counts.update({k: int(v) for k, v in (control.get("counts") or {}).items()

@@ -12,5 +12,12 @@ from .load import csv_rows_to_dict, inventory_documents, inventory_from_dict, lo
 from .model import Inventory
 from .storage import read_inventory, store_inventory
 
-__all__ = ["Inventory", "load_inventory", "inventory_from_dict", "csv_rows_to_dict",
-           "inventory_documents", "store_inventory", "read_inventory"]
+__all__ = [
+    "Inventory",
+    "csv_rows_to_dict",
+    "inventory_documents",
+    "inventory_from_dict",
+    "load_inventory",
+    "read_inventory",
+    "store_inventory",
+]

@@ -35,8 +35,13 @@ from ..errors import RuleError
 from ..yamlio import YamlError, load_yaml
 from .model import Inventory
 
-__all__ = ["load_inventory", "inventory_from_dict", "csv_rows_to_dict", "inventory_documents",
-           "SNAPSHOT_ID"]
+__all__ = [
+    "SNAPSHOT_ID",
+    "csv_rows_to_dict",
+    "inventory_documents",
+    "inventory_from_dict",
+    "load_inventory",
+]
 
 SNAPSHOT_ID = "inventory:snapshot"
 

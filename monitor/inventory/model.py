@@ -28,8 +28,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-__all__ = ["Service", "Zone", "ChdHost", "PublicService", "Gateway", "Administrator",
-           "ChangeWindow", "Inventory", "DEFAULT_INSECURE_SERVICES"]
+__all__ = [
+    "DEFAULT_INSECURE_SERVICES",
+    "Administrator",
+    "ChangeWindow",
+    "ChdHost",
+    "Gateway",
+    "Inventory",
+    "PublicService",
+    "Service",
+    "Zone",
+]
 
 
 class _Model(BaseModel):
@@ -59,7 +68,7 @@ class Service(_Model):
     justification: str = Field(min_length=3)
 
     @model_validator(mode="after")
-    def _port(self) -> "Service":
+    def _port(self) -> Service:
         if self.transport != "icmp" and self.port is None:
             raise ValueError("port is required for tcp/udp services")
         return self
@@ -176,7 +185,7 @@ class Inventory(_Model):
         return value
 
     @model_validator(mode="after")
-    def _references(self) -> "Inventory":
+    def _references(self) -> Inventory:
         names = [z.name for z in self.zones]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:

@@ -9,7 +9,7 @@ from ..store.compliance import get_document, put_documents
 from .load import SNAPSHOT_ID, inventory_documents, inventory_from_dict
 from .model import Inventory
 
-__all__ = ["store_inventory", "read_inventory"]
+__all__ = ["read_inventory", "store_inventory"]
 
 
 async def store_inventory(store: Store, inventory: Inventory, now: datetime | None = None,

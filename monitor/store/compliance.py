@@ -21,7 +21,7 @@ import orjson
 from ..errors import StoreError
 from .client import Store, translate_error
 
-__all__ = ["aggregate_many", "aggregate", "put_documents", "get_document", "search_documents"]
+__all__ = ["aggregate", "aggregate_many", "get_document", "put_documents", "search_documents"]
 
 
 async def aggregate_many(store: Store, requests: list[tuple[str, dict[str, Any]]]
@@ -38,7 +38,7 @@ async def aggregate_many(store: Store, requests: list[tuple[str, dict[str, Any]]
     payload = b"\n".join(lines) + b"\n"
     try:
         response = await store.es.msearch(body=payload)
-    except Exception as exc:  # noqa: BLE001 - translated
+    except Exception as exc:
         raise translate_error(exc, "compliance msearch") from exc
     results: list[dict[str, Any]] = []
     for (kind, _), item in zip(requests, response.body.get("responses", []), strict=False):
@@ -68,7 +68,7 @@ async def put_documents(store: Store, kind: str, docs: list[tuple[str, dict[str,
     try:
         response = await store.es.bulk(operations=b"\n".join(lines) + b"\n",
                                        refresh="wait_for" if refresh else False)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise translate_error(exc, f"write {kind}") from exc
     if response.body.get("errors"):
         bad = [next(iter(i.values())) for i in response.body["items"]
@@ -84,7 +84,7 @@ async def get_document(store: Store, kind: str, doc_id: str) -> dict[str, Any] |
         response = await store.es.search(index=store.names.read(kind), size=1,
                                          query={"ids": {"values": [doc_id]}},
                                          ignore_unavailable=True, allow_no_indices=True)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise translate_error(exc, f"read {kind}/{doc_id}") from exc
     hits = response.body["hits"]["hits"]
     return dict(hits[0]["_source"]) if hits else None
@@ -97,7 +97,7 @@ async def search_documents(store: Store, kind: str, query: dict[str, Any], *, si
         response = await store.es.search(index=store.names.read(kind), size=min(size, 10_000),
                                          query=query, sort=sort or ["_doc"],
                                          ignore_unavailable=True, allow_no_indices=True)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise translate_error(exc, f"search {kind}") from exc
     return [dict(hit["_source"]) | {"_id": hit["_id"]} for hit in response.body["hits"]["hits"]]
 

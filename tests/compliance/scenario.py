@@ -11,12 +11,23 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from monitor.model import RawRecord
-from monitor.normalize.changes import (RepoInfo, branch_protection_document, checks_verdict,
-                                       commit_document, github_deployment_document,
-                                       github_direct_push_document, github_pull_request_document)
+from monitor.normalize.changes import (
+    RepoInfo,
+    branch_protection_document,
+    checks_verdict,
+    commit_document,
+    github_deployment_document,
+    github_direct_push_document,
+    github_pull_request_document,
+)
 from monitor.normalize.checkpoint import normalize_checkpoint
-from monitor.simulate.checkpoint import (BruteForce, OutOfBandChange, SimConfig, format_line,
-                                         generate)
+from monitor.simulate.checkpoint import (
+    BruteForce,
+    OutOfBandChange,
+    SimConfig,
+    format_line,
+    generate,
+)
 from monitor.sources.git import GitCommit, Signature
 from monitor.store.writer import Document
 

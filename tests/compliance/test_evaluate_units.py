@@ -5,8 +5,14 @@ from datetime import UTC, datetime, timedelta
 
 from monitor.compliance.catalogue import Catalogue, Requirement
 from monitor.compliance.controls import Control, Source
-from monitor.compliance.evaluate import (CheckOutcome, Coverage, Evidence, evaluate_control,
-                                         judge_check, source_coverage)
+from monitor.compliance.evaluate import (
+    CheckOutcome,
+    Coverage,
+    Evidence,
+    evaluate_control,
+    judge_check,
+    source_coverage,
+)
 from monitor.compliance.queries import Period, check_requests, ms, substitute
 from monitor.compliance.run import summarize
 from monitor.inventory import inventory_from_dict
@@ -103,8 +109,9 @@ def test_substitution_and_queries_have_no_scripts() -> None:
                         "range": {"t": {"lt": "$period.end||-24h"}}}, params, DAY)
     assert query == {"terms": {"ip": ["10.0.0.1", "10.20.0.0/16"]},
                      "range": {"t": {"lt": "2026-11-25T00:00:00.000Z||-24h"}}}
-    from monitor.compliance import load_controls
     import orjson
+
+    from monitor.compliance import load_controls
     for control in load_controls():
         for check in control.checks:
             for _, body in check_requests(check, inventory.params(), DAY):

@@ -8,8 +8,13 @@ import pytest
 
 from monitor.cli.main import main
 from monitor.errors import RuleError
-from monitor.inventory import (csv_rows_to_dict, inventory_from_dict, load_inventory,
-                               read_inventory, store_inventory)
+from monitor.inventory import (
+    csv_rows_to_dict,
+    inventory_from_dict,
+    load_inventory,
+    read_inventory,
+    store_inventory,
+)
 from monitor.resources import rules_dir
 
 EXAMPLE = rules_dir() / "inventory.example.yaml"

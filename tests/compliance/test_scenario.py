@@ -7,7 +7,13 @@ from datetime import timedelta
 
 import pytest
 
-from monitor.compliance import evaluate_period, load_catalogue, load_controls, load_sources, summarize
+from monitor.compliance import (
+    evaluate_period,
+    load_catalogue,
+    load_controls,
+    load_sources,
+    summarize,
+)
 from monitor.compliance.run import requirement_status, result_id
 from monitor.inventory import load_inventory, store_inventory
 from monitor.resources import rules_dir
