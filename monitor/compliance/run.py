@@ -15,9 +15,12 @@ controls that need it are ``insufficient_data``. ``sources=None`` loads ``rules/
 Results go into the ``compliance`` kind with id ``<framework>:<control>:<start>:<end>`` and
 ``@timestamp`` = period start, so re-evaluating a period replaces its results.
 
+    publish_metrics(metrics, summary, now)   # monitor_compliance_* gauges of monitor.metrics
+
 For reports::
 
-    rows = await requirement_status(store, catalogue, start, end)  -> list[RequirementStatus]
+    rows = await requirement_status(store, catalogue, start, end, controls=None)
+        -> list[RequirementStatus]   # id, title, status, coverage, controls[], manual
 
 Each in-scope requirement appears once, with ``coverage`` ``automated`` or ``manual``; results of
 shorter periods inside [start, end) (e.g. daily runs for a monthly report) are combined, and a
@@ -149,6 +152,18 @@ def summarize(catalogue: Catalogue, results: list[ControlResult]) -> Summary:
     return Summary(catalogue.framework, statuses, by_status, score)
 
 
+def publish_metrics(metrics: Any, summary: Summary, evaluated_at: datetime) -> None:
+    """Set the compliance gauges of ``monitor.metrics.Metrics`` (duck-typed: ``add_framework``,
+    ``set_requirement_status``, ``compliance_score``, ``compliance_last_evaluation``)."""
+    metrics.add_framework(summary.framework, summary.requirement_status)
+    for requirement, status in summary.requirement_status.items():
+        metrics.set_requirement_status(summary.framework, requirement, status)
+    if summary.score is not None:
+        metrics.compliance_score.labels(framework=summary.framework).set(summary.score)
+    metrics.compliance_last_evaluation.labels(framework=summary.framework).set(
+        evaluated_at.timestamp())
+
+
 @dataclass(frozen=True, slots=True)
 class ControlSummary:
     id: str
@@ -218,8 +233,10 @@ def _combine(control_id: str, docs: list[dict[str, Any]], start: datetime, end: 
 
 
 async def requirement_status(store: Store, catalogue: Catalogue, start: datetime, end: datetime,
-                             framework: str = FRAMEWORK) -> list[RequirementStatus]:
-    """Every requirement of the catalogue with its status over [start, end), from stored results."""
+                             framework: str = FRAMEWORK, controls: list[Control] | None = None
+                             ) -> list[RequirementStatus]:
+    """Every requirement of the catalogue with its status over [start, end), from stored results.
+    With ``controls``, manual controls count as manual even when no result was stored."""
     start, end = start.astimezone(UTC), end.astimezone(UTC)
     docs = await search_documents(store, "compliance", {"bool": {"filter": [
         {"term": {"control.framework": framework}},
@@ -229,10 +246,13 @@ async def requirement_status(store: Store, catalogue: Catalogue, start: datetime
     by_control: dict[str, list[dict[str, Any]]] = {}
     for doc in docs:
         by_control.setdefault(doc["control"]["id"], []).append(doc)
+    manual = {c.id: c for c in controls or [] if c.mode == "manual"}
     rows: list[RequirementStatus] = []
     for requirement in catalogue.requirements:
-        summaries = tuple(_combine(c, by_control.get(c, []), start, end)
-                          for c in requirement.controls)
+        summaries = tuple(
+            ControlSummary(c, manual[c].name, "manual", f"manual: {manual[c].evidence}", 0.0, 0)
+            if c in manual and not by_control.get(c) else _combine(c, by_control.get(c, []), start, end)
+            for c in requirement.controls)
         automated = [ControlStatus(s.status) for s in summaries if s.status != "manual"]
         status = rollup(automated)
         rows.append(RequirementStatus(requirement.id, requirement.title, status.value,

@@ -145,3 +145,22 @@ def test_summarize_rolls_up_worst_status_and_score() -> None:
                                           "10.5.1": "manual"}
     assert summary.score == round(1 / 3, 4)
     assert summary.by_status == {"pass": 2, "fail": 1, "insufficient_data": 1}
+
+
+def test_publish_metrics_sets_gauges() -> None:
+    from prometheus_client import CollectorRegistry
+
+    from monitor.compliance.run import Summary, publish_metrics
+    from monitor.metrics.definitions import Metrics
+
+    registry = CollectorRegistry()
+    metrics = Metrics(registry, "test")
+    summary = Summary("pci-dss-4.0.1", {"1.3.1": "fail", "8.3.6": "manual"}, {"fail": 1}, 0.5)
+    publish_metrics(metrics, summary, NOW)
+    labels = {"framework": "pci-dss-4.0.1", "requirement": "1.3.1"}
+    assert registry.get_sample_value("monitor_compliance_requirement_status",
+                                     {**labels, "status": "fail"}) == 1
+    assert registry.get_sample_value("monitor_compliance_requirement_status",
+                                     {**labels, "status": "pass"}) == 0
+    assert registry.get_sample_value("monitor_compliance_score_ratio",
+                                     {"framework": "pci-dss-4.0.1"}) == 0.5
