@@ -18,7 +18,7 @@ import orjson
 from ..model import RawRecord
 from ..store.writer import DeadLetter, Document
 from .cef import parse_cef
-from .checkpoint_ecs import format_ts, to_ecs
+from .checkpoint_ecs import epoch_ts, format_ts, to_ecs
 from .checkpoint_fields import fields_from_mapping
 from .checkpoint_kv import Fields, parse_cp_body, parse_sd_fields
 from .ids import checkpoint_event_id, payload_id
@@ -92,6 +92,10 @@ def _document(fields: Fields, *, source: str, payload: bytes,
               header: Callable[[], tuple[str | None, str | None]], received_at: datetime,
               original: str | None, fmt: str, leftover: str) -> Document:
     doc = to_ecs(fields, header=header, fallback=lambda: format_ts(received_at))
+    stamp = received_at.timestamp()
+    created = epoch_ts(int(stamp), int(stamp * 1000) % 1000)
+    if created:
+        doc["event"]["created"] = created  # when we received it (ECS: first read by us)
     if original is not None:
         doc["event"]["original"] = original
     if leftover:

@@ -67,7 +67,7 @@ def format_ts(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
-def _epoch_ts(seconds: int, millis: int = 0) -> str | None:
+def epoch_ts(seconds: int, millis: int = 0) -> str | None:
     base = _TS_CACHE.get(seconds)
     if base is None:
         try:
@@ -85,9 +85,9 @@ def event_time(value: str) -> tuple[str, str | None] | None:
     if value.isdigit():
         number = int(value)
         if number > 10**11:  # milliseconds
-            ts = _epoch_ts(number // 1000, number % 1000)
+            ts = epoch_ts(number // 1000, number % 1000)
         else:
-            ts = _epoch_ts(number)
+            ts = epoch_ts(number)
         return (ts, "UTC") if ts else None
     parsed = parse_iso(value)
     if parsed is None:
@@ -197,8 +197,11 @@ def to_ecs(f: Fields, *, header: Callable[[], tuple[str | None, str | None]],
     """Build the ECS document (without ``event.original``) from exporter-named fields.
     ``header()`` gives the syslog header time and zone; it is only called without ``time``."""
     doc: dict[str, Any] = {}
-    s: dict[str, str] = {k: (v[0] if v.__class__ is list else v)  # type: ignore[misc]
-                         for k, v in f.items()}
+    s: dict[str, str] = f  # type: ignore[assignment]
+    for value in f.values():
+        if value.__class__ is list:  # repeated keys: ECS scalars take the first value
+            s = {k: (v[0] if v.__class__ is list else v) for k, v in f.items()}  # type: ignore[misc]
+            break
     event: dict[str, Any] = {"module": "checkpoint", "dataset": dataset_of(f, s)}
     timestamp, zone = None, None
     raw_time = s.get("time")
@@ -260,7 +263,11 @@ def to_ecs(f: Fields, *, header: Callable[[], tuple[str | None, str | None]],
     _users(doc, f, s)
     _threat(doc, f, s)
     _related(doc)
-    doc["checkpoint"] = {k: v for k, v in f.items() if k not in _DROP}
+    vendor = dict(f)
+    for key in _DROP:
+        if key in vendor:
+            del vendor[key]
+    doc["checkpoint"] = vendor
     return doc
 
 
