@@ -150,8 +150,7 @@ def _evidence_parts(evidence: dict[str, Any], source_datasets: dict[str, str]
         queries.append(f"// check {_text(check.get('name'))} ({_text(check.get('type'))}): "
                        f"{_text(check.get('status'))} — {_text(check.get('reason'), 500)}")
         for query in check.get("queries") or []:
-            queries.append(json.dumps(query, sort_keys=True, indent=2, ensure_ascii=False,
-                                      default=str))
+            queries.append(json.dumps(query, sort_keys=True, ensure_ascii=False, default=str))
         details = check.get("details") if isinstance(check.get("details"), dict) else {}
         for key in ("unmatched", "groups", "violations", "values", "streaks", "items"):
             value = details.get(key)
@@ -171,7 +170,7 @@ def _evidence_parts(evidence: dict[str, Any], source_datasets: dict[str, str]
             refs.extend(_text(v, 200) for v in value[:20])
     query = evidence.get("query")
     if isinstance(query, (dict, list)):
-        queries.append(json.dumps(query, sort_keys=True, indent=2, ensure_ascii=False, default=str))
+        queries.append(json.dumps(query, sort_keys=True, ensure_ascii=False, default=str))
     elif query:
         queries.append(str(query))
     index = str(evidence.get("index") or evidence.get("indices") or "")
@@ -263,9 +262,12 @@ async def _controls(store: Store, period: Period, inputs: ReportInputs,
         requirements = tuple(sorted(set(_strings(control.get("requirements")))
                                     | set(declared.get(control_id, ())), key=_natural))
         control_sources = tuple(sorted(set(meta.sources if meta else ()) | set(ev_sources)))
-        hit_sources = sorted({f"{src.name} ({_dur_text(src.gap_seconds)} silent)"
-                              for src in sources if src.kind == "events" and src.gaps
-                              and (src.dataset in control_sources or src.name in control_sources)})
+        hit_sources = sorted({
+            f"{src.name} ({_dur_text(gap.seconds)} from {iso(gap.start)})"
+            for src in sources if src.kind == "events"
+            and (src.dataset in control_sources or src.name in control_sources)
+            for gap in src.gaps
+            if gap.seconds >= inputs.source_intervals.get(src.dataset, 3600)})
         completeness = bucket["completeness"].get("value")
         waivers = sec.waivers_for(inputs.waivers, control_id, requirements)
         status, notes = control_status(evaluated, completeness, hit_sources, waivers, period)

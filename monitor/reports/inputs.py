@@ -77,6 +77,9 @@ class ReportInputs:
     notes: tuple[str, ...] = ()  # problems reading inputs, shown in the provenance block
     #: compliance source name (rules/pci/sources.yaml) → event.dataset it reads
     source_datasets: dict[str, str] = field(default_factory=dict)
+    #: event.dataset → the source's declared cadence in seconds (its ``interval``): a silence
+    #: at least this long turns a control's pass reading that dataset into insufficient_data
+    source_intervals: dict[str, int] = field(default_factory=dict)
     kibana_url: str | None = None
 
 
@@ -169,6 +172,27 @@ def load_source_datasets(path: Path | None = None) -> dict[str, str]:
             dataset = dataset.get("value")
         if dataset:
             out[str(name)] = str(dataset)
+    return out
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def load_source_intervals(path: Path | None = None) -> dict[str, int]:
+    """``rules/pci/sources.yaml``: event.dataset → declared ``interval`` in seconds."""
+    path = path or rules_dir() / "pci" / "sources.yaml"
+    try:
+        data = load_yaml(path)
+    except YamlError:
+        return {}
+    datasets = load_source_datasets(path)
+    out: dict[str, int] = {}
+    for name, source in ((data or {}).get("sources") or {}).items():
+        interval = str((source or {}).get("interval") or "")
+        if name in datasets and interval[:-1].isdigit() and interval[-1:] in _UNITS:
+            seconds = int(interval[:-1]) * _UNITS[interval[-1]]
+            dataset = datasets[name]
+            out[dataset] = min(out.get(dataset, seconds), seconds)
     return out
 
 

@@ -32,6 +32,7 @@ from .inputs import (
     load_catalogue,
     load_control_meta,
     load_source_datasets,
+    load_source_intervals,
     load_waivers,
     rulepack_version,
 )
@@ -50,8 +51,9 @@ def build_inputs(settings: Settings, framework: str = "pci-dss-4.0.1") -> Report
                          if (d / "pci" / "controls").is_dir()), None)
     catalogue, version, notes = load_catalogue(catalogue_path)
     controls, problems = load_control_meta(controls_dir)
-    source_datasets = load_source_datasets(controls_dir.parent / "sources.yaml"
-                                           if controls_dir else None)
+    sources_file = controls_dir.parent / "sources.yaml" if controls_dir else None
+    source_datasets = load_source_datasets(sources_file)
+    source_intervals = load_source_intervals(sources_file)
     waivers_path = settings.rules.exceptions_file
     if waivers_path is not None and not waivers_path.is_absolute():
         waivers_path = settings.base_dir / waivers_path
@@ -68,7 +70,8 @@ def build_inputs(settings: Settings, framework: str = "pci-dss-4.0.1") -> Report
         scope_repositories=tuple(sorted([g.name for g in src.git]
                                         + [r for g in src.github for r in g.repositories]
                                         + [p for g in src.gitlab for p in g.projects])),
-        notes=tuple(notes + problems + waiver_problems), source_datasets=source_datasets)
+        notes=tuple(notes + problems + waiver_problems), source_datasets=source_datasets,
+        source_intervals=source_intervals)
 
 
 async def render_report(settings: Settings, store: Store, kind: ReportKind | str, now: datetime,

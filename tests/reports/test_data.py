@@ -156,3 +156,18 @@ async def test_json_twin_carries_the_same_facts_as_the_html(report_data: ReportD
     assert twin["provenance"]["period_start"] == "2026-11-24T00:00:00Z"
     gaps = twin["health"]["ingestion_gaps"]
     assert gaps[0][0] == "checkpoint.firewall @ gw-cde-1" and gaps[0][1]["seconds"] == 14700
+
+
+async def test_a_silence_shorter_than_the_source_cadence_does_not_block_a_pass(seeded) -> None:
+    import dataclasses
+
+    from monitor.reports.gather import gather_report
+
+    from .fixtures import NOW, inputs
+
+    relaxed = dataclasses.replace(inputs(), source_intervals={"checkpoint.firewall": 5 * 3600})
+    data = await gather_report(seeded, PERIOD, relaxed, NOW)
+    chk14 = _by_id(data.controls)["CHK-14"]
+    assert chk14.status == "pass" and chk14.adjustments == ()
+    # the silence is still reported as an ingestion gap
+    assert [name for name, _ in data.health.ingestion_gaps] == ["checkpoint.firewall @ gw-cde-1"]
