@@ -431,3 +431,27 @@ async def test_github_app_installation_token_is_minted_and_reused(store):
         ["Bearer ghs_installation"] * 2
     with pytest.raises(ValidationError, match="GitHub App needs"):
         GithubSource(name="x", repositories=["a/b"], app_id=1)  # incomplete App settings
+
+
+async def test_malformed_forge_items_are_dead_lettered_not_fatal(store):
+    cfg = ArgoCdSource(name="argo-bad", base_url="https://argocd.example.com", token="jwt")
+    apps = {"items": [
+        "not an object",
+        {"metadata": {"name": "broken"}, "status": {"history": [{"id": 1}],
+                                                   "operationState": {"operation": "x"}}},
+        _app([1, 2]),
+    ]}
+    with respx.mock(assert_all_called=False) as mock:
+        _es(mock, store)
+        mock.get("https://argocd.example.com/api/v1/applications").respond(200, json=apps)
+        stats = await sync_argocd(cfg, store, BulkWriter(store), StateStore(store),
+                                  sleep=Sleeps(), now=NOW)
+    assert stats.errors == 0 and stats.dead_lettered == 2
+    # the good application is indexed (two history entries, one operation); nothing
+    # half-built from the broken one
+    assert stats.indexed == 3 and stats.documents == 3
+    await store.es.indices.refresh(index=store.names.deadletter, ignore_unavailable=True)
+    letters = await store.es.search(index=store.names.deadletter, size=10)
+    reasons = sorted(h["_source"]["deadletter"]["reason"] for h in letters["hits"]["hits"])
+    assert reasons[0].startswith("malformed application: AttributeError") and \
+        reasons[1].startswith("malformed application: TypeError")

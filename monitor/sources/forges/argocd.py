@@ -26,7 +26,7 @@ from urllib.parse import quote
 
 from ...normalize import changes
 from ..git import SyncStats, record_stats
-from .common import finish, iso, start_stats
+from .common import finish, guard, iso, start_stats, write
 from .http import ForgeError, ForgeHttp, build_client
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -74,12 +74,12 @@ async def sync_argocd(cfg: ArgoCdSource, store: Store, writer: BulkWriter,
         last_ids: dict[str, int] = dict(value.get("last_history_id") or {})
         apps = await _applications(http, cfg.applications)
         docs: list[Any] = []
-        for app in apps:
+        async def application(app: dict[str, Any]) -> None:
             name = str((app.get("metadata") or {}).get("name") or "")
             if not name:
-                continue
+                raise ValueError("application without metadata.name")
             history = [e for e in (app.get("status") or {}).get("history") or []
-                       if isinstance(e, dict) and isinstance(e.get("id"), int)]
+                       if isinstance(e, dict) and type(e.get("id")) is int]
             last = last_ids.get(name)
             new = [e for e in history if last is None or e["id"] > last]
             if last is not None and history and max(e["id"] for e in history) < last:
@@ -91,15 +91,17 @@ async def sync_argocd(cfg: ArgoCdSource, store: Store, writer: BulkWriter,
                 stats.gaps += 1
                 log.warning("%s: %s lost history entries %d..%d before they were read",
                             cfg.name, name, after + 1, before_id - 1)
-            docs += [changes.argocd_history_document(cfg.name, app, e) for e in new]
+            docs.extend(changes.argocd_history_document(cfg.name, app, e) for e in new)
             operation = changes.argocd_operation_document(cfg.name, app)
             if operation is not None:
                 docs.append(operation)
             if history:
-                last_ids[name] = max([e["id"] for e in history] + ([last] if last else []))
-        stats.documents += len(docs)
-        if docs:
-            stats.add_result(await writer.write(docs, label=f"argocd:{cfg.name}"))
+                last_ids[name] = max([e["id"] for e in history] +
+                                     ([last] if last is not None else []))
+
+        for app in apps:
+            await guard(docs, f"argocd:{cfg.name}", "application", app, application)
+        await write(writer, docs, stats, f"argocd:{cfg.name}")
         value.update({"last_history_id": last_ids, "synced_at": detected})
         await state.put(key, value, current)
     except ForgeError:
@@ -113,14 +115,14 @@ async def sync_argocd(cfg: ArgoCdSource, store: Store, writer: BulkWriter,
     return stats
 
 
-async def _applications(http: ForgeHttp, names: list[str]) -> list[dict[str, Any]]:
+async def _applications(http: ForgeHttp, names: list[str]) -> list[Any]:
     if not names:
         data = (await http.get("api/v1/applications")).data
         items = data.get("items") if isinstance(data, dict) else None
-        return [a for a in items or [] if isinstance(a, dict)]
+        return list(items) if isinstance(items, list) else []
     apps = []
     for name in names:
         if not _APP_RE.match(name):
             raise ForgeError(f"{http.source}: invalid application name {name[:100]!r}")
         apps.append((await http.get(f"api/v1/applications/{quote(name, safe='')}")).data)
-    return [a for a in apps if isinstance(a, dict)]
+    return apps

@@ -1,15 +1,45 @@
 """Small helpers the forge modules share: collecting pages, stats bookkeeping, timestamps."""
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
+from ...store.writer import BulkWriter, DeadLetter
 from ..git import SyncStats
 from .http import ForgeCounters, ForgeError, ForgeHttp, counters
 
-__all__ = ["collect", "finish", "iso", "start_stats"]
+__all__ = ["collect", "finish", "guard", "iso", "start_stats", "write"]
+
+log = logging.getLogger(__name__)
+_MALFORMED = (KeyError, TypeError, ValueError, AttributeError, IndexError)
+
+
+async def guard(docs: list[Any], source: str, what: str, item: Any,
+                handle: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+    """Run ``handle(item, *args)``; an item of an unexpected shape becomes a dead letter
+    (its JSON and the reason) instead of stopping the source. Returns handle's result (True
+    when it returns None), or None for a dead-lettered item. ``ForgeError`` (network, HTTP)
+    still propagates."""
+    mark = len(docs)
+    if not isinstance(item, dict):
+        exc: Exception = TypeError(f"expected an object, got {type(item).__name__}")
+    else:
+        try:
+            result = await handle(item, *args)
+            return True if result is None else result
+        except _MALFORMED as error:
+            exc = error
+            del docs[mark:]  # nothing half-built from this item
+    log.warning("%s: malformed %s dead-lettered: %r", source, what, exc)
+    docs.append(DeadLetter(source, orjson.dumps(item, default=str)[:1_000_000],
+                           f"malformed {what}: {exc!r}"[:1000], stage="parse"))
+    return None
 
 
 async def collect(http: ForgeHttp, path: str, params: dict[str, Any] | None = None, *,
@@ -25,6 +55,17 @@ async def collect(http: ForgeHttp, path: str, params: dict[str, Any] | None = No
             return []
         raise
     return items
+
+
+async def write(writer: BulkWriter, docs: list[Any], stats: SyncStats, label: str) -> None:
+    """Write documents and dead letters; dead letters count as dead-lettered, not indexed."""
+    letters = sum(1 for doc in docs if isinstance(doc, DeadLetter))
+    stats.documents += len(docs) - letters
+    if docs:
+        result = await writer.write(docs, label=label)
+        stats.indexed += max(0, result.indexed - letters)
+        stats.duplicates += result.duplicates
+        stats.dead_lettered += result.dead_lettered + letters
 
 
 def start_stats(source: str, kind: str) -> tuple[SyncStats, ForgeCounters, float]:

@@ -36,7 +36,7 @@ from urllib.parse import quote
 
 from ...normalize import changes
 from ..git import SyncStats, record_stats
-from .common import collect, finish, iso, start_stats
+from .common import collect, finish, guard, iso, start_stats, write
 from .http import ForgeError, ForgeHttp, build_client
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -188,6 +188,17 @@ async def _sync_one(http: ForgeHttp, cfg: GithubSource, repo: str, writer: BulkW
     dep_since = value.get("deployments_since") or lookback
     cutoff = iso(_parse(dep_since) - timedelta(days=1))
     newest = dep_since
+    label = f"github:{cfg.name}"
+
+    async def deployment(dep: dict[str, Any]) -> None:
+        dep_id = int(dep["id"])
+        sha = str(dep.get("sha") or "")
+        checks = await _checks(http, r, sha, required_for(dep.get("ref")))
+        docs.append(changes.github_deployment_document(cfg.name, repo, dep, checks))
+        for status in await collect(http, f"repos/{r}/deployments/{dep_id}/statuses",
+                                    {"per_page": 100}):
+            docs.append(changes.github_deployment_status_document(cfg.name, repo, dep, status))
+
     first = True
     async for page in http.pages(f"repos/{r}/deployments", {"per_page": 100}):
         if first and http.last_status == 304 and value.get("deployments_since"):
@@ -195,54 +206,59 @@ async def _sync_one(http: ForgeHttp, cfg: GithubSource, repo: str, writer: BulkW
         first = False
         stop = False
         for dep in page:
-            created = str(dep.get("created_at") or "")
-            if created < cutoff:
+            created = str(dep.get("created_at") or "") if isinstance(dep, dict) else ""
+            if created and created < cutoff:
                 stop = True
                 continue
-            dep_id = int(dep["id"])
-            sha = str(dep.get("sha") or "")
-            checks = await _checks(http, r, sha, required_for(dep.get("ref")))
-            docs.append(changes.github_deployment_document(cfg.name, repo, dep, checks))
-            for status in await collect(http, f"repos/{r}/deployments/{dep_id}/statuses",
-                                        {"per_page": 100}):
-                docs.append(changes.github_deployment_status_document(cfg.name, repo, dep,
-                                                                      status))
-            newest = max(newest, created)
+            if await guard(docs, label, "deployment", dep, deployment):
+                newest = max(newest, created)
         if stop:
             break
 
     # 3. merged pull requests into protected branches, with reviews and checks
     pr_since = value.get("pulls_since") or lookback
     newest_pr = pr_since
+
+    async def pull_request(pr: dict[str, Any], branch: str) -> None:
+        number = int(pr["number"])
+        reviews = await collect(http, f"repos/{r}/pulls/{number}/reviews", {"per_page": 100})
+        commits = await collect(http, f"repos/{r}/pulls/{number}/commits", {"per_page": 100})
+        head = str((pr.get("head") or {}).get("sha") or "")
+        checks = await _checks(http, r, head, required_for(branch))
+        docs.append(changes.github_pull_request_document(cfg.name, repo, pr, reviews, commits,
+                                                         checks))
+        docs.extend(changes.github_review_document(cfg.name, repo, pr, review)
+                    for review in reviews if review.get("id") is not None)
+
     for branch in cfg.protected_branches:
         async for page in http.pages(f"repos/{r}/pulls", {
                 "state": "closed", "base": branch, "sort": "updated", "direction": "desc",
                 "per_page": 100}):
             stop = False
             for pr in page:
-                updated = str(pr.get("updated_at") or "")
-                if updated < pr_since:
+                updated = str(pr.get("updated_at") or "") if isinstance(pr, dict) else ""
+                if updated and updated < pr_since:
                     stop = True
                     break
-                newest_pr = max(newest_pr, updated)
-                if not pr.get("merged_at"):
+                if isinstance(pr, dict) and not pr.get("merged_at"):
                     continue
-                number = int(pr["number"])
-                reviews = await collect(http, f"repos/{r}/pulls/{number}/reviews",
-                                        {"per_page": 100})
-                commits = await collect(http, f"repos/{r}/pulls/{number}/commits",
-                                        {"per_page": 100})
-                head = str((pr.get("head") or {}).get("sha") or "")
-                checks = await _checks(http, r, head, required_for(branch))
-                docs.append(changes.github_pull_request_document(cfg.name, repo, pr, reviews,
-                                                                 commits, checks))
-                docs += [changes.github_review_document(cfg.name, repo, pr, review)
-                         for review in reviews if review.get("id") is not None]
+                if await guard(docs, label, "pull request", pr, pull_request, branch):
+                    newest_pr = max(newest_pr, updated)
             if stop:
                 break
 
     # 4. commits on protected branches that no pull request brought in
     commit_since: dict[str, str] = dict(value.get("commits_since") or {})
+
+    async def direct_push(commit: dict[str, Any], branch: str) -> str:
+        sha = str(commit.get("sha") or "")
+        if not re.fullmatch(r"[0-9a-f]{40}", sha):
+            raise ValueError(f"not a commit SHA: {sha[:80]!r}")
+        pulls = (await http.get(f"repos/{r}/commits/{sha}/pulls")).data
+        if isinstance(pulls, list) and not pulls:
+            docs.append(changes.github_direct_push_document(cfg.name, repo, branch, commit))
+        return str(((commit.get("commit") or {}).get("committer") or {}).get("date") or "")
+
     for branch in cfg.protected_branches:
         since = commit_since.get(branch) or lookback
         newest_commit = since
@@ -250,19 +266,17 @@ async def _sync_one(http: ForgeHttp, cfg: GithubSource, repo: str, writer: BulkW
         async for page in http.pages(f"repos/{r}/commits", {"sha": branch, "since": since,
                                                             "per_page": 100}):
             for commit in page:
-                sha = str(commit.get("sha") or "")
-                if not re.fullmatch(r"[0-9a-f]{40}", sha) or seen >= cfg.max_commits_per_run:
-                    continue
+                if seen >= cfg.max_commits_per_run:
+                    break
                 seen += 1
-                date = str(((commit.get("commit") or {}).get("committer") or {}).get("date") or "")
-                newest_commit = max(newest_commit, date)
-                pulls = (await http.get(f"repos/{r}/commits/{sha}/pulls")).data
-                if isinstance(pulls, list) and not pulls:
-                    docs.append(changes.github_direct_push_document(cfg.name, repo, branch,
-                                                                    commit))
+                date = await guard(docs, label, "commit", commit, direct_push, branch)
+                if isinstance(date, str):
+                    newest_commit = max(newest_commit, date)
+            if seen >= cfg.max_commits_per_run:
+                break
         commit_since[branch] = newest_commit
 
-    await _write(writer, docs, stats, f"github:{cfg.name}")
+    await write(writer, docs, stats, f"github:{cfg.name}")
     value.update({"protection": protection, "deployments_since": newest,
                   "pulls_since": newest_pr, "commits_since": commit_since})
     await state.put(key, value, current)
@@ -275,12 +289,6 @@ async def _checks(http: ForgeHttp, r: str, sha: str,
     runs = await collect(http, f"repos/{r}/commits/{sha}/check-runs",
                          {"filter": "latest", "per_page": 100}, key="check_runs")
     return changes.checks_verdict(sha, runs, required)
-
-
-async def _write(writer: BulkWriter, docs: list[Any], stats: SyncStats, label: str) -> None:
-    stats.documents += len(docs)
-    if docs:
-        stats.add_result(await writer.write(docs, label=label))
 
 
 def _parse(value: str) -> datetime:

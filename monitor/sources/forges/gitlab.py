@@ -28,7 +28,7 @@ from urllib.parse import quote
 
 from ...normalize import changes
 from ..git import SyncStats, record_stats
-from .common import collect, finish, iso, start_stats
+from .common import collect, finish, guard, iso, start_stats, write
 from .http import ForgeError, ForgeHttp, build_client
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -84,11 +84,9 @@ async def _sync_one(http: ForgeHttp, cfg: GitlabSource, project: str, writer: Bu
     pid = quote(project, safe="")
     docs: list[Any] = []
 
-    dep_since = value.get("deployments_since") or lookback
-    newest = dep_since
-    for dep in await collect(http, f"projects/{pid}/deployments", {
-            "order_by": "updated_at", "sort": "asc", "updated_after": dep_since,
-            "per_page": 100}):
+    label = f"gitlab:{cfg.name}"
+
+    async def deployment(dep: dict[str, Any]) -> str:
         sha = str(dep.get("sha") or "")
         pipeline = ((dep.get("deployable") or {}).get("pipeline")) or None
         if pipeline:
@@ -97,7 +95,29 @@ async def _sync_one(http: ForgeHttp, cfg: GitlabSource, project: str, writer: Bu
         else:
             checks = await _pipelines(http, pid, sha)
         docs.append(changes.gitlab_deployment_document(cfg.name, project, dep, checks))
-        newest = max(newest, str(dep.get("updated_at") or ""))
+        return str(dep.get("updated_at") or "")
+
+    async def merge_request(mr: dict[str, Any]) -> str:
+        iid = int(mr["iid"])
+        approvals = (await http.get(f"projects/{pid}/merge_requests/{iid}/approvals")).data
+        commits = await collect(http, f"projects/{pid}/merge_requests/{iid}/commits",
+                                {"per_page": 100})
+        sha = str(mr.get("merge_commit_sha") or mr.get("squash_commit_sha")
+                  or mr.get("sha") or "")
+        checks = await _pipelines(http, pid, sha)
+        docs.append(changes.gitlab_merge_request_document(
+            cfg.name, project, mr, approvals if isinstance(approvals, dict) else {},
+            commits, checks))
+        return str(mr.get("updated_at") or "")
+
+    dep_since = value.get("deployments_since") or lookback
+    newest = dep_since
+    for dep in await collect(http, f"projects/{pid}/deployments", {
+            "order_by": "updated_at", "sort": "asc", "updated_after": dep_since,
+            "per_page": 100}):
+        updated = await guard(docs, label, "deployment", dep, deployment)
+        if isinstance(updated, str):
+            newest = max(newest, updated)
 
     mr_since = value.get("merge_requests_since") or lookback
     newest_mr = mr_since
@@ -105,21 +125,11 @@ async def _sync_one(http: ForgeHttp, cfg: GitlabSource, project: str, writer: Bu
         for mr in await collect(http, f"projects/{pid}/merge_requests", {
                 "state": "merged", "target_branch": branch, "updated_after": mr_since,
                 "order_by": "updated_at", "sort": "asc", "per_page": 100}):
-            iid = int(mr["iid"])
-            approvals = (await http.get(f"projects/{pid}/merge_requests/{iid}/approvals")).data
-            commits = await collect(http, f"projects/{pid}/merge_requests/{iid}/commits",
-                                    {"per_page": 100})
-            sha = str(mr.get("merge_commit_sha") or mr.get("squash_commit_sha")
-                      or mr.get("sha") or "")
-            checks = await _pipelines(http, pid, sha)
-            docs.append(changes.gitlab_merge_request_document(
-                cfg.name, project, mr, approvals if isinstance(approvals, dict) else {},
-                commits, checks))
-            newest_mr = max(newest_mr, str(mr.get("updated_at") or ""))
+            updated = await guard(docs, label, "merge request", mr, merge_request)
+            if isinstance(updated, str):
+                newest_mr = max(newest_mr, updated)
 
-    stats.documents += len(docs)
-    if docs:
-        stats.add_result(await writer.write(docs, label=f"gitlab:{cfg.name}"))
+    await write(writer, docs, stats, label)
     value.update({"deployments_since": newest, "merge_requests_since": newest_mr})
     await state.put(key, value, current)
 
@@ -130,5 +140,6 @@ async def _pipelines(http: ForgeHttp, pid: str, sha: str) -> changes.ChecksVerdi
     pipelines = (await http.get(f"projects/{pid}/pipelines", {"sha": sha, "per_page": 20})).data
     if not isinstance(pipelines, list) or not pipelines:
         return changes.checks_verdict(sha, [])
+    pipelines = [p for p in pipelines if isinstance(p, dict)]
     latest = max(pipelines, key=lambda p: int(p.get("id") or 0))
     return changes.checks_verdict(sha, [{"name": f"pipeline {latest.get('id')}", **latest}])
