@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import socket
 import ssl
 import time
 from collections.abc import Callable
@@ -186,6 +187,12 @@ class SyslogReceiver:
             host, port = _address(self.cfg.udp)
             transport, _ = await loop.create_datagram_endpoint(lambda: _Udp(self),
                                                                local_addr=(host, port))
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                try:  # absorb bursts while a batch is normalized; the kernel caps the value
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 * 1024 * 1024)
+                except OSError:
+                    pass
             self._udp = transport
             self.addresses["udp"] = transport.get_extra_info("sockname")[:2]
         if self.cfg.tcp:
@@ -354,7 +361,7 @@ class SyslogReceiver:
                 log.error("syslog: Elasticsearch unreachable; spooling to %s", self.spool.dir)
         self.spool.flush()
 
-    async def _write(self, batch: list[RawRecord]) -> bool:
+    def _normalize(self, batch: list[RawRecord]) -> tuple[list[Document | DeadLetter], float]:
         items: list[Document | DeadLetter] = []
         newest = 0.0
         for record in batch:
@@ -362,6 +369,12 @@ class SyslogReceiver:
             items.append(result)
             if isinstance(result, Document):
                 newest = max(newest, record.received_at.timestamp())
+        return items, newest
+
+    async def _write(self, batch: list[RawRecord]) -> bool:
+        # in a worker thread: CPU-bound, but the GIL switch interval lets the event loop keep
+        # draining sockets (UDP has no backpressure) while a large batch is normalized
+        items, newest = await asyncio.to_thread(self._normalize, batch)
         try:
             result = await self.writer.write(items, label="checkpoint-syslog")
         except StoreUnavailable as exc:

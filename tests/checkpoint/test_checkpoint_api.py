@@ -201,3 +201,23 @@ async def test_login_rate_limit_is_respected(store: Any, fake: FakeMgmt) -> None
                 fake.sessions.clear()
     assert fake.logins == 4
     assert any(s >= 59 for s in clock.sleeps)
+
+
+async def test_keepalive_when_idle_and_logout_on_close(store: Any, fake: FakeMgmt) -> None:
+    fake.add("logs", 5, start=T0)
+    clock = Clock(T0 + timedelta(minutes=5))
+    with respx.mock(assert_all_called=False) as mock:
+        mock.route(host="127.0.0.1").pass_through()
+        mock.post(url__startswith=BASE).mock(side_effect=fake)
+        async with httpx.AsyncClient() as client:
+            collector = _collector(_cfg(), store, clock, client)
+            await collector.pull_once()
+            clock.mono += 400  # idle for more than half the 600 s session timeout
+            await collector.pull_once()
+            await collector.close()
+    commands = [c for c, _ in fake.calls]
+    assert commands.count("login") == 1 and commands.count("keepalive") == 1
+    assert commands[-1] == "logout"
+    assert fake.calls[0][1] == {"read-only": True, "session-name": "pci-monitor",
+                                "session-description": "log collection (read-only)",
+                                "api-key": "k3y"}
