@@ -17,11 +17,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ..compliance import evaluate_period, load_catalogue, load_controls, load_sources, summarize
-from ..compliance.catalogue import lint_catalogue
-from ..compliance.controls import default_controls_dir
+from ..compliance import evaluate_period, load_catalogue, summarize
 from ..compliance.fixtures import run_control_fixtures
-from ..compliance.run import requirement_status
+from ..compliance.run import load_pack, requirement_status
 from ..errors import RuleError
 from ..inventory import load_inventory, store_inventory
 from ..resources import rules_dir
@@ -121,13 +119,7 @@ def _period(args: argparse.Namespace, now: datetime) -> tuple[datetime, datetime
 
 
 def _load_pack() -> tuple[Any, Any, Any]:
-    sources = load_sources()
-    controls = load_controls(default_controls_dir(), sources)
-    catalogue = load_catalogue()
-    problems = lint_catalogue(catalogue, controls)
-    if problems:
-        raise RuleError("\n".join(problems))
-    return catalogue, controls, sources
+    return load_pack()
 
 
 def _inventory_path(args: argparse.Namespace) -> Path:

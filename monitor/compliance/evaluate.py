@@ -34,7 +34,7 @@ from .controls import (
     Source,
     Streak,
 )
-from .queries import SHA_RE, Period, duration, iso, ms, window_of
+from .queries import SHA_RE, Period, duration, iso, ms, skew_interval_minutes, window_of
 
 __all__ = [
     "FRAMEWORK",
@@ -375,16 +375,17 @@ def judge_check(check: Check, responses: list[dict[str, Any]], params: dict[str,
                             1, 0 if ok else 1, details, queries)
     if isinstance(check, ClockSkew):
         tolerance = check.tolerance_seconds * 1000
+        width = skew_interval_minutes(window) * 60_000
         future = []
         buckets = 0
         for key in first.get("aggregations", {}).get("keys", {}).get("buckets", []):
             for minute in key["minutes"]["buckets"]:
                 buckets += 1
                 latest = minute["latest"].get("value")
-                if latest is not None and latest > minute["key"] + 60_000 + tolerance:
+                if latest is not None and latest > minute["key"] + width + tolerance:
                     future.append({"key": key["key"], "ingested_minute": _iso_ms(minute["key"]),
                                    "latest_event_time": _iso_ms(latest),
-                                   "ahead_seconds": round((latest - minute["key"] - 60_000) / 1000, 1)})
+                                   "ahead_seconds": round((latest - minute["key"] - width) / 1000, 1)})
         details = {"tolerance_seconds": check.tolerance_seconds, "minute_buckets": buckets,
                    "future_dated": future[:_MAX_LISTED]}
         if buckets == 0:

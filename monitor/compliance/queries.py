@@ -95,6 +95,13 @@ def substitute(value: Any, params: dict[str, Any], period: Period) -> Any:
     return value
 
 
+def skew_interval_minutes(window: Period) -> int:
+    """Ingest-time bucket width of ``clock_skew``: 1 minute for a day, wider for longer windows
+    so sources × buckets stays far below ``search.max_buckets`` (at most ~1440 per source)."""
+    minutes = (window.end - window.start).total_seconds() / 60
+    return max(1, int(-(-minutes // 1440)))
+
+
 def window_of(check: Check, period: Period) -> Period:
     if check.lookback_days:
         return Period(period.end - timedelta(days=check.lookback_days), period.end)
@@ -179,7 +186,8 @@ def check_requests(check: Check, params: dict[str, Any], period: Period
         return [(check.kind, {
             "query": _bool(_range(window), query, {"exists": {"field": "event.ingested"}}),
             "aggs": {"keys": {"terms": {"field": check.by, "size": 200}, "aggs": {"minutes": {
-                "date_histogram": {"field": "event.ingested", "fixed_interval": "1m",
+                "date_histogram": {"field": "event.ingested",
+                                   "fixed_interval": f"{skew_interval_minutes(window)}m",
                                    "min_doc_count": 1},
                 "aggs": {"latest": {"max": {"field": "@timestamp"}}}}}}}})]
     raise TypeError(f"unknown check type {type(check).__name__}")

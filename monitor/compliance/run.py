@@ -1,7 +1,8 @@
 """Entry points: evaluate a period and write results; read per-requirement status back.
 
-For the daemon (one shot per scheduled run)::
+For the daemon (one shot per scheduled run; evaluate daily periods, reports combine them)::
 
+    catalogue, controls, sources = load_pack()    # RuleError when the pack is inconsistent
     results = await evaluate_period(controls, catalogue, store, start, end, now,
                                     inventory=None, sources=None, write=True)
     summary = summarize(catalogue, results)       # pure
@@ -32,15 +33,18 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+from ..errors import RuleError
 from ..inventory.model import Inventory
 from ..inventory.storage import read_inventory
 from ..model import ControlResult, ControlStatus
+from ..resources import rules_dir
 from ..store import Store
 from ..store.compliance import put_documents, search_documents
-from .catalogue import Catalogue
-from .controls import Control, Source, load_sources
+from .catalogue import Catalogue, lint_catalogue, load_catalogue
+from .controls import Control, Source, load_controls, load_sources
 from .evaluate import FRAMEWORK, evaluate_control
 from .gather import gather_evidence
 from .queries import Period, iso
@@ -62,6 +66,19 @@ log = logging.getLogger(__name__)
 #: worst first: a requirement takes the worst status of its automated controls
 _ORDER = (ControlStatus.failed, ControlStatus.insufficient_data, ControlStatus.passed,
           ControlStatus.not_applicable)
+
+
+def load_pack(rules_root: Path | None = None) -> tuple[Catalogue, list[Control], dict[str, Source]]:
+    """Catalogue, controls and sources from ``<rules_root>/pci`` (default: the bundled rules),
+    cross-checked; ``RuleError`` lists every problem."""
+    folder = (rules_root or rules_dir()) / "pci"
+    sources = load_sources(folder / "sources.yaml")
+    controls = load_controls(folder / "controls", sources)
+    catalogue = load_catalogue(folder / "requirements.yaml")
+    problems = lint_catalogue(catalogue, controls)
+    if problems:
+        raise RuleError("\n".join(problems))
+    return catalogue, controls, sources
 
 
 def result_id(framework: str, control_id: str, start: datetime, end: datetime) -> str:
