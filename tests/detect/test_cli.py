@@ -1,0 +1,83 @@
+"""`monitor rules ...` and `monitor findings ...` through the real entry point."""
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+
+from monitor.cli.main import main
+from monitor.store import Store
+
+from .helpers import BASE_RULE, load, series
+
+T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+PORT_SCAN = "5b0e7c1a-3d5e-4f7a-9a41-0c2f6b7d8e01"
+
+
+@pytest.fixture
+def config(tmp_path: Path, dstore: Store) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump({"elasticsearch": {
+        "hosts": list(dstore.settings.hosts), "index_prefix": dstore.names.prefix}}))
+    return path
+
+
+def test_validate_reports_every_issue(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["rules", "validate"]) == 0
+    bad = {**BASE_RULE, "type": "threshold", "query": "a:b", "severity": "huge",
+           "threshold": {"count": 3, "window": "soon"}}
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(bad))
+    capsys.readouterr()
+    assert main(["rules", "validate", str(tmp_path), "--json"]) == 1
+    issues = json.loads(capsys.readouterr().out)
+    assert any("severity" in i for i in issues) and any("threshold.window" in i for i in issues)
+    assert all(str(tmp_path / "bad.yaml") in i for i in issues)
+
+
+def test_list(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["rules", "list", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) >= 20 and {"id", "type", "severity", "name", "pci"} <= set(rows[0])
+
+
+async def test_run_dry_then_write_then_findings_lifecycle(config: Path, dstore: Store,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    import asyncio
+
+    await load(dstore, [(i, d) for k in range(30) for i, d in series(
+        T0 + timedelta(seconds=k), 1, timedelta(seconds=1), observer__vendor="Checkpoint",
+        event__category="network", source__ip="203.0.113.9", destination__port=1000 + k)])
+    window = ["--from", "2026-03-02T09:55:00Z", "--to", "2026-03-02T10:10:00Z"]
+
+    def cli(*argv: str) -> tuple[int, str]:
+        code = main(["-c", str(config), *argv])
+        return code, capsys.readouterr().out
+
+    # the CLI runs its own event loop: call it from a worker thread
+    code, out = await asyncio.to_thread(cli, "rules", "run", "--rule", PORT_SCAN, *window,
+                                        "--dry-run", "--json")
+    report = json.loads(out)
+    assert code == 0 and report["findings"] == 1 and report["created"] == 0
+    assert report["results"][0]["group"] == "source.ip=203.0.113.9"
+    code, out = await asyncio.to_thread(cli, "rules", "run", "--rule", PORT_SCAN, *window, "--json")
+    assert code == 0 and json.loads(out)["created"] == 1
+    code, out = await asyncio.to_thread(cli, "findings", "list", "--json")
+    (row,) = json.loads(out)
+    assert row["status"] == "open" and row["group"] == "source.ip=203.0.113.9"
+    code, _ = await asyncio.to_thread(cli, "findings", "ack", row["id"], "--by", "alice",
+                                      "--why", "triaging")
+    assert code == 0
+    code, _ = await asyncio.to_thread(cli, "findings", "ack", row["id"], "--by", "alice",
+                                      "--why", "again")
+    assert code == 1  # acknowledged → acknowledged is not a transition
+    code, _ = await asyncio.to_thread(cli, "findings", "close", row["id"], "--by", "bob",
+                                      "--why", "authorised ASV scan")
+    code, out = await asyncio.to_thread(cli, "findings", "show", row["id"], "--json")
+    shown = json.loads(out)
+    assert shown["finding"]["status"] == "closed"
+    assert [h["by"] for h in shown["finding"]["history"]] == ["monitor", "alice", "bob"]
+    code, _ = await asyncio.to_thread(cli, "rules", "run", "--rule", "nope", *window)
+    assert code == 2
