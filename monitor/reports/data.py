@@ -148,7 +148,7 @@ class ChangeRecord:
     description: str
     client: str
     outcome: str
-    classification: str  # matched | out_of_band | system
+    classification: str  # matched | ticket_only | out_of_band | system
     match_tier: str  # sha | ticket | "" ; confidence in the text
     matched: MatchedChange | None
     event_id: str
@@ -159,6 +159,7 @@ class ChangeControl:
     total: int
     shown: int
     matched: int
+    ticket_only: int
     out_of_band: int
     system: int
     records: tuple[ChangeRecord, ...]

@@ -53,7 +53,7 @@ __all__ = [
     "waivers_for",
 ]
 
-SHA_RE = re.compile(r"\b[0-9a-f]{7,40}\b")
+SHA_RE = re.compile(r"\b(?=[0-9a-f]*[a-f])[0-9a-f]{7,40}\b")
 TICKET_RE = re.compile(r"\b(?:[A-Z][A-Z0-9]{1,9}-\d{1,7}|[A-Z]{2,5}\d{5,})\b")
 _SYSTEM_ADMINS = {"system", "scheduled system update"}
 _SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
@@ -191,6 +191,8 @@ def change_records(answer: dict[str, Any], changes: list[dict[str, Any]]) -> Cha
             classification = "system"
         elif matched_doc is not None:
             classification = "matched"
+        elif TICKET_RE.search(joined):
+            classification = "ticket_only"  # names a ticket, but no Git change carries it
         else:
             classification = "out_of_band"
         records.append(ChangeRecord(
@@ -205,10 +207,10 @@ def change_records(answer: dict[str, Any], changes: list[dict[str, Any]]) -> Cha
             event_id=_text(hit.get("_id"))))
     total = int(answer["hits"]["total"]["value"])
     counts = {k: sum(1 for r in records if r.classification == k)
-              for k in ("matched", "out_of_band", "system")}
+              for k in ("matched", "ticket_only", "out_of_band", "system")}
     return ChangeControl(total=total, shown=len(records), matched=counts["matched"],
-                         out_of_band=counts["out_of_band"], system=counts["system"],
-                         records=tuple(records), query="")
+                         ticket_only=counts["ticket_only"], out_of_band=counts["out_of_band"],
+                         system=counts["system"], records=tuple(records), query="")
 
 
 def _matched(doc: dict[str, Any]) -> MatchedChange:

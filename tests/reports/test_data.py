@@ -171,3 +171,23 @@ async def test_a_silence_shorter_than_the_source_cadence_does_not_block_a_pass(s
     assert chk14.status == "pass" and chk14.adjustments == ()
     # the silence is still reported as an ingestion gap
     assert [name for name, _ in data.health.ingestion_gaps] == ["checkpoint.firewall @ gw-cde-1"]
+
+
+def test_change_matching_tiers() -> None:
+    from monitor.reports.sections import change_records
+
+    def hit(i: int, admin: str, session: str, description: str) -> dict:
+        return {"_id": f"e{i}", "_source": {"@timestamp": "2026-11-24T01:00:00Z", "checkpoint": {
+            "administrator": admin, "operation": "Modify Rule", "session_name": session,
+            "session_description": description}}}
+
+    answer = {"hits": {"total": {"value": 4}, "hits": [
+        hit(1, "ci", "gitops/fw abcdef1", ""), hit(2, "bob", "bob@1/1/2026", "CHG1234567"),
+        hit(3, "eve", "eve@1/1/2026", "1234567 no letters: not a SHA"),
+        hit(4, "ci", "gitops/fw", "OPS-42 rollout")]}}
+    changes = [{"change": {"sha": "abcdef1" + "0" * 33, "repo": "fw"}},
+               {"change": {"sha": "f" * 40, "repo": "fw", "tickets": ["OPS-42"]}}]
+    cc = change_records(answer, changes)
+    assert [(r.classification, r.match_tier) for r in cc.records] == [
+        ("matched", "sha"), ("ticket_only", ""), ("out_of_band", ""), ("matched", "ticket")]
+    assert (cc.matched, cc.ticket_only, cc.out_of_band) == (2, 1, 1)
