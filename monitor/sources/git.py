@@ -46,7 +46,7 @@ import os
 import re
 import subprocess
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -781,30 +781,29 @@ async def sync_repo(cfg: GitRepoSource, store: Store, writer: BulkWriter,
                 log.warning("git %s: %d tag(s) moved, %d deleted", cfg.name, len(moved),
                             len(deleted))
 
-        async def documents():
-            nonlocal done
-            for doc in events:
-                yield doc
+        def produce() -> Iterator[list[Any]]:
+            """Runs in a worker thread: git, parsing and document building, batch by batch."""
             for plan in plans:
                 if plan.include in plan.exclude:
                     continue
-                iterator = _batches(git, cache, plan, since if not plan.old else None, batch)
-                while True:
-                    chunk = await asyncio.to_thread(next, iterator, None)
-                    if chunk is None:
-                        break
-                    for commit, sig, mainline in chunk:
-                        yield changes.commit_document(source, plan.ref, commit, sig,
-                                                      mainline=mainline)
-                    stats.commits += len(chunk)
-                    done += len(chunk)
-                    if progress:
-                        progress(done, total)
+                for chunk in _batches(git, cache, plan, since if not plan.old else None, batch):
+                    yield [changes.commit_document(source, plan.ref, commit, sig,
+                                                   mainline=mainline)
+                           for commit, sig, mainline in chunk]
 
         async def counted():
-            async for doc in documents():
+            nonlocal done
+            for doc in events:
                 stats.documents += 1
                 yield doc
+            async for docs in _prefetch(produce):
+                for doc in docs:
+                    yield doc
+                stats.commits += len(docs)
+                stats.documents += len(docs)
+                done += len(docs)
+                if progress:
+                    progress(done, total)
 
         result = await writer.write(counted(), label=f"git:{cfg.name}")
         stats.add_result(result)
@@ -825,6 +824,59 @@ async def sync_repo(cfg: GitRepoSource, store: Store, writer: BulkWriter,
         stats.seconds = time.monotonic() - started
         record_stats(stats)
     return stats
+
+
+async def _prefetch(produce: Callable[[], Iterator[list[Any]]], depth: int = 2
+                    ) -> AsyncIterator[list[Any]]:
+    """Run the ``produce`` generator in a thread, ``depth`` batches ahead of the consumer, so
+    git and parsing overlap with indexing. Stopping early stops the thread (and its git)."""
+    import threading
+
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def put(item: Any) -> bool:
+        future = asyncio.run_coroutine_threadsafe(queue.put(item), loop)
+        while not stop.is_set():
+            try:
+                future.result(timeout=0.5)
+                return True
+            except TimeoutError:
+                continue
+        future.cancel()
+        return False
+
+    def work() -> None:
+        iterator = produce()
+        try:
+            for item in iterator:
+                if not put(item):
+                    return
+            put(done)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            put(exc)
+        finally:
+            close = getattr(iterator, "close", None)
+            if close:
+                close()
+
+    thread = threading.Thread(target=work, name="git-produce", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = await queue.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while not queue.empty():
+            queue.get_nowait()
+        await asyncio.to_thread(thread.join, 30)
 
 
 def _batches(git: Git, cache: SignatureCache, plan: BranchPlan, since: str | None,
