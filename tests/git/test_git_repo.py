@@ -309,3 +309,34 @@ async def test_crafted_commit_objects_do_not_crash(repo, syncer):
         await syncer(cfg)
     state = await syncer.state.get("git:policy")
     assert state is not None and state.value["branches"]["refs/heads/main"] == sha
+
+
+async def test_prefetch_stops_its_thread_and_passes_errors():
+    import threading
+
+    from monitor.sources.git import _prefetch
+
+    produced = []
+
+    def endless():
+        i = 0
+        while True:
+            produced.append(i)
+            yield [i]
+            i += 1
+
+    stream = _prefetch(endless, depth=2)
+    assert await stream.__anext__() == [0]
+    await stream.aclose()  # the consumer gives up (e.g. Elasticsearch down)
+    assert not any(t.name == "git-produce" for t in threading.enumerate())
+    assert len(produced) <= 5
+
+    def failing():
+        yield [1]
+        raise GitError("git log failed (128): boom")
+
+    got = []
+    with pytest.raises(GitError, match="boom"):
+        async for batch in _prefetch(failing):
+            got.append(batch)
+    assert got == [[1]]
