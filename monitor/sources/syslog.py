@@ -284,17 +284,30 @@ class SyslogReceiver:
                 log.warning("syslog: refused connection from %s (not in allowed_senders)", peer[0])
                 return
             framer = Framer(self.cfg.max_message_bytes)
-            while True:
-                data = await reader.read(65536)
-                if not data:
-                    break
-                before = framer.oversized
-                for message in framer.feed(data):
-                    await self.queue.put(self._record(message))
-                self.counters.oversized += framer.oversized - before
-            tail = framer.rest()
-            if tail:
-                await self.queue.put(self._record(tail))
+            pending: list[RawRecord] = []
+            try:
+                while True:
+                    data = await reader.read(65536)
+                    if not data:
+                        break
+                    before = framer.oversized
+                    pending = [self._record(message) for message in framer.feed(data)]
+                    self.counters.oversized += framer.oversized - before
+                    while pending:
+                        await self.queue.put(pending[0])  # not added if cancelled meanwhile
+                        pending.pop(0)
+            finally:
+                # on shutdown (cancel) or a broken connection, keep what was already read
+                rest = list(pending)
+                tail = framer.rest()
+                if tail:
+                    rest.append(self._record(tail))
+                if rest:
+                    if task is not None and task.cancelling():
+                        self._to_spool(rest)
+                    else:
+                        for record in rest:
+                            await self.queue.put(record)
         except (ConnectionError, ssl.SSLError, asyncio.IncompleteReadError) as exc:
             log.info("syslog: connection from %s ended: %s", peer[0], exc)
         except asyncio.CancelledError:

@@ -177,3 +177,28 @@ async def test_elasticsearch_outage_during_50k_stream(store: Any, tmp_path: Path
     distinct = await store.es.search(index=store.names.read("events"), size=0, aggs={
         "ids": {"cardinality": {"field": "event.id", "precision_threshold": 40000}}})
     assert distinct["aggregations"]["ids"]["value"] >= 49_500  # HLL estimate; the count is exact
+
+
+async def test_stop_keeps_everything_already_read(store: Any, tmp_path: Path) -> None:
+    """Stopping while a sender is connected and the queue is full loses nothing read: what
+    cannot be indexed in time is in the spool, and the next receiver replays it."""
+    cfg = _cfg(tmp_path, udp=None, queue_size=100)
+    receiver = SyslogReceiver(cfg, BulkWriter(store), store=store)
+    await receiver.start()
+    lines = _lines(3000, seed=21)
+    _, writer = await asyncio.open_connection(*receiver.addresses["tcp"])
+    writer.write(b"".join(line + b"\n" for line in lines) + b"<134>1 2020-03-29T13:19:22Z")
+    await writer.drain()
+    await _until(lambda: receiver.counters.received >= 1000, 30)
+    await receiver.stop()
+    writer.close()
+    read = receiver.counters.received
+    print("stop counters:", receiver.counters.as_dict())
+    assert receiver.counters.indexed + receiver.counters.spooled == read
+    second = SyslogReceiver(cfg, BulkWriter(store), store=store, probe_interval=0.1)
+    await second.start()
+    await _until(lambda: second.spool.empty(), 30)
+    await second.stop()
+    assert second.counters.replayed == receiver.counters.spooled
+    # the 3000 lines are valid events; the unterminated tail, if it was read, is a dead letter
+    assert await _count(store) == min(read, 3000)
