@@ -357,8 +357,9 @@ async def gather_report(store: Store, period: Period, inputs: ReportInputs, now:
         observed_gateways=tuple(sorted({s.observer for s in sources if s.kind == "events"})),
         observed_repositories=tuple(sorted({s.name for s in sources if s.kind == "changes"})),
         sources=tuple(sources), notes=tuple(inputs.notes))
+    first, last = iso(period.start)[:10], iso(period.end - timedelta(seconds=1))[:10]
     title = (f"PCI DSS v{inputs.framework_version} compliance report — {period.kind} "
-             f"{iso(period.start)[:10]} to {iso(period.end - timedelta(seconds=1))[:10]}")
+             + (first if first == last else f"{first} to {last}"))
     return ReportData(title=title, provenance=provenance, summary=summary,
                       requirements=tuple(requirements), controls=tuple(controls),
                       change_control=change_control, threats=sec.threats(findings_ans, timeline),
