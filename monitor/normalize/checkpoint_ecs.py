@@ -35,6 +35,18 @@ _CHANGE_OPERATIONS = ("Create", "Modify", "Delete", "Set", "Add", "Remove", "Pub
 _DROP = frozenset({"flags", "layer_uuid", "version", "rounded_bytes", "db_tag", "update_service"})
 _MAX_INT = 2**63 - 1
 
+#: groups of keys: a mapper runs only when the record has one of its keys
+_RULE_KEYS = frozenset({"objectname", "rule_name", "malware_rule_name", "app_rule_name",
+                        "dlp_rule_name", "malware_rule_id", "app_rule_id", "rule_uid",
+                        "smartdefence_profile", "policy", "malware_action", "matched_category",
+                        "categories"})
+_USER_KEYS = frozenset({"administrator", "user", "src_user_name", "uid", "dst_user_name",
+                        "dst_user_dn", "usercheck_incident_uid", "device_name", "http_host",
+                        "resource", "method", "user_agent"})
+_THREAT_KEYS = frozenset({"file_name", "file_type", "file_size", "file_md5", "file_sha1",
+                          "file_sha256", "protection_name", "malware_action", "attack",
+                          "industry_reference"})
+
 _IP_CACHE: dict[str, bool] = {}
 _TS_CACHE: dict[int, str] = {}
 
@@ -259,9 +271,13 @@ def to_ecs(f: Fields, *, header: Callable[[], tuple[str | None, str | None]],
     _network(doc, f, s)
     _endpoints(doc, f, s)
     _observer(doc, f, s)
-    _rule(doc, f, s)
-    _users(doc, f, s)
-    _threat(doc, f, s)
+    keys = f.keys()
+    if not keys.isdisjoint(_RULE_KEYS):
+        _rule(doc, f, s)
+    if not keys.isdisjoint(_USER_KEYS):
+        _users(doc, f, s)
+    if not keys.isdisjoint(_THREAT_KEYS):
+        _threat(doc, f, s)
     _related(doc)
     vendor = dict(f)
     for key in _DROP:
