@@ -213,7 +213,9 @@ def _signature(sig: Any, committer_email: str) -> dict[str, Any]:
     return out
 
 
-def tag_document(repo: RepoInfo, tag: Any) -> Document:
+def tag_document(repo: RepoInfo, tag: Any, signature: Any = None) -> Document:
+    """``tag`` is a ``GitTag``; ``signature`` the verdict of a signed annotated tag, whose
+    signer is compared with the tagger (as a commit's signer with its committer)."""
     doc_id = change_id("git", repo.name, "tag", tag.ref, tag.object_sha)
     source = _base("tag", tag.date or None, "git.tag", "git", repo.name,
                    f"tag {tag.name[:200]}: {tag.subject}", action="git-tag", type_="creation")
@@ -225,6 +227,9 @@ def tag_document(repo: RepoInfo, tag: Any) -> Document:
         **({"tagger": {"name": tag.tagger_name[:256], "email": tag.tagger_email[:256],
                        "time": _iso(tag.date)}} if tag.annotated else {}),
     }
+    if tag.annotated:
+        source["change"]["signature"] = _signature(signature, tag.tagger_email) \
+            if signature is not None else {"status": "N", "signed": False, "verified": False}
     source["related"] = _related(tag.tagger_email, hashes=[tag.target_sha, tag.object_sha])
     return Document("changes", doc_id, source)
 

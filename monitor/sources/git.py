@@ -187,6 +187,7 @@ class GitTag:
     tagger_email: str = ""
     date: str = ""
     subject: str = ""
+    signed: bool = False
 
     @property
     def name(self) -> str:
@@ -384,18 +385,20 @@ class Git:
     def tags(self) -> list[GitTag]:
         fmt = ("%(refname)%00%(objecttype)%00%(objectname)%00%(*objectname)%00%(*objecttype)"
                "%00%(taggername)%00%(taggeremail)%00%(taggerdate:iso-strict)"
-               "%00%(creatordate:iso-strict)%00%(subject)%00")
+               "%00%(creatordate:iso-strict)%00%(subject)%00"
+               "%(if)%(contents:signature)%(then)1%(else)0%(end)%00")
         done = self.run(["for-each-ref", f"--format={fmt}", "refs/tags/"])
         tags = []
         for line in done.stdout.split(b"\0\n"):
             parts = line.decode("utf-8", "replace").split("\0")
-            if len(parts) < 10 or not SHA_RE.match(parts[2]):
+            if len(parts) < 11 or not SHA_RE.match(parts[2]):
                 continue
-            ref, otype, obj, target, ttype, tname, temail, tdate, cdate, subject = parts[:10]
+            ref, otype, obj, target, ttype, tname, temail, tdate, cdate, subject, signed = \
+                parts[:11]
             if otype != "tag" or not SHA_RE.match(target):
                 target, ttype = obj, otype
             tags.append(GitTag(ref, obj, otype, target, ttype, tname, temail.strip("<>"),
-                               tdate or cdate, subject))
+                               tdate or cdate, subject, otype == "tag" and signed == "1"))
         return tags
 
     def count(self, include: Sequence[str], exclude: Sequence[str] = (),
@@ -447,6 +450,29 @@ class Git:
                 sha, status, signer, key, fpr, primary = tokens[i + 1:i + 7]
                 out[sha] = Signature(status, signer, key, fpr, primary)
         return out
+
+    def verify_tag(self, tag_object: str) -> Signature:
+        """Verify a signed annotated tag (``git verify-tag --raw``); SSH and GPG output."""
+        done = self.run(["verify-tag", "--raw", "--end-of-options", _sha(tag_object)],
+                        ok=(0, 1, 128))
+        text = _clean(done.stderr + done.stdout)
+        signer = key = ""
+        ssh = re.search(r'Good "git" signature (?:for (\S+) )?with \S+ key (\S+)', text)
+        gpg = re.search(r"GOODSIG \S+ (.+)", text)
+        fpr = re.search(r"VALIDSIG (\S+)", text)
+        if ssh:
+            signer, key = ssh.group(1) or "", ssh.group(2)
+        elif gpg:
+            signer, key = gpg.group(1).strip(), fpr.group(1) if fpr else ""
+        if done.returncode == 0:
+            return Signature("G", signer, key, key)
+        if "No principal matched" in text or (ssh and not signer):
+            return Signature("U", signer, key, key)
+        if "EXPKEYSIG" in text or "EXPSIG" in text:
+            return Signature("X" if "EXPSIG" in text else "Y", signer, key, key)
+        if "BADSIG" in text or "Bad signature" in text or "Could not verify" in text:
+            return Signature("B", signer, key, key)
+        return Signature("E", signer, key, key)
 
     def update_ref(self, ref: str, sha: str) -> None:
         if not ref.startswith("refs/daemon/") or any(c.isspace() for c in ref):
@@ -770,7 +796,9 @@ async def sync_repo(cfg: GitRepoSource, store: Store, writer: BulkWriter,
         if cfg.tags:
             created, moved, deleted = diff_tags(old_tags, tags)
             for tag in created:
-                events.append(changes.tag_document(source, tag))
+                sig = await asyncio.to_thread(git.verify_tag, tag.object_sha) \
+                    if tag.signed else None
+                events.append(changes.tag_document(source, tag, sig))
             for tag, previous in moved:
                 events.append(changes.tag_moved_document(source, tag, previous, detected))
             for ref, previous in deleted:

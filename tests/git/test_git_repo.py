@@ -157,8 +157,22 @@ async def test_ssh_signatures_verified_and_signer_compared(repo, syncer, tmp_pat
     unknown = repo.commit("eve's key is not allowed", author=dan, sign_key=eve_key)
     unsigned = repo.commit("unsigned", author=dan)
 
+    for name, key, who in (("v-good", carol_key, carol), ("v-impostor", carol_key, dan),
+                           ("v-eve", eve_key, carol)):
+        repo.git("-c", "gpg.format=ssh", "-c", f"user.signingkey={key}", "tag", "-s", name,
+                 "-m", f"release {name}", env={"GIT_COMMITTER_NAME": who[0],
+                                               "GIT_COMMITTER_EMAIL": who[1]})
+    repo.git("tag", "-a", "v-plain", "-m", "unsigned release")
+
     cfg = _cfg(repo, allowed_signers_file=signers)
     await syncer(cfg)
+    tags = {d["change"]["tag"]: d["change"]["signature"]
+            for d in await syncer.docs(**{"change.kind": "tag"})}
+    assert tags["v-good"]["status"] == "G" and tags["v-good"]["matches_committer"] is True
+    assert tags["v-good"]["signer"] == "carol@example.com"
+    assert tags["v-impostor"]["status"] == "G" and tags["v-impostor"]["matches_committer"] is False
+    assert tags["v-eve"]["status"] == "U" and tags["v-eve"]["verified"] is False
+    assert tags["v-plain"] == {"status": "N", "signed": False, "verified": False}
     docs = _by_sha(await syncer.docs())
     sig = {sha: docs[sha]["change"]["signature"] for sha in (good, impostor, unknown, unsigned)}
     assert sig[good]["status"] == "G" and sig[good]["signer"] == "carol@example.com"
