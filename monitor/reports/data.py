@@ -127,6 +127,7 @@ class RequirementReport:
 @dataclass(frozen=True, slots=True)
 class MatchedChange:
     repo: str
+    branch: str
     sha: str
     subject: str
     pull_request: str

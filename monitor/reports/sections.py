@@ -228,7 +228,8 @@ def _matched(doc: dict[str, Any]) -> MatchedChange:
                             if deployment.get(k))
         if change.get("environment"):
             dep_text += f" → {change['environment']}"
-    return MatchedChange(repo=_text(change.get("repo")), sha=_text(change.get("sha")),
+    return MatchedChange(repo=_text(change.get("repo")), branch=_text(change.get("branch"), 200),
+                         sha=_text(change.get("sha")),
                          subject=_text(change.get("subject"), 200), pull_request=_text(pr_text),
                          approvers=tuple(_text(a, 100) for a in _strings(change.get("approvers"))),
                          independent_approval=change.get("independent_approval"),

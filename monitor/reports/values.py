@@ -10,6 +10,13 @@ from .data import Count, Sample
 __all__ = ["_counts", "_dur_text", "_get", "_natural", "_sample", "_strings", "_text"]
 
 _TEXT_LIMIT = 300
+#: control characters and bidirectional overrides: shown as visible escapes so a log field
+#: cannot reorder or hide text in front of the reader ("Trojan Source")
+_INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+def _visible(text: str) -> str:
+    return _INVISIBLE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
 
 
 def _get(doc: dict[str, Any], dotted: str, default: Any = None) -> Any:
@@ -31,7 +38,7 @@ def _text(value: Any, limit: int = _TEXT_LIMIT) -> str:
         value = ", ".join(_text(v, limit) for v in value)
     elif isinstance(value, dict):
         value = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
-    text = str(value)
+    text = _visible(str(value))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

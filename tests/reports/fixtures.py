@@ -39,6 +39,7 @@ PAYLOADS = {
     "svg": "<svg onload=\"window.__xss='svg'\"></svg>",
     "close_pre": "</pre><script>window.__xss='pre'</script>",
     "template": "{{ 7*7 }}{% raw %}",
+    "bidi": "invoice\u202egnp.exe\x1b[2J",
 }
 
 
@@ -181,7 +182,8 @@ def _control_results() -> list[Document]:
                  "sources": {"firewall_audit": {"coverage": 1.0}},
                  "pass_criteria": "100% of installs matched"}),
         _result("CHK-02", "No out-of-band firewall changes", ["1.2.2", "1.2.8", "6.5.4"],
-                "fail", s, e, "1 human change without a ticket or commit " + PAYLOADS["img"],
+                "fail", s, e, "1 human change without a ticket or commit " + PAYLOADS["img"]
+                + PAYLOADS["bidi"],
                 {"evaluated": 4, "passed": 3, "failed": 1},
                 {"query": {"query_string": {"query": "checkpoint.operation:\"Modify Rule\" AND "
                                                      + PAYLOADS["close_pre"]}},

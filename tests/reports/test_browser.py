@@ -98,6 +98,9 @@ async def test_hostile_values_are_text_and_run_nothing(browser: Browser, report_
     assert state["bodyDisplay"] == "block"
     for name in ("script", "img", "js_link", "css", "svg", "close_pre"):
         assert PAYLOADS[name] in state["text"], f"payload {name} not shown as text"
+    assert "feature/" + PAYLOADS["script"] in state["text"]  # a hostile branch name
+    assert "invoice\\u202egnp.exe\\u001b[2J" in state["text"]  # bidi/control chars made visible
+    assert "\u202e" not in html and "\x1b" not in html
     assert "{{ 7*7 }}" in state["text"] and "49" not in state["text"].split("{{ 7*7 }}")[0][-5:]
     assert log.requests == [page.as_uri()]
 
