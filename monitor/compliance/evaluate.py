@@ -108,13 +108,17 @@ class Evidence:
 
 # -- coverage -----------------------------------------------------------------------------------
 
-def _expected_keys(period: Period, interval: str, now: datetime) -> list[int]:
+def _expected_keys(period: Period, interval: str, now: datetime,
+                   present: set[int] | None = None) -> list[int]:
+    """Bucket keys that should hold data: every finished bucket of the period, plus a bucket
+    still filling at ``now`` if it already has data (an in-progress day is judged on what has
+    elapsed; a bucket that has not started is never expected)."""
     step = int(duration(interval).total_seconds() * 1000)
     start, end, now_ms = ms(period.start), ms(min(period.end, now)), ms(now)
     key = start - (start % step)
     keys = []
     while key < end:
-        if key + step <= now_ms:  # a bucket still filling is not expected yet
+        if key + step <= now_ms or (present is not None and key in present):
             keys.append(key)
         key += step
     return keys
@@ -137,9 +141,9 @@ def _iso_ms(value: float) -> str:
 def source_coverage(source: Source, response: dict[str, Any], period: Period,
                     now: datetime) -> Coverage:
     step = int(duration(source.interval).total_seconds() * 1000)
-    expected = _expected_keys(period, source.interval, now)
     present = {int(b["key"]) for b in response.get("aggregations", {}).get("buckets", {})
                .get("buckets", []) if b.get("doc_count", 0) > 0}
+    expected = _expected_keys(period, source.interval, now, present)
     missing = [k for k in expected if k not in present]
     return Coverage(source.name, source.interval, len(expected), len(expected) - len(missing),
                     _total(response), _gaps(missing, step), source.min_coverage)
@@ -181,8 +185,12 @@ def reconcile_refs(check: Reconcile, response: dict[str, Any], params: dict[str,
 
 def judge_check(check: Check, responses: list[dict[str, Any]], params: dict[str, Any],
                 period: Period, queries: tuple[dict[str, Any], ...] = (),
-                lookup: dict[str, Any] | None = None) -> CheckOutcome:
+                lookup: dict[str, Any] | None = None, now: datetime | None = None
+                ) -> CheckOutcome:
+    """One check's verdict. ``now`` (default: period end) bounds what may be expected of an
+    in-progress period: buckets not yet finished are not required, ages count up to ``now``."""
     name = check.name
+    now = now or period.end
     window = window_of(check, period)
     first = responses[0] if responses else {}
     if isinstance(check, NoMatches):
@@ -221,10 +229,10 @@ def judge_check(check: Check, responses: list[dict[str, Any]], params: dict[str,
         evaluated = 0
         if check.interval:
             step = int(duration(check.interval).total_seconds() * 1000)
-            keys = _expected_keys(window, check.interval, window.end)
             for value in expected:
                 have = {int(b["key"]) for b in buckets.get(value, {}).get("buckets", {})
                         .get("buckets", []) if b["doc_count"] > 0}
+                keys = _expected_keys(window, check.interval, now, have)
                 missing = [k for k in keys if k not in have]
                 evaluated += len(keys)
                 failed += len(missing)
@@ -261,7 +269,7 @@ def judge_check(check: Check, responses: list[dict[str, Any]], params: dict[str,
         if last is None:
             return CheckOutcome(name, check.type, ControlStatus.failed,
                                 f"{name}: none found", 1, 1, details, queries)
-        age = (ms(period.end) - float(last)) / 86_400_000
+        age = (ms(min(period.end, now)) - float(last)) / 86_400_000
         details["age_days"] = round(age, 3)
         if age > check.max_age_days:
             return CheckOutcome(name, check.type, ControlStatus.failed,

@@ -122,7 +122,7 @@ async def gather_evidence(controls: list[Control], sources: dict[str, Source],
                 lookup = lookup_responses[index]
                 shown += (_shown(store, *lookups[index]),)
             evidence.outcomes.append(judge_check(check, responses[start:start + count], params,
-                                                 period, shown, lookup))
+                                                 period, shown, lookup, now))
     for control in controls:
         result.evidence[control.id].coverage = {n: result.coverage[n] for n in control.data_sources
                                                 if n in result.coverage}

@@ -73,9 +73,9 @@ def test_coverage_counts_empty_buckets_and_ignores_the_future() -> None:
     cov = source_coverage(source, response, DAY, NOW)
     assert (cov.expected, cov.present, cov.complete) == (24, 21, False)
     assert cov.gaps == (("2026-11-24T05:00:00.000Z", "2026-11-24T08:00:00.000Z"),)
-    # evaluated at 12:30 of the same day: only the 12 finished hours are expected
+    # evaluated at 12:30 of the same day: the 12 finished hours, plus 12:00 which has data
     midday = source_coverage(source, response, DAY, DAY.start + timedelta(hours=12, minutes=30))
-    assert (midday.expected, midday.present) == (12, 9)
+    assert (midday.expected, midday.present) == (13, 10)
     empty = source_coverage(source, {"aggregations": {"buckets": {"buckets": []}}}, DAY, NOW)
     assert empty.present == 0 and not empty.complete
 
@@ -164,3 +164,24 @@ def test_publish_metrics_sets_gauges() -> None:
                                      {**labels, "status": "pass"}) == 0
     assert registry.get_sample_value("monitor_compliance_score_ratio",
                                      {"framework": "pci-dss-4.0.1"}) == 0.5
+
+
+def test_in_progress_period_expects_only_elapsed_buckets() -> None:
+    """The daemon evaluates the current day hourly: hours still to come are not gaps."""
+    at_1030 = DAY.start + timedelta(hours=10, minutes=30)
+    hours = [ms(DAY.start + timedelta(hours=h)) for h in range(11)]  # 00:00..10:00 have data
+    control = _control(checks=[{"name": "per gateway", "type": "each_present", "field": "g",
+                                "expected": ["gw1"], "interval": "1h"}])
+    response = {"aggregations": {"groups": {"buckets": [
+        {"key": "gw1", "doc_count": 11, "buckets": {"buckets": [
+            {"key": h, "doc_count": 1} for h in hours]}}]}}}
+    now_ok = judge_check(control.checks[0], [response], {}, DAY, now=at_1030)
+    assert now_ok.status == ControlStatus.passed and now_ok.evaluated == 11
+    at_end = judge_check(control.checks[0], [response], {}, DAY, now=NOW)
+    assert at_end.status == ControlStatus.failed and at_end.failed == 13
+    source = Source(name="git", description="g", kind="changes", query={"match_all": {}},
+                    interval="1d", heartbeat=[{}])
+    day_bucket = {"aggregations": {"buckets": {"buckets": [{"key": ms(DAY.start), "doc_count": 2}]}}}
+    assert source_coverage(source, day_bucket, DAY, at_1030).complete
+    assert not source_coverage(source, {"aggregations": {"buckets": {"buckets": []}}}, DAY,
+                               at_1030).complete
