@@ -31,7 +31,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..errors import RuleError
 from ..inventory.model import Inventory
-from ..model import ControlStatus
 from ..resources import rules_dir
 from ..yamlio import YamlError, load_yaml
 
@@ -262,7 +261,7 @@ def _check_placeholders(data: dict[str, Any], where: str) -> list[str]:
             continue
         if scope == "period" and key in _PERIOD_KEYS:
             continue
-        problems.append(f"{where}: checks.{location}: unknown placeholder {name!r}")
+        problems.append(f"{where}: checks{location}: unknown placeholder {name!r}")
     return problems
 
 
@@ -362,6 +361,3 @@ def load_controls(folder: str | Path | None = None, sources: dict[str, Source] |
         raise RuleError("\n".join(problems))
     return sorted(controls, key=lambda c: c.id)
 
-
-def status_of(value: str) -> ControlStatus:
-    return ControlStatus(value)

@@ -106,7 +106,7 @@ def test_control_file_errors_name_file_control_and_field(tmp_path: Path) -> None
     assert f"{bad}: CHK-91: checks.0.frobnicate: unknown key" in str(err.value)
     typo = _write(tmp_path, "CHK-92.yaml", GOOD.replace("CHK-90", "CHK-92")
                   .replace("$inventory.cde_networks", "$inventory.cde_netwroks"))
-    with pytest.raises(RuleError, match=r"CHK-92: checks\.\[0\]\.violation\.terms\.destination\.ip: "
+    with pytest.raises(RuleError, match=r"CHK-92: checks\[0\]\.violation\.terms\.destination\.ip: "
                                         r"unknown placeholder 'inventory\.cde_netwroks'"):
         load_control_file(typo, sources)
     source = _write(tmp_path, "CHK-93.yaml", GOOD.replace("CHK-90", "CHK-93")
