@@ -152,13 +152,14 @@ def _guard(gen: Gen) -> Gen:
 
 
 def _evidence(rule: Rule, drafts: list[Draft]) -> Gen:
+    need = [d.evidence_range is not None and not d.sample_ids for d in drafts]
     searches = [Search(rule.index, evidence_body(rule, d.group, *d.evidence_range))
-                for d in drafts if d.evidence_range is not None]
+                for d, n in zip(drafts, need, strict=True) if n]
     responses = (yield searches) if searches else []
     out = []
     it = iter(responses)
-    for d in drafts:
-        if d.evidence_range is None:
+    for d, n in zip(drafts, need, strict=True):
+        if not n:
             out.append(d)
             continue
         response = next(it)

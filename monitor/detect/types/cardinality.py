@@ -12,7 +12,7 @@ from __future__ import annotations
 from ..compile import scope, base_query, bool_filter, key_filter, time_range
 from .base import (PAGE, Ctx, Gen, composite_all, drafts_from_fires, group_of, lockstep,
                    sliding_distinct)
-from .threshold import coarse_candidates
+from .threshold import coarse_candidates, refine
 
 
 def _pairs(ctx: Ctx, group: dict) -> Gen:
@@ -43,7 +43,9 @@ def run(ctx: Ctx) -> Gen:
     detection, buckets = yield from coarse_candidates(ctx, params.count, extra)
     candidates = [b for b in buckets if b["n"]["value"] >= params.count * 0.9]
     fields = rule.group_by or ()
-    groups = [group_of(b["key"], fields) for b in candidates]
+    refined = yield from refine(ctx, [(group_of(b["key"], fields), b["doc_count"])
+                                      for b in candidates], params.count * 0.9, params.field)
+    groups = [g for g, _ in refined]
     series = yield from lockstep([_pairs(ctx, g) for g in groups])
     drafts = []
     lo, hi = ctx.start.timestamp(), ctx.end.timestamp()

@@ -5,6 +5,8 @@ with min/max timestamps, paged; never the documents themselves.
 """
 from __future__ import annotations
 
+from datetime import timedelta
+
 from ..compile import scope, base_query, bool_filter, composite_sources, interval, time_range
 from .base import PAGE, Ctx, Draft, Gen, composite_all, group_of, to_dt
 
@@ -23,17 +25,20 @@ def run(ctx: Ctx) -> Gen:
         return {"size": 0, "track_total_hits": False, "query": query,
                 "aggs": {"g": {"composite": comp, "aggs": {
                     "first": {"min": {"field": "@timestamp"}},
-                    "last": {"max": {"field": "@timestamp"}}}}}}
+                    "last": {"max": {"field": "@timestamp"}},
+                    # evidence inline: no extra search per finding
+                    "s": {"top_hits": {"size": 5, "_source": False,
+                                       "sort": [{"@timestamp": "asc"}]}}}}}}
 
     buckets = yield from composite_all(rule.index, body)
     drafts = []
     for b in buckets:
         start = to_dt(b["key"]["w"])
         first, last = to_dt(b["first"]["value"]), to_dt(b["last"]["value"])
-        from datetime import timedelta
         drafts.append(Draft(group=group_of(b["key"], rule.group_by), window_start=start,
                             window_end=start + width, count=b["doc_count"], first_seen=first,
                             last_seen=last,
                             evidence_range=(max(first, ctx.start), last + timedelta(milliseconds=1)),
-                            detection=body(None)))
+                            detection=body(None),
+                            sample_ids=tuple(h["_id"] for h in b["s"]["hits"]["hits"])))
     return drafts

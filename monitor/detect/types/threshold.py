@@ -42,6 +42,42 @@ def coarse_candidates(ctx: Ctx, need: int, extra_aggs: dict | None = None) -> Ge
     return body(None), [b for b in buckets if b["doc_count"] >= need]
 
 
+REFINE_BATCH = 100
+
+
+def refine(ctx: Ctx, groups: list[tuple[dict, int]], need: float,
+           metric: str | None = None) -> Gen:
+    """Second, tighter necessary condition on candidates: buckets of exactly ``window``
+    aligned to the epoch; any span of ``window`` lies inside two adjacent buckets, so a key
+    can fire only where the counts (or ``metric`` cardinalities) of two adjacent buckets sum to
+    ``need``. One ``filters`` search per batch of keys, all in one round trip."""
+    rule = ctx.rule
+    width = int(rule.window.total_seconds())
+    if not groups or (ctx.end - ctx.start + rule.window).total_seconds() <= 2 * width:
+        return groups
+    batches = [groups[i:i + REFINE_BATCH] for i in range(0, len(groups), REFINE_BATCH)]
+    sub: dict = {"date_histogram": {"field": "@timestamp", "fixed_interval": f"{width}s",
+                                    "min_doc_count": 1}}
+    if metric is not None:
+        sub["aggs"] = {"n": {"cardinality": {"field": metric, "precision_threshold": 3000}}}
+    searches = [Search(rule.index, {
+        "size": 0, "track_total_hits": False,
+        "query": bool_filter(*scope(rule, ctx.start - rule.window, ctx.end)),
+        "aggs": {"keys": {"filters": {"filters": {
+            f"c{i}": bool_filter(key_filter(g)) for i, (g, _) in enumerate(batch)}},
+            "aggs": {"t": sub}}}}) for batch in batches]
+    responses = yield searches
+    keep = []
+    for batch, response in zip(batches, responses, strict=True):
+        keys = (aggs(response).get("keys") or {"buckets": {}})["buckets"]
+        for i, (group, count) in enumerate(batch):
+            slots = {b["key"]: (b["n"]["value"] if metric else b["doc_count"])
+                     for b in (keys.get(f"c{i}") or {"t": {"buckets": []}})["t"]["buckets"]}
+            if any(v + slots.get(k + width * 1000, 0) >= need for k, v in slots.items()):
+                keep.append((group, count))
+    return keep
+
+
 def histograms(ctx: Ctx, groups: list[tuple[dict, int]]) -> Gen:
     """Per group: sorted (epoch seconds, count) points over ``[start - window, end)``."""
     rule = ctx.rule
@@ -91,6 +127,7 @@ def run(ctx: Ctx) -> Gen:
     detection, candidates = yield from coarse_candidates(ctx, need)
     fields = rule.group_by or ()
     groups = [(group_of(b["key"], fields), b["doc_count"]) for b in candidates]
+    groups = yield from refine(ctx, groups, need)
     series = yield from histograms(ctx, groups)
     drafts = []
     lo, hi = ctx.start.timestamp(), ctx.end.timestamp()
@@ -100,4 +137,4 @@ def run(ctx: Ctx) -> Gen:
     return drafts
 
 
-__all__ = ["run", "coarse_candidates", "histograms", "to_dt"]
+__all__ = ["run", "coarse_candidates", "refine", "histograms", "to_dt"]
