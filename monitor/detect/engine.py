@@ -56,6 +56,7 @@ from .types import RUNNERS
 from .types.base import Ctx, Draft, Gen, Search, lockstep, to_dt
 
 __all__ = ["evaluate_due", "evaluate_range", "EvalStats", "EngineStats", "RuleStats",
+           "RuleSearchError",
            "state_key", "floor_second"]
 
 log = logging.getLogger(__name__)
@@ -131,22 +132,42 @@ async def _drive(gen: Gen, store: Store, stats: SearchStats) -> Any:
         responses: list[dict[str, Any]] = [{}] * len(batch)
         plain = [(i, s) for i, s in enumerate(batch) if not s.eql]
         if plain:
-            got = await msearch(store, [(s.kind, s.body) for _, s in plain], stats)
+            got = await msearch(store, [(s.kind, s.body) for _, s in plain], stats,
+                                raise_errors=False)
             for (i, _), body in zip(plain, got, strict=True):
                 responses[i] = body
         for i, s in enumerate(batch):
             if s.eql:
-                responses[i] = await eql_search(store, s.kind, s.body, stats)
+                try:
+                    responses[i] = await eql_search(store, s.kind, s.body, stats)
+                except MonitorError as exc:
+                    responses[i] = {"error": {"type": "eql", "reason": str(exc)}}
         try:
             batch = gen.send(responses)
         except StopIteration as stop:
             return stop.value
 
 
+class RuleSearchError(MonitorError):
+    """Elasticsearch refused one of a rule's searches (e.g. a Lucene syntax error)."""
+
+
 def _guard(gen: Gen) -> Gen:
-    """Turn an exception inside one rule's generator into a returned error (others go on)."""
+    """Run one rule's generator; a refused search or an exception fails that rule only."""
     try:
-        return (yield from gen)
+        batch = next(gen)
+        while True:
+            responses = yield batch
+            for response in responses:
+                if "error" in response:
+                    error = response["error"]
+                    cause = (error.get("caused_by") or {}).get("reason") or ""
+                    root = ((error.get("root_cause") or [{}])[0] or {}).get("reason") or ""
+                    return RuleSearchError(f"search refused: {error.get('type', '')} "
+                                           f"{error.get('reason', '')} {cause or root}".strip())
+            batch = gen.send(responses)
+    except StopIteration as stop:
+        return stop.value
     except Exception as exc:  # noqa: BLE001 - reported per rule
         return exc
 

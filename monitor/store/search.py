@@ -133,7 +133,10 @@ async def composite_buckets(store: Store, kind: str, query: dict[str, Any],
 
 
 async def msearch(store: Store, requests: Sequence[tuple[str, dict[str, Any]]],
-                  stats: SearchStats | None = None) -> list[dict[str, Any]]:
+                  stats: SearchStats | None = None, *,
+                  raise_errors: bool = True) -> list[dict[str, Any]]:
+    """With ``raise_errors=False`` a failed item comes back as ``{"error": {...}}`` in its
+    position (the rule engine fails only the rule that sent it)."""
     if not requests:
         return []
     lines: list[dict[str, Any]] = []
@@ -147,6 +150,10 @@ async def msearch(store: Store, requests: Sequence[tuple[str, dict[str, Any]]],
         raise translate_error(exc, "msearch") from exc
     out = []
     for i, item in enumerate(response.body["responses"]):
+        if "error" in item and not raise_errors:
+            out.append({"error": item["error"] if isinstance(item["error"], dict)
+                        else {"reason": str(item["error"])}})
+            continue
         if "error" in item:
             error = item["error"]
             reason = error.get("reason") if isinstance(error, dict) else error

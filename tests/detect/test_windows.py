@@ -113,3 +113,12 @@ async def test_no_gap_no_overlap_across_runs(dstore: Store) -> None:
     rs = stats.rules[rule.id]
     assert rs.runs["success"] == 3 and rs.runs["skipped"] == 1
     assert rs.lag_seconds == 30.0
+
+
+async def test_a_refused_query_fails_only_its_rule(dstore: Store) -> None:
+    good = make_rule(type="match", query="event.action:x", group_by=["source.ip"])
+    bad = make_rule(type="match", query="event.action:(x OR", group_by=["source.ip"])
+    await load(dstore, series(T0, 2, S, event__action="x", source__ip="10.0.0.1"))
+    stats = await evaluate_range([bad, good], dstore, T0, T0 + timedelta(minutes=5))
+    assert list(stats.errors) == [bad.id] and "search refused" in stats.errors[bad.id]
+    assert [d["rule"]["id"] for d in stats.results] == [good.id]
