@@ -149,7 +149,7 @@ Check = Annotated[NoMatches | EachPresent | MaxAge | Ratio | Reconcile | Streak 
 
 
 class FixtureDoc(_Model):
-    kind: Literal["events", "changes", "findings", "deadletter"] = "events"
+    kind: Literal["events", "changes", "findings", "deadletter", "inventory"] = "events"
     count: int = Field(1, ge=1, le=500)
     #: with count > 1, spread the copies this many seconds apart
     every_seconds: float = Field(60, ge=0)
@@ -223,7 +223,7 @@ class Source(_Model):
 
     name: str = Field(pattern=r"^[a-z0-9_]+$")
     description: str
-    kind: Literal["events", "changes", "findings", "deadletter"]
+    kind: Literal["events", "changes", "findings", "deadletter", "inventory"]
     query: Query
     interval: str = "1h"
     min_coverage: float = Field(1.0, gt=0, le=1)

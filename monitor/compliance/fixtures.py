@@ -49,7 +49,7 @@ FIXTURE_END = FIXTURE_START + timedelta(days=1)
 _RELATIVE = re.compile(r"^([+-])((?:\d+(?:\.\d+)?[smhd])+)$")
 _PART = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_KINDS = ("events", "changes", "findings", "deadletter")
+_KINDS = ("events", "changes", "findings", "deadletter", "inventory")
 
 
 @dataclass(frozen=True, slots=True)

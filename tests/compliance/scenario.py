@@ -3,7 +3,8 @@ real normalizer, plus Git/forge change documents built by the real change normal
 
 ``clean_day()`` is a day on which every automated control should pass (or be not applicable);
 ``with_incidents()`` adds an out-of-band rule change, telnet accepted into the CDE, a brute
-force on the generic ``admin`` account ending in a success, and a direct push to main.
+force on the generic ``admin`` account ending in a success, a direct push to main, and a
+rulebase snapshot in which logging is off.
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from monitor.simulate.checkpoint import (
     format_line,
     generate,
 )
+from monitor.sources.checkpoint_snapshots import gateway_doc, rule_docs
 from monitor.sources.git import GitCommit, Signature
 from monitor.store.writer import Document
 
@@ -96,6 +98,26 @@ def _changes() -> list[Document]:
     ]
 
 
+def _snapshot(untracked: bool = False) -> list[Document]:
+    """A management snapshot as the Check Point collector stores it (inventory index); with
+    ``untracked`` a later snapshot shows logging turned off on the "CDE to DB" rule."""
+    taken = "2026-11-24T20:00:00Z" if untracked else "2026-11-24T02:00:00Z"
+    log = {"uid": "t-log", "name": "None" if untracked else "Log"}
+    answer = {"objects-dictionary": [log, {"uid": "a-acc", "name": "Accept"},
+                                     {"uid": "a-drop", "name": "Drop"}],
+              "rulebase": [{"type": "access-section", "name": "CDE", "rulebase": [
+                  {"uid": f"r{n}", "name": name, "rule-number": n, "enabled": True,
+                   "action": action, "track": {"type": "t-log"}, "source": [], "destination": [],
+                   "service": [], "hits": {"value": 10 * n}}
+                  for n, (name, action) in enumerate((("Allow web", "a-acc"),
+                                                      ("CDE to DB", "a-acc"),
+                                                      ("Cleanup rule", "a-drop")), start=1)]}]}
+    gateway = {"uid": "gw-cde-1", "name": "gw-cde-1", "type": "simple-gateway",
+               "ipv4-address": "10.20.0.1",
+               "policy": {"access-policy-installed": True, "access-policy-name": "Standard"}}
+    return [gateway_doc("mgmt", taken, gateway), *rule_docs("mgmt", taken, "Network", answer)]
+
+
 def _sim(scenarios: tuple[Any, ...] = ()) -> list[Document]:
     config = SimConfig(count=EVENTS, seed=11, start=DAY, events_per_second=EVENTS / 86_000,
                        scenarios=scenarios)
@@ -119,7 +141,7 @@ def clean_day() -> list[Document]:
         _audit(DAY - timedelta(days=1), 3, "System", "IPS Update", "Update", "cpmidu_update_tool",
                [("additional_info", "IPS version 635158746 -> 635158812")], None),
     ]
-    return _sim() + pipeline + _changes()
+    return _sim() + pipeline + _changes() + _snapshot()
 
 
 def with_incidents() -> list[Document]:
@@ -144,4 +166,5 @@ def with_incidents() -> list[Document]:
         _audit(DAY - timedelta(days=1), 3, "System", "IPS Update", "Update", "cpmidu_update_tool",
                [("additional_info", "IPS version 635158746 -> 635158812")], None),
     ]
-    return _sim(scenarios) + [telnet, push] + pipeline + _changes()
+    return (_sim(scenarios) + [telnet, push] + pipeline + _changes() + _snapshot()
+            + _snapshot(untracked=True))
