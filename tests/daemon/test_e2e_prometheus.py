@@ -25,13 +25,14 @@ from .stack import Stack, Webhook, shortened_alert_rules
 ATTACKER = "203.0.113.66"
 
 
-def critical_rule_pack(folder: Path) -> Path:
-    """The bundled port-scan rule, made critical and fast to evaluate."""
+def critical_rule_pack(folder: Path, delay: str = "8s") -> Path:
+    """The bundled port-scan rule, made critical and fast to evaluate. Events must be indexed
+    within ``delay`` of their timestamp to be evaluated (the engine's late-data bound)."""
     folder.mkdir()
     rule = yaml.safe_load((ROOT / "rules" / "threat" / "cp_port_scan.yaml").read_text())
     rule.update(id="0e2e0e2e-0000-4000-8000-00000000c817",
                 name="E2E critical port scan", severity="critical", risk_score=99,
-                schedule={"interval": "2s", "lookback": "10m", "delay": "8s"})
+                schedule={"interval": "2s", "lookback": "10m", "delay": delay})
     rule["cardinality"] = {**rule["cardinality"], "count": 20}
     (folder / "e2e_critical.yaml").write_text(yaml.safe_dump(rule, sort_keys=False))
     shutil.copy(ROOT / "rules" / "threat" / "cp_port_scan.fixtures.yaml",
