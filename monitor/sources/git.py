@@ -771,6 +771,14 @@ async def sync_repo(cfg: GitRepoSource, store: Store, writer: BulkWriter,
         old_tags: dict[str, list[str]] = dict(value.get("tags") or {})
         heads = await asyncio.to_thread(git.heads)
         refs = select_branches(heads, cfg.branches, cfg.protected_branches)
+        if not refs:
+            stats.warnings.append(f"no branch matches {cfg.branches}")
+            log.warning("git %s: no branch matches %s", cfg.name, cfg.branches)
+        gone = sorted(ref for ref in tips if ref not in heads)
+        if gone:
+            stats.warnings.append(f"{len(gone)} recorded branch(es) no longer exist")
+            log.warning("git %s: branches gone since the last run: %s", cfg.name,
+                        ", ".join(r[:100] for r in gone[:10]))
         plans = await asyncio.to_thread(plan_branches, git, refs, tips, since,
                                         progress is not None)
         tags = await asyncio.to_thread(git.tags) if cfg.tags else []
@@ -824,7 +832,8 @@ async def sync_repo(cfg: GitRepoSource, store: Store, writer: BulkWriter,
             for doc in events:
                 stats.documents += 1
                 yield doc
-            async for docs in _prefetch(produce):
+            batches = _prefetch(produce) if PREFETCH else _inline(produce)
+            async for docs in batches:
                 for doc in docs:
                     yield doc
                 stats.commits += len(docs)
@@ -852,6 +861,23 @@ async def sync_repo(cfg: GitRepoSource, store: Store, writer: BulkWriter,
         stats.seconds = time.monotonic() - started
         record_stats(stats)
     return stats
+
+
+#: build documents in a worker thread ahead of indexing (False: in the event loop, batch by
+#: batch, git and parsing still in a thread)
+PREFETCH = True
+
+
+async def _inline(produce: Callable[[], Iterator[list[Any]]]) -> AsyncIterator[list[Any]]:
+    iterator = produce()
+    try:
+        while True:
+            item = await asyncio.to_thread(next, iterator, None)
+            if item is None:
+                return
+            yield item
+    finally:
+        await asyncio.to_thread(iterator.close)  # type: ignore[attr-defined]
 
 
 async def _prefetch(produce: Callable[[], Iterator[list[Any]]], depth: int = 2
