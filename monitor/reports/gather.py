@@ -8,8 +8,11 @@ Git changes that audit events name. Nothing downloads events.
 Status rules applied here (on top of what the evaluator wrote):
 
 * a control's period status is the worst of its evaluation windows;
-* ``pass`` becomes ``insufficient_data`` when the evaluator's completeness is below 1, or when a
-  source the control reads (``sources`` in its file or evidence) has a gap in the period;
+* ``pass`` becomes ``insufficient_data`` when the evaluator's completeness is below 1, when
+  the evaluation windows do not cover the whole period, or when a (dataset, gateway) source the
+  control reads (``data_sources`` in its file, ``sources`` in its evidence) was silent at least
+  as long as the source's declared cadence (``interval`` in ``rules/pci/sources.yaml``, 1 h
+  when unknown) — one silent gateway is enough even if its peers kept the dataset busy;
 * ``waived`` needs a waiver on file that had not expired by the end of the period, otherwise it
   is a ``fail``; a ``fail`` covered by an active waiver is shown as ``waived``;
 * a requirement is the worst of its controls; a declared control without any result in the
@@ -98,6 +101,8 @@ async def _event_sources(store: Store, period: Period, now: datetime,
         coarse = max(step, 3600)
         slots: dict[int, int] = {}
         for moment, count in hist:
+            if moment >= now:  # a period still running: its future is not silence
+                continue
             slot = int((moment - period.start).total_seconds()) // coarse
             slots[slot] = slots.get(slot, 0) + count
         continuous = bool(slots) and sum(1 for c in slots.values() if c > 0) >= len(slots) / 2
