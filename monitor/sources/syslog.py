@@ -366,7 +366,15 @@ class SyslogReceiver:
                     elif self._stopping:
                         break
                 continue
-            if batch and not await self._write(batch):
+            try:
+                written = not batch or await self._write(batch)
+            except asyncio.CancelledError:
+                # stop() ran out of time mid-write: keep the batch (a replay of what was
+                # already indexed only produces 409 duplicates)
+                self._to_spool(batch)
+                self.spool.flush()
+                raise
+            if not written:
                 self._degraded = True
                 self.counters.es_unavailable += 1
                 self._to_spool(batch)

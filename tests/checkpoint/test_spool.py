@@ -51,7 +51,7 @@ def test_torn_tail_is_skipped(tmp_path: Path) -> None:
     spool = DiskSpool(settings)
     spool.append(_records(10))
     spool.close()
-    segment = sorted((tmp_path / "syslog").glob("*.seg"))[0]
+    segment = min((tmp_path / "syslog").glob("*.seg"))
     segment.write_bytes(segment.read_bytes()[:-3])  # crash in the middle of the last frame
     replay = [r.payload for b in DiskSpool(settings).read_batches() for r in b.records]
     assert replay == [f"line {i}".encode() for i in range(9)]

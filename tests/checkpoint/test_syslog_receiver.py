@@ -189,7 +189,7 @@ async def test_stop_keeps_everything_already_read(store: Any, tmp_path: Path) ->
     _, writer = await asyncio.open_connection(*receiver.addresses["tcp"])
     writer.write(b"".join(line + b"\n" for line in lines) + b"<134>1 2020-03-29T13:19:22Z")
     await writer.drain()
-    await _until(lambda: receiver.counters.received >= 1000, 30)
+    await _until(lambda: receiver.counters.received >= 1000, 60)
     await receiver.stop()
     writer.close()
     read = receiver.counters.received
@@ -197,7 +197,7 @@ async def test_stop_keeps_everything_already_read(store: Any, tmp_path: Path) ->
     assert receiver.counters.indexed + receiver.counters.spooled == read
     second = SyslogReceiver(cfg, BulkWriter(store), store=store, probe_interval=0.1)
     await second.start()
-    await _until(lambda: second.spool.empty(), 30)
+    await _until(lambda: second.spool.empty(), 90)
     await second.stop()
     assert second.counters.replayed == receiver.counters.spooled
     # the 3000 lines are valid events; the unterminated tail, if it was read, is a dead letter
