@@ -34,7 +34,7 @@ from monitor.sources.git import GitCommit, Signature
 from monitor.store.writer import Document
 
 DAY = datetime(2026, 11, 24, tzinfo=UTC)
-EVENTS = 3000
+EVENTS = 2000
 SHA = "9f2c4e1a7b3d5f60718293a4b5c6d7e8f9012345"
 HEAD = "1234abcd5678ef901234abcd5678ef901234abcd"
 
