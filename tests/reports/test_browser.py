@@ -124,3 +124,17 @@ async def test_sort_script_sorts_and_report_is_complete_without_script(
         await browser.send("Emulation.setScriptExecutionDisabled", value=False)
     assert filters == 0, "page script still ran"
     assert rows == [r.id for r in report_data.requirements]
+
+
+async def test_index_page_loads_clean(browser: Browser, report_data, tmp_path: Path) -> None:
+    from monitor.reports.publish import update_index, write_report_files
+
+    record = await write_report_files(report_data, tmp_path, ["html", "json"])
+    update_index(tmp_path, record, keep=10)
+    url = (tmp_path / "index.html").as_uri()
+    log = await browser.load(url)
+    assert log.console == [] and log.exceptions == [] and log.log_entries == []
+    assert log.requests == [url]
+    links = await browser.evaluate(
+        "Array.from(document.querySelectorAll('a')).map(a => a.getAttribute('href'))")
+    assert links == ["pci-dss-4.0.1_daily_2026-11-24.html", "pci-dss-4.0.1_daily_2026-11-24.json"]

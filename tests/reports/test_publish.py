@@ -102,3 +102,19 @@ async def test_daemon_entry_point_with_reports_settings_only(store: Store, tmp_p
     # the bundled catalogue is used: every requirement in scope is listed
     html = record.path.read_text()
     assert 'id="req-1.2.2"' in html and 'id="req-12.10.1"' in html
+
+
+def test_atomic_write_keeps_the_old_file_when_the_rename_fails(tmp_path: Path, monkeypatch) -> None:
+    from monitor.reports import render
+
+    target = tmp_path / "r.html"
+    target.write_bytes(b"old")
+
+    def boom(src: str, dst: str) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(render.os, "replace", boom)
+    with pytest.raises(OSError):
+        render.write_atomic(target, b"new")
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["r.html"]
