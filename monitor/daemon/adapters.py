@@ -170,6 +170,7 @@ class _ReceiverService:
                 "spool_capacity_bytes": self._capacity,
                 "addresses": {k: list(v) for k, v in getattr(self._receiver, "addresses",
                                                              {}).items()},
+                "last_event_unixtime": counters.last_event_unixtime,
                 "received": counters.received, "spooled": counters.spooled,
                 "dropped_spool_full": counters.dropped_spool_full}
 

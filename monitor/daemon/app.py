@@ -465,6 +465,8 @@ class Daemon:
             status = service.status()
             if status.get("spool_bytes") is not None:
                 metrics.source_spool_bytes.labels(source=service.name).set(status["spool_bytes"])
+            if status.get("last_event_unixtime"):
+                self.positions.set_source(service.name, float(status["last_event_unixtime"]))
             metrics.source_up.labels(source=service.name).set(1 if status.get("healthy") else 0)
         return RunReport(counts={"open_findings": sum(open_findings.values()),
                                  "controls": len(rows)})
@@ -488,7 +490,6 @@ class Daemon:
         now = time.time()
         if result.indexed or result.dead_lettered:  # new records; replays do not count
             metrics.source_last_event.labels(source=label).set(now)
-            self.positions.set_source(label, now)
         metrics.source_last_success.labels(source=label).set(now)
 
     def _on_rejection(self, count: int) -> None:
