@@ -29,7 +29,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from monitor.simulate.checkpoint import SimConfig, generate  # noqa: E402
+from monitor.simulate.checkpoint import SimConfig, generate
 
 
 def free_port() -> int:

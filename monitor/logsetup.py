@@ -9,6 +9,7 @@ Fields passed with ``extra={"fields": {...}}`` are emitted as keys next to ``ts`
 from __future__ import annotations
 
 import logging
+import math
 import re
 import sys
 from collections.abc import Iterable
@@ -110,7 +111,7 @@ def _logfmt(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        return f"{value:.3f}".rstrip("0").rstrip(".") if value == value else "NaN"
+        return "NaN" if math.isnan(value) else f"{value:.3f}".rstrip("0").rstrip(".")
     text = str(value)
     if text and not any(c in text for c in ' ="\n\t\\') and text.isprintable():
         return text

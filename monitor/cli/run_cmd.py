@@ -24,7 +24,7 @@ import prometheus_client
 from ..errors import ConfigError
 from ..logsetup import configure_logging, secrets_of
 from ..settings import Settings, load_settings, settings_from_dict
-from .common import EXIT_FAIL, EXIT_OK, EXIT_USAGE, CommandGroups, fail
+from .common import EXIT_OK, EXIT_USAGE, CommandGroups, fail
 
 __all__ = ["register"]
 

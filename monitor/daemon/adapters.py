@@ -21,7 +21,7 @@ from typing import Any
 from .app import Components, Context
 from .jobs import JobSpec, RuleRun, RunReport, cron, interval
 
-__all__ = ["build_components", "WIRES"]
+__all__ = ["WIRES", "build_components"]
 
 log = logging.getLogger("monitor.daemon.adapters")
 
@@ -88,7 +88,7 @@ def _window_end(windows: dict[str, list[str]]) -> datetime | None:
     for window in windows.values():
         if window and len(window) >= 2:
             try:
-                ends.append(datetime.fromisoformat(str(window[-1]).replace("Z", "+00:00")))
+                ends.append(datetime.fromisoformat(str(window[-1])))
             except ValueError:
                 continue
     return min(ends) if ends else None

@@ -23,7 +23,7 @@ from prometheus_client import CollectorRegistry
 
 from .. import __version__
 from ..errors import ConfigError, MonitorError, RuleError, StoreError
-from ..logsetup import Redactor, secrets_of
+from ..logsetup import Redactor
 from ..metrics.collectors import LagCollector, Positions
 from ..metrics.definitions import Metrics, es_operation
 from ..metrics.server import MetricsServer
@@ -33,10 +33,16 @@ from ..store import stats as store_stats
 from ..store.setup import apply_retention, install_templates, template_status
 from .ha import LeaseKeeper, default_instance_id
 from .jobs import JobSpec, JobTable, RunReport, interval
-from .lifecycle import (EXIT_FORCED, EXIT_OK, EXIT_STARTUP_FAILURE, Lifecycle, remove_pidfile,
-                        write_pidfile)
+from .lifecycle import (
+    EXIT_FORCED,
+    EXIT_OK,
+    EXIT_STARTUP_FAILURE,
+    Lifecycle,
+    remove_pidfile,
+    write_pidfile,
+)
 
-__all__ = ["Daemon", "Context", "Components", "Service", "ComponentBuilder", "StartupError"]
+__all__ = ["ComponentBuilder", "Components", "Context", "Daemon", "Service", "StartupError"]
 
 log = logging.getLogger("monitor.daemon")
 
@@ -586,15 +592,15 @@ class Daemon:
         if task is not None:
             try:
                 await asyncio.wait_for(asyncio.shield(task), timeout=5)
-            except (asyncio.TimeoutError, Exception):  # noqa: BLE001
+            except (TimeoutError, Exception):  # noqa: BLE001
                 task.cancel()
 
     async def _close_quietly(self) -> None:
         if self.store is not None:
             try:
                 await self.store.close()
-            except Exception:  # noqa: BLE001
-                pass
+            except Exception as exc:  # noqa: BLE001 - closing on the way out
+                log.debug("closing the store failed: %s", exc)
             self.store = None
 
 

@@ -109,7 +109,7 @@ class LeaseKeeper:
                 wait = min(wait, max(0.05, self._valid_until - self._clock()))
             try:
                 await asyncio.wait_for(stop.wait(), timeout=wait)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             self._notify()
 

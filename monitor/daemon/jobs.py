@@ -31,7 +31,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from ..metrics.collectors import Positions
 from ..metrics.definitions import Metrics
 
-__all__ = ["RunReport", "RuleRun", "JobSpec", "JobTable", "interval", "cron"]
+__all__ = ["JobSpec", "JobTable", "RuleRun", "RunReport", "cron", "interval"]
 
 log = logging.getLogger("monitor.jobs")
 

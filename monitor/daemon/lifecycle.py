@@ -18,8 +18,14 @@ import signal
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["Lifecycle", "write_pidfile", "remove_pidfile", "EXIT_OK", "EXIT_FORCED",
-           "EXIT_STARTUP_FAILURE"]
+__all__ = [
+    "EXIT_FORCED",
+    "EXIT_OK",
+    "EXIT_STARTUP_FAILURE",
+    "Lifecycle",
+    "remove_pidfile",
+    "write_pidfile",
+]
 
 log = logging.getLogger("monitor.lifecycle")
 

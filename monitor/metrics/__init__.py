@@ -1,5 +1,5 @@
 """Prometheus metrics: ``definitions`` (every metric, against an injected registry),
 ``collectors`` (values computed at scrape time) and ``server`` (the HTTP endpoint)."""
-from .definitions import Metrics, SEVERITIES, COMPLIANCE_STATUSES
+from .definitions import COMPLIANCE_STATUSES, SEVERITIES, Metrics
 
-__all__ = ["Metrics", "SEVERITIES", "COMPLIANCE_STATUSES"]
+__all__ = ["COMPLIANCE_STATUSES", "SEVERITIES", "Metrics"]

@@ -14,7 +14,7 @@ from datetime import datetime
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-__all__ = ["Positions", "LagCollector"]
+__all__ = ["LagCollector", "Positions"]
 
 
 class Positions:

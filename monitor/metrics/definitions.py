@@ -19,8 +19,15 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
 from ..model import ControlStatus, Severity
 
-__all__ = ["Metrics", "SEVERITIES", "COMPLIANCE_STATUSES", "JOB_OUTCOMES", "RULE_OUTCOMES",
-           "ES_OPERATIONS", "es_operation"]
+__all__ = [
+    "COMPLIANCE_STATUSES",
+    "ES_OPERATIONS",
+    "JOB_OUTCOMES",
+    "RULE_OUTCOMES",
+    "SEVERITIES",
+    "Metrics",
+    "es_operation",
+]
 
 SEVERITIES: tuple[str, ...] = tuple(s.value for s in Severity)
 COMPLIANCE_STATUSES: tuple[str, ...] = tuple(s.value for s in ControlStatus)

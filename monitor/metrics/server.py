@@ -94,10 +94,9 @@ class MetricsServer:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             status, headers, body = await asyncio.wait_for(self._respond(reader), _READ_TIMEOUT)
-        except (asyncio.TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
-                ConnectionError, ValueError):
+        except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError, ValueError):
             status, headers, body = 400, {"Content-Type": "text/plain"}, b"bad request\n"
-        except Exception:  # noqa: BLE001 - never let a scrape kill the server
+        except Exception:
             log.exception("metrics endpoint: internal error")
             status, headers, body = 503, {"Content-Type": "text/plain"}, b"error\n"
         head = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}",

@@ -11,8 +11,14 @@ from typing import Any
 
 from .client import Store, translate_error
 
-__all__ = ["open_findings_by_severity", "latest_control_statuses", "ControlStatusRow",
-           "last_reports", "count_docs", "finding_id_counts"]
+__all__ = [
+    "ControlStatusRow",
+    "count_docs",
+    "finding_id_counts",
+    "last_reports",
+    "latest_control_statuses",
+    "open_findings_by_severity",
+]
 
 _TOLERANT = {"ignore_unavailable": True, "allow_no_indices": True}
 
@@ -23,7 +29,7 @@ def _ts(value: Any) -> float | None:
     if isinstance(value, (int, float)):
         return float(value) / 1000.0
     try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+        return datetime.fromisoformat(str(value)).timestamp()
     except ValueError:
         return None
 
@@ -35,7 +41,7 @@ async def open_findings_by_severity(store: Store) -> dict[str, int]:
             "aggs": {"severity": {"terms": {"field": "rule.severity", "size": 10}}}}
     try:
         response = await store.es.search(index=store.names.findings, **body, **_TOLERANT)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise translate_error(exc, "count open findings") from exc
     buckets = (response.body.get("aggregations") or {}).get("severity", {}).get("buckets", [])
     return {str(b["key"]): int(b["doc_count"]) for b in buckets}
@@ -61,7 +67,7 @@ async def latest_control_statuses(store: Store, max_controls: int = 500) -> list
                                 "control.requirements", "control.evaluated_at"]}}}}}}
     try:
         response = await store.es.search(index=store.names.compliance, **body, **_TOLERANT)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise translate_error(exc, "read compliance results") from exc
     rows = []
     buckets = (response.body.get("aggregations") or {}).get("controls", {}).get("buckets", [])
@@ -92,7 +98,7 @@ async def last_reports(store: Store) -> dict[tuple[str, str], float]:
                                                            "field": "report.generated_at"}}}}}}}}
     try:
         response = await store.es.search(index=store.names.reports, **body, **_TOLERANT)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise translate_error(exc, "read reports") from exc
     out: dict[tuple[str, str], float] = {}
     aggs = response.body.get("aggregations") or {}
@@ -110,7 +116,7 @@ async def count_docs(store: Store, kind: str, query: dict[str, Any] | None = Non
         await store.es.indices.refresh(index=store.names.read(kind), **_TOLERANT)
         response = await store.es.count(index=store.names.read(kind),
                                         query=query or {"match_all": {}}, **_TOLERANT)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise translate_error(exc, f"count {kind}") from exc
     return int(response.body["count"])
 
@@ -122,7 +128,7 @@ async def finding_id_counts(store: Store, size: int = 10_000) -> dict[str, int]:
                                        "min_doc_count": 1}}}}
     try:
         response = await store.es.search(index=store.names.findings, **body, **_TOLERANT)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise translate_error(exc, "count finding ids") from exc
     buckets = (response.body.get("aggregations") or {}).get("ids", {}).get("buckets", [])
     return {str(b["key"]): int(b["doc_count"]) for b in buckets}

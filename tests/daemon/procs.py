@@ -76,7 +76,7 @@ class MonitorProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> "MonitorProcess":
+    def start(self) -> MonitorProcess:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen([sys.executable, "-m", "monitor.cli.main", "-c",

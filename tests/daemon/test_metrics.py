@@ -116,7 +116,7 @@ def test_es_operation_label_is_bounded(method: str, path: str, operation: str) -
 
 
 def test_every_metric_is_documented() -> None:
-    registry, metrics = _metrics()
+    registry, _ = _metrics()
     registry.register(LagCollector(Positions()))
     suffix = {"counter": "_total", "info": "_info"}
     names = {family.name + suffix.get(family.type, "") for family in registry.collect()}

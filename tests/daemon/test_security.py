@@ -67,7 +67,7 @@ def secure_es(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, An
     for extra in ("ca.crt", "node.crt", "node.key"):
         command += ["--config-file", str(work / extra)]
     command += ["--config-file", str(ROOT / "deploy" / "elasticsearch" / "roles.yml")]
-    out = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    out = subprocess.run(command, capture_output=True, text=True, check=False, timeout=300)
     if out.returncode != 0:
         pytest.fail(f"secure Elasticsearch did not start: {out.stderr[-3000:]}")
     record = json.loads(out.stdout)
@@ -76,7 +76,7 @@ def secure_es(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, An
         yield record
     finally:
         subprocess.run([sys.executable, str(ROOT / "scripts" / "elasticsearch"), "stop",
-                        "--name", name], capture_output=True, timeout=120)
+                        "--name", name], capture_output=True, check=False, timeout=120)
 
 
 def _admin(record: dict[str, Any]) -> httpx.Client:
@@ -97,7 +97,7 @@ def _run_once(tmp: Path, name: str, es: dict[str, Any]) -> subprocess.CompletedP
     config.write_text(yaml.safe_dump({"elasticsearch": es, "http": {"listen": "127.0.0.1:0"},
                                       "daemon": {"startup_timeout_seconds": 5}}))
     return subprocess.run([sys.executable, "-m", "monitor.cli.main", "-c", str(config), "run"],
-                          capture_output=True, text=True, timeout=120, cwd=folder,
+                          capture_output=True, text=True, check=False, timeout=120, cwd=folder,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
@@ -114,7 +114,7 @@ def test_least_privilege_user_ingests_evaluates_and_reports(
     admin_cfg.write_text(yaml.safe_dump({"elasticsearch": _es_config(
         secure_es, "admin", secrets / "admin")}))
     setup = subprocess.run([sys.executable, "-m", "monitor.cli.main", "-c", str(admin_cfg),
-                            "es", "setup"], capture_output=True, text=True, timeout=120,
+                            "es", "setup"], capture_output=True, text=True, check=False, timeout=120,
                            cwd=ROOT)
     assert setup.returncode == 0, setup.stderr
 
