@@ -191,7 +191,7 @@ class FileSource(_Model):
 class GitRepoSource(_Model):
     """A git repository read through a bare mirror (``monitor.sources.git``)."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", max_length=100)
     url: str
     #: branch names or globs (``release/*``, ``*``)
     branches: list[str] = Field(default_factory=lambda: ["main"])

@@ -63,6 +63,7 @@ _MAX_TICKETS = 50
 _TRAILER_RE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9-]{0,62}):[ \t]*(.*)$")
 _FORGE_BOT = re.compile(r"\[bot\]$|^(?:github-actions|dependabot|renovate)", re.IGNORECASE)
 _SUCCESS = frozenset({"success", "neutral", "skipped"})
+_BLANKISH = re.compile(r"\n[ \t]+\n")
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,11 +105,16 @@ def parse_trailers(body: str) -> list[tuple[str, str]]:
     non-continuation line must be a trailer). Values are self-asserted text, not proof."""
     if not body or ":" not in body:
         return []
-    paragraphs = [p for p in re.split(r"\n[ \t]*\n", body.strip("\n")[-_MAX_BODY:]) if p.strip()]
-    if not paragraphs:
+    text = body.strip("\n")[-_MAX_BODY:]
+    cut = text.rfind("\n\n")
+    last = text[cut + 2:] if cut >= 0 else text
+    if "\n" in last and _BLANKISH.search(last):  # a whitespace-only separator line
+        paragraphs = [p for p in re.split(r"\n[ \t]*\n", text) if p.strip()]
+        last = paragraphs[-1] if paragraphs else ""
+    if ":" not in last:
         return []
     out: list[tuple[str, str]] = []
-    for line in paragraphs[-1].split("\n"):
+    for line in last.split("\n"):
         if line[:1] in (" ", "\t") and out:  # folded continuation
             key, value = out[-1]
             out[-1] = (key, f"{value} {line.strip()}")
@@ -150,52 +156,69 @@ def _related(*users: Any, hashes: Sequence[str] = ()) -> dict[str, Any]:
 
 def commit_document(repo: RepoInfo, branch: str, commit: Any, signature: Any = None, *,
                     mainline: bool | None = None) -> Document:
-    """``commit`` is a ``monitor.sources.git.GitCommit``; ``signature`` a ``Signature``."""
-    kind = "merge" if len(commit.parents) > 1 else "commit"
-    trailers = parse_trailers(commit.body)
-    lower = [(k.lower(), v) for k, v in trailers]
-    doc_id = change_id("git", repo.name, "commit", commit.sha)
+    """``commit`` is a ``monitor.sources.git.GitCommit``; ``signature`` a ``Signature``.
+    On the hot path of a first import (100k commits): keep it free of avoidable work."""
+    sha = commit.sha
+    parents = commit.parents
+    kind = "merge" if len(parents) > 1 else "commit"
+    subject, body = commit.subject, commit.body
+    doc_id = f"git:{repo.name}:commit:{sha}"
     paths = commit.paths
+    if len(paths) > _MAX_PATHS:
+        shown = paths[:_MAX_PATHS]
+    else:
+        shown = paths
+    author = {"name": commit.author_name[:256], "email": commit.author_email[:256],
+              "time": commit.author_time or None}
     change: dict[str, Any] = {
         "kind": kind, "id": doc_id, "repo": repo.name, "branch": branch.removeprefix("refs/heads/"),
-        "ref": branch, "sha": commit.sha, "parents": list(commit.parents),
-        "is_merge": kind == "merge", "subject": commit.subject[:_MAX_SUBJECT],
-        "body": commit.body[:_MAX_BODY], "forge": "git",
-        "author": {"name": commit.author_name[:256], "email": commit.author_email[:256],
-                   "time": _iso(commit.author_time)},
+        "ref": branch, "sha": sha, "parents": list(parents),
+        "is_merge": kind == "merge", "subject": subject[:_MAX_SUBJECT],
+        "body": body[:_MAX_BODY], "forge": "git", "author": author,
         "committer": {"name": commit.committer_name[:256], "email": commit.committer_email[:256],
-                      "time": _iso(commit.committer_time)},
-        "tickets": find_tickets((f"{commit.subject}\n{commit.body}",), repo.ticket_pattern),
-        "paths": [p for _, p in paths[:_MAX_PATHS]],
-        "path_changes": [f"{s}\t{p}" for s, p in paths[:_MAX_PATHS]],
+                      "time": commit.committer_time or None},
+        "tickets": find_tickets((f"{subject}\n{body}" if body else subject,), repo.ticket_pattern),
+        "paths": [p for _, p in shown],
+        "path_changes": [f"{s}\t{p}" for s, p in shown],
         "paths_count": len(paths),
     }
-    if len(paths) > _MAX_PATHS:
+    if shown is not paths:
         change["paths_truncated"] = True
     if mainline is not None:
         change["mainline"] = mainline
+    trailers = parse_trailers(body)
     if trailers:
         change["trailers"] = [{"key": k, "value": v} for k, v in trailers]
-        for name, field_name in (("change-id", "change_id"), ("reviewed-by", "reviewed_by"),
-                                 ("approved-by", "approved_by"),
-                                 ("co-authored-by", "co_authors")):
-            values = [v for k, v in lower if k == name]
-            if values:
-                change[field_name] = values
+        for key, value in trailers:
+            field_name = _TRAILER_FIELDS.get(key.lower())
+            if field_name:
+                change.setdefault(field_name, []).append(value)
     if signature is not None:
         change["signature"] = _signature(signature, commit.committer_email)
     if repo.url:
         change["url"] = repo.url
-    source = _base(kind, commit.committer_time, f"git.{kind}", "git", repo.name, commit.subject,
-                   action=f"git-{kind}")
-    source["event"]["id"] = commit.sha
-    source["user"] = {"name": commit.author_name[:256], "email": commit.author_email[:256]}
-    emails = [commit.author_email] if commit.author_email == commit.committer_email else \
-        sorted({commit.author_email, commit.committer_email} - {""})
-    source["related"] = {"user": emails, "hash": [commit.sha]} if emails else \
-        {"hash": [commit.sha]}
-    source["change"] = change
+    author_email, committer_email = commit.author_email, commit.committer_email
+    if author_email == committer_email:
+        related: dict[str, Any] = {"user": [author_email], "hash": [sha]} if author_email \
+            else {"hash": [sha]}
+    else:
+        related = {"user": sorted({author_email, committer_email} - {""}), "hash": [sha]}
+    source = {
+        "@timestamp": commit.committer_time or None,
+        "message": subject[:_MAX_SUBJECT],
+        "event": {"kind": "event", "category": ["configuration"], "type": ["change"],
+                  "action": f"git-{kind}", "dataset": f"git.{kind}", "provider": "git",
+                  "module": "changes", "id": sha},
+        "monitor": {"source": repo.name},
+        "user": {"name": author["name"], "email": author["email"]},
+        "related": related,
+        "change": change,
+    }
     return Document("changes", doc_id, source)
+
+
+_TRAILER_FIELDS = {"change-id": "change_id", "reviewed-by": "reviewed_by",
+                   "approved-by": "approved_by", "co-authored-by": "co_authors"}
 
 
 def _signature(sig: Any, committer_email: str) -> dict[str, Any]:
