@@ -89,6 +89,16 @@ class _SessionLost(Exception):
     """The sid is no longer valid: log in again and restart the query."""
 
 
+class ApiRefused(SourceError):
+    """The API refused a call in a way retrying the same call will not fix; ``code`` is
+    Check Point's error code (``generic_err_invalid_parameter``, ...)."""
+
+    def __init__(self, message: str, code: str, status: int) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = status
+
+
 async def build_http_client(cfg: CheckpointApiSource) -> httpx.AsyncClient:
     """httpx client with the TLS policy of ``cfg.tls`` (CA bundle or pinned certificate)."""
     parts = urlsplit(cfg.url)
@@ -228,8 +238,8 @@ class CheckpointApiClient:
             return f"busy ({status} {code}): {message}"
         if status >= 500:
             return f"server error {status} {code}: {message}"
-        raise SourceError(f"checkpoint api {self.cfg.name}: {command} refused ({status} "
-                          f"{code}): {message}")
+        raise ApiRefused(f"checkpoint api {self.cfg.name}: {command} refused ({status} "
+                         f"{code}): {message}", code, status)
 
 
 class CheckpointApiCollector:
@@ -300,9 +310,10 @@ class CheckpointApiCollector:
                 await self._run_window(api, log_type, start_text, end_text, stats)
                 break
             except _SessionLost as exc:
-                log.warning("checkpoint api %s: session lost while paging (%s); logging in "
-                            "again and re-running the window", self.cfg.name, exc)
-                api.sid = None
+                log.warning("checkpoint api %s: session or query lost while paging (%s); "
+                            "re-running the window", self.cfg.name, exc)
+                if "query-id" not in str(exc):
+                    api.sid = None
         else:
             raise SourceError(f"checkpoint api {self.cfg.name}: session keeps expiring")
         value = {"done_until": end_text}
@@ -343,7 +354,13 @@ class CheckpointApiCollector:
             query_id = answer.get("query-id")
             if not query_id:
                 return
-            answer = await api.call("show-logs", {"query-id": query_id})
+            try:
+                answer = await api.call("show-logs", {"query-id": query_id})
+            except ApiRefused as exc:
+                if exc.code != "generic_err_invalid_parameter":
+                    raise
+                # query-ids are short-lived (UNVERIFIED lifetime): run the window again
+                raise _SessionLost(f"query-id no longer valid: {exc}") from exc
         log.error("checkpoint api %s: more than %d pages in one window", self.cfg.name,
                   _MAX_PAGES)
 

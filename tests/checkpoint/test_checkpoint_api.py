@@ -225,3 +225,24 @@ async def test_keepalive_when_idle_and_logout_on_close(store: Any, fake: FakeMgm
     assert fake.calls[0][1] == {"read-only": True, "session-name": "pci-monitor",
                                 "session-description": "log collection (read-only)",
                                 "api-key": "k3y"}
+
+
+async def test_expired_query_id_reruns_the_window(store: Any, fake: FakeMgmt) -> None:
+    fake.add("logs", 120, start=T0)
+    clock = Clock(T0 + timedelta(minutes=30))
+    original = fake.__call__
+
+    def forget_queries(request: httpx.Request) -> httpx.Response:
+        if fake.pages_served == 1 and b"query-id" in request.content:
+            fake.queries.clear()  # the server dropped the query after the first page
+        return original(request)
+
+    with respx.mock(assert_all_called=False) as mock:
+        mock.route(host="127.0.0.1").pass_through()
+        mock.post(url__startswith=BASE).mock(side_effect=forget_queries)
+        async with httpx.AsyncClient() as client:
+            stats = await pull_once(_cfg(), BulkWriter(store), StateStore(store), client,
+                                    now=clock.now, sleep=clock.sleep, monotonic=clock.monotonic)
+    assert fake.logins == 1 and stats.indexed == 120 and stats.duplicates == 50
+    assert sum(1 for c, b in fake.calls if c == "show-logs" and "new-query" in b) == 2
+    assert await _count(store) == 120
