@@ -122,3 +122,40 @@ async def test_a_refused_query_fails_only_its_rule(dstore: Store) -> None:
     stats = await evaluate_range([bad, good], dstore, T0, T0 + timedelta(minutes=5))
     assert list(stats.errors) == [bad.id] and "search refused" in stats.errors[bad.id]
     assert [d["rule"]["id"] for d in stats.results] == [good.id]
+
+
+async def test_flatline_one_finding_per_silence_across_runs(dstore: Store) -> None:
+    rule = make_rule(type="flatline", query="observer.vendor:Checkpoint",
+                     group_by=["observer.name"], flatline={"window": "15m", "history": "1d"},
+                     schedule={"interval": "5m", "lookback": "5m", "delay": "0s"})
+    docs = series(T0 - timedelta(hours=1), 60, timedelta(minutes=1), observer__vendor="Checkpoint",
+                  observer__name="gw-1")  # last event 09:59:00, then silence
+    docs += series(T0 - timedelta(hours=1), 120, timedelta(minutes=1),
+                   observer__vendor="Checkpoint", observer__name="gw-2")
+    await load(dstore, docs)
+    state = StateStore(dstore)
+    found = []
+    for k in (0, 3, 4, 7):  # runs at 10:00, 10:15, 10:20, 10:35 (each catches up)
+        result = await evaluate_due([rule], dstore, state, T0 + k * timedelta(minutes=5))
+        found += [d["finding"]["group_key"] for d in (result.results or [])]
+        assert not result.errors
+        found += ["created"] * result.created
+    assert found.count("created") == 1
+
+
+async def test_spike_bucketed_and_per_step_paths_agree(dstore: Store) -> None:
+    docs = series(T0 - timedelta(minutes=70), 70, timedelta(minutes=1), event__action="Drop",
+                  observer__name="gw-1")
+    docs += series(T0 + timedelta(minutes=1), 120, 2 * S, event__action="Drop",
+                   observer__name="gw-1")
+    await load(dstore, docs)
+    found = {}
+    for window in ("10m", "7m"):  # 10m: one bucketed composite; 7m: one search per step
+        rule = make_rule(type="spike", query="event.action:Drop", group_by=["observer.name"],
+                         spike={"window": window, "reference": "1h", "factor": 5,
+                                "min_count": 50},
+                         schedule={"interval": "5m", "lookback": "5m", "delay": "0s"})
+        stats = await evaluate_range([rule], dstore, T0, T0 + timedelta(minutes=15))
+        found[window] = ([d["finding"]["group_key"] for d in stats.results], stats.searches)
+    assert found["10m"][0] == found["7m"][0] == ["observer.name=gw-1"]
+    assert found["10m"][1] < found["7m"][1]

@@ -1,21 +1,30 @@
 """``flatline``: a group (a gateway, a log source, a repository) that sent events within
 ``history`` has been silent for at least ``window``.
 
-Evaluated at each ``interval`` step inside the run window (a backfill checks every step): one
-composite per step over the group keys with the last event time. A silence episode is keyed by
-the last event seen, so it yields one finding however many runs observe it.
+Checked at each ``interval`` step inside the run window (a backfill checks every step) with two
+searches per run, whatever the number of steps:
+
+1. the groups known before the run: composite over ``[start - history, start)`` with the last
+   event time per group (the indexed history is the baseline, so a restart forgets nothing);
+2. the recent activity: composite of (group, time bucket) over ``[start - window, end)`` at a
+   resolution of ``min(60 s, window / 10)``; a bucket counts as its END (a silence is never
+   overstated).
+
+A silence episode is keyed by the last event seen, so it yields one finding however many runs
+or steps observe it.
 """
 from __future__ import annotations
 
-from datetime import timedelta
+import bisect
+from datetime import UTC, datetime, timedelta
 
-from ..compile import scope, base_query, bool_filter, composite_sources, time_range
+from ..compile import bool_filter, composite_sources, scope
 from .base import PAGE, Ctx, Draft, Gen, composite_all, group_of, lockstep, to_dt
 
 MAX_STEPS = 48
 
 
-def eval_points(ctx: Ctx) -> list:
+def eval_points(ctx: Ctx) -> list[datetime]:
     step = ctx.rule.schedule.interval
     points = []
     t = ctx.end
@@ -25,44 +34,70 @@ def eval_points(ctx: Ctx) -> list:
     return sorted(points)
 
 
-def _at(ctx: Ctx, at) -> Gen:
+def run(ctx: Ctx) -> Gen:
     rule = ctx.rule
-    assert rule.flatline is not None
-    query = bool_filter(*scope(rule, at - rule.flatline.history, at))
+    p = rule.flatline
+    assert p is not None
+    fields = rule.group_by
+    resolution = max(1, min(60, int(p.window.total_seconds() // 10)))
+    hist_query = bool_filter(*scope(rule, ctx.start - p.history, ctx.start))
+    recent_query = bool_filter(*scope(rule, ctx.start - p.window, ctx.end))
 
-    def body(after: dict | None) -> dict:
-        comp: dict = {"size": PAGE, "sources": composite_sources(rule.group_by, missing=False)}
+    def known(after: dict | None) -> dict:
+        comp: dict = {"size": PAGE, "sources": composite_sources(fields, missing=False)}
         if after:
             comp["after"] = after
-        return {"size": 0, "track_total_hits": False, "query": query,
+        return {"size": 0, "track_total_hits": False, "query": hist_query,
                 "aggs": {"g": {"composite": comp, "aggs": {
                     "last": {"max": {"field": "@timestamp"}}}}}}
 
-    buckets = yield from composite_all(rule.index, body)
-    return body(None), buckets
+    def recent(after: dict | None) -> dict:
+        comp: dict = {"size": PAGE, "sources": composite_sources(fields, missing=False) + [
+            {"t": {"date_histogram": {"field": "@timestamp",
+                                      "fixed_interval": f"{resolution}s"}}}]}
+        if after:
+            comp["after"] = after
+        return {"size": 0, "track_total_hits": False, "query": recent_query,
+                "aggs": {"g": {"composite": comp}}}
 
-
-def run(ctx: Ctx) -> Gen:
-    rule = ctx.rule
-    assert rule.flatline is not None
-    points = eval_points(ctx)
-    results = yield from lockstep([_at(ctx, at) for at in points])
+    before, during = yield from lockstep([composite_all(rule.index, known),
+                                          composite_all(rule.index, recent)])
+    last_before: dict[tuple, datetime] = {}
+    groups: dict[tuple, dict] = {}
+    for b in before:
+        group = group_of(b["key"], fields)
+        key = tuple(sorted(group.items()))
+        groups[key] = group
+        # the same bucket-end rounding as the recent buckets: one episode, one id, whichever
+        # search saw its last event
+        exact = to_dt(b["last"]["value"]).timestamp()
+        last_before[key] = datetime.fromtimestamp(exact - exact % resolution + resolution, UTC)
+    times: dict[tuple, list[float]] = {}
+    for b in during:
+        group = group_of(b["key"], fields)
+        key = tuple(sorted(group.items()))
+        groups.setdefault(key, group)
+        times.setdefault(key, []).append(b["key"]["t"] / 1000 + resolution)
     drafts: dict[tuple, Draft] = {}
-    for at, (detection, buckets) in zip(points, results, strict=True):
-        for b in buckets:
-            last = to_dt(b["last"]["value"])
-            if at - last < rule.flatline.window:
+    for at in eval_points(ctx):
+        for key, group in groups.items():
+            seen = [t for t in times.get(key, []) if t <= at.timestamp()]
+            recent_last = max(seen) if seen else None
+            if recent_last is not None:
+                last = datetime.fromtimestamp(recent_last, UTC)
+            elif key in last_before:
+                last = last_before[key]
+            else:
+                continue  # first seen after this step: not yet expected
+            if at - last < p.window or at - last > p.history:
                 continue
-            group = group_of(b["key"], rule.group_by)
-            key = (tuple(sorted(group.items())), last)
-            silent = at - last
-            drafts[key] = Draft(
-                group=group, window_start=last, window_end=last + rule.flatline.window,
-                count=0, first_seen=last, last_seen=last, evidence_range=None,
-                detection=detection,
-                extra={"silent_seconds": int(silent.total_seconds()), "observed_at": at.isoformat(),
-                       "last_event": last.isoformat()})
+            drafts[(key, last)] = Draft(
+                group=group, window_start=last, window_end=last + p.window, count=0,
+                first_seen=last, last_seen=last, evidence_range=None,
+                detection={"known": known(None), "recent": recent(None)},
+                extra={"silent_seconds": int((at - last).total_seconds()),
+                       "observed_at": at.isoformat(), "last_event": last.isoformat()})
     return list(drafts.values())
 
 
-__all__ = ["run", "timedelta"]
+__all__ = ["run", "eval_points", "timedelta", "bisect"]

@@ -1,44 +1,87 @@
 """``spike``: the count in the current ``window`` is at least ``factor`` times the average
 count per ``window`` in the preceding ``reference`` span (and at least ``min_count``).
 
-Evaluated at each ``interval`` step inside the run window: per step one composite over the
-group keys with two ``filters`` sub-aggregations (current, reference).
+Checked at each ``interval`` step inside the run window. When ``window`` and ``reference`` are
+multiples of ``interval`` (the usual case) one composite of (group, interval bucket) — buckets
+aligned on the steps with an ``offset`` — answers every step; otherwise one composite per step
+with two ``filters`` sub-aggregations (current, reference).
 """
 from __future__ import annotations
 
-from ..compile import scope, base_query, bool_filter, composite_sources, iso, time_range
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from .base import (PAGE, aggs, Ctx, Draft, Gen, Search, bucket_start, composite_all, group_of,
+from ..compile import bool_filter, composite_sources, iso, scope, time_range
+from .base import (PAGE, Ctx, Draft, Gen, Search, aggs, bucket_start, composite_all, group_of,
                    lockstep)
 from .flatline import eval_points
 
 
-def _at(ctx: Ctx, at) -> Gen:
+def _per_step(ctx: Ctx, at: datetime) -> Gen:
     rule = ctx.rule
     p = rule.spike
     assert p is not None
     cur_start = at - p.window
     ref_start = cur_start - p.reference
     query = bool_filter(*scope(rule, ref_start, at))
+    filters = {"filters": {"filters": {"cur": time_range(cur_start, at),
+                                       "ref": time_range(ref_start, cur_start)}}}
 
     def body(after: dict | None) -> dict:
         comp: dict = {"size": PAGE, "sources": composite_sources(rule.group_by)}
         if after:
             comp["after"] = after
         return {"size": 0, "track_total_hits": False, "query": query,
-                "aggs": {"g": {"composite": comp, "aggs": {"p": {"filters": {"filters": {
-                    "cur": time_range(cur_start, at), "ref": time_range(ref_start, cur_start)}}}}}}}
+                "aggs": {"g": {"composite": comp, "aggs": {"p": filters}}}}
 
     if not rule.group_by:
-        single = {"size": 0, "track_total_hits": False, "query": query, "aggs": {"p": {
-            "filters": {"filters": {"cur": time_range(cur_start, at),
-                                    "ref": time_range(ref_start, cur_start)}}}}}
+        single = {"size": 0, "track_total_hits": False, "query": query, "aggs": {"p": filters}}
         (response,) = yield [Search(rule.index, single)]
         found = aggs(response).get("p")
-        return single, [{"key": {}, "p": found}] if found else []
+        counts = [({}, found["buckets"]["cur"]["doc_count"], found["buckets"]["ref"]["doc_count"])]
+        return single, counts if found else []
     buckets = yield from composite_all(rule.index, body)
-    return body(None), buckets
+    return body(None), [(group_of(b["key"], rule.group_by), b["p"]["buckets"]["cur"]["doc_count"],
+                         b["p"]["buckets"]["ref"]["doc_count"]) for b in buckets]
+
+
+def _bucketed(ctx: Ctx, points: list[datetime]) -> Gen:
+    """(detection body, {at: [(group, cur, ref)]}) from one composite over interval buckets."""
+    rule = ctx.rule
+    p = rule.spike
+    assert p is not None
+    step = int(rule.schedule.interval.total_seconds())
+    offset = int(ctx.end.timestamp()) % step
+    lo = points[0] - p.window - p.reference
+    query = bool_filter(*scope(rule, lo, points[-1]))
+    hist = {"date_histogram": {"field": "@timestamp", "fixed_interval": f"{step}s",
+                               "offset": f"{offset}s"}}
+
+    def body(after: dict | None) -> dict:
+        comp: dict = {"size": PAGE, "sources": composite_sources(rule.group_by) + [{"t": hist}]}
+        if after:
+            comp["after"] = after
+        return {"size": 0, "track_total_hits": False, "query": query,
+                "aggs": {"g": {"composite": comp}}}
+
+    buckets = yield from composite_all(rule.index, body)
+    series: dict[tuple, dict[float, int]] = {}
+    groups: dict[tuple, dict] = {}
+    for b in buckets:
+        group = group_of(b["key"], rule.group_by)
+        key = tuple(sorted(group.items()))
+        groups[key] = group
+        series.setdefault(key, {})[b["key"]["t"] / 1000] = b["doc_count"]
+    n_cur, n_ref = p.window // rule.schedule.interval, p.reference // rule.schedule.interval
+    out: dict[datetime, list] = {}
+    for at in points:
+        end = at.timestamp()
+        rows = []
+        for key, counts in series.items():
+            cur = sum(counts.get(end - step * (i + 1), 0) for i in range(n_cur))
+            ref = sum(counts.get(end - step * (n_cur + i + 1), 0) for i in range(n_ref))
+            rows.append((groups[key], cur, ref))
+        out[at] = rows
+    return body(None), out
 
 
 def run(ctx: Ctx) -> Gen:
@@ -46,18 +89,20 @@ def run(ctx: Ctx) -> Gen:
     p = rule.spike
     assert p is not None
     points = eval_points(ctx)
-    results = yield from lockstep([_at(ctx, at) for at in points])
+    interval = rule.schedule.interval
+    if p.window % interval == timedelta(0) and p.reference % interval == timedelta(0):
+        detection, per_point = yield from _bucketed(ctx, points)
+        results = [(detection, per_point[at]) for at in points]
+    else:
+        results = yield from lockstep([_per_step(ctx, at) for at in points])
     ratio = p.window / p.reference
     width = rule.suppress_window
     drafts: dict[tuple, Draft] = {}
-    for at, (detection, buckets) in zip(points, results, strict=True):
-        for b in buckets:
-            cur = b["p"]["buckets"]["cur"]["doc_count"]
-            ref = b["p"]["buckets"]["ref"]["doc_count"]
+    for at, (detection, rows) in zip(points, results, strict=True):
+        for group, cur, ref in rows:
             baseline = ref * ratio
             if cur < p.min_count or cur < p.factor * baseline:
                 continue
-            group = group_of(b["key"], rule.group_by) if rule.group_by else {}
             start = bucket_start(at - timedelta(milliseconds=1), width)
             key = (tuple(sorted(group.items())), start)
             if key in drafts and drafts[key].count >= cur:
