@@ -1,4 +1,4 @@
-"""Fixtures for the report tests: one seeded, read-only data set per module (fixed prefix, so
+"""Fixtures for the report tests: one seeded, read-only data set per session (fixed prefix, so
 golden files can name it), and a throw-away output folder."""
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ async def _drop(store: Store, prefix: str) -> None:
     await store.es.options(ignore_status=404).indices.delete_index_template(name=f"{prefix}-*")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 async def seeded(es_url: str) -> AsyncIterator[Store]:
     """The fixture data set of ``tests/reports/fixtures.py``; tests must not write to it."""
     store = open_store(ElasticsearchSettings(hosts=[es_url]), prefix=GOLDEN_PREFIX)
@@ -36,7 +36,7 @@ async def seeded(es_url: str) -> AsyncIterator[Store]:
         await store.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 async def report_data(seeded: Store):
     from monitor.reports.gather import gather_report
 
