@@ -381,9 +381,28 @@ def _login(obj: Any) -> str | None:
 # -- GitHub ----------------------------------------------------------------------------------
 
 def github_deployment_document(source: str, repo: str, dep: dict[str, Any],
-                               checks: ChecksVerdict | None = None) -> Document:
+                               checks: ChecksVerdict | None = None,
+                               run: dict[str, Any] | None = None,
+                               approvals: Sequence[dict[str, Any]] = ()) -> Document:
+    """A deployment; with the Actions ``run`` that performed it and that run's environment
+    ``approvals`` (``actions/runs/{id}/approvals``), an approval is independent when the
+    approver is neither the person who triggered the run nor its actor (CHK-10)."""
     doc_id = change_id("github", source, repo, "deployment", str(dep.get("id")))
     creator = _login(dep.get("creator"))
+    extra: dict[str, Any] = {}
+    if run is not None or approvals:
+        run = run or {}
+        triggered = _login(run.get("triggering_actor")) or _login(run.get("actor"))
+        approved = [_login(a.get("user")) for a in approvals
+                    if isinstance(a, dict) and a.get("state") == "approved"]
+        verdict = approval_verdict([a for a in approved if a], triggered,
+                                   [x for x in (_login(run.get("actor")),) if x])
+        extra = {"approvers": verdict.approvers, "independent_approvers": verdict.independent,
+                 "independent_approval": verdict.independent_approval}
+        if run:
+            extra["run"] = {"id": str(run.get("id")), "actor": _login(run.get("actor")),
+                            "triggering_actor": triggered, "event": run.get("event"),
+                            "url": run.get("html_url")}
     env = str(dep.get("environment") or "")[:256]
     out = _base("deployment", dep.get("created_at"), "github.deployment", "github", source,
                 f"deployment {dep.get('id')} of {str(dep.get('sha'))[:12]} to {env}",
@@ -397,9 +416,10 @@ def github_deployment_document(source: str, repo: str, dep: dict[str, Any],
                        "production": dep.get("production_environment"),
                        "created_at": dep.get("created_at"), "updated_at": dep.get("updated_at"),
                        "description": str(dep.get("description") or "")[:2000]},
-        **_checks_fields(checks),
+        **_checks_fields(checks), **extra,
     }
-    out["related"] = _related(creator, hashes=[str(dep.get("sha") or "")])
+    out["related"] = _related(creator, *extra.get("approvers", ()),
+                              hashes=[str(dep.get("sha") or "")])
     return Document("changes", doc_id, out)
 
 

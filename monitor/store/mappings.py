@@ -111,6 +111,7 @@ CHANGES: dict[str, Any] = {
                     target_revision=KW, revisions=KW, retry_count=LONG, message=TEXT,
                     sync_status=KW, health=KW),
         gap=_obj(after_id=LONG, before_id=LONG, missing=LONG),
+        run=_obj(id=KW, actor=KW, triggering_actor=KW, event=KW, url=KW),
         paths=KW, path_changes=KW, paths_count=LONG, paths_truncated=BOOL, forge=KW,
         old_sha=KW, new_sha=KW, old_object=KW, new_object=KW, merge_base=KW, tag=KW,
         annotated=BOOL, target_type=KW, phase=KW, revision=KW,

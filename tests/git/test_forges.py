@@ -103,10 +103,22 @@ def _github_routes(mock: respx.MockRouter, deployments_first: Any) -> None:
     mock.get(f"{GH}{r}/deployments").mock(side_effect=deployments_first)
     mock.get(f"{GH}/repositories/1/deployments").respond(200, json=[
         _deployment(100, "2026-11-20T10:00:00Z"), _deployment(99, "2026-01-01T10:00:00Z")])
+    mock.get(f"{GH}{r}/actions/runs/555").respond(200, json={
+        "id": 555, "event": "push", "actor": _user("alice"), "triggering_actor": _user("alice"),
+        "html_url": "https://github.com/acme/policy/actions/runs/555"})
+    mock.get(f"{GH}{r}/actions/runs/555/approvals").respond(200, json=[
+        {"environments": [{"id": 1, "name": "production"}], "state": "approved",
+         "comment": "ok", "user": _user("alice")},
+        {"environments": [{"id": 1, "name": "production"}], "state": "approved",
+         "comment": "ok", "user": _user("bob")},
+        {"environments": [{"id": 1, "name": "production"}], "state": "rejected",
+         "comment": "no", "user": _user("eve")}])
     for dep_id, state in ((101, "success"), (100, "failure")):
+        log_url = "https://github.com/acme/policy/actions/runs/555/job/9" if dep_id == 101 \
+            else "https://ci.example.com/log"
         mock.get(f"{GH}{r}/deployments/{dep_id}/statuses").respond(200, json=[
             {"id": dep_id * 10, "state": state, "environment": "production",
-             "environment_url": "https://fw.example.com", "log_url": "https://ci/log",
+             "environment_url": "https://fw.example.com", "log_url": log_url,
              "creator": _user("deploy-bot[bot]"), "created_at": "2026-11-21T10:05:00Z",
              "description": "done"}])
     check_runs = {"total_count": 2, "check_runs": [
@@ -191,6 +203,10 @@ async def test_github_pagination_rate_limit_reviews_and_direct_push(store):
     assert d["environment"] == "production" and d["sha"] == SHA_DEPLOYED
     assert d["checks_passed"] is True and d["checks_required"] == ["ci/test"]
     assert d["deployment"]["creator"] == "deploy-bot[bot]"
+    # environment approvals of the Actions run: alice triggered it, so only bob counts
+    assert d["approvers"] == ["alice", "bob"] and d["independent_approvers"] == ["bob"]
+    assert d["run"]["triggering_actor"] == "alice"
+    assert "approvers" not in deps["100"]["change"]  # not made by Actions: nothing claimed
     statuses = await _docs(store, **{"change.kind": "deployment_status"})
     assert sorted(s["change"]["deployment"]["status"] for s in statuses) == ["failure", "success"]
 

@@ -194,10 +194,13 @@ async def _sync_one(http: ForgeHttp, cfg: GithubSource, repo: str, writer: BulkW
         dep_id = int(dep["id"])
         sha = str(dep.get("sha") or "")
         checks = await _checks(http, r, sha, required_for(dep.get("ref")))
-        docs.append(changes.github_deployment_document(cfg.name, repo, dep, checks))
-        for status in await collect(http, f"repos/{r}/deployments/{dep_id}/statuses",
-                                    {"per_page": 100}):
-            docs.append(changes.github_deployment_status_document(cfg.name, repo, dep, status))
+        statuses = await collect(http, f"repos/{r}/deployments/{dep_id}/statuses",
+                                 {"per_page": 100})
+        run, approvals = await _run_approvals(http, r, statuses)
+        docs.append(changes.github_deployment_document(cfg.name, repo, dep, checks, run,
+                                                       approvals))
+        docs.extend(changes.github_deployment_status_document(cfg.name, repo, dep, status)
+                    for status in statuses)
 
     first = True
     async for page in http.pages(f"repos/{r}/deployments", {"per_page": 100}):
@@ -280,6 +283,30 @@ async def _sync_one(http: ForgeHttp, cfg: GithubSource, repo: str, writer: BulkW
     value.update({"protection": protection, "deployments_since": newest,
                   "pulls_since": newest_pr, "commits_since": commit_since})
     await state.put(key, value, current)
+
+
+_RUN_RE = re.compile(r"/actions/runs/([0-9]{1,20})(?:/|$)")
+
+
+async def _run_approvals(http: ForgeHttp, r: str, statuses: list[dict[str, Any]]
+                         ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """The Actions run behind a deployment (from a status' log/target URL) and its
+    environment approvals; (None, []) when the deployment was not made by Actions."""
+    for status in statuses:
+        for url_field in ("log_url", "target_url"):
+            match = _RUN_RE.search(str(status.get(url_field) or ""))
+            if match:
+                run_id = int(match.group(1))
+                try:
+                    run = (await http.get(f"repos/{r}/actions/runs/{run_id}")).data
+                except ForgeError as exc:
+                    if exc.status in (403, 404):
+                        return None, []
+                    raise
+                approvals = await collect(http, f"repos/{r}/actions/runs/{run_id}/approvals",
+                                          missing_ok=True)
+                return (run if isinstance(run, dict) else None), approvals
+    return None, []
 
 
 async def _checks(http: ForgeHttp, r: str, sha: str,
