@@ -10,6 +10,7 @@ import argparse
 import sys
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 
@@ -57,7 +58,9 @@ def register(groups: CommandGroups) -> None:
                         help="lines per second, written in real time until --duration")
     sim.add_argument("--duration", type=float, default=60.0, help="seconds, with --rate")
     sim.add_argument("--seed", type=int, default=1)
-    sim.add_argument("--start", default="2026-01-01T00:00:00Z", help="ISO time of the first line")
+    sim.add_argument("--start", default=None,
+                     help="ISO time of the first line (default 2026-01-01T00:00:00Z; with "
+                          "--rate: now)")
     sim.add_argument("--eps", type=float, default=20.0, help="simulated events per second")
     sim.add_argument("--scenario", action="append", default=[],
                      help="name[:k=v,...]: port_scan, host_sweep, brute_force, out_of_band_change")
@@ -68,6 +71,19 @@ def register(groups: CommandGroups) -> None:
 def _parse(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     out = sys.stdout.buffer
+    bad = 0
+    try:
+        bad = _parse_to(args, out, now)
+    except BrokenPipeError:  # e.g. piped into head
+        sys.stderr.close()
+        return EXIT_OK
+    if bad:
+        print(f"monitor: {bad} line(s) could not be parsed (see deadletter records)",
+              file=sys.stderr)
+    return EXIT_OK
+
+
+def _parse_to(args: argparse.Namespace, out: Any, now: datetime) -> int:
     bad = 0
     for line in iter_lines(args.file):
         if not line.strip():
@@ -81,10 +97,7 @@ def _parse(args: argparse.Namespace) -> int:
             record = {"_id": result.id, **result.source}
         out.write(orjson.dumps(record) + b"\n")
     out.flush()
-    if bad:
-        print(f"monitor: {bad} line(s) could not be parsed (see deadletter records)",
-              file=sys.stderr)
-    return EXIT_OK
+    return bad
 
 
 class _Progress:
@@ -134,6 +147,10 @@ def _ingest(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
+    realtime = args.rate is not None
+    if args.start is None:
+        args.start = (datetime.now(UTC).replace(microsecond=0).isoformat() if realtime
+                      else "2026-01-01T00:00:00+00:00")
     try:
         start = datetime.fromisoformat(args.start.replace("Z", "+00:00"))
         scenarios = tuple(scenario_from_spec(spec) for spec in args.scenario)
@@ -141,7 +158,6 @@ def _simulate(args: argparse.Namespace) -> int:
         return fail(str(exc), EXIT_USAGE)
     if start.tzinfo is None:
         start = start.replace(tzinfo=UTC)
-    realtime = args.rate is not None
     count = int(args.rate * args.duration) if realtime else (args.count or 1000)
     eps = args.rate if realtime else args.eps
     config = SimConfig(count=count, seed=args.seed, start=start, events_per_second=eps,
