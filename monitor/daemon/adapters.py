@@ -141,9 +141,10 @@ class _ReceiverService:
 
     name = "syslog"
 
-    def __init__(self, receiver: Any, capacity: int) -> None:
+    def __init__(self, receiver: Any, capacity: int, stop_timeout: float) -> None:
         self._receiver = receiver
         self._capacity = capacity
+        self._stop_timeout = stop_timeout
         self._stopped: asyncio.Event | None = None
         self._listening = False
 
@@ -158,7 +159,8 @@ class _ReceiverService:
 
     async def stop(self) -> None:
         try:
-            await self._receiver.stop()  # stop listening, flush the queue, persist the spool
+            # stop listening, flush the queue (what does not fit in time is spooled), fsync
+            await self._receiver.stop(timeout=self._stop_timeout)
         finally:
             self._listening = False
             if self._stopped is not None:
@@ -188,7 +190,9 @@ def _wire_syslog(ctx: Context, components: Components) -> None:
     cfg = syslog.model_copy(update={"spool": spool})
     receiver = SyslogReceiver(cfg, ctx.writer_for("syslog"), store=ctx.store,
                               keep_original=ctx.settings.elasticsearch.keep_original)
-    components.services.append(_ReceiverService(receiver, int(syslog.spool.max_bytes)))
+    components.services.append(_ReceiverService(
+        receiver, int(syslog.spool.max_bytes),
+        stop_timeout=ctx.settings.daemon.shutdown_timeout_seconds / 2))
     components.sources["syslog"] = int(syslog.spool.max_bytes)
 
 

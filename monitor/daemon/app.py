@@ -31,7 +31,7 @@ from ..settings import Settings, load_settings
 from ..store import BulkResult, BulkWriter, StateStore, Store, open_store
 from ..store import stats as store_stats
 from ..store.setup import apply_retention, install_templates, template_status
-from .ha import LeaseKeeper, default_instance_id
+from .ha import LeaseThread, default_instance_id
 from .jobs import JobSpec, JobTable, RunReport, interval
 from .lifecycle import (
     EXIT_FORCED,
@@ -156,7 +156,7 @@ class Daemon:
         self.lifecycle = Lifecycle()
         self._redactor = redactor
         self.store: Store | None = None
-        self.lease: LeaseKeeper | None = None
+        self.lease: LeaseThread | None = None
         self.jobs: JobTable | None = None
         self.server: MetricsServer | None = None
         self.components = Components()
@@ -198,7 +198,14 @@ class Daemon:
         writer = BulkWriter(self.store, on_result=self._on_bulk_result,
                             on_rejection=self._on_rejection)
         state = StateStore(self.store)
-        self.lease = LeaseKeeper(state, settings.ha, self.instance_id,
+        es_settings = settings.elasticsearch
+
+        def open_lease_state() -> tuple[StateStore, Callable[[], Awaitable[None]]]:
+            # its own connection: the lease thread has its own event loop
+            lease_store = open_store(es_settings)
+            return StateStore(lease_store), lease_store.close
+
+        self.lease = LeaseThread(open_lease_state, settings.ha, self.instance_id,
                                  on_change=self._on_role_change)
         self.jobs = JobTable(self.metrics, self.positions, is_active=lambda: self._is_active())
         self.metrics.set_role(False)
@@ -210,12 +217,10 @@ class Daemon:
         self.components = self._build(self._ctx)
         self._apply_components(self.components, first=True)
         # the lease first, so active-only jobs scheduled "now" already know our role
-        await self.lease.tick()
+        self.lease.start()
         self.server = MetricsServer(settings.http, self.registry, self.readiness,
                                     reload=self.lifecycle.request_reload)
         await self.server.start()
-        self._background.append(asyncio.create_task(self.lease.run(self._stop_background),
-                                                    name="lease"))
         for service in self.components.services:
             self._start_service(service)
         self.jobs.start()
@@ -542,21 +547,30 @@ class Daemon:
         forced = self.lifecycle.forced
         log.warning("stopping", extra={"fields": {"timeout_s": bound}})
 
+        deadline = started + bound
+
+        def left(share: float = 1.0) -> float:
+            return max(0.5, (deadline - time.monotonic()) * share)
+
         async def graceful() -> None:
             if self.server is not None:
                 await self.server.stop()  # health checks now fail fast: we are going away
             # receivers stop accepting and flush their buffers and spool
             await asyncio.gather(*(self._stop_service(s) for s in self.components.services))
             if self.jobs is not None:
-                await self.jobs.stop(max(1.0, bound - (time.monotonic() - started) - 2))
-            for closer in self.components.closers:
+                await self.jobs.stop(left(0.6))
+            self._stop_background.set()
+
+            async def close(closer: Callable[[], Awaitable[None]]) -> None:
                 try:
                     await closer()
                 except Exception as exc:  # noqa: BLE001
                     log.error("close failed", extra={"fields": {"error": str(exc)}})
-            self._stop_background.set()
-            if self.lease is not None:
-                await self.lease.release()
+
+            # persist cursors / log out, and hand the lease over, side by side
+            await asyncio.gather(*(close(c) for c in self.components.closers),
+                                 *([self.lease.stop(release=True, timeout=left())]
+                                   if self.lease is not None else []))
 
         work = asyncio.create_task(graceful())
         force = asyncio.create_task(forced.wait())
@@ -583,15 +597,16 @@ class Daemon:
         return code
 
     async def _stop_service(self, service: Service) -> None:
+        # no timeout imposed here: a receiver bounds its own flush and spools the rest
         try:
             await service.stop()
         except Exception as exc:  # noqa: BLE001
-            log.error("service stop failed", extra={"fields": {"service": service.name,
-                                                                "error": str(exc)}})
+            log.error("service stop failed", extra={"fields": {
+                "service": service.name, "error": f"{type(exc).__name__}: {exc}"}})
         task = self._service_tasks.get(service.name)
         if task is not None:
             try:
-                await asyncio.wait_for(asyncio.shield(task), timeout=5)
+                await asyncio.wait_for(asyncio.shield(task), timeout=2)
             except (TimeoutError, Exception):  # noqa: BLE001
                 task.cancel()
 

@@ -21,15 +21,17 @@ import asyncio
 import logging
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from ..errors import StoreError
 from ..settings import HaSettings
 from ..store.state import StateStore
 
-__all__ = ["LeaseKeeper", "default_instance_id"]
+__all__ = ["LeaseKeeper", "LeaseThread", "default_instance_id"]
 
 log = logging.getLogger("monitor.ha")
 
@@ -123,3 +125,82 @@ class LeaseKeeper:
                 log.warning("lease release failed; standbys take over after expiry",
                             extra={"fields": {"error": str(exc)}})
         self._notify()
+
+
+class LeaseThread:
+    """Runs a ``LeaseKeeper`` on its own thread, event loop and Elasticsearch connection.
+
+    A job that keeps the daemon's event loop busy (parsing a large file, a slow aggregation)
+    must not make the active instance miss its renewals and hand the lease over while it is
+    alive and working. Renewal therefore never waits for the main loop. Role changes are
+    delivered to ``on_change`` on the main loop; ``active`` may be read from any thread.
+    """
+
+    def __init__(self, open_state: Callable[[], tuple[StateStore, Callable[[], Any]]],
+                 settings: HaSettings, owner: str, *,
+                 on_change: Callable[[bool], None] = lambda active: None) -> None:
+        self._open_state = open_state
+        self._settings = settings
+        self.owner = owner
+        self._on_change = on_change
+        self._main: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._release = True
+        self._first = threading.Event()
+        self.keeper: LeaseKeeper | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.keeper is not None and self.keeper.active
+
+    @property
+    def last_error(self) -> str | None:
+        return self.keeper.last_error if self.keeper else "lease keeper not started"
+
+    def status(self) -> dict[str, object]:
+        return self.keeper.status() if self.keeper else {"role": "starting"}
+
+    def start(self, first_tick_timeout: float = 30.0) -> None:
+        """Start the thread; return after its first attempt (so jobs know our role)."""
+        self._main = asyncio.get_running_loop()
+        self._thread = threading.Thread(target=self._run, name="lease", daemon=True)
+        self._thread.start()
+        self._first.wait(first_tick_timeout)
+
+    def _deliver(self, active: bool) -> None:
+        assert self._main is not None
+        try:
+            self._main.call_soon_threadsafe(self._on_change, active)
+        except RuntimeError:  # main loop already closed (exit)
+            pass
+
+    def _run(self) -> None:
+        asyncio.run(self._serve())
+
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        state, close = self._open_state()
+        self.keeper = LeaseKeeper(state, self._settings, self.owner, on_change=self._deliver)
+        try:
+            await self.keeper.tick()
+            self._first.set()
+            await self.keeper.run(self._stop)
+            if self._release:
+                await self.keeper.release()
+        finally:
+            self._first.set()
+            await close()
+
+    async def stop(self, release: bool = True, timeout: float = 15.0) -> None:
+        """Stop renewing (and by default give the lease up) and wait for the thread."""
+        self._release = release
+        if self._loop is not None and self._stop is not None:
+            try:
+                self._loop.call_soon_threadsafe(self._stop.set)
+            except RuntimeError:
+                pass
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join, timeout)

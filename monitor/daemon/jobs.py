@@ -169,7 +169,7 @@ class JobTable:
         for task in pending:
             task.cancel()
         if pending:
-            await asyncio.wait(pending, timeout=5)
+            await asyncio.wait(pending, timeout=2)
             log.warning("cancelled job runs that outlived the shutdown bound",
                         extra={"fields": {"cancelled": len(pending), "jobs": names}})
         return len(pending)

@@ -39,7 +39,7 @@ def test_sigterm_during_ingestion_loses_nothing(tmp_path: Path, es_url: str,
     config = base_config(es_url, daemon_prefix,
                          sources={"files": {"paths": [str(sample)],
                                             "schedule": {"interval_seconds": 1}}},
-                         daemon={"shutdown_timeout_seconds": 4})
+                         daemon={"shutdown_timeout_seconds": 10})
     first = MonitorProcess(tmp_path, "first", config).start()
     try:
         first.wait_ready()
