@@ -21,7 +21,11 @@ import orjson
 from ..errors import StoreError
 from .client import Store, translate_error
 
-__all__ = ["aggregate", "aggregate_many", "get_document", "put_documents", "search_documents"]
+__all__ = ["MSEARCH_TIMEOUT_SECONDS", "aggregate", "aggregate_many", "get_document",
+           "put_documents", "search_documents"]
+
+#: time allowed for one batched compliance ``_msearch`` (up to 100 aggregation searches)
+MSEARCH_TIMEOUT_SECONDS = 120.0
 
 
 async def aggregate_many(store: Store, requests: list[tuple[str, dict[str, Any]]]
@@ -36,8 +40,10 @@ async def aggregate_many(store: Store, requests: list[tuple[str, dict[str, Any]]
         lines.append(orjson.dumps(header))
         lines.append(orjson.dumps({"size": 0, "track_total_hits": True, **body}))
     payload = b"\n".join(lines) + b"\n"
+    # one request answers every control: give it more time than a single search gets
+    timeout = max(store.settings.request_timeout_seconds, MSEARCH_TIMEOUT_SECONDS)
     try:
-        response = await store.es.msearch(body=payload)
+        response = await store.es.options(request_timeout=timeout).msearch(body=payload)
     except Exception as exc:
         raise translate_error(exc, "compliance msearch") from exc
     results: list[dict[str, Any]] = []
