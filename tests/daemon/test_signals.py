@@ -1,8 +1,10 @@
 """Signals against a real ``monitor run``: SIGTERM loses nothing, SIGHUP keeps valid rules."""
 from __future__ import annotations
 
+import json
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -13,7 +15,7 @@ from monitor.sources.logfiles import IngestStats, normalize_lines
 from monitor.store.writer import DeadLetter, Document
 
 from .conftest import es_count
-from .procs import ROOT, MonitorProcess, base_config, json_lines, wait_for
+from .procs import ROOT, MonitorProcess, base_config, free_port, http_get, json_lines, wait_for
 
 
 def _sample_file(path: Path, count: int) -> tuple[int, int]:
@@ -35,7 +37,7 @@ def _sample_file(path: Path, count: int) -> tuple[int, int]:
 def test_sigterm_during_ingestion_loses_nothing(tmp_path: Path, es_url: str,
                                                 daemon_prefix: str) -> None:
     sample = tmp_path / "sample.log"
-    expected_docs, _ = _sample_file(sample, 20_000)
+    expected_docs, _ = _sample_file(sample, 12_000)
     config = base_config(es_url, daemon_prefix,
                          sources={"files": {"paths": [str(sample)],
                                             "schedule": {"interval_seconds": 1}}},
@@ -72,6 +74,49 @@ def test_sigterm_during_ingestion_loses_nothing(tmp_path: Path, es_url: str,
     if interrupted:
         assert any(r.get("msg") == "cancelled job runs that outlived the shutdown bound"
                    and "source:files" in r.get("jobs", "").split(",") for r in records), first.tail()
+
+
+def test_sigterm_while_the_receiver_holds_unflushed_records_loses_nothing(
+        tmp_path: Path, es_url: str, daemon_prefix: str) -> None:
+    """Records accepted by the Log Exporter receiver but not yet written when SIGTERM arrives
+    are flushed (or spooled and replayed at the next start): exact count after restart."""
+    port = free_port()
+    config = base_config(es_url, daemon_prefix,
+                         sources={"syslog": {"enabled": True, "udp": None,
+                                             "tcp": f"127.0.0.1:{port}",
+                                             "flush_interval_seconds": 5}})
+    start = datetime.now(UTC) - timedelta(minutes=30)
+    lines = [line for _, line in generate(SimConfig(count=8_000, seed=21, start=start,
+                                                    events_per_second=20))]
+    expected = len({item.id for item in normalize_lines(
+        (line.encode() for line in lines), "checkpoint:syslog", True, IngestStats())
+        if isinstance(item, Document)})
+    first = MonitorProcess(tmp_path, "rx1", config).start()
+    try:
+        first.wait_ready()
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            sock.sendall("".join(line + "\n" for line in lines).encode())
+
+        def received() -> int:
+            _, body = http_get(f"{first.url}/readyz")
+            return json.loads(body)["services"]["syslog"]["received"]
+
+        wait_for(lambda: received() >= len(lines), 120, "the receiver to accept every line",
+                 interval=0.1, on_fail=first.tail)
+        before = es_count(es_url, f"{daemon_prefix}-events-*")
+        first.signal(signal.SIGTERM)
+        assert first.wait(60) == 0, first.tail()
+    finally:
+        first.stop()
+    print(f"indexed when SIGTERM arrived: {before} of {expected}")
+    second = MonitorProcess(tmp_path, "rx1", config).start()  # same folder: same spool
+    try:
+        second.wait_ready()
+        wait_for(lambda: es_count(es_url, f"{daemon_prefix}-events-*") >= expected, 120,
+                 f"{expected} events", interval=1, on_fail=second.tail)
+    finally:
+        second.stop()
+    assert es_count(es_url, f"{daemon_prefix}-events-*") == expected
 
 
 def _copy_rule(rules_dir: Path) -> Path:
