@@ -321,9 +321,10 @@ async def gather_report(store: Store, period: Period, inputs: ReportInputs, now:
         ("state", q.state_rows(period, q.RULE_GAP_KINDS)),
         ("state", q.state_rows(period, q.JOB_FAILURE_KINDS)),
         ("reports", q.previous_reports(inputs.framework, period.kind, period.start)),
+        ("state", q.rule_windows()),
     ]
-    changes_ans, findings_ans, dead_ans, gaps_ans, jobs_ans, history_ans = await msearch(
-        store, batch, stats=stats)
+    answers = await msearch(store, batch, stats=stats)
+    changes_ans, findings_ans, dead_ans, gaps_ans, jobs_ans, history_ans, windows_ans = answers
     sources = await _event_sources(store, period, now, stats)
     sources += await _change_sources(store, period, stats)
     sources.sort(key=lambda s: (s.kind != "events", s.name))
@@ -350,7 +351,8 @@ async def gather_report(store: Store, period: Period, inputs: ReportInputs, now:
     summary = sec.summary(requirements, controls, history, period.label, period.end)
     health = Health(
         ingestion_gaps=tuple((s.name, g) for s in sources for g in s.gaps),
-        rule_gaps=sec.state_rows(gaps_ans), job_failures=sec.state_rows(jobs_ans),
+        rule_gaps=sec.state_rows(gaps_ans) + sec.rule_window_gaps(windows_ans, period, now),
+        job_failures=sec.state_rows(jobs_ans),
         dead_letters=sec.dead_letters(dead_ans))
     provenance = Provenance(
         framework=inputs.framework, framework_version=inputs.framework_version,

@@ -224,6 +224,12 @@ def state_rows(period: Period, kinds: tuple[str, ...], limit: int = 200) -> dict
             "sort": [{"updated_at": "asc"}, {"key": "asc"}]}
 
 
+def rule_windows(limit: int = 1000) -> dict[str, Any]:
+    """Every threat rule's window state (``rule-window:<id>``, written by the rule engine)."""
+    return {"size": limit, "track_total_hits": False, "query": {"term": {"kind": "rule-window"}},
+            "sort": [{"key": "asc"}]}
+
+
 def previous_reports(framework: str, period_kind: str, before: datetime,
                      limit: int = 12) -> dict[str, Any]:
     return {"size": limit, "track_total_hits": False,

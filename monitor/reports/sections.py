@@ -45,6 +45,7 @@ __all__ = [
     "requirement_status",
     "requirements",
     "rollup",
+    "rule_window_gaps",
     "source_gaps",
     "state_rows",
     "summary",
@@ -279,6 +280,27 @@ def state_rows(answer: dict[str, Any]) -> tuple[StateRow, ...]:
         rows.append(StateRow(kind=_text(src.get("kind")), key=_text(src.get("key")),
                              updated_at=parse_time(src.get("updated_at")),
                              detail=_text(src.get("value") or {}, 400)))
+    return tuple(rows)
+
+
+def rule_window_gaps(answer: dict[str, Any], period: Period, now: datetime) -> tuple[StateRow, ...]:
+    """Threat rules whose searched window stops before the end of the period (or before ``now``
+    for a running period): the period was not fully evaluated by them at report time."""
+    horizon = min(period.end, now)
+    rows = []
+    for hit in answer["hits"]["hits"]:
+        src = hit["_source"]
+        value = src.get("value") if isinstance(src.get("value"), dict) else {}
+        searched_to = parse_time(value.get("searched_to"))
+        if searched_to is not None and searched_to >= horizon:
+            continue
+        missing = "never searched" if searched_to is None else (
+            f"searched to {iso(searched_to)}, "
+            f"{int((horizon - max(searched_to, period.start)).total_seconds()) // 60} min of the "
+            "period not evaluated")
+        rows.append(StateRow(kind="rule window behind", key=_text(src.get("key")),
+                             updated_at=parse_time(src.get("updated_at")),
+                             detail=f"{missing}; last success {_text(value.get('last_success'))}"))
     return tuple(rows)
 
 

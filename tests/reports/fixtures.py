@@ -139,6 +139,13 @@ def documents() -> list[Document]:
         "kind": "rule_gap", "key": "rule:R-PORTSCAN", "updated_at": _ts(start + timedelta(hours=11)),
         "value": {"from": _ts(start + timedelta(hours=9)), "to": _ts(start + timedelta(hours=10)),
                   "backfilled": True}}))
+    # rule windows: one rule caught up, one stopped at 18:00 (the report must say so)
+    for rule, searched_to in (("R-PORTSCAN", PERIOD.end + timedelta(minutes=29)),
+                              ("R-BRUTE", start + timedelta(hours=18))):
+        docs.append(Document("state", f"rule-window:{rule}", {
+            "kind": "rule-window", "key": f"rule-window:{rule}", "updated_at": _ts(searched_to),
+            "value": {"searched_to": _ts(searched_to), "last_success": _ts(searched_to),
+                      "pending": []}}))
     # previous report record
     prev = period_for("daily", NOW - timedelta(days=1))
     docs.append(Document("reports", "prev-report", {

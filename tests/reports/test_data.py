@@ -136,7 +136,11 @@ async def test_waivers_and_change_control(report_data: ReportData) -> None:
     assert summary.score == 9.1 and summary.score_delta == -70.9
     assert [p.label for p in summary.trend] == ["daily_2026-11-23", "daily_2026-11-24"]
     assert report_data.threats.total == 5 and report_data.health.dead_letters.total == 3
-    assert len(report_data.health.job_failures) == 1 and len(report_data.health.rule_gaps) == 1
+    assert len(report_data.health.job_failures) == 1
+    gaps = report_data.health.rule_gaps
+    assert [(g.kind, g.key) for g in gaps] == [("rule_gap", "rule:R-PORTSCAN"),
+                                               ("rule window behind", "rule-window:R-BRUTE")]
+    assert "searched to 2026-11-24T18:00:00Z, 360 min of the period not evaluated" in gaps[1].detail
 
 
 async def test_json_twin_carries_the_same_facts_as_the_html(report_data: ReportData) -> None:
