@@ -428,7 +428,11 @@ class Daemon:
         sources_ok = all(bool(s.get("healthy")) for s in services.values())
         lease = self.lease.status() if self.lease else {"role": "starting"}
         lease_ok = self.lease is not None and self.lease.last_error is None
+        # pull sources are reported, but do not make the instance unready: a management API
+        # outage must not take the receivers on this instance out of a load balancer
+        pulled = dict(self.jobs.source_health) if self.jobs is not None else {}
         details = {"elasticsearch": es_ok, "ha": lease, "services": services,
+                   "pull_sources": pulled,
                    "last_reload_error": self.last_reload_error,
                    "shutting_down": self.lifecycle.should_exit}
         ok = es_ok and sources_ok and lease_ok and not self.lifecycle.should_exit

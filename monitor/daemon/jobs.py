@@ -96,6 +96,8 @@ class JobTable:
         self._clock = clock
         self._grace = misfire_grace_seconds
         self._specs: dict[str, JobSpec] = {}
+        #: last run outcome per pull source (for /readyz)
+        self.source_health: dict[str, dict[str, Any]] = {}
         self._running: dict[asyncio.Task[Any], JobSpec] = {}
         self._stopping = False
         self.scheduler = AsyncIOScheduler(timezone=UTC, job_defaults={
@@ -253,6 +255,7 @@ class JobTable:
         if not spec.source:
             return
         metrics, name = self._metrics, spec.source
+        self.source_health[name] = {"healthy": outcome == "success", "at": now}
         if outcome == "success":
             metrics.source_last_success.labels(source=name).set(now)
             metrics.source_up.labels(source=name).set(1)

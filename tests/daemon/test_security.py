@@ -67,7 +67,9 @@ def secure_es(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, An
     for extra in ("ca.crt", "node.crt", "node.key"):
         command += ["--config-file", str(work / extra)]
     command += ["--config-file", str(ROOT / "deploy" / "elasticsearch" / "roles.yml")]
-    out = subprocess.run(command, capture_output=True, text=True, check=False, timeout=300)
+    out = subprocess.run(command, capture_output=True, text=True, check=False, timeout=300,
+                         env={**os.environ,
+                              "MONITOR_ES_HEAP": os.environ.get("MONITOR_ES_HEAP", "512m")})
     if out.returncode != 0:
         pytest.fail(f"secure Elasticsearch did not start: {out.stderr[-3000:]}")
     record = json.loads(out.stdout)
