@@ -76,7 +76,7 @@ class GithubAuth:
             self._token = str(reply.data["token"])
             expires = str(reply.data.get("expires_at") or "")
             try:
-                self._expires = datetime.fromisoformat(expires.replace("Z", "+00:00")).timestamp()
+                self._expires = datetime.fromisoformat(expires).timestamp()
             except ValueError:
                 self._expires = self.clock() + 3000
         return {"Authorization": f"Bearer {self._token}"}
@@ -319,4 +319,4 @@ async def _checks(http: ForgeHttp, r: str, sha: str,
 
 
 def _parse(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return datetime.fromisoformat(value)
