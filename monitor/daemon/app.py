@@ -112,15 +112,27 @@ def _default_builder(ctx: Context) -> Components:
     return build_components(ctx)
 
 
-def _diagnose(exc: BaseException, settings: Settings) -> str:
-    """A start failure in words a user can act on; never a secret."""
+def _chain(exc: BaseException) -> list[BaseException]:
     chain: list[BaseException] = []
     current: BaseException | None = exc
     while current is not None and len(chain) < 10:
         chain.append(current)
         current = current.__cause__ or current.__context__
+    return chain
+
+
+def _not_up_yet(exc: BaseException) -> bool:
+    """Connection refused or timed out: Elasticsearch may be starting; worth waiting for."""
+    return any(isinstance(e, (ConnectionRefusedError, TimeoutError)) for e in _chain(exc))
+
+
+def _diagnose(exc: BaseException, settings: Settings) -> str:
+    """A start failure in words a user can act on; never a secret."""
+    chain = _chain(exc)
     text = " ".join(f"{type(e).__name__}: {e}" for e in chain)
     hosts = ", ".join(settings.elasticsearch.hosts)
+    if _not_up_yet(exc):
+        return f"Elasticsearch at {hosts} is not answering (connection refused or timed out)"
     if any(isinstance(e, ssl.SSLCertVerificationError) for e in chain) or \
             "CERTIFICATE_VERIFY_FAILED" in text:
         return (f"TLS verification of Elasticsearch at {hosts} failed: the server certificate is "
@@ -173,13 +185,17 @@ class Daemon:
         pidfile = self.settings.daemon.pidfile
         with self.lifecycle.capture():
             try:
+                if pidfile:
+                    write_pidfile(pidfile)
                 await self.startup()
-            except (StartupError, ConfigError, RuleError) as exc:
+            except (StartupError, ConfigError, RuleError, RuntimeError, OSError) as exc:
                 log.error("startup failed", extra={"fields": {"error": str(exc)}})
+                if self.lease is not None:
+                    await self.lease.stop(release=True)
                 await self._close_quietly()
+                if pidfile:
+                    remove_pidfile(pidfile)
                 return EXIT_STARTUP_FAILURE
-            if pidfile:
-                write_pidfile(pidfile)
             try:
                 await self.main_loop()
             finally:
@@ -247,8 +263,7 @@ class Daemon:
                 break
             except StoreError as exc:
                 message = _diagnose(exc, self.settings)
-                retriable = "unreachable" in str(exc) and "TLS" not in message \
-                    and "https://" not in message
+                retriable = _not_up_yet(exc) or "(503)" in str(exc) or "cluster status" in str(exc)
                 if not retriable or time.monotonic() >= deadline or self.lifecycle.should_exit:
                     raise StartupError(message) from None
                 log.warning("waiting for Elasticsearch", extra={"fields": {"error": message}})

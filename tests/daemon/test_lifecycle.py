@@ -57,6 +57,9 @@ def _chain(outer: Exception, inner: BaseException) -> Exception:
      "refused the credentials (401)"),
     (["http://es:9200"], StoreUnavailable("health: Elasticsearch unreachable: ConnectionError"),
      "must start with https://"),
+    (["http://es:9200"], _chain(StoreUnavailable("health: unreachable"),
+                                ConnectionRefusedError(111, "refused")),
+     "is not answering"),
     (["https://es:9200"], StoreError("health: not authorized (403): the user lacks a privilege"),
      "deploy/elasticsearch/roles.yml"),
 ])
