@@ -222,6 +222,7 @@ class WaiverRow:
     expires: datetime | None
     state: str  # active | expired | no_expiry
     applied_to: tuple[str, ...]
+    kind: str = "control"  # control | finding
 
 
 @dataclass(frozen=True, slots=True)

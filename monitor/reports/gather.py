@@ -348,6 +348,9 @@ async def gather_report(store: Store, period: Period, inputs: ReportInputs, now:
                                       "query": json.dumps(q.change_events_display(period),
                                                           sort_keys=True)})
     history = sec.history(history_ans)
+    exception_counts = {str(b["key"]): int(b["doc_count"]) for b in
+                        ((findings_ans.get("aggregations") or {}).get("exceptions") or {})
+                        .get("buckets", [])}
     summary = sec.summary(requirements, controls, history, period.label, period.end)
     health = Health(
         ingestion_gaps=tuple((s.name, g) for s in sources for g in s.gaps),
@@ -370,4 +373,5 @@ async def gather_report(store: Store, period: Period, inputs: ReportInputs, now:
     return ReportData(title=title, provenance=provenance, summary=summary,
                       requirements=tuple(requirements), controls=tuple(controls),
                       change_control=change_control, threats=sec.threats(findings_ans, timeline),
-                      waivers=sec.waiver_rows(inputs, controls, period), health=health)
+                      waivers=sec.waiver_rows(inputs, controls, period, exception_counts),
+                      health=health)

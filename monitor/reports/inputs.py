@@ -51,7 +51,8 @@ class ControlMeta:
 
 @dataclass(frozen=True, slots=True)
 class Waiver:
-    """An accepted exception for a control (or every control of a requirement)."""
+    """An accepted exception: for a control (or every control of a requirement), or for threat
+    findings (``kind="finding"``: the rule engine's exceptions file, ``rules`` + ``match``)."""
 
     id: str
     target: str
@@ -59,6 +60,7 @@ class Waiver:
     approver: str
     expires: datetime | None
     granted: datetime | None = None
+    kind: str = "control"  # control | finding
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,10 +215,17 @@ def load_waivers(path: Path | None) -> tuple[tuple[Waiver, ...], list[str]]:
         if not isinstance(entry, dict):
             continue
         target = entry.get("control") or entry.get("control_id") or entry.get("requirement") \
-            or entry.get("target") or entry.get("rule") or entry.get("rule_id")
+            or entry.get("target")
+        kind = "control"
+        if target is None and ("rules" in entry or "match" in entry or "rule" in entry):
+            kind = "finding"
+            rules = _strs(entry.get("rules") or entry.get("rule"))
+            match = entry.get("match") if isinstance(entry.get("match"), dict) else {}
+            target = ("rules " + ", ".join(rules) if rules else "every threat rule") + "".join(
+                f"; {k}={v}" for k, v in sorted(match.items(), key=lambda kv: str(kv[0])))
         if target is None:
             continue
-        out.append(Waiver(
+        out.append(Waiver(kind=kind,
             id=str(entry.get("id") or f"waiver-{position + 1}"), target=str(target),
             justification=str(entry.get("justification") or ""),
             approver=str(entry.get("approver") or entry.get("approved_by") or ""),

@@ -182,6 +182,7 @@ def findings_summary(period: Period, interval: str) -> dict[str, Any]:
         "aggs": {
             "severity": {"terms": {"field": "rule.severity", "size": 10}},
             "status": {"terms": {"field": "finding.status", "size": 10}},
+            "exceptions": {"terms": {"field": "finding.exception", "size": 200}},
             "rules": {"terms": {"field": "rule.id", "size": 100, "order": [{"_count": "desc"},
                                                                             {"_key": "asc"}]},
                       "aggs": {"name": {"terms": {"field": "rule.name", "size": 1}},

@@ -123,7 +123,7 @@ def requirement_status(control_statuses: list[str]) -> str:
 
 def waivers_for(waivers: Iterable[Waiver], control: str, requirements: Iterable[str]) -> list[Waiver]:
     targets = {control, *requirements}
-    return [w for w in waivers if w.target in targets]
+    return [w for w in waivers if w.kind == "control" and w.target in targets]
 
 
 def rollup(windows: dict[str, int]) -> str:
@@ -378,14 +378,19 @@ def summary(requirements: list[RequirementReport], controls: list[ControlReport]
                    score_delta=delta, changes=tuple(changes), trend=tuple(trend))
 
 
-def waiver_rows(inputs: ReportInputs, controls: list[ControlReport],
-                 period: Period) -> tuple[WaiverRow, ...]:
+def waiver_rows(inputs: ReportInputs, controls: list[ControlReport], period: Period,
+                exception_counts: dict[str, int] | None = None) -> tuple[WaiverRow, ...]:
     rows = []
     for w in inputs.waivers:
-        applied = tuple(c.id for c in controls if c.id == w.target or w.target in c.requirements)
+        if w.kind == "finding":
+            n = (exception_counts or {}).get(w.id, 0)
+            applied: tuple[str, ...] = (f"{n} finding(s) in the period",)
+        else:
+            applied = tuple(c.id for c in controls
+                            if c.id == w.target or w.target in c.requirements)
         state = "no_expiry" if w.expires is None else (
             "expired" if w.expires < period.end else "active")
         rows.append(WaiverRow(id=w.id, target=w.target, justification=w.justification,
                               approver=w.approver, expires=w.expires, state=state,
-                              applied_to=applied))
+                              applied_to=applied, kind=w.kind))
     return tuple(rows)

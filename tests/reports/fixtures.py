@@ -119,6 +119,8 @@ def documents() -> list[Document]:
             "finding": {"id": f"finding-{i}", "status": "open" if i % 2 == 0 else "acknowledged",
                         "rule_type": "threshold", "count": count,
                         "group": {"source.ip": src, "note": PAYLOADS["close_pre"]},
+                        **({"exception": "EXC-3", "suppressed": True} if rule == "R-CLEARTEXT"
+                           else {}),
                         "window": {"start": _ts(start + timedelta(hours=hour)),
                                    "end": _ts(start + timedelta(hours=hour, minutes=5))}},
             "rule": {"id": rule, "name": name, "severity": sev, "risk_score": risk, "version": "1"},
@@ -268,6 +270,9 @@ def inputs() -> ReportInputs:
         Waiver("W-9", "CHK-05", "Flaky integration test accepted until the runner upgrade",
                PAYLOADS["handler"], datetime(2026, 12, 31, tzinfo=UTC)),
     )
+    waivers += (Waiver("EXC-3", "rules R-CLEARTEXT; source.ip=10.1.0.9",
+                       "Legacy terminal migration, ticket CHG0009999", "jane.doe (CISO)",
+                       datetime(2027, 1, 31, tzinfo=UTC), kind="finding"),)
     return ReportInputs(framework=FRAMEWORK, framework_version="4.0.1", catalogue=catalogue,
                         controls=controls, waivers=waivers, daemon_version="0.1.0-test",
                         rulepack_version="fixture-1", scope_gateways=("gw-cde-1", "gw-edge-1"),

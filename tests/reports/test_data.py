@@ -124,6 +124,9 @@ async def test_waivers_and_change_control(report_data: ReportData) -> None:
     assert controls["CHK-05"].status == "waived"
     waivers = _by_id(report_data.waivers)
     assert waivers["W-7"].state == "expired" and waivers["W-9"].state == "active"
+    assert waivers["W-7"].applied_to == ("CHK-04",)
+    assert waivers["EXC-3"].kind == "finding"
+    assert waivers["EXC-3"].applied_to == ("1 finding(s) in the period",)
     cc = report_data.change_control
     assert (cc.total, cc.matched, cc.out_of_band, cc.system) == (4, 2, 1, 1)
     publish, install, manual, system = cc.records
@@ -220,3 +223,29 @@ async def test_agrees_with_the_compliance_package_where_no_report_rule_applies(
     assert len(compared) >= 8
     assert {k: ours[k] for k in compared} == {k: theirs[k] for k in compared}
     assert theirs["1.3.1"] == "pass" and ours["1.3.1"] == "insufficient_data"
+
+
+def test_waiver_file_formats(tmp_path) -> None:
+    from monitor.reports.inputs import load_waivers
+
+    path = tmp_path / "exceptions.yaml"
+    path.write_text("""exceptions:
+  - id: EXC-2026-001
+    rules: [R-SCAN]
+    match: {source.ip: 10.20.0.5}
+    justification: Quarterly ASV scan from the approved scanner
+    approver: jane.doe (CISO)
+    expires: 2026-12-31
+  - id: W-1
+    control: CHK-05
+    justification: runner upgrade pending
+    approver: ciso
+    expires: 2026-11-30T00:00:00Z
+""")
+    waivers, problems = load_waivers(path)
+    assert problems == []
+    by_id = {w.id: w for w in waivers}
+    assert by_id["EXC-2026-001"].kind == "finding"
+    assert by_id["EXC-2026-001"].target == "rules R-SCAN; source.ip=10.20.0.5"
+    assert by_id["W-1"].kind == "control" and by_id["W-1"].target == "CHK-05"
+    assert by_id["W-1"].expires == datetime(2026, 11, 30, tzinfo=UTC)
