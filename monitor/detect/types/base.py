@@ -17,9 +17,12 @@ from ..schema import Rule
 
 __all__ = ["Search", "Draft", "Ctx", "Gen", "lockstep", "composite_all", "group_of",
            "bucket_start", "sliding_counts", "sliding_distinct", "drafts_from_fires", "PAGE",
-           "to_dt", "Fire", "aggs"]
+           "to_dt", "Fire", "aggs", "COARSE_PAGE"]
 
 PAGE = 1000  # composite page size: pages, never a huge terms size
+#: page size of the coarse candidate composites: every page re-reads the matching documents,
+#: so fewer, larger pages of small buckets (a count, a low-precision cardinality) cost less
+COARSE_PAGE = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,8 +114,8 @@ def aggs(response: dict[str, Any]) -> dict[str, Any]:
 
 
 def composite_all(kind: str, body: Callable[[dict | None], dict[str, Any]],
-                  name: str = "g") -> Gen:
-    """Page a composite aggregation named ``name`` to the end; returns every bucket."""
+                  name: str = "g", page: int = PAGE) -> Gen:
+    """Page a composite aggregation named ``name`` (page size ``page``) to the end."""
     after: dict | None = None
     out: list[dict[str, Any]] = []
     while True:
@@ -120,7 +123,7 @@ def composite_all(kind: str, body: Callable[[dict | None], dict[str, Any]],
         agg = aggs(response).get(name) or {"buckets": []}
         out.extend(agg["buckets"])
         after = agg.get("after_key")
-        if not after or len(agg["buckets"]) < PAGE:
+        if not after or len(agg["buckets"]) < page:
             return out
 
 

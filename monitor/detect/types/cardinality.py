@@ -38,8 +38,11 @@ def run(ctx: Ctx) -> Gen:
     rule = ctx.rule
     params = rule.cardinality
     assert params is not None
+    # coarse stage: only needs to tell "clearly below count" apart; below its precision
+    # threshold HyperLogLog++ is near-exact, so a small one (cheap per bucket) is enough
+    coarse_precision = min(params.precision_threshold, max(100, 4 * params.count))
     extra = {"n": {"cardinality": {"field": params.field,
-                                   "precision_threshold": params.precision_threshold}}}
+                                   "precision_threshold": coarse_precision}}}
     detection, buckets = yield from coarse_candidates(ctx, params.count, extra)
     candidates = [b for b in buckets if b["n"]["value"] >= params.count * 0.9]
     fields = rule.group_by or ()

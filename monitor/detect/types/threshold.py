@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 from ..compile import scope, base_query, bool_filter, composite_sources, key_filter, time_range
-from .base import (PAGE, aggs, Ctx, Gen, Search, composite_all, drafts_from_fires, group_of,
+from .base import (COARSE_PAGE, PAGE, aggs, Ctx, Gen, Search, composite_all, drafts_from_fires, group_of,
                    sliding_counts, to_dt)
 
 MAX_POINTS_PER_SEARCH = 20_000
@@ -22,7 +22,7 @@ def coarse_candidates(ctx: Ctx, need: int, extra_aggs: dict | None = None) -> Ge
     query = bool_filter(*scope(rule, ctx.start - rule.window, ctx.end))
 
     def body(after: dict | None) -> dict:
-        comp: dict = {"size": PAGE, "sources": composite_sources(rule.group_by)}
+        comp: dict = {"size": COARSE_PAGE, "sources": composite_sources(rule.group_by)}
         if after:
             comp["after"] = after
         agg: dict = {"composite": comp}
@@ -38,7 +38,7 @@ def coarse_candidates(ctx: Ctx, need: int, extra_aggs: dict | None = None) -> Ge
         (response,) = yield [Search(rule.index, single)]
         bucket = {"key": {}, **(aggs(response).get("all") or {"doc_count": 0})}
         return single, [bucket] if bucket["doc_count"] >= need else []
-    buckets = yield from composite_all(rule.index, body)
+    buckets = yield from composite_all(rule.index, body, page=COARSE_PAGE)
     return body(None), [b for b in buckets if b["doc_count"] >= need]
 
 
@@ -59,7 +59,8 @@ def refine(ctx: Ctx, groups: list[tuple[dict, int]], need: float,
     sub: dict = {"date_histogram": {"field": "@timestamp", "fixed_interval": f"{width}s",
                                     "min_doc_count": 1}}
     if metric is not None:
-        sub["aggs"] = {"n": {"cardinality": {"field": metric, "precision_threshold": 3000}}}
+        sub["aggs"] = {"n": {"cardinality": {"field": metric,
+                                             "precision_threshold": max(100, int(4 * need))}}}
     searches = [Search(rule.index, {
         "size": 0, "track_total_hits": False,
         "query": bool_filter(*scope(rule, ctx.start - rule.window, ctx.end)),
