@@ -159,3 +159,21 @@ async def test_spike_bucketed_and_per_step_paths_agree(dstore: Store) -> None:
         found[window] = ([d["finding"]["group_key"] for d in stats.results], stats.searches)
     assert found["10m"][0] == found["7m"][0] == ["observer.name=gw-1"]
     assert found["10m"][1] < found["7m"][1]
+
+
+def test_calendar_ranges_follow_the_local_clock_across_dst() -> None:
+    from monitor.detect.compile import calendar_filter
+    rule = make_rule(type="match", query="a:b", calendar={
+        "timezone": "Europe/Rome", "days": [1, 2, 3, 4, 5], "hours": "09:00-17:00",
+        "match": "inside"})
+    # Friday 2026-03-27 (CET, UTC+1) and Monday 2026-03-30 (CEST, UTC+2); weekend closed
+    clause = calendar_filter(rule, datetime(2026, 3, 27, tzinfo=UTC),
+                             datetime(2026, 3, 30, 23, tzinfo=UTC))
+    ranges = [(r["range"]["@timestamp"]["gte"], r["range"]["@timestamp"]["lt"])
+              for r in clause["bool"]["should"]]
+    assert ("2026-03-27T08:00:00.000Z", "2026-03-27T16:00:00.000Z") in ranges
+    assert ("2026-03-30T07:00:00.000Z", "2026-03-30T15:00:00.000Z") in ranges
+    assert not any(r[0].startswith(("2026-03-28", "2026-03-29")) for r in ranges)
+    outside = calendar_filter(rule.model_copy(update={"calendar": rule.calendar.model_copy(
+        update={"match": "outside"})}), T0, T0)
+    assert "must_not" in outside["bool"]
