@@ -62,6 +62,9 @@ __all__ = ["evaluate_due", "evaluate_range", "EvalStats", "EngineStats", "RuleSt
 log = logging.getLogger(__name__)
 
 Fault = Callable[[str, str], None]
+#: findings of one rule and segment carried in the state document as the outbox (beyond this
+#: they are written before the commit instead)
+MAX_OUTBOX = 1000
 
 
 def state_key(rule_id: str) -> str:
@@ -407,6 +410,13 @@ async def _commit(plan: _Plan, seg_start: datetime, seg_end: datetime, docs: lis
     previous = plan.doc.value.get("searched_to") if plan.doc else None
     if previous is not None and to_dt(previous) != seg_start:
         return rule.id, f"window state moved ({previous} != {iso(seg_start)}); skipped"
+    if len(docs) > MAX_OUTBOX:
+        # too many to carry in the state document: write first (create-only ids make a
+        # replay harmless), then commit; a crash in between re-searches this one window
+        res = await write_findings(store, docs)
+        out.created += res.created
+        out.duplicates += res.duplicates
+        docs = []
     value = {"searched_to": iso(seg_end), "searched_from": iso(seg_start),
              "rule_version": rule.version, "last_success": iso(now), "pending": docs}
     try:
