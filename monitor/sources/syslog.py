@@ -411,10 +411,16 @@ class SyslogReceiver:
     async def _replay(self) -> bool:
         if self.store is not None and not await self.store.ready():
             return False
-        for batch in self.spool.read_batches(self.batch_size):
-            if batch.records and not await self._write(batch.records):
+        rounds = 0
+        while not self.spool.empty():  # records spooled during the replay are replayed too
+            rounds += 1
+            for batch in self.spool.read_batches(self.batch_size):
+                if batch.records and not await self._write(batch.records):
+                    return False
+                self.counters.replayed += len(batch.records)
+                self.spool.commit(batch)
+                self.counters.spool_bytes = self.spool.bytes
+            if rounds > 1000:
+                log.error("syslog: spool keeps growing during replay; will continue later")
                 return False
-            self.counters.replayed += len(batch.records)
-            self.spool.commit(batch)
-            self.counters.spool_bytes = self.spool.bytes
         return True
