@@ -796,8 +796,10 @@ async def sync_repo(cfg: GitRepoSource, store: Store, writer: BulkWriter,
                 events.append(changes.rewrite_document(source, plan.ref, plan.old, plan.new,
                                                        plan.merge_base, detected))
                 stats.rewrites += 1
-                archive = f"refs/daemon/archive/{hashlib.sha1(plan.ref.encode()).hexdigest()[:12]}/{plan.old}"
-                if git.has_commit(plan.old):
+                # keep the rewritten commits reachable in the mirror (evidence, CHK-08)
+                ref_hash = hashlib.sha256(plan.ref.encode()).hexdigest()[:12]
+                archive = f"refs/daemon/archive/{ref_hash}/{plan.old}"
+                if await asyncio.to_thread(git.has_commit, plan.old):
                     await asyncio.to_thread(git.update_ref, archive, plan.old)
                 log.warning("git %s: history rewritten on %s (%s -> %s)", cfg.name,
                             plan.ref[:200], plan.old[:12], plan.new[:12])
