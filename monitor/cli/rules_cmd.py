@@ -155,7 +155,11 @@ def _run(args: argparse.Namespace) -> int:
     unknown = [i for i in args.rule if i not in ruleset.by_id]
     if unknown:
         return fail(f"unknown rule id(s): {', '.join(unknown)}", EXIT_USAGE)
-    rules = [r for r in ruleset if not args.rule or r.id in args.rule]
+    # like the daemon, skip disabled rules unless asked for by id
+    if args.rule:
+        rules = [r for r in ruleset if r.id in args.rule]
+    else:
+        rules = [r for r in ruleset if r.enabled]
     start, end = _parse_time(args.start), _parse_time(args.end)
     if end <= start:
         return fail("--to must be after --from", EXIT_USAGE)
