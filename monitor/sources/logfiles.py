@@ -134,6 +134,12 @@ async def ingest_files(paths: Iterable[str], writer: BulkWriter, *,
 
 async def _ingest_one(path: str, label: str, writer: BulkWriter, keep_original: bool,
                       progress: Callable[[int, int], None] | None, stats: IngestStats) -> None:
+    await _ingest_lines(iter_lines(path, progress), label, writer, keep_original, stats)
+
+
+async def _ingest_lines(lines: Iterable[bytes], label: str, writer: BulkWriter,
+                        keep_original: bool, stats: IngestStats) -> None:
+    """Stream ``lines`` into the writer; parse dead letters are written separately."""
     letters: list[DeadLetter] = []
 
     async def store_letters() -> None:
@@ -143,7 +149,7 @@ async def _ingest_one(path: str, label: str, writer: BulkWriter, keep_original: 
             stats.dead_lettered += done.indexed + done.duplicates + done.dead_lettered
 
     async def documents() -> AsyncIterator[Document]:
-        for item in normalize_lines(iter_lines(path, progress), label, keep_original, stats):
+        for item in normalize_lines(lines, label, keep_original, stats):
             if isinstance(item, DeadLetter):
                 letters.append(item)
                 if len(letters) >= 2000:
@@ -176,7 +182,7 @@ async def scan_once(cfg: FileSource, writer: BulkWriter, state: StateStore, *,
         key = f"logfile:{os.path.abspath(path)}"
         current = await state.get(key)
         known = current.value if current else {}
-        with open(path, "rb") as handle:
+        with open(path, "rb") as handle:  # noqa: ASYNC230 - a 2-byte magic check
             packed = handle.read(2) == b"\x1f\x8b"
         if packed:
             if known.get("size") == info.st_size and known.get("mtime") == info.st_mtime:
@@ -189,24 +195,28 @@ async def scan_once(cfg: FileSource, writer: BulkWriter, state: StateStore, *,
                 offset = 0
             if info.st_size == offset:
                 continue
-            with open(path, "rb") as handle:
-                handle.seek(offset)
-                data = handle.read(info.st_size - offset)
-            end = data.rfind(b"\n")
-            if end < 0:
-                continue
-            chunk = data[:end + 1]
             part = IngestStats()
-            label = f"{source}:{Path(path).name}"
-            lines = (line.rstrip(b"\r")[:_MAX_LINE] for line in chunk.split(b"\n"))
-            items = list(normalize_lines(lines, label, keep_original, part))
-            letters = [i for i in items if isinstance(i, DeadLetter)]
-            result = await writer.write([i for i in items if isinstance(i, Document)],
-                                        label="checkpoint-file")
-            stored = await writer.write(letters, label="checkpoint-file-deadletter")
-            part.indexed, part.duplicates = result.indexed, result.duplicates
-            part.dead_lettered = result.dead_lettered + stored.indexed + stored.duplicates
-            offset += len(chunk)
+            consumed = [offset]
+            limit = info.st_size
+
+            def complete_lines(start: int = offset, consumed: list[int] = consumed,
+                               limit: int = limit, path: str = path) -> Iterator[bytes]:
+                """Complete lines from ``start`` (streamed; an unterminated tail waits)."""
+                with open(path, "rb") as handle:
+                    handle.seek(start)
+                    position = start
+                    for line in handle:
+                        if not line.endswith(b"\n") or position + len(line) > limit:
+                            break
+                        position += len(line)
+                        consumed[0] = position
+                        yield line.rstrip(b"\r\n")[:_MAX_LINE]
+
+            await _ingest_lines(complete_lines(), f"{source}:{Path(path).name}", writer,
+                                keep_original, part)
+            if consumed[0] == offset:
+                continue
+            offset = consumed[0]
         await state.update(key, {"inode": info.st_ino, "offset": offset, "size": info.st_size,
                                  "mtime": info.st_mtime})
         for name in ("read", "indexed", "duplicates", "dead_lettered", "parse_dead_letters",
