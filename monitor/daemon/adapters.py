@@ -173,8 +173,9 @@ class _ReceiverService:
                 "addresses": {k: list(v) for k, v in getattr(self._receiver, "addresses",
                                                              {}).items()},
                 "last_event_unixtime": counters.last_event_unixtime,
-                "received": counters.received, "spooled": counters.spooled,
-                "dropped_spool_full": counters.dropped_spool_full}
+                **{key: getattr(counters, key) for key in (
+                    "received", "spooled", "replayed", "rejected_senders", "oversized",
+                    "dropped_spool_full")}}
 
 
 def _wire_syslog(ctx: Context, components: Components) -> None:

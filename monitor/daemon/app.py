@@ -24,7 +24,7 @@ from prometheus_client import CollectorRegistry
 from .. import __version__
 from ..errors import ConfigError, MonitorError, RuleError, StoreError
 from ..logsetup import Redactor
-from ..metrics.collectors import LagCollector, Positions
+from ..metrics.collectors import LagCollector, Positions, ReceiverCollector
 from ..metrics.definitions import Metrics, es_operation
 from ..metrics.server import MetricsServer
 from ..settings import Settings, load_settings
@@ -164,6 +164,7 @@ class Daemon:
         self.metrics = Metrics(self.registry, __version__)
         self.positions = Positions()
         self.registry.register(LagCollector(self.positions))
+        self.registry.register(ReceiverCollector(self._service_statuses))
         self.instance_id = settings.ha.instance_id or default_instance_id()
         self.lifecycle = Lifecycle()
         self._redactor = redactor
@@ -425,6 +426,15 @@ class Daemon:
         return True
 
     # -- readiness and stats ----------------------------------------------------------------
+
+    def _service_statuses(self) -> dict[str, dict[str, Any]]:
+        out = {}
+        for service in self.components.services:
+            try:
+                out[service.name] = dict(service.status())
+            except Exception:  # noqa: BLE001 - a scrape must not fail because of one receiver
+                out[service.name] = {}
+        return out
 
     async def readiness(self) -> tuple[bool, dict[str, Any]]:
         es_ok = self.store is not None and await self.store.ready()

@@ -11,10 +11,10 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-__all__ = ["LagCollector", "Positions"]
+__all__ = ["LagCollector", "Positions", "ReceiverCollector"]
 
 
 class Positions:
@@ -81,3 +81,45 @@ class LagCollector(Collector):
         for rule_id, position in sorted(self._positions.rules.items()):
             rules.add_metric([rule_id], 0.0 if position is None else max(0.0, now - position))
         yield rules
+
+
+_RECEIVER_REFUSALS = {"rejected_senders": "sender_not_allowed", "oversized": "oversized",
+                      "dropped_spool_full": "spool_full"}
+
+
+class ReceiverCollector(Collector):
+    """Counters a receiver keeps itself, read at scrape time from ``status()`` of each service:
+    records received, spooled and replayed, and records refused by reason (``reason`` is one
+    of ``sender_not_allowed``, ``oversized`` (cut to the size limit, still kept) and
+    ``spool_full``, the only one that loses data and the one ``MonitorRecordsDropped`` watches)."""
+
+    def __init__(self, statuses: Callable[[], dict[str, dict[str, object]]]) -> None:
+        self._statuses = statuses
+
+    def describe(self) -> Iterator[CounterMetricFamily]:
+        return iter(())
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        statuses = self._statuses()
+        received = CounterMetricFamily("monitor_receiver_records_received",
+                                       "Records a receiver accepted from allowed senders.",
+                                       labels=["source"])
+        spooled = CounterMetricFamily("monitor_receiver_records_spooled",
+                                      "Records written to the disk spool (Elasticsearch "
+                                      "unreachable or queue full).", labels=["source"])
+        replayed = CounterMetricFamily("monitor_receiver_records_replayed",
+                                       "Spooled records replayed into Elasticsearch.",
+                                       labels=["source"])
+        refused = CounterMetricFamily("monitor_receiver_records_refused",
+                                      "Records refused or cut, by reason.",
+                                      labels=["source", "reason"])
+        for name, status in sorted(statuses.items()):
+            received.add_metric([name], float(status.get("received", 0) or 0))  # type: ignore[arg-type]
+            spooled.add_metric([name], float(status.get("spooled", 0) or 0))  # type: ignore[arg-type]
+            replayed.add_metric([name], float(status.get("replayed", 0) or 0))  # type: ignore[arg-type]
+            for key, reason in _RECEIVER_REFUSALS.items():
+                refused.add_metric([name, reason], float(status.get(key, 0) or 0))  # type: ignore[arg-type]
+        yield received
+        yield spooled
+        yield replayed
+        yield refused

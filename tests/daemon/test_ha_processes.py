@@ -94,7 +94,7 @@ def test_one_active_takeover_within_30s_and_no_duplicate_findings(
         _scan(ports[standby.name], "203.0.113.20", seed=12)
         wait_for(lambda: _findings(es_url, daemon_prefix)[0] >= 2, 120,
                  "the second finding", interval=1, on_fail=standby.tail)
-        time.sleep(6)  # a few more evaluation rounds on the survivor
+        time.sleep(4)  # a few more evaluation rounds on the survivor
         total, ids = _findings(es_url, daemon_prefix)
         assert total == len(ids), f"duplicate findings: {ids}"
         assert all(count == 1 for count in ids.values()), ids

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
-from monitor.metrics.collectors import LagCollector, Positions
+from monitor.metrics.collectors import LagCollector, Positions, ReceiverCollector
 from monitor.metrics.definitions import Metrics, es_operation
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -118,6 +118,7 @@ def test_es_operation_label_is_bounded(method: str, path: str, operation: str) -
 def test_every_metric_is_documented() -> None:
     registry, _ = _metrics()
     registry.register(LagCollector(Positions()))
+    registry.register(ReceiverCollector(lambda: {"syslog": {"received": 1}}))
     suffix = {"counter": "_total", "info": "_info"}
     names = {family.name + suffix.get(family.type, "") for family in registry.collect()}
     doc = (ROOT / "docs" / "metrics.md").read_text()
@@ -125,3 +126,16 @@ def test_every_metric_is_documented() -> None:
     assert not missing, f"metrics not documented in docs/metrics.md: {missing}"
     for name in names:
         assert name.startswith("monitor_"), name
+
+
+def test_receiver_counters_are_read_at_scrape_time() -> None:
+    registry, _ = _metrics()
+    status = {"received": 10, "spooled": 4, "replayed": 4, "dropped_spool_full": 0}
+    registry.register(ReceiverCollector(lambda: {"syslog": status}))
+    assert registry.get_sample_value("monitor_receiver_records_received_total",
+                                     {"source": "syslog"}) == 10
+    assert registry.get_sample_value("monitor_receiver_records_refused_total",
+                                     {"source": "syslog", "reason": "spool_full"}) == 0
+    status["dropped_spool_full"] = 7
+    assert registry.get_sample_value("monitor_receiver_records_refused_total",
+                                     {"source": "syslog", "reason": "spool_full"}) == 7

@@ -37,7 +37,7 @@ def _sample_file(path: Path, count: int) -> tuple[int, int]:
 def test_sigterm_during_ingestion_loses_nothing(tmp_path: Path, es_url: str,
                                                 daemon_prefix: str) -> None:
     sample = tmp_path / "sample.log"
-    expected_docs, _ = _sample_file(sample, 12_000)
+    expected_docs, _ = _sample_file(sample, 10_000)
     config = base_config(es_url, daemon_prefix,
                          sources={"files": {"paths": [str(sample)],
                                             "schedule": {"interval_seconds": 1}}},
