@@ -230,6 +230,10 @@ class GitRepoSource(_Model):
     def _scheme(cls, url: str) -> str:
         if url.startswith("-") or "::" in url or any(c.isspace() for c in url):
             raise ValueError("url must not start with '-', contain '::' or whitespace")
+        authority = url.split("://", 1)[1].split("/", 1)[0] if "://" in url else \
+            url.split(":", 1)[0]
+        if any(part.startswith("-") for part in authority.split("@")):
+            raise ValueError("url user or host must not start with '-'")
         if url.startswith("https://") and "@" in url[8:].split("/", 1)[0]:
             raise ValueError("credentials in a URL would be logged; use token / token_env")
         if url.startswith(("https://", "ssh://")) or url.startswith("/"):

@@ -114,8 +114,13 @@ def check_url(url: str) -> str:
         host = url[len("ssh://"):].split("/", 1)[0]
         if ":" in host.split("@")[0] and "@" in host:
             raise GitError("refused ssh URL with a password")
+        if any(part.startswith("-") for part in host.split("@")):
+            raise GitError("refused ssh URL whose user or host starts with '-' "
+                           "(it would reach ssh as an option)")
         return "ssh"
     if _SCP_RE.match(url):
+        if url.split("@", 1)[1].startswith("-"):
+            raise GitError("refused ssh URL whose host starts with '-'")
         return "ssh"
     raise GitError(f"refused repository URL {redact_url(url)!r}: allowed are https://, ssh://, "
                    "user@host:path and absolute local paths")

@@ -194,6 +194,10 @@ async def test_branch_named_like_an_option_writes_no_file(repo, syncer, tmp_path
     hostile_commit = repo.commit("on main only")
     repo.git("update-ref", f"refs/heads/{hostile}", hostile_commit)
     repo.commit("main moves")
+    # the hostile name is effective: a naive `git log <name>` writes the file
+    repo.git("log", "-1", hostile)
+    assert target.exists()
+    target.unlink()
     stats = await syncer(_cfg(repo, branches=["*"]))
     assert not target.exists()
     assert stats.commits == 3 and stats.errors == 0
@@ -249,6 +253,8 @@ def test_parser_is_independent_of_chunk_boundaries(repo):
     "ext::sh -c touch% /tmp/pwned", "-uhelper", "--upload-pack=x", "file:///etc",
     "http://example.com/r.git", "https://user:secret@example.com/r.git", "relative/path",
     "https://example.com/r .git", "ssh://git@host/r\n.git", "fd::17",
+    "ssh://-oProxyCommand=touch%20x/r.git", "ssh://git@-oProxyCommand=x/r.git",
+    "git@-oProxyCommand=x:r.git",
 ])
 def test_url_allow_list_refuses(url):
     with pytest.raises(GitError):
