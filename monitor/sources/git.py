@@ -810,7 +810,7 @@ async def sync_repo(cfg: GitRepoSource, store: Store, writer: BulkWriter,
                             plan.ref[:200], plan.old[:12], plan.new[:12])
         if cfg.tags:
             created, moved, deleted = diff_tags(old_tags, tags)
-            for tag in created:
+            for tag in created + [t for t, _ in moved]:  # a moved tag is also a new tag
                 sig = await asyncio.to_thread(git.verify_tag, tag.object_sha) \
                     if tag.signed else None
                 events.append(changes.tag_document(source, tag, sig))

@@ -134,6 +134,9 @@ async def test_tags_created_moved_and_deleted(repo, syncer):
             for d in moved] == [("light", one, two)]
     assert [(d["change"]["tag"], d["change"]["old_sha"]) for d in deleted] == [("v1.0", one)]
     assert (await syncer(cfg)).rewrites == 0  # reported once
+    lights = sorted(d["change"]["sha"] for d in await syncer.docs(**{"change.kind": "tag",
+                                                                     "change.tag": "light"}))
+    assert lights == sorted([one, two])  # the new position is recorded as a tag too
 
 
 def _keygen(tmp: Path, who: str) -> tuple[Path, str]:
@@ -360,3 +363,10 @@ async def test_prefetch_stops_its_thread_and_passes_errors():
         async for batch in _prefetch(failing):
             got.append(batch)
     assert got == [[1]]
+
+
+def test_every_git_call_has_a_timeout(repo):
+    repo.commit("one")
+    git = Git(repo.path / ".git", protocols=("file",), timeout=0.001)
+    with pytest.raises(GitError, match="timed out"):
+        git.run(["log", "--all"])
