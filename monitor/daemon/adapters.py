@@ -264,6 +264,10 @@ def _wire_rules(ctx: Context, components: Components) -> None:
     exceptions = load_exceptions(_resolve(ctx, settings.exceptions_file))
     rules = [rule for rule in ruleset if getattr(rule, "enabled", True)]
     components.rule_ids.extend(rule.id for rule in rules)
+    for rule in rules:
+        components.rule_info[rule.id] = (rule.name, str(getattr(rule.severity, "value",
+                                                                rule.severity)),
+                                         str(getattr(rule, "type", "")))
     engine_stats = EngineStats()
     seen_runs: dict[str, Counter[str]] = {}
     seen_matches: dict[str, Counter[str]] = {}

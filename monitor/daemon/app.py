@@ -88,6 +88,8 @@ class Components:
     services: list[Service] = field(default_factory=list)
     #: threat rule ids and compliance control ids currently loaded (metric series)
     rule_ids: list[str] = field(default_factory=list)
+    #: rule id -> (name, severity, type), for ``monitor_rule_info``
+    rule_info: dict[str, tuple[str, str, str]] = field(default_factory=dict)
     control_ids: list[str] = field(default_factory=list)
     #: framework → requirement ids in scope (metric series)
     frameworks: dict[str, list[str]] = field(default_factory=dict)
@@ -330,6 +332,7 @@ class Daemon:
         for rule_id in [*components.rule_ids]:
             metrics.add_rule(rule_id)
         self.positions.retain_rules(set(components.rule_ids))
+        metrics.set_rule_info(components.rule_info)
         metrics.rules_loaded.labels(kind="threat").set(len(components.rule_ids))
         metrics.rules_loaded.labels(kind="control").set(len(components.control_ids))
         for framework, requirements in components.frameworks.items():

@@ -109,6 +109,9 @@ class Metrics:
         self.rule_last_success = Gauge(
             "monitor_rule_last_success_timestamp_seconds",
             "Unix time a rule last evaluated successfully.", ["rule"], registry=r)
+        self.rule_info = Gauge(
+            "monitor_rule_info", "1 per loaded rule: its name, severity and type (join on rule).",
+            ["rule", "name", "severity", "type"], registry=r)
         self.rules_loaded = Gauge(
             "monitor_rules_loaded", "Rules and controls currently loaded, by kind.",
             ["kind"], registry=r)
@@ -225,6 +228,13 @@ class Metrics:
             self.rule_matches.labels(rule=rule_id, severity=severity)
         self.rule_duration.labels(rule=rule_id)
         self.rule_last_success.labels(rule=rule_id)
+
+    def set_rule_info(self, rules: dict[str, tuple[str, str, str]]) -> None:
+        """Replace the rule info series with ``rules`` (id -> (name, severity, type))."""
+        self.rule_info.clear()
+        for rule_id, (name, severity, kind) in rules.items():
+            self.rule_info.labels(rule=rule_id, name=name[:200], severity=severity,
+                                  type=kind).set(1)
 
     def add_job(self, job_id: str) -> None:
         for outcome in JOB_OUTCOMES:
