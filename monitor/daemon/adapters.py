@@ -182,6 +182,11 @@ def _wire_syslog(ctx: Context, components: Components) -> None:
     syslog = ctx.settings.sources.syslog
     if not syslog.enabled:
         return
+    running = [s for s in (ctx.previous.services if ctx.previous else []) if s.name == "syslog"]
+    if running:  # reload: the listening receiver (and its spool) stays; restart to change it
+        components.services.append(running[0])
+        components.sources["syslog"] = int(syslog.spool.max_bytes)
+        return
     try:
         from ..sources.syslog import SyslogReceiver
     except ImportError as exc:

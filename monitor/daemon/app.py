@@ -80,6 +80,8 @@ class Context:
     is_active: Callable[[], bool]
     #: a bulk writer whose results count for source ``name`` (its metrics, its silence)
     writer_for: Callable[[str], BulkWriter]
+    #: on reload, the running components: receivers are kept, not built again
+    previous: Components | None = None
 
 
 @dataclass(slots=True)
@@ -396,7 +398,8 @@ class Daemon:
             ctx = Context(settings=new, store=self._ctx.store, writer=self._ctx.writer,
                           state=self._ctx.state, metrics=self.metrics,
                           positions=self.positions, instance_id=self.instance_id,
-                          is_active=self._is_active, writer_for=self._writer_for)
+                          is_active=self._is_active, writer_for=self._writer_for,
+                          previous=self.components)
             components = self._build(ctx)
         except (ConfigError, RuleError, MonitorError, ValueError, OSError) as exc:
             self.last_reload_error = f"{type(exc).__name__}: {exc}"
@@ -412,9 +415,13 @@ class Daemon:
             if name not in components.sources and name not in old_services:
                 self.metrics.remove_source(name)
                 self.positions.forget_source(name)
+        previous = self.components
         self.settings = new
         self._ctx = ctx
         self.components = components
+        if previous.closers:
+            self._background.append(asyncio.create_task(
+                self._close_replaced(previous, self.jobs.running_tasks() if self.jobs else [])))
         self._apply_components(components)
         self.last_reload_error = None
         self.metrics.config_reloads.labels(outcome="success").inc()
@@ -427,6 +434,19 @@ class Daemon:
             fields["receivers_changed"] = "restart to apply"
         log.warning("reload applied", extra={"fields": fields})
         return True
+
+    async def _close_replaced(self, previous: Components,
+                              running: list[asyncio.Task[Any]]) -> None:
+        """After a reload: let runs of the replaced jobs finish, then close what they held
+        (API sessions), so nothing leaks and no run loses its session mid-way."""
+        if running:
+            await asyncio.wait(running, timeout=600)
+        for closer in previous.closers:
+            try:
+                await closer()
+            except Exception as exc:  # noqa: BLE001
+                log.warning("closing a replaced source failed",
+                            extra={"fields": {"error": str(exc)}})
 
     # -- readiness and stats ----------------------------------------------------------------
 

@@ -176,6 +176,9 @@ class JobTable:
                         extra={"fields": {"cancelled": len(pending), "jobs": names}})
         return len(pending)
 
+    def running_tasks(self) -> list[asyncio.Task[Any]]:
+        return [task for task in self._running if not task.done()]
+
     def cancel_active_only(self) -> int:
         """Lost the lease: stop every active-only run now (its work will be redone by the new
         active instance from the cursors and windows in Elasticsearch)."""

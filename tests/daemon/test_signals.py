@@ -94,6 +94,10 @@ def test_sigterm_while_the_receiver_holds_unflushed_records_loses_nothing(
     first = MonitorProcess(tmp_path, "rx1", config).start()
     try:
         first.wait_ready()
+        # a reload keeps the listening receiver (and its spool): it still accepts afterwards
+        first.signal(signal.SIGHUP)
+        wait_for(lambda: first.metric("monitor_config_reloads_total", outcome="success") == 1,
+                 60, "the reload", on_fail=first.tail)
         with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
             sock.sendall("".join(line + "\n" for line in lines).encode())
 
