@@ -612,7 +612,13 @@ class Mirror:
                                   env=self.git._env, capture_output=True, timeout=60, check=False)
             if done.returncode != 0:
                 raise GitError(f"git init failed: {_clean(done.stderr)[-300:]}")
-        # config is rewritten every run so a changed URL or refspec takes effect
+        # a changed URL or refspec takes effect on the next run
+        want = (f"remote.origin.url {self.cfg.url}\n"
+                "remote.origin.fetch +refs/heads/*:refs/heads/*\n"
+                "remote.origin.fetch +refs/tags/*:refs/tags/*\n")
+        have = self.git.run(["config", "--get-regexp", r"^remote\.origin\."], ok=(0, 1))
+        if have.stdout.decode("utf-8", "replace") == want:
+            return
         self.git.run(["config", "remote.origin.url", self.cfg.url])
         self.git.run(["config", "--replace-all", "remote.origin.fetch",
                       "+refs/heads/*:refs/heads/*"])
