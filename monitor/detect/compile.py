@@ -22,7 +22,7 @@ from typing import Any
 
 from .schema import Rule, Step
 
-__all__ = ["iso", "scope", "calendar_filter", "base_query", "step_query", "time_range", "key_filter", "bool_filter",
+__all__ = ["iso", "scope", "keys_filter", "calendar_filter", "base_query", "step_query", "time_range", "key_filter", "bool_filter",
            "composite_sources", "evidence_body", "sequence_eql", "seconds", "interval"]
 
 
@@ -124,6 +124,18 @@ def key_filter(group: dict[str, Any]) -> list[dict[str, Any]]:
         else:
             clauses.append({"term": {field: value}})
     return clauses
+
+
+def keys_filter(groups: list[dict[str, Any]]) -> dict[str, Any]:
+    """Documents of any of ``groups`` (a ``terms`` query when it can be one), so a per-key
+    aggregation reads only the candidates' documents, not the whole window."""
+    fields = {tuple(sorted(g)) for g in groups}
+    if len(fields) == 1:
+        (names,) = fields
+        if len(names) == 1 and all(g[names[0]] is not None for g in groups):
+            return {"terms": {names[0]: sorted({g[names[0]] for g in groups}, key=str)}}
+    return {"bool": {"should": [bool_filter(key_filter(g)) for g in groups] or
+                     [{"match_none": {}}], "minimum_should_match": 1}}
 
 
 def bool_filter(*clauses: dict[str, Any] | list[dict[str, Any]]) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from ..compile import scope, base_query, bool_filter, composite_sources, key_filter, time_range
+from ..compile import scope, keys_filter, base_query, bool_filter, composite_sources, key_filter, time_range
 from .base import (COARSE_PAGE, PAGE, aggs, Ctx, Gen, Search, composite_all, drafts_from_fires, group_of,
                    sliding_counts, to_dt)
 
@@ -63,7 +63,8 @@ def refine(ctx: Ctx, groups: list[tuple[dict, int]], need: float,
                                              "precision_threshold": max(100, int(4 * need))}}}
     searches = [Search(rule.index, {
         "size": 0, "track_total_hits": False,
-        "query": bool_filter(*scope(rule, ctx.start - rule.window, ctx.end)),
+        "query": bool_filter(*scope(rule, ctx.start - rule.window, ctx.end),
+                             keys_filter([g for g, _ in batch])),
         "aggs": {"keys": {"filters": {"filters": {
             f"c{i}": bool_filter(key_filter(g)) for i, (g, _) in enumerate(batch)}},
             "aggs": {"t": sub}}}}) for batch in batches]
@@ -104,7 +105,8 @@ def histograms(ctx: Ctx, groups: list[tuple[dict, int]]) -> Gen:
         filters = {f"c{i}": bool_filter(key_filter(g)) for i, (g, _) in enumerate(batch)}
         searches.append(Search(rule.index, {
             "size": 0, "track_total_hits": False,
-            "query": bool_filter(*scope(rule, ctx.start - rule.window, ctx.end)),
+            "query": bool_filter(*scope(rule, ctx.start - rule.window, ctx.end),
+                                 keys_filter([g for g, _ in batch])),
             "aggs": {"keys": {"filters": {"filters": filters}, "aggs": {"t": {"date_histogram": {
                 "field": "@timestamp", "fixed_interval": f"{resolution}s",
                 "min_doc_count": 1}}}}}}))
