@@ -95,7 +95,9 @@ def _document(fields: Fields, *, source: str, payload: bytes,
     stamp = received_at.timestamp()
     created = epoch_ts(int(stamp), int(stamp * 1000) % 1000)
     if created:
-        doc["event"]["created"] = created  # when we received it (ECS: first read by us)
+        event = doc["event"]
+        event["created"] = created  # when we received it (ECS: first read by us)
+        event["ingested"] = created  # read by the clock-skew control (CHK-29)
     if original is not None:
         doc["event"]["original"] = original
     if leftover:
