@@ -1,0 +1,98 @@
+"""The composition root in-process: the real Check Point API adapter (against the respx fake
+management server of the Check Point tests) next to a source whose login is refused. The good
+source ingests, the broken one is counted as failing, neither stops the other, and a clean
+shutdown logs the API session out."""
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from monitor.daemon.app import Daemon
+from monitor.settings import settings_from_dict
+
+
+def _fake_mgmt_module() -> Any:
+    """The Check Point tests' fake management server (respx side effect), loaded by path."""
+    path = Path(__file__).resolve().parents[1] / "checkpoint" / "fake_mgmt.py"
+    spec = importlib.util.spec_from_file_location("daemon_tests_fake_mgmt", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+_FAKE = _fake_mgmt_module()
+BASE, FakeMgmt = _FAKE.BASE, _FAKE.FakeMgmt
+
+
+def _value(daemon: Daemon, name: str, **labels: str) -> float:
+    return daemon.registry.get_sample_value(name, labels) or 0.0
+
+
+async def _until(predicate: Any, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.2)
+
+
+def _refuse_login(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(400, json={"code": "err_login_failed",
+                                     "message": "Authentication to server failed."})
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+async def test_sources_run_side_by_side_and_a_refused_one_is_isolated(es_url: str) -> None:
+    prefix = f"t-i{uuid.uuid4().hex[:8]}"
+    fake = FakeMgmt()
+    fake.add("logs", 120, start=datetime.now(UTC) - timedelta(minutes=20), step_s=5)
+    settings = settings_from_dict({
+        "elasticsearch": {"hosts": [es_url], "index_prefix": prefix},
+        "sources": {"checkpoint_api": [
+            {"name": "mgmt1", "url": BASE.removesuffix("/web_api"), "api_key": "k3y-good",
+             "log_types": ["logs"], "schedule": {"interval_seconds": 3600}},
+            {"name": "broken", "url": "https://broken.example.test", "api_key": "k3y-bad",
+             "log_types": ["logs"], "schedule": {"interval_seconds": 3600}}]},
+        "rules": {"dirs": []},
+        "http": {"listen": "127.0.0.1:0"},
+        "ha": {"lease_seconds": 10, "renew_seconds": 2, "instance_id": "inproc"},
+        "daemon": {"stats_interval_seconds": 1},
+    })
+    daemon = Daemon(settings)
+    with respx.mock(assert_all_called=False) as mock:
+        mock.route(host="127.0.0.1").pass_through()  # Elasticsearch and our endpoint
+        mock.post(url__startswith=BASE).mock(side_effect=fake)
+        mock.post(url__startswith="https://broken.example.test").mock(side_effect=_refuse_login)
+        try:
+            await daemon.startup()
+            await _until(lambda: _value(daemon, "monitor_scheduler_job_runs_total",
+                                        job_id="source:mgmt1", outcome="success") >= 1
+                         and _value(daemon, "monitor_scheduler_jobs_failed_total",
+                                    job_id="source:broken") >= 1)
+            assert _value(daemon, "monitor_source_events_ingested_total", source="mgmt1") == 120
+            assert _value(daemon, "monitor_source_up", source="mgmt1") == 1
+            assert _value(daemon, "monitor_source_up", source="broken") == 0
+            assert _value(daemon, "monitor_source_errors_total", source="broken") >= 1
+            assert _value(daemon, "monitor_source_lag_seconds", source="mgmt1") < 600
+            assert _value(daemon, "monitor_ha_active") == 1
+            ok, details = await daemon.readiness()
+            assert ok, details  # a failing pull source is reported, not a reason to be unready
+            assert details["pull_sources"]["broken"]["healthy"] is False
+        finally:
+            code = await daemon.shutdown()
+            async with httpx.AsyncClient(base_url=es_url) as client:
+                await client.delete(f"/{prefix}-*", params={"expand_wildcards": "all"})
+                await client.delete(f"/_index_template/{prefix}-*")
+    assert code == 0
+    assert [c for c, _ in fake.calls].count("logout") == 1  # the session was closed on stop
