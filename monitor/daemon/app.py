@@ -10,9 +10,7 @@ default; tests inject their own), so this file never imports them.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
-import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -25,12 +23,13 @@ from .. import __version__
 from ..errors import ConfigError, MonitorError, RuleError, StoreError
 from ..logsetup import Redactor
 from ..metrics.collectors import LagCollector, Positions, ReceiverCollector
-from ..metrics.definitions import Metrics, es_operation
+from ..metrics.definitions import Metrics
+from ..metrics.instrument import instrument_store
 from ..metrics.server import MetricsServer
 from ..settings import Settings, load_settings
 from ..store import BulkResult, BulkWriter, StateStore, Store, open_store
-from ..store import stats as store_stats
 from ..store.setup import apply_retention, install_templates, template_status
+from .diagnose import diagnose, not_up_yet
 from .ha import LeaseThread, default_instance_id
 from .jobs import JobSpec, JobTable, RunReport, interval
 from .lifecycle import (
@@ -41,6 +40,7 @@ from .lifecycle import (
     remove_pidfile,
     write_pidfile,
 )
+from .stats import refresh_stats
 
 __all__ = ["ComponentBuilder", "Components", "Context", "Daemon", "Service", "StartupError"]
 
@@ -116,46 +116,6 @@ def _default_builder(ctx: Context) -> Components:
     return build_components(ctx)
 
 
-def _chain(exc: BaseException) -> list[BaseException]:
-    chain: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and len(chain) < 10:
-        chain.append(current)
-        current = current.__cause__ or current.__context__
-    return chain
-
-
-def _not_up_yet(exc: BaseException) -> bool:
-    """Connection refused or timed out: Elasticsearch may be starting; worth waiting for."""
-    return any(isinstance(e, (ConnectionRefusedError, TimeoutError)) for e in _chain(exc))
-
-
-def _diagnose(exc: BaseException, settings: Settings) -> str:
-    """A start failure in words a user can act on; never a secret."""
-    chain = _chain(exc)
-    text = " ".join(f"{type(e).__name__}: {e}" for e in chain)
-    hosts = ", ".join(settings.elasticsearch.hosts)
-    if _not_up_yet(exc):
-        return f"Elasticsearch at {hosts} is not answering (connection refused or timed out)"
-    if any(isinstance(e, ssl.SSLCertVerificationError) for e in chain) or \
-            "CERTIFICATE_VERIFY_FAILED" in text:
-        return (f"TLS verification of Elasticsearch at {hosts} failed: the server certificate is "
-                "not signed by a trusted CA (set elasticsearch.tls.ca_file to the cluster's CA)")
-    if "WRONG_VERSION_NUMBER" in text or "wrong version number" in text:
-        return (f"TLS handshake with {hosts} failed: the server does not speak TLS "
-                "(use http:// for a plain-HTTP cluster)")
-    if "401" in text or "authentication failed" in text:
-        return (f"Elasticsearch at {hosts} refused the credentials (401): check "
-                "elasticsearch.username/password or api_key")
-    if "403" in text or "not authorized" in text:
-        return (f"Elasticsearch at {hosts} refused a request (403): the user lacks a privilege "
-                f"({exc}); see deploy/elasticsearch/roles.yml")
-    if any(h.startswith("http://") for h in settings.elasticsearch.hosts):
-        return (f"cannot talk to Elasticsearch at {hosts} ({exc}); if the cluster has TLS on, "
-                "the URL must start with https://")
-    return f"cannot talk to Elasticsearch at {hosts}: {exc}"
-
-
 class Daemon:
     def __init__(self, settings: Settings, *, config_path: str | Path | None = None,
                  builder: ComponentBuilder | None = None,
@@ -214,7 +174,7 @@ class Daemon:
         self.metrics.start_time.set(time.time())
         self._started_at = time.time()
         self.store = open_store(settings.elasticsearch)
-        self._instrument(self.store)
+        instrument_store(self.store, self.metrics)
         await self._check_elasticsearch()
         writer = BulkWriter(self.store, on_result=self._on_bulk_result,
                             on_rejection=self._on_rejection)
@@ -267,8 +227,8 @@ class Daemon:
                     raise StoreError(f"cluster status {health.get('status')}")
                 break
             except StoreError as exc:
-                message = _diagnose(exc, self.settings)
-                retriable = _not_up_yet(exc) or "(503)" in str(exc) or "cluster status" in str(exc)
+                message = diagnose(exc, self.settings)
+                retriable = not_up_yet(exc) or "(503)" in str(exc) or "cluster status" in str(exc)
                 if not retriable or time.monotonic() >= deadline or self.lifecycle.should_exit:
                     raise StartupError(message) from None
                 log.warning("waiting for Elasticsearch", extra={"fields": {"error": message}})
@@ -278,12 +238,12 @@ class Daemon:
         try:
             await self.store.detect()
         except StoreError as exc:
-            raise StartupError(_diagnose(exc, self.settings)) from None
+            raise StartupError(diagnose(exc, self.settings)) from None
         try:
             statuses = await template_status(self.store)
         except StoreError as exc:
             if "403" not in str(exc):
-                raise StartupError(_diagnose(exc, self.settings)) from None
+                raise StartupError(diagnose(exc, self.settings)) from None
             log.info("cannot read index templates with this user (no manage_index_templates); "
                      "assuming an administrator ran `monitor es setup`")
             return
@@ -291,7 +251,7 @@ class Daemon:
             try:
                 installed = await install_templates(self.store)
             except StoreError as exc:
-                raise StartupError(_diagnose(exc, self.settings)) from None
+                raise StartupError(diagnose(exc, self.settings)) from None
             log.info("index templates installed", extra={"fields": {
                 "templates": ",".join(f"{s.name}={s.action}" for s in installed)}})
 
@@ -488,51 +448,8 @@ class Daemon:
 
     async def _refresh_stats(self) -> RunReport:
         assert self.store is not None
-        metrics = self.metrics
-        try:
-            open_findings = await store_stats.open_findings_by_severity(self.store)
-        except StoreError:
-            metrics.es_up.set(0)
-            raise
-        metrics.es_up.set(1)
-        for severity in ("low", "medium", "high", "critical"):
-            metrics.findings_open.labels(severity=severity).set(open_findings.get(severity, 0))
-        rows = [] if self.components.compliance_wired else \
-            await store_stats.latest_control_statuses(self.store)
-        by_requirement: dict[tuple[str, str], list[str]] = {}
-        last_eval: dict[str, float] = {}
-        for row in rows:
-            for requirement in row.requirements:
-                by_requirement.setdefault((row.framework, requirement), []).append(row.status)
-            if row.evaluated_at:
-                last_eval[row.framework] = max(last_eval.get(row.framework, 0), row.evaluated_at)
-        scores: dict[str, list[int]] = {}
-        for (framework, requirement), statuses in by_requirement.items():
-            status = _worst(statuses)
-            if requirement not in self.components.frameworks.get(framework, [requirement]):
-                continue  # only the bounded catalogue set becomes a label value
-            metrics.set_requirement_status(framework, requirement, status)
-            if status in ("pass", "fail", "insufficient_data"):
-                tally = scores.setdefault(framework, [0, 0])
-                tally[1] += 1
-                tally[0] += status == "pass"
-        for framework, (passed, total) in scores.items():
-            metrics.compliance_score.labels(framework=framework).set(passed / total if total
-                                                                      else 0)
-        for framework, moment in last_eval.items():
-            metrics.compliance_last_evaluation.labels(framework=framework).set(moment)
-        for (framework, period), moment in (await store_stats.last_reports(self.store)).items():
-            if (framework, period) in {(k.framework, k.period) for k in self.settings.reports.kinds}:
-                metrics.report_last_success.labels(framework=framework, period=period).set(moment)
-        for service in self.components.services:
-            status = service.status()
-            if status.get("spool_bytes") is not None:
-                metrics.source_spool_bytes.labels(source=service.name).set(status["spool_bytes"])
-            if status.get("last_event_unixtime"):
-                self.positions.set_source(service.name, float(status["last_event_unixtime"]))
-            metrics.source_up.labels(source=service.name).set(1 if status.get("healthy") else 0)
-        return RunReport(counts={"open_findings": sum(open_findings.values()),
-                                 "controls": len(rows)})
+        return await refresh_stats(self.store, self.metrics, self.positions, self.components,
+                                   self.settings)
 
     # -- hooks ------------------------------------------------------------------------------
 
@@ -566,29 +483,6 @@ class Daemon:
             if cancelled:
                 log.warning("lease lost: cancelled active-only runs",
                             extra={"fields": {"cancelled": cancelled}})
-
-    def _instrument(self, store: Store) -> None:
-        """Time every Elasticsearch request by API family (bounded ``operation`` label)."""
-        transport = store.es.transport
-        original = transport.perform_request
-        duration, errors = self.metrics.es_request_duration, self.metrics.es_request_errors
-
-        @functools.wraps(original)
-        async def timed(method: str, target: str, *args: Any, **kwargs: Any) -> Any:
-            operation = es_operation(method, target)
-            started = time.perf_counter()
-            try:
-                response = await original(method, target, *args, **kwargs)
-            except Exception as exc:
-                status = getattr(getattr(exc, "meta", None), "status", None)
-                if status is None or status >= 500:
-                    errors.labels(operation=operation).inc()
-                raise
-            finally:
-                duration.labels(operation=operation).observe(time.perf_counter() - started)
-            return response
-
-        transport.perform_request = timed  # type: ignore[method-assign]
 
     # -- shutdown ---------------------------------------------------------------------------
 
@@ -669,12 +563,3 @@ class Daemon:
             except Exception as exc:  # noqa: BLE001 - closing on the way out
                 log.debug("closing the store failed: %s", exc)
             self.store = None
-
-
-_ORDER = {"fail": 0, "insufficient_data": 1, "waived": 2, "manual": 3, "pass": 4,
-          "not_applicable": 5}
-
-
-def _worst(statuses: list[str]) -> str:
-    known = [s for s in statuses if s in _ORDER]
-    return min(known, key=_ORDER.__getitem__) if known else "insufficient_data"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.daemon.app import _diagnose
+from monitor.daemon.diagnose import diagnose
 from monitor.daemon.lifecycle import Lifecycle, remove_pidfile, write_pidfile
 from monitor.errors import StoreError, StoreUnavailable
 from monitor.settings import settings_from_dict
@@ -66,6 +66,6 @@ def _chain(outer: Exception, inner: BaseException) -> Exception:
 def test_start_failures_are_explained(hosts: list[str], error: Exception, expected: str) -> None:
     settings = settings_from_dict({"elasticsearch": {"hosts": hosts, "username": "u",
                                                      "password": "s3cret-pw"}})
-    message = _diagnose(error, settings)
+    message = diagnose(error, settings)
     assert expected in message
     assert "s3cret-pw" not in message
