@@ -81,7 +81,7 @@ def test_metrics_alerts_and_notifications_end_to_end(tmp_path: Path, es_url: str
                             "flush_interval_seconds": 0.5}},
         rules={"dirs": [str(critical_rule_pack(tmp_path / "rules"))],
                "schedule": {"interval_seconds": 2}},
-        daemon={"source_silent_after_seconds": 8})
+        daemon={"source_silent_after_seconds": 15})
     daemon = MonitorProcess(tmp_path, "e2e", config).start()
     webhook = Webhook()
     stack = None

@@ -35,7 +35,7 @@ async def test_exactly_one_active_then_takeover_after_the_holder_stops(store: St
             assert time.monotonic() < deadline, "standby did not take over within 30 s"
             await asyncio.sleep(0.1)
         takeover = time.monotonic() - died
-        assert takeover <= HA.lease_seconds + HA.renew_seconds + 3
+        assert takeover < 30  # the requirement; typically lease + renew seconds
         # a's own view expires from its monotonic clock, without asking Elasticsearch
         while a.active:
             assert time.monotonic() < deadline
