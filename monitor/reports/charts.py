@@ -60,16 +60,16 @@ def status_bar(counts: Sequence[tuple[str, int]], labels: dict[str, str], title:
         body.append(f'<rect x="{_n(x)}" y="0" width="{_n(w)}" height="{bar_h}" fill="{colour}">'
                     f'<title>{escape(labels.get(status, status))}: {n}</title></rect>')
         x += w
-    lx, ly = 0, bar_h + 18
+    lx, ly = 0, bar_h + 22
     for status, n in counts:
         label = f"{labels.get(status, status)}: {n}"
         colour = STATUS_COLOURS.get(status, "#999999")
-        body.append(f'<rect x="{lx}" y="{ly - 10}" width="10" height="10" fill="{colour}"/>'
-                    f'<text x="{lx + 14}" y="{ly}" font-size="12" {_FONT} fill="#1b1f24">'
+        body.append(f'<rect x="{lx}" y="{ly - 11}" width="12" height="12" fill="{colour}"/>'
+                    f'<text x="{lx + 16}" y="{ly}" font-size="15" {_FONT} fill="#1b1f24">'
                     f'{escape(label)}</text>')
-        lx += 14 + 7 * len(label) + 18
-        if lx > width - 120:
-            lx, ly = 0, ly + 18
+        lx += 16 + 9 * len(label) + 20
+        if lx > width - 150:
+            lx, ly = 0, ly + 22
     return _svg(width, ly + 8, title, body)
 
 
