@@ -84,6 +84,22 @@ def parse_fields(text: str, year: int) -> tuple[Fields, str, Envelope, str] | st
     return fields, fmt, env, leftover
 
 
+#: the last receipt time and its text (sources stamp whole batches with one datetime);
+#: one tuple, replaced whole, so threads never see a time with another time's text
+_last_received: tuple[datetime | None, str | None] = (None, None)
+
+
+def _received_ts(received_at: datetime) -> str | None:
+    global _last_received
+    last = _last_received
+    if received_at is last[0]:
+        return last[1]
+    stamp = received_at.timestamp()
+    created = epoch_ts(int(stamp), int(stamp * 1000) % 1000)
+    _last_received = (received_at, created)
+    return created
+
+
 def _no_header() -> tuple[str | None, str | None]:
     return None, None
 
@@ -92,8 +108,7 @@ def _document(fields: Fields, *, source: str, payload: bytes,
               header: Callable[[], tuple[str | None, str | None]], received_at: datetime,
               original: str | None, fmt: str, leftover: str) -> Document:
     doc = to_ecs(fields, header=header, fallback=lambda: format_ts(received_at))
-    stamp = received_at.timestamp()
-    created = epoch_ts(int(stamp), int(stamp * 1000) % 1000)
+    created = _received_ts(received_at)
     if created:
         event = doc["event"]
         event["created"] = created  # when we received it (ECS: first read by us)
@@ -131,7 +146,7 @@ def normalize_checkpoint(raw: RawRecord, keep_original: bool = True) -> Document
         except UnicodeDecodeError:
             text = payload.decode("utf-8", "replace")
         text = text.rstrip("\r\n\t \x00")
-        if not text.strip():
+        if not text or text.isspace():
             return DeadLetter(raw.source, payload, "empty record", received_at=raw.received_at)
         if "\x00" in text:
             text = text.replace("\x00", "\ufffd")

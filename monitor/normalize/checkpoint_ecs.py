@@ -49,27 +49,35 @@ _THREAT_KEYS = frozenset({"file_name", "file_type", "file_size", "file_md5", "fi
 
 _IP_CACHE: dict[str, bool] = {}
 _TS_CACHE: dict[int, str] = {}
+_TIME_CACHE: dict[str, tuple[str, str | None] | None] = {}
+_MISSING = object()
+_TIME_RANGE_KEYS = frozenset({"start_time", "lastupdatetime"})
+_NAT_KEYS = frozenset({"xlatesrc", "xlatesport", "xlatedst", "xlatedport"})
+_SIDE_COUNT_KEYS = frozenset({"client_outbound_bytes", "server_outbound_bytes",
+                              "client_outbound_packets", "server_outbound_packets"})
 
 
 _IPV4 = re.compile(r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)")
 
 
 def _is_ip(value: str) -> bool:
-    if _IPV4.fullmatch(value) is not None:
-        return True
-    if ":" not in value:
-        return False
     known = _IP_CACHE.get(value)
     if known is not None:
         return known
-    try:
-        ipaddress.ip_address(value)
+    if _IPV4.fullmatch(value) is not None:
         ok = True
-    except ValueError:
+    elif ":" not in value:
         ok = False
-    if len(_IP_CACHE) > 50_000:
-        _IP_CACHE.clear()
-    _IP_CACHE[value] = ok
+    else:
+        try:
+            ipaddress.ip_address(value)
+            ok = True
+        except ValueError:
+            ok = False
+    if len(value) <= 64:  # never keep long hostile values
+        if len(_IP_CACHE) > 50_000:
+            _IP_CACHE.clear()
+        _IP_CACHE[value] = ok
     return ok
 
 
@@ -94,6 +102,18 @@ def epoch_ts(seconds: int, millis: int = 0) -> str | None:
 
 def event_time(value: str) -> tuple[str, str | None] | None:
     """Check Point ``time``: epoch seconds, epoch milliseconds or ISO text → (ts, zone)."""
+    cached = _TIME_CACHE.get(value, _MISSING)
+    if cached is not _MISSING:
+        return cached  # type: ignore[return-value]
+    result = _event_time(value)
+    if len(value) <= 40:
+        if len(_TIME_CACHE) > 4096:
+            _TIME_CACHE.clear()
+        _TIME_CACHE[value] = result
+    return result
+
+
+def _event_time(value: str) -> tuple[str, str | None] | None:
     if value.isdigit():
         number = int(value)
         if number > 10**11:  # milliseconds
@@ -210,10 +230,9 @@ def to_ecs(f: Fields, *, header: Callable[[], tuple[str | None, str | None]],
     ``header()`` gives the syslog header time and zone; it is only called without ``time``."""
     doc: dict[str, Any] = {}
     s: dict[str, str] = f  # type: ignore[assignment]
-    for value in f.values():
-        if value.__class__ is list:  # repeated keys: ECS scalars take the first value
-            s = {k: (v[0] if v.__class__ is list else v) for k, v in f.items()}  # type: ignore[misc]
-            break
+    if list in map(type, f.values()):  # repeated keys: ECS scalars take the first value
+        s = {k: (v[0] if v.__class__ is list else v) for k, v in f.items()}  # type: ignore[misc]
+    keys = f.keys()
     event: dict[str, Any] = {"module": "checkpoint", "dataset": dataset_of(f, s)}
     timestamp, zone = None, None
     raw_time = s.get("time")
@@ -256,12 +275,13 @@ def to_ecs(f: Fields, *, header: Callable[[], tuple[str | None, str | None]],
     info = s.get("additional_info")
     if info and info.startswith("Administrator failed to log in: "):
         event["reason"] = info[len("Administrator failed to log in: "):].strip()
-    for key, target in (("start_time", "start"), ("lastupdatetime", "end")):
-        value = _first(f.get(key))
-        if value:
-            parsed = event_time(value)
-            if parsed:
-                event[target] = parsed[0]
+    if not keys.isdisjoint(_TIME_RANGE_KEYS):
+        for key, target in (("start_time", "start"), ("lastupdatetime", "end")):
+            value = _first(f.get(key))
+            if value:
+                parsed = event_time(value)
+                if parsed:
+                    event[target] = parsed[0]
     doc["event"] = event
     message = s.get("subject") or s.get("sys_message") or \
         s.get("calc_desc")
@@ -271,7 +291,6 @@ def to_ecs(f: Fields, *, header: Callable[[], tuple[str | None, str | None]],
     _network(doc, f, s)
     _endpoints(doc, f, s)
     _observer(doc, f, s)
-    keys = f.keys()
     if not keys.isdisjoint(_RULE_KEYS):
         _rule(doc, f, s)
     if not keys.isdisjoint(_USER_KEYS):
@@ -333,20 +352,23 @@ def _endpoints(doc: dict[str, Any], f: Fields, s: dict[str, str]) -> None:
     port = _int(s.get("service"), 0, 65535)
     if port is not None:
         dst["port"] = port
-    nat_ip, nat_port = _ip(s.get("xlatesrc")), _int(s.get("xlatesport"), 1, 65535)
-    if nat_ip or nat_port:
-        src["nat"] = {k: v for k, v in (("ip", nat_ip), ("port", nat_port)) if v}
-    nat_ip, nat_port = _ip(s.get("xlatedst")), _int(s.get("xlatedport"), 1, 65535)
-    if nat_ip or nat_port:
-        dst["nat"] = {k: v for k, v in (("ip", nat_ip), ("port", nat_port)) if v}
-    for key, side in (("client_outbound_bytes", src), ("server_outbound_bytes", dst)):
-        value = _int(f.get(key))
-        if value is not None:
-            side["bytes"] = value
-    for key, side in (("client_outbound_packets", src), ("server_outbound_packets", dst)):
-        value = _int(f.get(key))
-        if value is not None:
-            side["packets"] = value
+    keys = f.keys()
+    if not keys.isdisjoint(_NAT_KEYS):
+        nat_ip, nat_port = _ip(s.get("xlatesrc")), _int(s.get("xlatesport"), 1, 65535)
+        if nat_ip or nat_port:
+            src["nat"] = {k: v for k, v in (("ip", nat_ip), ("port", nat_port)) if v}
+        nat_ip, nat_port = _ip(s.get("xlatedst")), _int(s.get("xlatedport"), 1, 65535)
+        if nat_ip or nat_port:
+            dst["nat"] = {k: v for k, v in (("ip", nat_ip), ("port", nat_port)) if v}
+    if not keys.isdisjoint(_SIDE_COUNT_KEYS):
+        for key, side in (("client_outbound_bytes", src), ("server_outbound_bytes", dst)):
+            value = _int(f.get(key))  # type: ignore[arg-type]
+            if value is not None:
+                side["bytes"] = value
+        for key, side in (("client_outbound_packets", src), ("server_outbound_packets", dst)):
+            value = _int(f.get(key))  # type: ignore[arg-type]
+            if value is not None:
+                side["packets"] = value
     domain = s.get("src_machine_name") or s.get("machine")
     if domain:
         src["domain"] = domain
@@ -508,18 +530,25 @@ def _threat(doc: dict[str, Any], f: Fields, s: dict[str, str]) -> None:
 
 def _related(doc: dict[str, Any]) -> None:
     ips: list[str] = []
-    for side in ("source", "destination"):
-        part = doc.get(side)
+    source, destination = doc.get("source"), doc.get("destination")
+    for part in (source, destination):
         if part:
-            for value in (part.get("ip"), (part.get("nat") or {}).get("ip")):
+            value = part.get("ip")
+            if value and value not in ips:
+                ips.append(value)
+            nat = part.get("nat")
+            if nat:
+                value = nat.get("ip")
                 if value and value not in ips:
                     ips.append(value)
-    for value in doc.get("observer", {}).get("ip", ()):
-        if value not in ips:
-            ips.append(value)
+    observer = doc.get("observer")
+    if observer:
+        for value in observer.get("ip", ()):
+            if value not in ips:
+                ips.append(value)
     users: list[str] = []
-    for holder in (doc.get("user"), doc.get("source", {}).get("user"),
-                   doc.get("destination", {}).get("user")):
+    for holder in (doc.get("user"), source.get("user") if source else None,
+                   destination.get("user") if destination else None):
         if holder:
             for key in ("name", "email", "id"):
                 value = holder.get(key)
