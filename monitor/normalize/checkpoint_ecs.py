@@ -263,15 +263,17 @@ def to_ecs(f: Fields, *, header: Callable[[], tuple[str | None, str | None]],
     loguid = s.get("loguid")
     if loguid:
         event["id"] = loguid
-    sequence = _int(s.get("sequencenum"))
-    if sequence is not None:
-        event["sequence"] = sequence
+    if "sequencenum" in f:
+        sequence = _int(s["sequencenum"])
+        if sequence is not None:
+            event["sequence"] = sequence
     code = s.get("operation_number")
     if code:
         event["code"] = code
-    severity = _int(s.get("severity"))
-    if severity is not None:
-        event["severity"] = severity
+    if "severity" in f:
+        severity = _int(s["severity"])
+        if severity is not None:
+            event["severity"] = severity
     info = s.get("additional_info")
     if info and info.startswith("Administrator failed to log in: "):
         event["reason"] = info[len("Administrator failed to log in: "):].strip()
@@ -323,12 +325,13 @@ def _network(doc: dict[str, Any], f: Fields, s: dict[str, str]) -> None:
     layer = f.get("layer_name")
     if layer:
         net["name"] = layer
-    total_bytes = _int(s.get("bytes"))
-    if total_bytes is not None:
-        net["bytes"] = total_bytes
-    packets = _int(s.get("packets"))
-    if packets is None:
-        packets = _int(s.get("packet_amount"))
+    if "bytes" in f:
+        total_bytes = _int(s["bytes"])
+        if total_bytes is not None:
+            net["bytes"] = total_bytes
+    packets = _int(s["packets"]) if "packets" in f else None
+    if packets is None and "packet_amount" in f:
+        packets = _int(s["packet_amount"])
     if packets is not None:
         net["packets"] = packets
     if s.get("product") == "Expert Shell":
@@ -340,18 +343,23 @@ def _network(doc: dict[str, Any], f: Fields, s: dict[str, str]) -> None:
 def _endpoints(doc: dict[str, Any], f: Fields, s: dict[str, str]) -> None:
     src: dict[str, Any] = {}
     dst: dict[str, Any] = {}
-    ip = _ip(s.get("src")) or _ip(s.get("client_ip"))
+    get = s.get
+    ip = _ip(get("src")) or _ip(get("client_ip"))
     if ip:
         src["ip"] = ip
-    port = _int(s.get("s_port"), 0, 65535)
-    if port is not None:
-        src["port"] = port
-    ip = _ip(s.get("dst"))
+    value = get("s_port")
+    if value is not None:
+        port = _int(value, 0, 65535)
+        if port is not None:
+            src["port"] = port
+    ip = _ip(get("dst"))
     if ip:
         dst["ip"] = ip
-    port = _int(s.get("service"), 0, 65535)
-    if port is not None:
-        dst["port"] = port
+    value = get("service")
+    if value is not None:
+        port = _int(value, 0, 65535)
+        if port is not None:
+            dst["port"] = port
     keys = f.keys()
     if not keys.isdisjoint(_NAT_KEYS):
         nat_ip, nat_port = _ip(s.get("xlatesrc")), _int(s.get("xlatesport"), 1, 65535)
@@ -407,11 +415,19 @@ def _observer(doc: dict[str, Any], f: Fields, s: dict[str, str]) -> None:
     zone_in = s.get("inzone") or s.get("security_inzone")
     zone_out = s.get("outzone") or s.get("security_outzone")
     if inbound or zone_in:
-        obs["ingress"] = {k: v for k, v in (("interface", {"name": inbound} if inbound else None),
-                                            ("zone", zone_in)) if v}
+        ingress: dict[str, Any] = {}
+        if inbound:
+            ingress["interface"] = {"name": inbound}
+        if zone_in:
+            ingress["zone"] = zone_in
+        obs["ingress"] = ingress
     if outbound or zone_out:
-        obs["egress"] = {k: v for k, v in (("interface", {"name": outbound} if outbound else None),
-                                           ("zone", zone_out)) if v}
+        egress: dict[str, Any] = {}
+        if outbound:
+            egress["interface"] = {"name": outbound}
+        if zone_out:
+            egress["zone"] = zone_out
+        obs["egress"] = egress
     version = s.get("update_version")
     if version:
         obs["version"] = version
