@@ -109,12 +109,12 @@ def _document(fields: Fields, *, source: str, payload: bytes,
               original: str | None, fmt: str, leftover: str) -> Document:
     doc = to_ecs(fields, header=header, fallback=lambda: format_ts(received_at))
     created = _received_ts(received_at)
+    event = doc["event"]
     if created:
-        event = doc["event"]
         event["created"] = created  # when we received it (ECS: first read by us)
         event["ingested"] = created  # read by the clock-skew control (CHK-29)
     if original is not None:
-        doc["event"]["original"] = original
+        event["original"] = original
     if leftover:
         doc["checkpoint"]["unparsed"] = leftover
         doc.setdefault("tags", []).append("partially_parsed")
@@ -123,14 +123,15 @@ def _document(fields: Fields, *, source: str, payload: bytes,
     doc["monitor"] = {"source": source}
     doc["ecs"] = {"version": "8.17.0"}
     doc["checkpoint"]["log_format"] = fmt
-    loguid = doc["event"].get("id")
+    loguid = event.get("id")
     if loguid:
         origin = fields.get("origin")
-        doc_id = checkpoint_event_id(loguid, fields.get("sequencenum") if isinstance(
-            fields.get("sequencenum"), str) else None, origin if isinstance(origin, str) else None)
+        sequence = fields.get("sequencenum")
+        doc_id = checkpoint_event_id(loguid, sequence if isinstance(sequence, str) else None,
+                                     origin if isinstance(origin, str) else None)
     else:
         doc_id = payload_id(source, payload)
-    return Document(kind=_KIND, id=doc_id, source=doc)
+    return Document(_KIND, doc_id, doc)
 
 
 def normalize_checkpoint(raw: RawRecord, keep_original: bool = True) -> Document | DeadLetter:
