@@ -12,14 +12,14 @@ from __future__ import annotations
 from ..compile import scope, base_query, bool_filter, key_filter, time_range
 from .base import (PAGE, Ctx, Gen, composite_all, drafts_from_fires, group_of, lockstep,
                    sliding_distinct)
-from .threshold import coarse_candidates, refine
+from .threshold import coarse_candidates, refine, spans_clause
 
 
-def _pairs(ctx: Ctx, group: dict) -> Gen:
+def _pairs(ctx: Ctx, group: dict, spans: list | None) -> Gen:
     rule = ctx.rule
     assert rule.cardinality is not None
     query = bool_filter(*scope(rule, ctx.start - rule.window, ctx.end),
-                        key_filter(group))
+                        key_filter(group), spans_clause(spans))
 
     def body(after: dict | None) -> dict:
         comp: dict = {"size": PAGE, "sources": [
@@ -48,8 +48,8 @@ def run(ctx: Ctx) -> Gen:
     fields = rule.group_by or ()
     refined = yield from refine(ctx, [(group_of(b["key"], fields), b["doc_count"])
                                       for b in candidates], params.count * 0.9, params.field)
-    groups = [g for g, _ in refined]
-    series = yield from lockstep([_pairs(ctx, g) for g in groups])
+    groups = [g for g, _, _ in refined]
+    series = yield from lockstep([_pairs(ctx, g, spans) for g, _, spans in refined])
     drafts = []
     lo, hi = ctx.start.timestamp(), ctx.end.timestamp()
     for group, points in zip(groups, series, strict=True):

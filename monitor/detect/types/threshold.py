@@ -47,6 +47,8 @@ REFINE_BATCH = 100
 
 def refine(ctx: Ctx, groups: list[tuple[dict, int]], need: float,
            metric: str | None = None) -> Gen:
+    """Returns ``[(group, count, spans)]``: spans (epoch ms) where the key can fire, or None
+    when the run is too short to refine."""
     """Second, tighter necessary condition on candidates: buckets of exactly ``window``
     aligned to the epoch; any span of ``window`` lies inside two adjacent buckets, so a key
     can fire only where the counts (or ``metric`` cardinalities) of two adjacent buckets sum to
@@ -54,7 +56,7 @@ def refine(ctx: Ctx, groups: list[tuple[dict, int]], need: float,
     rule = ctx.rule
     width = int(rule.window.total_seconds())
     if not groups or (ctx.end - ctx.start + rule.window).total_seconds() <= 2 * width:
-        return groups
+        return [(g, c, None) for g, c in groups]
     batches = [groups[i:i + REFINE_BATCH] for i in range(0, len(groups), REFINE_BATCH)]
     sub: dict = {"date_histogram": {"field": "@timestamp", "fixed_interval": f"{width}s",
                                     "min_doc_count": 1}}
@@ -75,38 +77,61 @@ def refine(ctx: Ctx, groups: list[tuple[dict, int]], need: float,
         for i, (group, count) in enumerate(batch):
             slots = {b["key"]: (b["n"]["value"] if metric else b["doc_count"])
                      for b in (keys.get(f"c{i}") or {"t": {"buckets": []}})["t"]["buckets"]}
-            if any(v + slots.get(k + width * 1000, 0) >= need for k, v in slots.items()):
-                keep.append((group, count))
+            passing = sorted(k for k, v in slots.items()
+                             if v + slots.get(k + width * 1000, 0) >= need)
+            if passing:
+                keep.append((group, count, merge_spans(
+                    [(k, k + 2 * width * 1000) for k in passing])))
     return keep
 
 
-def histograms(ctx: Ctx, groups: list[tuple[dict, int]]) -> Gen:
+def merge_spans(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for lo, hi in sorted(spans):
+        if out and lo <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], hi))
+        else:
+            out.append((lo, hi))
+    return out
+
+
+def spans_clause(spans: list[tuple[int, int]] | None) -> list[dict]:
+    """Only the time spans where a key can fire (every firing window lies inside one)."""
+    if not spans:
+        return []
+    return [{"bool": {"should": [{"range": {"@timestamp": {"gte": lo, "lt": hi,
+                                                           "format": "epoch_millis"}}}
+                                 for lo, hi in spans], "minimum_should_match": 1}}]
+
+
+def histograms(ctx: Ctx, groups: list[tuple[dict, int, list | None]]) -> Gen:
     """Per group: sorted (epoch seconds, count) points over ``[start - window, end)``."""
     rule = ctx.rule
     span = (ctx.end - ctx.start + rule.window).total_seconds()
-    batches: list[list[tuple[dict, int]]] = []
-    current: list[tuple[dict, int]] = []
+    batches: list[list[tuple[dict, int, list | None]]] = []
+    current: list[tuple[dict, int, list | None]] = []
     load = 0
-    for group, count in groups:
+    for group, count, spans in groups:
         if current and (load + count > MAX_POINTS_PER_SEARCH or len(current) >= 100):
             batches.append(current)
             current, load = [], 0
-        current.append((group, count))
+        current.append((group, count, spans))
         load += count
     if current:
         batches.append(current)
     searches = []
     resolutions = []
     for batch in batches:
-        heaviest = max(c for _, c in batch)
+        heaviest = max(c for _, c, _ in batch)
         resolution = 1 if heaviest <= MAX_POINTS_PER_SEARCH else math.ceil(
             span / MAX_POINTS_PER_SEARCH)
         resolutions.append(resolution)
-        filters = {f"c{i}": bool_filter(key_filter(g)) for i, (g, _) in enumerate(batch)}
+        filters = {f"c{i}": bool_filter(key_filter(g), spans_clause(sp))
+                   for i, (g, _, sp) in enumerate(batch)}
         searches.append(Search(rule.index, {
             "size": 0, "track_total_hits": False,
             "query": bool_filter(*scope(rule, ctx.start - rule.window, ctx.end),
-                                 keys_filter([g for g, _ in batch])),
+                                 keys_filter([g for g, _, _ in batch])),
             "aggs": {"keys": {"filters": {"filters": filters}, "aggs": {"t": {"date_histogram": {
                 "field": "@timestamp", "fixed_interval": f"{resolution}s",
                 "min_doc_count": 1}}}}}}))
@@ -116,7 +141,7 @@ def histograms(ctx: Ctx, groups: list[tuple[dict, int]]) -> Gen:
     out = []
     for batch, resolution, response in zip(batches, resolutions, responses, strict=True):
         keys = (aggs(response).get("keys") or {"buckets": {}})["buckets"]
-        for i, (group, _) in enumerate(batch):
+        for i, (group, _, _) in enumerate(batch):
             found = keys.get(f"c{i}") or {"t": {"buckets": []}}
             points = [(b["key"] / 1000, b["doc_count"]) for b in found["t"]["buckets"]]
             out.append((group, points, resolution))
@@ -140,4 +165,5 @@ def run(ctx: Ctx) -> Gen:
     return drafts
 
 
-__all__ = ["run", "coarse_candidates", "refine", "histograms", "to_dt"]
+__all__ = ["run", "coarse_candidates", "refine", "histograms", "spans_clause", "merge_spans",
+           "to_dt"]
