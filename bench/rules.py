@@ -61,7 +61,10 @@ def generate(n: int, seed: int = 5):
                for _ in range(2000)]
     cde = [f"10.10.{rng.randint(0, 3)}.{rng.randint(1, 254)}" for _ in range(200)]
     weights = [1 / (i + 1) ** 0.8 for i in range(len(sources))]
-    src_pick = rng.choices(sources, weights, k=n)
+    src_pick = rng.choices(range(len(sources)), weights, k=n)
+    # clients talk to a handful of servers (95 %), like real ones; the rest is random
+    usual = [[servers[(j * 7919 + m * 104729) % len(servers)] for m in range(6)]
+             for j in range(len(sources))]
     for i in range(n):
         moment = START + timedelta(seconds=span * i / n)
         roll = rng.random()
@@ -72,8 +75,10 @@ def generate(n: int, seed: int = 5):
             to_cde = rng.random() < 0.1  # the CDE only takes HTTPS
             doc.update(event={"kind": "event", "category": ["network"], "action": action,
                               "id": f"fw-{i}"},
-                       source={"ip": src_pick[i], "port": rng.randint(1024, 65535)},
-                       destination={"ip": rng.choice(cde if to_cde else servers),
+                       source={"ip": sources[src_pick[i]], "port": rng.randint(1024, 65535)},
+                       destination={"ip": rng.choice(cde) if to_cde else
+                                    rng.choice(usual[src_pick[i]]) if rng.random() < 0.95
+                                    else rng.choice(servers),
                                     "port": 443 if to_cde else rng.choice(PORTS)},
                        network={"transport": "tcp"},
                        rule={"name": rng.choice(RULE_NAMES[:4]) if action == "Accept"
@@ -96,13 +101,14 @@ def generate(n: int, seed: int = 5):
                               "action": "logged-in" if ok else "logon-failed",
                               "outcome": "success" if ok else "failure"},
                        user={"name": f"user{rng.randint(1, 3000)}"},
-                       source={"ip": src_pick[i]})
+                       source={"ip": sources[src_pick[i]]})
             doc["observer"]["product"] = "Connectra"
         else:
             doc.update(event={"kind": "alert", "category": ["network"], "id": f"ips-{i}",
                               "action": rng.choice(("Detect", "Prevent")),
                               "severity": rng.choice((1, 2, 3))},
-                       source={"ip": src_pick[i]}, destination={"ip": rng.choice(servers)},
+                       source={"ip": sources[src_pick[i]]},
+                       destination={"ip": rng.choice(servers)},
                        checkpoint={"protection_name": f"Protection {rng.randint(1, 40)}"})
             doc["observer"]["product"] = "IPS"
         yield doc["event"]["id"], doc
