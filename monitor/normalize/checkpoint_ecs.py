@@ -230,8 +230,10 @@ def to_ecs(f: Fields, *, header: Callable[[], tuple[str | None, str | None]],
     ``header()`` gives the syslog header time and zone; it is only called without ``time``."""
     doc: dict[str, Any] = {}
     s: dict[str, str] = f  # type: ignore[assignment]
-    if list in map(type, f.values()):  # repeated keys: ECS scalars take the first value
-        s = {k: (v[0] if v.__class__ is list else v) for k, v in f.items()}  # type: ignore[misc]
+    for value in f.values():
+        if value.__class__ is list:  # repeated keys: ECS scalars take the first value
+            s = {k: (v[0] if v.__class__ is list else v) for k, v in f.items()}  # type: ignore[misc]
+            break
     keys = f.keys()
     event: dict[str, Any] = {"module": "checkpoint", "dataset": dataset_of(f, s)}
     timestamp, zone = None, None

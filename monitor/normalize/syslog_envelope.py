@@ -50,6 +50,28 @@ class Envelope:
                 zone)
 
 
+_new = object.__new__
+_SETTERS = tuple(Envelope.__dict__[name].__set__ for name in (
+    "pri", "timestamp", "hostname", "app", "timezone", "message", "timestamp_text"))
+
+
+def _envelope(pri: int | None, timestamp: datetime | None, hostname: str | None,
+              app: str | None, zone: str | None, message: str,
+              timestamp_text: str | None = None) -> Envelope:
+    """``Envelope(...)`` without the frozen dataclass ``__init__`` (one per line, 5x cheaper):
+    the slot descriptors set the same fields; the object is as frozen as any other."""
+    env = _new(Envelope)
+    set_pri, set_ts, set_host, set_app, set_zone, set_message, set_text = _SETTERS
+    set_pri(env, pri)
+    set_ts(env, timestamp)
+    set_host(env, hostname)
+    set_app(env, app)
+    set_zone(env, zone)
+    set_message(env, message)
+    set_text(env, timestamp_text)
+    return env
+
+
 def parse_iso(text: str) -> tuple[datetime, str] | None:
     """ISO 8601 with the Log Exporter quirks (``--5:00`` = ``-05:00``); (aware dt, zone label)."""
     match = _ISO.match(text.strip())
@@ -100,16 +122,16 @@ def split_envelope(text: str, year: int) -> Envelope:
         except ValueError:
             stamp = None
         tag = (match.group("tag") or "").strip().rstrip(":")
-        return Envelope(pri, stamp, match.group("host"), tag.split("[", 1)[0] or None,
+        return _envelope(pri, stamp, match.group("host"), tag.split("[", 1)[0] or None,
                         "UTC" if stamp else None, rest[match.end():])
-    return Envelope(pri, None, None, None, None, rest)
+    return _envelope(pri, None, None, None, None, rest)
 
 
 def _rfc5424(pri: int | None, rest: str) -> Envelope:
     parts = rest.split(" ", 5)
     if len(parts) < 5:
-        return Envelope(pri, None, None, None, None, rest)
+        return _envelope(pri, None, None, None, None, rest)
     stamp_text, host, app = parts[0], parts[1], parts[2]
     message = parts[5] if len(parts) > 5 else ""
-    return Envelope(pri, None, None if host == "-" else host, None if app == "-" else app, None,
+    return _envelope(pri, None, None if host == "-" else host, None if app == "-" else app, None,
                     message, None if stamp_text == "-" else stamp_text)
