@@ -23,6 +23,7 @@ _TRANSPORT = {"0": "hopopt", "1": "icmp", "2": "igmp", "6": "tcp", "8": "egp", "
 _ALLOW = frozenset({"Accept", "Allow"})
 _DENY = frozenset({"Drop", "Reject", "Block", "Prevent"})
 _ALERT_RULE_ACTIONS = frozenset({"Prevent", "Detect", "Quarantine"})
+_DETECT_PREVENT = frozenset({"Detect", "Prevent"})
 THREAT_PRODUCTS = frozenset({
     "Anti Malware", "Anti-Bot", "Anti-Virus", "Threat Emulation", "Threat Extraction", "IPS",
     "SmartDefense", "Anti Bot", "Anti Virus", "Zero Phishing", "Threat Prevention"})
@@ -51,6 +52,7 @@ _IP_CACHE: dict[str, bool] = {}
 _TS_CACHE: dict[int, str] = {}
 _TIME_CACHE: dict[str, tuple[str, str | None] | None] = {}
 _MISSING = object()
+_SIC_CACHE: dict[str, str | None] = {}
 _TIME_RANGE_KEYS = frozenset({"start_time", "lastupdatetime"})
 _NAT_KEYS = frozenset({"xlatesrc", "xlatesport", "xlatedst", "xlatedport"})
 _SIDE_COUNT_KEYS = frozenset({"client_outbound_bytes", "server_outbound_bytes",
@@ -145,8 +147,10 @@ def _int(value: str | None, low: int = 0, high: int = _MAX_INT) -> int | None:
 
 
 def _ip(value: str | None) -> str | None:
-    if value and value != "0.0.0.0" and _is_ip(value):
-        return value
+    if value and value != "0.0.0.0":
+        known = _IP_CACHE.get(value)
+        if known if known is not None else _is_ip(value):
+            return value
     return None
 
 
@@ -197,10 +201,9 @@ def classify(f: Fields, s: dict[str, str]) -> tuple[str, list[str], list[str], s
             ("logon-failed", ["denied"], "failure")
     if f.get("malware_action") is not None:
         category.append("malware")
-    if any(r in _ALERT_RULE_ACTIONS for r in rule_actions):
+    if not _ALERT_RULE_ACTIONS.isdisjoint(rule_actions):
         kind = "alert"
-        if "intrusion_detection" not in category and any(r in ("Detect", "Prevent")
-                                                         for r in rule_actions):
+        if "intrusion_detection" not in category and not _DETECT_PREVENT.isdisjoint(rule_actions):
             category.append("intrusion_detection")
     elif s.get("product") in THREAT_PRODUCTS:
         kind = "alert"
@@ -403,9 +406,16 @@ def _observer(doc: dict[str, Any], f: Fields, s: dict[str, str]) -> None:
         obs["product"] = product
     sic = s.get("originsicname")
     if sic:
-        head = sic.split(",", 1)[0]
-        if head[:3].lower() == "cn=" and len(head) > 3:
-            obs["hostname"] = head[3:]
+        hostname = _SIC_CACHE.get(sic, _MISSING)
+        if hostname is _MISSING:
+            head = sic.split(",", 1)[0]
+            hostname = head[3:] if head[:3].lower() == "cn=" and len(head) > 3 else None
+            if len(sic) <= 256:
+                if len(_SIC_CACHE) > 4096:
+                    _SIC_CACHE.clear()
+                _SIC_CACHE[sic] = hostname
+        if hostname is not None:
+            obs["hostname"] = hostname
     ifname = s.get("ifname")
     inbound = s.get("client_inbound_interface")
     outbound = s.get("client_outbound_interface") or \
