@@ -7,7 +7,10 @@ and ``normalize_checkpoint`` on every line (the whole pure stage: envelope, toke
 mapping, stable id, event.original kept). Prints lines/s and the ratio. Single process, so
 the numbers are per core. Not a test: never fails on a timing.
 
-    python bench/parse.py [--lines 100000] [--rounds 3] [--profile]
+    python bench/parse.py [--lines 100000] [--rounds 3] [--profile] [--workers N]
+
+``--workers N`` also times the same file normalized by N worker processes (chunks of lines
+out, documents pickled back to the parent, as a multi-process ingest would need), wall clock.
 """
 from __future__ import annotations
 
@@ -50,6 +53,29 @@ def parse_loop(path: str) -> int:
     return count
 
 
+def _normalize_chunk(lines: list[bytes]) -> list[object]:
+    now = datetime.now(UTC)
+    return [normalize_checkpoint(RawRecord("checkpoint:file", line, now)) for line in lines]
+
+
+def _chunks(path: str, size: int = 2000):
+    chunk: list[bytes] = []
+    with open(path, "rb") as handle:
+        for line in handle:
+            line = line.rstrip(b"\r\n")
+            if line:
+                chunk.append(line)
+                if len(chunk) == size:
+                    yield chunk
+                    chunk = []
+    if chunk:
+        yield chunk
+
+
+def parallel_loop(path: str, pool) -> int:
+    return sum(len(docs) for docs in pool.imap(_normalize_chunk, _chunks(path)))
+
+
 def tokenize_loop(path: str) -> int:
     """Only the ``key:"value"`` tokenizer (one regex findall + dict): a floor for the design."""
     count = 0
@@ -67,6 +93,8 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--profile", action="store_true", help="cProfile one parse round")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="also time N worker processes (wall clock)")
     args = parser.parse_args()
     fd, path = tempfile.mkstemp(suffix=".log")
     with os.fdopen(fd, "w") as out:
@@ -99,6 +127,18 @@ def main() -> None:
         print(f"per CPU-second (process_time, less sensitive to other load): raw "
               f"{cpu_raw:,.0f}, parse {cpu_parse:,.0f} lines/s, ratio {cpu_parse / cpu_raw:.4f}")
         print(f"tokenizer only (regex findall + dict), per CPU-second: {tokenizer_cpu:,.0f} lines/s")
+        if args.workers:
+            import multiprocessing
+            with multiprocessing.get_context("spawn").Pool(args.workers) as pool:
+                pool.map(_normalize_chunk, [[b""]] * args.workers)  # workers up and imported
+                rates = []
+                for _ in range(args.rounds):
+                    started = time.perf_counter()
+                    done = parallel_loop(path, pool)
+                    rates.append(done / (time.perf_counter() - started))
+            print(f"{args.workers} worker processes, wall clock: "
+                  f"{statistics.median(rates):,.0f} lines/s "
+                  f"(rounds: {', '.join(f'{r:,.0f}' for r in rates)}; 1 process wall: {parse:,.0f})")
         print(f"load average: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
         if args.profile:
             import cProfile
