@@ -311,14 +311,14 @@ def _wire_rules(ctx: Context, components: Components) -> None:
 
 def _wire_compliance(ctx: Context, components: Components) -> None:
     try:
-        from ..compliance.catalogue import load_catalogue
-        from ..compliance.controls import load_controls
-        from ..compliance.run import evaluate_period, summarize
+        from ..compliance.run import evaluate_period, load_pack, summarize
     except ImportError as exc:
         _missing(components, "compliance", exc)
         return
-    catalogue = load_catalogue()
-    controls = load_controls()
+    # a configured rules folder with a pci/ pack replaces the bundled one
+    roots = [d for d in (_resolve(ctx, d) for d in ctx.settings.rules.dirs)
+             if d is not None and (d / "pci").is_dir()]
+    catalogue, controls, sources = load_pack(roots[0] if roots else None)  # RuleError if bad
     components.control_ids.extend(c.id for c in controls)
     components.frameworks[catalogue.framework] = list(catalogue.ids)
     metrics = ctx.metrics
@@ -327,7 +327,7 @@ def _wire_compliance(ctx: Context, components: Components) -> None:
         now = datetime.now(UTC)
         start = now.replace(hour=0, minute=0, second=0, microsecond=0)
         results = await evaluate_period(controls, catalogue, ctx.store, start,
-                                        start + timedelta(days=1), now)
+                                        start + timedelta(days=1), now, sources=sources)
         summary = summarize(catalogue, results)
         for requirement, status in summary.requirement_status.items():
             if requirement in catalogue.ids:
