@@ -91,6 +91,8 @@ def main() -> int:
                                                       "http://127.0.0.1:9200"))
     parser.add_argument("--sample", type=float, default=15.0, help="seconds between samples")
     parser.add_argument("--keep", action="store_true", help="keep the indices afterwards")
+    parser.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING"],
+                        help="daemon log level (INFO shows one line per job run)")
     args = parser.parse_args()
 
     prefix = f"soak-{int(time.time())}"
@@ -100,7 +102,7 @@ def main() -> int:
         "elasticsearch": {"hosts": [args.es], "index_prefix": prefix},
         "sources": {"syslog": {"enabled": True, "udp": None, "tcp": f"127.0.0.1:{tcp}"}},
         "http": {"listen": f"127.0.0.1:{http}"},
-        "logging": {"format": "json", "level": "WARNING"},
+        "logging": {"format": "json", "level": args.log_level},
     }))
     log = open(work / "monitor.log", "wb")  # noqa: SIM115
     daemon = subprocess.Popen([sys.executable, "-m", "monitor.cli.main", "-c",
