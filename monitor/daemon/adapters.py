@@ -311,7 +311,7 @@ def _wire_rules(ctx: Context, components: Components) -> None:
 
 def _wire_compliance(ctx: Context, components: Components) -> None:
     try:
-        from ..compliance.run import evaluate_period, load_pack, summarize
+        from ..compliance.run import evaluate_period, load_pack, publish_metrics, summarize
     except ImportError as exc:
         _missing(components, "compliance", exc)
         return
@@ -329,12 +329,7 @@ def _wire_compliance(ctx: Context, components: Components) -> None:
         results = await evaluate_period(controls, catalogue, ctx.store, start,
                                         start + timedelta(days=1), now, sources=sources)
         summary = summarize(catalogue, results)
-        for requirement, status in summary.requirement_status.items():
-            if requirement in catalogue.ids:
-                metrics.set_requirement_status(summary.framework, requirement, str(status))
-        if summary.score is not None:
-            metrics.compliance_score.labels(framework=summary.framework).set(summary.score)
-        metrics.compliance_last_evaluation.labels(framework=summary.framework).set(now.timestamp())
+        publish_metrics(metrics, summary, now)  # requirement ids come from the catalogue
         return RunReport(counts={f"controls_{k}": v for k, v in summary.by_status.items()})
 
     components.compliance_wired = True
