@@ -62,6 +62,9 @@ class DeadLetter:
 
 @dataclass(slots=True)
 class BulkResult:
+    """Counts per outcome. ``indexed`` counts documents only; every record that ended in the
+    dead-letter index (passed in as a DeadLetter or rejected by a mapping) is ``dead_lettered``."""
+
     indexed: int = 0
     duplicates: int = 0
     dead_lettered: int = 0
@@ -305,14 +308,20 @@ class BulkWriter:
             response = await self._post(pending)
             result.requests += 1
             if not response.get("errors"):
-                result.indexed += len(pending)
+                letters_written = sum(1 for index in pending.indices
+                                      if index.startswith(deadletter_prefix))
+                result.indexed += len(pending) - letters_written
+                result.dead_lettered += letters_written
                 return result
             retry: list[int] = []
             letters: list[DeadLetter] = []
             for i, outcome in enumerate(response.get("items", [])[:len(pending)]):
                 status, error = _status(outcome)
                 if status in (200, 201):
-                    result.indexed += 1
+                    if pending.indices[i].startswith(deadletter_prefix):
+                        result.dead_lettered += 1
+                    else:
+                        result.indexed += 1
                 elif status == 409:
                     result.duplicates += 1
                 elif status in _RETRY_STATUSES:
@@ -328,7 +337,7 @@ class BulkWriter:
                 for letter in letters:
                     sub_chunk.append(*self._item(letter))
                 sub = await self._send_chunk(sub_chunk)
-                result.dead_lettered += sub.indexed + sub.duplicates
+                result.dead_lettered += sub.dead_lettered + sub.duplicates
                 result.requests += sub.requests
                 for letter in letters:
                     key = letter.reason.split(":", 2)[1].strip() if ":" in letter.reason \

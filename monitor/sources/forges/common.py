@@ -63,9 +63,9 @@ async def write(writer: BulkWriter, docs: list[Any], stats: SyncStats, label: st
     stats.documents += len(docs) - letters
     if docs:
         result = await writer.write(docs, label=label)
-        stats.indexed += max(0, result.indexed - letters)
+        stats.indexed += result.indexed
         stats.duplicates += result.duplicates
-        stats.dead_lettered += result.dead_lettered + letters
+        stats.dead_lettered += result.dead_lettered
 
 
 def start_stats(source: str, kind: str) -> tuple[SyncStats, ForgeCounters, float]:
