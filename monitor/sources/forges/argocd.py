@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ...normalize import changes
-from ..git import SyncStats, record_stats
-from .common import finish, guard, iso, start_stats, write
+from ..git import SyncStats
+from .common import bearer_headers, forge_run, guard, iso, write
 from .http import ForgeError, ForgeHttp, build_client
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -59,16 +59,13 @@ async def sync_argocd(cfg: ArgoCdSource, store: Store, writer: BulkWriter,
                       now: datetime | None = None) -> SyncStats:
     """Collect sync history and operation state, detect history gaps (see module doc)."""
     del store
-    stats, before, started = start_stats(cfg.name, "argocd")
-    own = client is None
-    client = client or build_client(cfg.tls, cfg.timeout_seconds)
-    headers = {"Accept": "application/json", "User-Agent": "pci-compliance-monitor"}
-    if cfg.token is not None:
-        headers["Authorization"] = f"Bearer {cfg.token.get_secret_value()}"
-    http = ForgeHttp(cfg.name, cfg.base_url, client, headers=headers, sleep=sleep)
     detected = iso((now or datetime.now(UTC)).astimezone(UTC))
     key = f"argocd:{cfg.name}"
-    try:
+    async with forge_run(
+        cfg.name, "argocd", client, lambda: build_client(cfg.tls, cfg.timeout_seconds),
+        lambda c: ForgeHttp(cfg.name, cfg.base_url, c, headers=bearer_headers(cfg.token),
+                            sleep=sleep),
+    ) as (http, stats):
         current = await state.get(key)
         value: dict[str, Any] = dict(current.value) if current else {}
         last_ids: dict[str, int] = dict(value.get("last_history_id") or {})
@@ -104,14 +101,6 @@ async def sync_argocd(cfg: ArgoCdSource, store: Store, writer: BulkWriter,
         await write(writer, docs, stats, f"argocd:{cfg.name}")
         value.update({"last_history_id": last_ids, "synced_at": detected})
         await state.put(key, value, current)
-    except ForgeError:
-        stats.errors += 1
-        raise
-    finally:
-        finish(stats, http, before, started)
-        record_stats(stats)
-        if own:
-            await client.aclose()
     return stats
 
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -11,10 +12,11 @@ from typing import Any
 import orjson
 
 from ...store.writer import BulkWriter, DeadLetter
-from ..git import SyncStats
+from ..git import SyncStats, record_stats
 from .http import ForgeCounters, ForgeError, ForgeHttp, counters
 
-__all__ = ["collect", "finish", "guard", "iso", "start_stats", "write"]
+__all__ = ["bearer_headers", "collect", "finish", "forge_run", "guard", "iso", "start_stats",
+           "write"]
 
 log = logging.getLogger(__name__)
 _MALFORMED = (KeyError, TypeError, ValueError, AttributeError, IndexError)
@@ -84,3 +86,33 @@ def finish(stats: SyncStats, http: ForgeHttp, before: ForgeCounters, started: fl
 def iso(moment: datetime) -> str:
     """``YYYY-MM-DDTHH:MM:SSZ``, the format GitHub and GitLab use (comparable as strings)."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@asynccontextmanager
+async def forge_run(name: str, kind: str, client: Any, make_client: Callable[[], Any],
+                    make_http: Callable[[Any], ForgeHttp]) -> AsyncIterator[tuple[ForgeHttp, SyncStats]]:
+    """One sync run of a forge source: stats, a client (ours unless one is passed in), and the
+    bookkeeping every run needs whatever happens: an error counted, counters and totals
+    recorded, our own client closed."""
+    stats, before, started = start_stats(name, kind)
+    own = client is None
+    client = client or make_client()
+    http = make_http(client)
+    try:
+        yield http, stats
+    except ForgeError:
+        stats.errors += 1
+        raise
+    finally:
+        finish(stats, http, before, started)
+        record_stats(stats)
+        if own:
+            await client.aclose()
+
+
+def bearer_headers(token: Any) -> dict[str, str]:
+    """JSON API headers, with the token (a SecretStr or None) as a bearer credential."""
+    headers = {"Accept": "application/json", "User-Agent": "pci-compliance-monitor"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token.get_secret_value()}"
+    return headers

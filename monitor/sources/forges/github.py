@@ -35,8 +35,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ...normalize import changes
-from ..git import SyncStats, record_stats
-from .common import collect, finish, guard, iso, start_stats, write
+from ..git import SyncStats
+from .common import collect, forge_run, guard, iso, write
 from .http import ForgeError, ForgeHttp, build_client
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -122,29 +122,20 @@ async def sync_github(cfg: GithubSource, store: Store, writer: BulkWriter,
                       now: datetime | None = None) -> SyncStats:
     """Collect deployments, merged PRs, direct pushes and branch rules (see module doc)."""
     del store  # documents go through the writer, cursors through the state store
-    stats, before, started = start_stats(cfg.name, "github")
-    own = client is None
-    client = client or build_client(cfg.tls, cfg.timeout_seconds)
     auth = GithubAuth(cfg)
-    http = ForgeHttp(cfg.name, cfg.base_url, client, sleep=sleep, auth=auth,
-                     headers={"Accept": "application/vnd.github+json",
-                              "X-GitHub-Api-Version": API_VERSION,
-                              "User-Agent": "pci-compliance-monitor"})
-    auth.http = http
     moment = (now or datetime.now(UTC)).astimezone(UTC)
-    try:
+    async with forge_run(
+        cfg.name, "github", client, lambda: build_client(cfg.tls, cfg.timeout_seconds),
+        lambda c: ForgeHttp(cfg.name, cfg.base_url, c, sleep=sleep, auth=auth,
+                            headers={"Accept": "application/vnd.github+json",
+                                     "X-GitHub-Api-Version": API_VERSION,
+                                     "User-Agent": "pci-compliance-monitor"}),
+    ) as (http, stats):
+        auth.http = http
         for repo in cfg.repositories:
             if not _REPO_RE.match(repo):
                 raise ForgeError(f"{cfg.name}: repository must be owner/name, got {repo[:100]!r}")
             await _sync_one(http, cfg, repo, writer, state, stats, moment)
-    except ForgeError:
-        stats.errors += 1
-        raise
-    finally:
-        finish(stats, http, before, started)
-        record_stats(stats)
-        if own:
-            await client.aclose()
     return stats
 
 

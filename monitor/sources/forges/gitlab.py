@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ...normalize import changes
-from ..git import SyncStats, record_stats
-from .common import collect, finish, guard, iso, start_stats, write
+from ..git import SyncStats
+from .common import bearer_headers, collect, forge_run, guard, iso, write
 from .http import ForgeError, ForgeHttp, build_client
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -49,29 +49,18 @@ async def sync_gitlab(cfg: GitlabSource, store: Store, writer: BulkWriter,
                       now: datetime | None = None) -> SyncStats:
     """Collect deployments and merged merge requests (see module doc)."""
     del store
-    stats, before, started = start_stats(cfg.name, "gitlab")
-    own = client is None
-    client = client or build_client(cfg.tls, cfg.timeout_seconds)
-    headers = {"Accept": "application/json", "User-Agent": "pci-compliance-monitor"}
-    if cfg.token is not None:
-        headers["Authorization"] = f"Bearer {cfg.token.get_secret_value()}"
-    http = ForgeHttp(cfg.name, cfg.base_url.rstrip("/") + "/api/v4", client, headers=headers,
-                     sleep=sleep)
+    headers = bearer_headers(cfg.token)
     moment = (now or datetime.now(UTC)).astimezone(UTC)
-    try:
+    async with forge_run(
+        cfg.name, "gitlab", client, lambda: build_client(cfg.tls, cfg.timeout_seconds),
+        lambda c: ForgeHttp(cfg.name, cfg.base_url.rstrip("/") + "/api/v4", c, headers=headers,
+                            sleep=sleep),
+    ) as (http, stats):
         for project in cfg.projects:
             if not _PROJECT_RE.match(project):
                 raise ForgeError(f"{cfg.name}: project must be group/project or an id, "
                                  f"got {project[:100]!r}")
             await _sync_one(http, cfg, project, writer, state, stats, moment)
-    except ForgeError:
-        stats.errors += 1
-        raise
-    finally:
-        finish(stats, http, before, started)
-        record_stats(stats)
-        if own:
-            await client.aclose()
     return stats
 
 
