@@ -30,10 +30,14 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from ..metrics.collectors import Positions
 from ..metrics.definitions import Metrics
+from .memory import release_memory
 
 __all__ = ["JobSpec", "JobTable", "RuleRun", "RunReport", "cron", "interval"]
 
 log = logging.getLogger("monitor.jobs")
+
+#: kinds whose runs build large transient structures (findings, evidence, report data)
+_HEAVY_KINDS = frozenset({"rules", "compliance", "report"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +233,8 @@ class JobTable:
         finally:
             self._running.pop(task, None)
         duration = time.perf_counter() - started
+        if spec.kind in _HEAVY_KINDS:
+            release_memory()  # a big evaluation must not leave RSS at its high-water mark
         metrics.job_runs.labels(job_id=job_id, outcome=outcome).inc()
         metrics.job_duration.labels(job_id=job_id).observe(duration)
         now = self._clock()
