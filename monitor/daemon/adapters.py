@@ -213,9 +213,10 @@ def _wire_git(ctx: Context, components: Components) -> None:
     except ImportError as exc:
         _missing(components, "git", exc)
         return
-    cache = ctx.settings.base_dir / "var" / "git"
     for cfg in repos:
-        async def pull(cfg=cfg) -> RunReport:
+        cache = _resolve(ctx, cfg.mirror_dir) or cfg.mirror_dir
+
+        async def pull(cfg=cfg, cache=cache) -> RunReport:
             cache.mkdir(parents=True, exist_ok=True)
             stats = await sync_repo(cfg, ctx.store, ctx.writer_for(cfg.name), ctx.state, cache)
             return RunReport(counts={"commits": stats.commits, "tags": stats.tags,
@@ -322,12 +323,28 @@ def _wire_compliance(ctx: Context, components: Components) -> None:
     components.control_ids.extend(c.id for c in controls)
     components.frameworks[catalogue.framework] = list(catalogue.ids)
     metrics = ctx.metrics
+    inventory_file = _resolve(ctx, ctx.settings.rules.inventory_file) \
+        if ctx.settings.rules.inventory_file else None
+    if inventory_file is not None:
+        from ..inventory import load_inventory
+        inventory = load_inventory(inventory_file)  # RuleError if bad: refuse to start/reload
+    else:
+        inventory = None  # the snapshot stored by `monitor inventory load`
+    finalized: set[datetime] = set()
 
     async def evaluate() -> RunReport:
         now = datetime.now(UTC)
         start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        # the last run before midnight misses the day's final minutes: once per day, settle
+        # yesterday with its complete data before moving on
+        yesterday = start - timedelta(days=1)
+        if yesterday not in finalized:
+            await evaluate_period(controls, catalogue, ctx.store, yesterday, start, now,
+                                  sources=sources, inventory=inventory)
+            finalized.add(yesterday)
         results = await evaluate_period(controls, catalogue, ctx.store, start,
-                                        start + timedelta(days=1), now, sources=sources)
+                                        start + timedelta(days=1), now, sources=sources,
+                                        inventory=inventory)
         summary = summarize(catalogue, results)
         publish_metrics(metrics, summary, now)  # requirement ids come from the catalogue
         return RunReport(counts={f"controls_{k}": v for k, v in summary.by_status.items()})

@@ -66,22 +66,28 @@ class StateStore:
 
     async def put(self, key: str, value: dict[str, Any], expected: StateDoc | None, *,
                   kind: str = "cursor", owner: str | None = None,
-                  expires_at: datetime | None = None, now: datetime | None = None) -> StateDoc:
-        """Write ``value`` if the stored version is still ``expected`` (None: must not exist)."""
+                  expires_at: datetime | None = None, now: datetime | None = None,
+                  visible: bool = True) -> StateDoc:
+        """Write ``value`` if the stored version is still ``expected`` (None: must not exist).
+
+        ``get`` is real-time, so compare-and-set never needs a refresh; ``visible`` (default)
+        also waits until searches see the write, for state that reports aggregate over.
+        Leases pass False: their renewal must not wait up to a refresh interval."""
         body: dict[str, Any] = {"kind": kind, "key": key, "value": value,
                                 "updated_at": _iso(now or datetime.now(UTC))}
         if owner is not None:
             body["owner"] = owner
         if expires_at is not None:
             body["expires_at"] = _iso(expires_at)
+        refresh = "wait_for" if visible else "false"
         try:
             if expected is None:
                 response = await self._store.es.index(index=self.index, id=key, document=body,
-                                                      op_type="create", refresh="wait_for")
+                                                      op_type="create", refresh=refresh)
             else:
                 response = await self._store.es.index(
                     index=self.index, id=key, document=body, if_seq_no=expected.seq_no,
-                    if_primary_term=expected.primary_term, refresh="wait_for")
+                    if_primary_term=expected.primary_term, refresh=refresh)
         except es_exc.ConflictError as exc:
             raise ConflictError(f"state {key!r} changed since it was read") from exc
         except Exception as exc:  # noqa: BLE001
@@ -114,7 +120,8 @@ class StateStore:
         try:
             doc = await self.put(key, {"acquired_at": _iso(now)} if current is None or
                                  current.owner != owner else current.value,
-                                 current, kind="lease", owner=owner, expires_at=expires, now=now)
+                                 current, kind="lease", owner=owner, expires_at=expires, now=now,
+                                 visible=False)
         except ConflictError:
             latest = await self.get(key)
             holder = latest.owner if latest else None
@@ -129,6 +136,6 @@ class StateStore:
             return
         try:
             await self.put(lease.key, lease.doc.value, lease.doc, kind="lease", owner="",
-                           expires_at=datetime.fromtimestamp(0, UTC))
+                           expires_at=datetime.fromtimestamp(0, UTC), visible=False)
         except ConflictError:
             pass

@@ -35,9 +35,11 @@ def _ts(value: Any) -> float | None:
 
 
 async def open_findings_by_severity(store: Store) -> dict[str, int]:
-    """Count of findings whose ``finding.status`` is ``open``, per ``rule.severity``."""
+    """Count of open findings per ``rule.severity``; a finding an active exception covers
+    (``finding.suppressed``) is not waiting for anyone and does not page."""
     body = {"size": 0, "track_total_hits": False,
-            "query": {"term": {"finding.status": "open"}},
+            "query": {"bool": {"filter": [{"term": {"finding.status": "open"}}],
+                               "must_not": [{"term": {"finding.suppressed": True}}]}},
             "aggs": {"severity": {"terms": {"field": "rule.severity", "size": 10}}}}
     try:
         response = await store.es.search(index=store.names.findings, **body, **_TOLERANT)
