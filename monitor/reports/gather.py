@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..store import Store
-from ..store.search import SearchStats, msearch, search
+from ..store.search import SearchStats, composite_buckets, msearch, search
 from . import queries as q
 from . import sections as sec
 from .data import (
@@ -49,30 +49,6 @@ __all__ = ["control_status", "gather_report", "requirement_status", "source_gaps
 
 _SAMPLE_KEYS = ("samples", "sample", "items", "events", "unmatched", "violations", "records")
 _REF_KEYS = ("refs", "evidence_refs", "sample_ids", "ids")
-
-
-async def composite_buckets(store: Store, kind: str, query: dict[str, Any],
-                            sources: list[dict[str, Any]], *, aggs: dict[str, Any] | None = None,
-                            page_size: int = 100, what: str = "",
-                            stats: SearchStats | None = None):
-    """Every bucket of a composite aggregation, paged by ``after_key`` (counted in ``stats``)."""
-    after: dict[str, Any] | None = None
-    while True:
-        composite: dict[str, Any] = {"size": page_size, "sources": sources}
-        if after is not None:
-            composite["after"] = after
-        agg: dict[str, Any] = {"composite": composite}
-        if aggs:
-            agg["aggs"] = aggs
-        answer = await search(store, kind, {"size": 0, "track_total_hits": False,
-                                            "query": query, "aggs": {"c": agg}}, stats=stats)
-        result = (answer.get("aggregations") or {}).get("c") or {}
-        buckets = result.get("buckets", [])
-        for bucket in buckets:
-            yield bucket
-        after = result.get("after_key")
-        if not buckets or after is None or len(buckets) < page_size:
-            return
 
 
 # -- sources and gaps -------------------------------------------------------------------------
