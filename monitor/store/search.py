@@ -5,7 +5,7 @@ sends them. Every helper tolerates missing indices (a fresh install answers empt
 and can add Elasticsearch's own ``took`` to a :class:`SearchStats` so a caller can report how
 much of its time was spent inside Elasticsearch.
 
-* ``search_kind``, ``msearch_kinds``, ``composite_buckets`` (reports, compliance): see below.
+* ``search``, ``msearch_kinds``, ``composite_buckets`` (reports, compliance): see below.
 
 Helpers used by the rule engine and findings (one small function per need):
 
@@ -33,7 +33,7 @@ from elasticsearch import exceptions as es_exc
 from ..errors import ConflictError, StoreError
 from .client import Store, translate_error
 
-__all__ = ["SearchStats", "search_kind", "msearch_kinds", "composite_buckets", "msearch",
+__all__ = ["SearchStats", "msearch_kinds", "composite_buckets", "msearch",
            "search", "composite_pages", "eql_search", "get_doc", "replace_doc", "refresh",
            "drop_kinds"]
 
@@ -59,21 +59,6 @@ class SearchStats:
 
 def _index(store: Store, kind: str) -> str:
     return store.names.read(kind)
-
-
-async def search_kind(store: Store, kind: str, body: dict[str, Any], *, what: str,
-                      stats: SearchStats | None = None) -> dict[str, Any]:
-    """Run one search over every index of ``kind``; return the response body."""
-    try:
-        response = await store.es.search(index=store.names.read(kind), body=body, **_TOLERANT)
-    except Exception as exc:  # noqa: BLE001 - translated
-        raise translate_error(exc, what) from exc
-    result = dict(response.body)
-    if stats is not None:
-        stats.took_ms += int(result.get("took", 0))
-        stats.requests += 1
-        stats.searches += 1
-    return result
 
 
 async def msearch_kinds(store: Store, searches: Sequence[tuple[str, dict[str, Any]]], *,
@@ -122,7 +107,7 @@ async def composite_buckets(store: Store, kind: str, query: dict[str, Any],
         if aggs:
             agg["aggs"] = aggs
         body = {"size": 0, "track_total_hits": False, "query": query, "aggs": {"c": agg}}
-        answer = await search_kind(store, kind, body, what=what, stats=stats)
+        answer = await search(store, kind, body, stats, what=what)
         result = (answer.get("aggregations") or {}).get("c") or {}
         buckets = result.get("buckets", [])
         for bucket in buckets:
@@ -170,12 +155,14 @@ async def msearch(store: Store, requests: Sequence[tuple[str, dict[str, Any]]],
 
 
 async def search(store: Store, kind: str, body: dict[str, Any],
-                 stats: SearchStats | None = None) -> dict[str, Any]:
+                 stats: SearchStats | None = None, *, what: str = "") -> dict[str, Any]:
+    """One search over every index of ``kind`` (missing indices are empty, not errors);
+    the response body, with its ``took`` counted in ``stats``."""
     try:
         response = await store.es.search(index=_index(store, kind), ignore_unavailable=True,
                                          allow_no_indices=True, **body)
     except Exception as exc:  # noqa: BLE001
-        raise translate_error(exc, f"search {kind}") from exc
+        raise translate_error(exc, what or f"search {kind}") from exc
     if stats is not None:
         stats.requests += 1
         stats.searches += 1
