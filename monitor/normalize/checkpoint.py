@@ -9,8 +9,6 @@ Management API's ``show-logs`` answer.
 """
 from __future__ import annotations
 
-import dataclasses
-import types
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -102,31 +100,6 @@ def _received_ts(received_at: datetime) -> str | None:
     return created
 
 
-def _document_factory() -> Callable[[str, str, dict[str, Any]], Document]:
-    """``Document(kind, id, source)`` through the slot descriptors when ``Document`` is the plain
-    frozen slots dataclass it is today (its ``__init__`` costs ~1 µs per line); the normal
-    constructor otherwise."""
-    names = [field.name for field in dataclasses.fields(Document)]
-    slots = [Document.__dict__.get(name) for name in names]
-    if names != ["kind", "id", "source", "index"] or hasattr(Document, "__post_init__") or \
-            not all(isinstance(slot, types.MemberDescriptorType) for slot in slots):
-        return Document
-    set_kind, set_id, set_source, set_index = (slot.__set__ for slot in slots)  # type: ignore[union-attr]
-    new = object.__new__
-
-    def make(kind: str, doc_id: str, source: dict[str, Any]) -> Document:
-        document = new(Document)
-        set_kind(document, kind)
-        set_id(document, doc_id)
-        set_source(document, source)
-        set_index(document, None)
-        return document
-    return make
-
-
-_new_document = _document_factory()
-
-
 def _no_header() -> tuple[str | None, str | None]:
     return None, None
 
@@ -158,7 +131,7 @@ def _document(fields: Fields, *, source: str, payload: bytes,
                                      origin if isinstance(origin, str) else None)
     else:
         doc_id = payload_id(source, payload)
-    return _new_document(_KIND, doc_id, doc)
+    return Document(_KIND, doc_id, doc)
 
 
 def normalize_checkpoint(raw: RawRecord, keep_original: bool = True) -> Document | DeadLetter:

@@ -22,7 +22,7 @@ import random
 from collections.abc import AsyncIterable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -38,9 +38,11 @@ _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _FILTER = "took,errors,items.*.status,items.*.error.type,items.*.error.reason"
 
 
-@dataclass(frozen=True, slots=True)
-class Document:
-    """A document for index ``kind``; ``index`` overrides the dated name derived from @timestamp."""
+class Document(NamedTuple):
+    """A document for index ``kind``; ``index`` overrides the dated name derived from @timestamp.
+
+    A NamedTuple rather than a frozen dataclass: equally immutable, but built about 4x faster,
+    and every normalizer builds one per input line."""
 
     kind: str
     id: str
