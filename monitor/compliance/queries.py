@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from ..timefmt import iso_ms
 from .controls import (
     Check,
     ClockSkew,
@@ -53,9 +54,7 @@ class Period:
             raise ValueError("period end must be after its start")
 
 
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + \
-        f"{moment.astimezone(UTC).microsecond // 1000:03d}Z"
+iso = iso_ms
 
 
 def ms(moment: datetime) -> int:

@@ -17,17 +17,17 @@ Functions (all return plain dicts):
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from .schema import Rule, Step
+from ..timefmt import iso_ms
 
 __all__ = ["iso", "scope", "keys_filter", "calendar_filter", "base_query", "step_query", "time_range", "key_filter", "bool_filter",
            "composite_sources", "evidence_body", "sequence_eql", "seconds", "interval"]
 
 
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+iso = iso_ms
 
 
 def seconds(delta: timedelta) -> int:

@@ -8,14 +8,13 @@ from typing import Any
 import orjson
 
 from ..model import Finding
+from ..timefmt import iso_ms
 
 __all__ = ["finding_id", "group_key", "finding_doc", "iso"]
 
 
 def iso(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return None if moment is None else iso_ms(moment)
 
 
 def group_key(group: dict[str, Any]) -> str:

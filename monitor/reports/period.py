@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
+from ..timefmt import iso_s
 
 __all__ = ["Period", "PeriodKind", "custom_period", "iso", "period_for"]
 
@@ -15,9 +16,8 @@ PeriodKind = Literal["daily", "weekly", "monthly", "quarterly", "custom"]
 KINDS: tuple[str, ...] = ("daily", "weekly", "monthly", "quarterly")
 
 
-def iso(moment: datetime) -> str:
-    """UTC ISO-8601 with a ``Z`` and second precision (the form every report field uses)."""
-    return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+#: UTC ISO-8601 with a ``Z`` and second precision (the form every report field uses)
+iso = iso_s
 
 
 @dataclass(frozen=True, slots=True)

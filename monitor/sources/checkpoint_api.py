@@ -41,6 +41,7 @@ from ..settings import CheckpointApiSource
 from ..store.state import StateStore
 from ..store.writer import BulkWriter, DeadLetter, Document
 from .checkpoint_tls import ssl_context_for
+from ..timefmt import iso_s
 
 __all__ = [
     "CheckpointApiClient",
@@ -61,8 +62,7 @@ _LOGINS_PER_MINUTE = 3
 _MAX_PAGES = 100_000
 
 
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+_iso = iso_s
 
 
 def cursor_key(cfg: CheckpointApiSource, log_type: str) -> str:

@@ -6,7 +6,6 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -14,6 +13,7 @@ import orjson
 from ...store.writer import BulkWriter, DeadLetter
 from ..git import SyncStats, record_stats
 from .http import ForgeCounters, ForgeError, ForgeHttp, counters
+from ...timefmt import iso_s
 
 __all__ = ["bearer_headers", "collect", "finish", "forge_run", "guard", "iso", "start_stats",
            "write"]
@@ -83,9 +83,8 @@ def finish(stats: SyncStats, http: ForgeHttp, before: ForgeCounters, started: fl
     stats.seconds = time.monotonic() - started
 
 
-def iso(moment: datetime) -> str:
-    """``YYYY-MM-DDTHH:MM:SSZ``, the format GitHub and GitLab use (comparable as strings)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+#: ``YYYY-MM-DDTHH:MM:SSZ``, the format GitHub and GitLab use (comparable as strings)
+iso = iso_s
 
 
 @asynccontextmanager
