@@ -18,7 +18,7 @@ import gzip
 import io
 import os
 import sys
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -139,26 +139,9 @@ async def _ingest_one(path: str, label: str, writer: BulkWriter, keep_original: 
 
 async def _ingest_lines(lines: Iterable[bytes], label: str, writer: BulkWriter,
                         keep_original: bool, stats: IngestStats) -> None:
-    """Stream ``lines`` into the writer; parse dead letters are written separately."""
-    letters: list[DeadLetter] = []
-
-    async def store_letters() -> None:
-        if letters:
-            done = await writer.write(list(letters), label="checkpoint-file-deadletter")
-            letters.clear()
-            stats.dead_lettered += done.indexed + done.duplicates + done.dead_lettered
-
-    async def documents() -> AsyncIterator[Document]:
-        for item in normalize_lines(lines, label, keep_original, stats):
-            if isinstance(item, DeadLetter):
-                letters.append(item)
-                if len(letters) >= 2000:
-                    await store_letters()
-            else:
-                yield item
-
-    result = await writer.write(documents(), label="checkpoint-file")
-    await store_letters()
+    """Stream documents and parse dead letters together into the writer."""
+    result = await writer.write(normalize_lines(lines, label, keep_original, stats),
+                                label="checkpoint-file")
     stats.indexed += result.indexed
     stats.duplicates += result.duplicates
     stats.dead_lettered += result.dead_lettered

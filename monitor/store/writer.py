@@ -64,8 +64,9 @@ class DeadLetter:
 
 @dataclass(slots=True)
 class BulkResult:
-    """Counts per outcome. ``indexed`` counts documents only; every record that ended in the
-    dead-letter index (passed in as a DeadLetter or rejected by a mapping) is ``dead_lettered``."""
+    """Counts per outcome. ``indexed`` counts documents only; every record that ends in the
+    dead-letter index (passed in as a DeadLetter or rejected by a mapping, stored now or by an
+    earlier run) is ``dead_lettered``; ``duplicates`` are documents already indexed."""
 
     indexed: int = 0
     duplicates: int = 0
@@ -324,8 +325,11 @@ class BulkWriter:
                         result.dead_lettered += 1
                     else:
                         result.indexed += 1
-                elif status == 409:
-                    result.duplicates += 1
+                elif status == 409:  # a dead letter stored by an earlier run is still one
+                    if pending.indices[i].startswith(deadletter_prefix):
+                        result.dead_lettered += 1
+                    else:
+                        result.duplicates += 1
                 elif status in _RETRY_STATUSES:
                     retry.append(i)
                 elif pending.indices[i].startswith(deadletter_prefix):
@@ -339,7 +343,7 @@ class BulkWriter:
                 for letter in letters:
                     sub_chunk.append(*self._item(letter))
                 sub = await self._send_chunk(sub_chunk)
-                result.dead_lettered += sub.dead_lettered + sub.duplicates
+                result.dead_lettered += sub.dead_lettered
                 result.requests += sub.requests
                 for letter in letters:
                     key = letter.reason.split(":", 2)[1].strip() if ":" in letter.reason \
