@@ -367,6 +367,8 @@ async def test_prefetch_stops_its_thread_and_passes_errors():
 
 def test_every_git_call_has_a_timeout(repo):
     repo.commit("one")
-    git = Git(repo.path / ".git", protocols=("file",), timeout=0.001)
+    git = Git(repo.path / ".git", protocols=("file",), timeout=0.5)
+    # a call that cannot finish within the timeout however fast the machine is (a 0.001 s
+    # timeout on `git log` was a race that a quick machine could win)
     with pytest.raises(GitError, match="timed out"):
-        git.run(["log", "--all"])
+        git.run(["-c", "alias.stall=!sleep 30", "stall"])
