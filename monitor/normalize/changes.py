@@ -24,8 +24,10 @@ from ..store.writer import Document
 
 __all__ = [
     "KINDS",
+    "PUSH_ACTIVITY_TYPES",
     "ApprovalVerdict",
     "ChecksVerdict",
+    "PushLookup",
     "RepoInfo",
     "approval_verdict",
     "argocd_history_document",
@@ -42,6 +44,7 @@ __all__ = [
     "github_review_document",
     "gitlab_deployment_document",
     "gitlab_merge_request_document",
+    "head_push",
     "history_gap_document",
     "parse_trailers",
     "rewrite_document",
@@ -456,12 +459,66 @@ def latest_approvals(reviews: Iterable[dict[str, Any]]) -> dict[str, dict[str, A
     return {login: r for login, r in latest.items() if r.get("state") == "APPROVED"}
 
 
+#: Repository Activity API types that put a SHA on a branch by a push: a branch created by
+#: pushing the head SHA is a ``branch_creation``, not a ``push``
+PUSH_ACTIVITY_TYPES = frozenset({"push", "force_push", "branch_creation"})
+
+
+@dataclass(frozen=True, slots=True)
+class PushLookup:
+    """Who put a pull request's head SHA on its head branch. From the Repository Activity API
+    (``GET /repos/{o}/{r}/activity``: ``actor``, ``activity_type``, ``timestamp``, ``before``),
+    or, when that API had no answer, only ``fallback``: why not. The document then falls back
+    to the head commit's committer and says so, because an approximated pusher can make an
+    approval look independent when it is not (someone pushing another person's commits)."""
+
+    actor: str | None = None
+    activity_type: str | None = None
+    timestamp: str | None = None
+    before: str | None = None
+    fallback: str | None = None
+
+
+def head_push(activities: Iterable[Any], head_sha: str,
+              merged_at: str | None = None) -> PushLookup | None:
+    """The latest push-like activity whose ``after`` is ``head_sha``, at or before the merge
+    (a branch re-created later at the same SHA is not the push that was merged). None when
+    this page has none; an entry without an actor (deleted account) is a fallback."""
+    best: dict[str, Any] | None = None
+    for item in activities:
+        if not isinstance(item, dict) or item.get("after") != head_sha \
+                or item.get("activity_type") not in PUSH_ACTIVITY_TYPES:
+            continue
+        when = str(item.get("timestamp") or "")
+        if merged_at and when and when > merged_at:
+            continue
+        if best is None or when > str(best.get("timestamp") or ""):
+            best = item
+    if best is None:
+        return None
+    actor = _login(best.get("actor"))
+    return PushLookup(actor=actor, activity_type=str(best.get("activity_type")),
+                      timestamp=_iso(best.get("timestamp")), before=_iso(best.get("before")),
+                      fallback=None if actor else "push_without_actor")
+
+
+def _head_committer(commits: Sequence[dict[str, Any]], head_sha: Any) -> str | None:
+    """The fallback pusher: the head commit's committer (its author when GitHub committed it)."""
+    head = next((c for c in commits if c.get("sha") == head_sha), commits[-1] if commits else {})
+    pusher = _login(head.get("committer")) if head else None
+    if pusher and pusher.casefold() == "web-flow":
+        pusher = _login(head.get("author"))
+    return pusher
+
+
 def github_pull_request_document(source: str, repo: str, pr: dict[str, Any],
                                  reviews: Sequence[dict[str, Any]],
                                  commits: Sequence[dict[str, Any]],
-                                 checks: ChecksVerdict | None = None) -> Document:
-    """A merged pull request with its approval verdict. The last pusher is approximated by
-    the committer of the PR's head commit (REST has no push actor without the timeline)."""
+                                 checks: ChecksVerdict | None = None,
+                                 push: PushLookup | None = None) -> Document:
+    """A merged pull request with its approval verdict. The last pusher is ``push.actor``
+    (the Repository Activity API); without one it is approximated by the head commit's
+    committer, and ``pull_request.last_pusher_source``/``last_pusher_fallback`` say so."""
     number = pr.get("number")
     doc_id = change_id("github", source, repo, "pull_request", str(number))
     author = _login(pr.get("user"))
@@ -472,10 +529,17 @@ def github_pull_request_document(source: str, repo: str, pr: dict[str, Any],
             if login and login.casefold() != "web-flow":
                 commit_people.add(login)
     head_sha = (pr.get("head") or {}).get("sha")
-    head = next((c for c in commits if c.get("sha") == head_sha), commits[-1] if commits else {})
-    last_pusher = _login(head.get("committer")) if head else None
-    if last_pusher and last_pusher.casefold() == "web-flow":
-        last_pusher = _login(head.get("author"))
+    push = push or PushLookup(fallback="not_looked_up")
+    pusher_fields: dict[str, Any]
+    if push.actor and push.fallback is None:
+        last_pusher = push.actor
+        pusher_fields = {"last_pusher_source": "activity",
+                         "last_push": {"type": push.activity_type, "at": push.timestamp,
+                                       "before": push.before}}
+    else:
+        last_pusher = _head_committer(commits, head_sha)
+        pusher_fields = {"last_pusher_source": "head_committer",
+                         "last_pusher_fallback": push.fallback or "unknown"}
     approvals = latest_approvals(reviews)
     verdict = approval_verdict(approvals, author, commit_people, last_pusher)
     merged_by = _login(pr.get("merged_by"))
@@ -497,12 +561,14 @@ def github_pull_request_document(source: str, repo: str, pr: dict[str, Any],
                          "title": str(pr.get("title") or "")[:_MAX_SUBJECT], "author": author,
                          "merged_by": merged_by, "merged_at": pr.get("merged_at"),
                          "head_sha": head_sha, "merge_sha": pr.get("merge_commit_sha"),
+                         "head_ref": str((pr.get("head") or {}).get("ref") or "")[:1024],
                          "base": (pr.get("base") or {}).get("ref"),
                          "commit_authors": sorted(commit_people), "last_pusher": last_pusher,
+                         **pusher_fields,
                          "body": str(pr.get("body") or "")[:_MAX_BODY]},
         **_checks_fields(checks),
     }
-    out["related"] = _related(author, merged_by, *verdict.approvers,
+    out["related"] = _related(author, merged_by, last_pusher, *verdict.approvers,
                               hashes=[str(pr.get("merge_commit_sha") or ""), str(head_sha or "")])
     return Document("changes", doc_id, out)
 

@@ -7,6 +7,8 @@ from monitor.normalize.changes import (
     checks_verdict,
     commit_document,
     find_tickets,
+    github_pull_request_document,
+    head_push,
     latest_approvals,
     parse_trailers,
     protection_summary,
@@ -41,6 +43,45 @@ def test_approval_excludes_author_committers_last_pusher_and_bots():
     assert v.independent == ["bob"] and v.independent_approval
     assert not approval_verdict(["dave"], "alice", [], last_pusher="dave").independent_approval
     assert not approval_verdict([], "alice").independent_approval
+
+
+def _act(login: str | None, after: str, when: str, kind: str = "push") -> dict:
+    return {"id": 1, "before": "0" * 40, "after": after, "ref": "refs/heads/f",
+            "timestamp": when, "activity_type": kind,
+            "actor": {"login": login} if login else None}
+
+
+def test_head_push_is_the_latest_push_of_the_head_sha_before_the_merge():
+    head = "a" * 40
+    page = [_act("eve", head, "2026-11-25T00:00:00Z", "branch_creation"),  # after the merge
+            _act("carol", head, "2026-11-23T00:00:00Z", "pr_merge"),  # not a push
+            _act("dave", head, "2026-11-22T00:00:00Z", "force_push"),
+            _act("alice", head, "2026-11-21T00:00:00Z"),
+            _act("bob", "b" * 40, "2026-11-23T12:00:00Z")]
+    found = head_push(page, head, "2026-11-24T00:00:00Z")
+    assert found is not None and found.actor == "dave" and found.fallback is None
+    assert found.activity_type == "force_push" and found.timestamp == "2026-11-22T00:00:00Z"
+    assert head_push(page[4:], head, "2026-11-24T00:00:00Z") is None
+    ghost = head_push([_act(None, head, "2026-11-22T00:00:00Z")], head)
+    assert ghost is not None and ghost.fallback == "push_without_actor"
+
+
+def test_pull_request_without_a_push_lookup_marks_the_approximation():
+    head = "a" * 40
+    pr = {"number": 1, "user": {"login": "alice"}, "merged_at": "2026-11-24T00:00:00Z",
+          "head": {"sha": head, "ref": "f"}, "base": {"ref": "main"}}
+    commits = [{"sha": head, "author": {"login": "alice"}, "committer": {"login": "alice"}}]
+    reviews = [{"user": {"login": "dave"}, "state": "APPROVED", "commit_id": head}]
+    doc = github_pull_request_document("gh", "o/r", pr, reviews, commits).source["change"]
+    assert doc["pull_request"]["last_pusher"] == "alice"
+    assert doc["pull_request"]["last_pusher_source"] == "head_committer"
+    assert doc["pull_request"]["last_pusher_fallback"] == "not_looked_up"
+    assert doc["independent_approval"] is True  # what the approximation alone concluded
+    pushed = head_push([_act("dave", head, "2026-11-23T00:00:00Z", "force_push")], head)
+    doc = github_pull_request_document("gh", "o/r", pr, reviews, commits,
+                                       push=pushed).source["change"]
+    assert doc["pull_request"]["last_pusher"] == "dave"
+    assert doc["independent_approval"] is False and doc["independent_approvers"] == []
 
 
 def test_latest_review_wins():

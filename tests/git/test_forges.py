@@ -68,7 +68,17 @@ def _pr(number: int, author: str, updated: str, merged: bool = True) -> dict[str
             "merged_at": updated if merged else None, "closed_at": updated,
             "updated_at": updated, "merge_commit_sha": SHA_MERGE,
             "merged_by": _user("maintainer"),
-            "head": {"sha": SHA_HEAD, "ref": f"feature-{number}"}, "base": {"ref": "main"}}
+            "head": {"sha": SHA_HEAD, "ref": f"feature-{number}",
+                     "repo": {"id": 1, "full_name": "acme/policy"}},
+            "base": {"ref": "main", "repo": {"id": 1, "full_name": "acme/policy"}}}
+
+
+def _activity(aid: int, login: str | None, ref: str, after: str, when: str,
+              kind: str = "push", before: str = "0" * 40) -> dict[str, Any]:
+    """One item of ``GET /repos/{owner}/{repo}/activity`` as documented (Activity schema)."""
+    return {"id": aid, "node_id": f"PSH_{aid}", "before": before, "after": after,
+            "ref": ref, "timestamp": when, "activity_type": kind,
+            "actor": _user(login) if login else None}
 
 
 def _review(rid: int, login: str, state: str = "APPROVED", sha: str = SHA_HEAD) -> dict[str, Any]:
@@ -163,6 +173,13 @@ def _github_routes(mock: respx.MockRouter, deployments_first: Any) -> None:
                                                                       "2026-11-24T10:00:00Z")])
     mock.get(f"{GH}{r}/commits/{SHA_DIRECT}/pulls").respond(200, json=[])
 
+    def activity(request: httpx.Request) -> httpx.Response:  # alice pushed every head
+        ref = request.url.params["ref"]
+        return httpx.Response(200, json=[_activity(1, "alice", ref, SHA_HEAD,
+                                                   "2026-11-20T08:01:00Z")])
+
+    mock.get(f"{GH}{r}/activity").mock(side_effect=activity)
+
 
 def _gh_cfg(**kw: Any) -> GithubSource:
     return GithubSource(name=kw.pop("name", "gh"), token="t0ken", repositories=["acme/policy"],
@@ -218,6 +235,9 @@ async def test_github_pagination_rate_limit_reviews_and_direct_push(store):
     assert "dave" not in prs[8]["approvers"]  # changes requested is not an approval
     assert prs[9]["approvers"] == ["carol"] and prs[9]["independent_approval"] is False
     assert prs[9]["pull_request"]["commit_authors"] == ["alice", "carol"]
+    assert prs[8]["pull_request"]["last_pusher"] == "alice"
+    assert prs[8]["pull_request"]["last_pusher_source"] == "activity"
+    assert "last_pusher_fallback" not in prs[8]["pull_request"]
     assert prs[8]["checks_passed"] is False  # required ci/test failed on the head SHA
     assert "CHG0081234" in prs[8]["tickets"] and "NET-9" in prs[8]["tickets"]
     reviews = await _docs(store, **{"change.kind": "review"})
@@ -257,6 +277,134 @@ async def test_github_etag_304_is_used_and_costs_nothing(store):
     assert first.not_modified == 0 and second.not_modified >= 1
     assert second.indexed == 0  # nothing new: statuses, PRs, pushes all known (duplicates)
     assert len(await _docs(store, **{"change.kind": "deployment"})) == 1
+
+
+def _pusher_routes(mock: respx.MockRouter, pulls: list[dict[str, Any]],
+                   reviews: dict[int, list[dict[str, Any]]],
+                   commits: dict[int, list[dict[str, Any]]], activity: Any) -> Any:
+    """Just enough of a repository for its merged pull requests and their head pushes."""
+    r = "/repos/acme/policy"
+    mock.get(f"{GH}{r}/rules/branches/main").respond(200, json=[])
+    mock.get(f"{GH}{r}/branches/main/protection").respond(404, json={"message": "Not Found"})
+    mock.get(f"{GH}{r}/deployments").respond(200, json=[])
+    mock.get(f"{GH}{r}/commits").respond(200, json=[])
+    mock.get(url__regex=rf"{GH}{r}/commits/[0-9a-f]{{40}}/check-runs").respond(
+        200, json={"total_count": 0, "check_runs": []})
+    mock.get(f"{GH}{r}/pulls").respond(200, json=pulls)
+    for number, items in reviews.items():
+        mock.get(f"{GH}{r}/pulls/{number}/reviews").respond(200, json=items)
+        mock.get(f"{GH}{r}/pulls/{number}/commits").respond(200, json=commits[number])
+    return mock.get(f"{GH}{r}/activity").mock(side_effect=activity)
+
+
+def _merged(number: int, head: str, *, fork: str | None = None) -> dict[str, Any]:
+    pr = _pr(number, "alice", "2026-11-24T10:00:00Z")
+    pr["head"] = {"sha": head, "ref": f"feature-{number}",
+                  "repo": {"id": 2, "full_name": fork or "acme/policy"}}
+    return pr
+
+
+def _own_commit(login: str, sha: str) -> dict[str, Any]:
+    """A commit its author also committed (no web-flow): the head committer approximation
+    would name ``login`` as the last pusher."""
+    return {**_pr_commit(login, login), "sha": sha}
+
+
+async def test_github_last_pusher_is_the_push_actor_of_the_head_sha(store):
+    head_a, head_b, head_c, head_d = "1" * 40, "2" * 40, "3" * 40, "4" * 40
+    asked: list[str] = []
+
+    def activity(request: httpx.Request) -> httpx.Response:
+        ref = request.url.params["ref"]
+        asked.append(ref)
+        assert request.url.params["direction"] == "desc" and "activity_type" not in \
+            request.url.params  # push, force_push and branch_creation all push a SHA
+        entries = {
+            # (a) dave force-pushed alice's commits: he is the last pusher, not alice
+            "refs/heads/feature-21": [
+                _activity(13, "dave", ref, head_a, "2026-11-23T09:00:00Z", "force_push",
+                          before="9" * 40),
+                _activity(12, "alice", ref, "9" * 40, "2026-11-22T09:00:00Z"),
+                _activity(11, "alice", ref, "8" * 40, "2026-11-21T09:00:00Z",
+                          "branch_creation")],
+            # (b) alice pushed the head; eve re-created the branch at that SHA after the merge
+            "refs/heads/feature-22": [
+                _activity(23, "eve", ref, head_b, "2026-11-25T09:00:00Z", "branch_creation"),
+                _activity(22, None, ref, "0" * 40, "2026-11-24T10:00:01Z", "branch_deletion"),
+                _activity(21, "alice", ref, head_b, "2026-11-22T09:00:00Z")],
+            # the head push aged out of the log: only an older push is left
+            "refs/heads/feature-24": [
+                _activity(41, "alice", ref, "7" * 40, "2026-11-20T09:00:00Z")],
+        }
+        return httpx.Response(200, json=entries.get(ref, []))
+
+    pulls = [_merged(21, head_a), _merged(22, head_b),
+             _merged(23, head_c, fork="mallory/policy"), _merged(24, head_d)]
+    reviews = {21: [_review(211, "dave", sha=head_a)], 22: [_review(221, "bob", sha=head_b)],
+               23: [_review(231, "bob", sha=head_c)], 24: [_review(241, "bob", sha=head_d)]}
+    commits = {21: [_own_commit("alice", head_a)], 22: [_own_commit("alice", head_b)],
+               23: [_own_commit("mallory", head_c)], 24: [_own_commit("alice", head_d)]}
+    with respx.mock(assert_all_called=False) as mock:
+        _es(mock, store)
+        route = _pusher_routes(mock, pulls, reviews, commits, activity)
+        stats = await sync_github(_gh_cfg(name="gh-push"), store, BulkWriter(store),
+                                  StateStore(store), sleep=Sleeps(), now=NOW)
+    assert stats.errors == 0 and route.call_count == 3  # the fork's head is not looked up
+    assert sorted(asked) == ["refs/heads/feature-21", "refs/heads/feature-22",
+                             "refs/heads/feature-24"]
+    prs = {p["change"]["pull_request"]["number"]: p["change"]
+           for p in await _docs(store, **{"change.kind": "pull_request",
+                                          "monitor.source": "gh-push"})}
+    # (a) dave is neither author nor commit author, but he pushed the head: not independent
+    a = prs[21]
+    assert a["pull_request"]["last_pusher"] == "dave"
+    assert a["pull_request"]["last_pusher_source"] == "activity"
+    assert a["pull_request"]["last_push"] == {"type": "force_push", "at": "2026-11-23T09:00:00Z",
+                                              "before": "9" * 40}
+    assert a["approvers"] == ["dave"] and a["independent_approvers"] == []
+    assert a["independent_approval"] is False
+    # (b) bob approved, alice wrote and pushed: independent; eve's later re-creation ignored
+    b = prs[22]
+    assert b["pull_request"]["last_pusher"] == "alice"
+    assert b["pull_request"]["last_pusher_source"] == "activity"
+    assert b["independent_approvers"] == ["bob"] and b["independent_approval"] is True
+    # (c) fallbacks: the head commit's committer, marked with the reason
+    c = prs[23]["pull_request"]
+    assert c["last_pusher"] == "mallory" and c["last_pusher_source"] == "head_committer"
+    assert c["last_pusher_fallback"] == "head_in_fork" and "last_push" not in c
+    d = prs[24]["pull_request"]
+    assert d["last_pusher"] == "alice" and d["last_pusher_source"] == "head_committer"
+    assert d["last_pusher_fallback"] == "no_push_for_head_sha"
+
+
+async def test_github_without_activity_api_falls_back_once_and_says_so(store):
+    """GitHub Enterprise Server before the Repository Activity API answers 404: the run asks
+    once, then every pull request of the repository uses the marked approximation."""
+    head_a, head_b = "5" * 40, "6" * 40
+    pulls = [_merged(31, head_a), _merged(32, head_b)]
+    reviews = {31: [_review(311, "bob", sha=head_a)], 32: [_review(321, "bob", sha=head_b)]}
+    commits = {31: [_own_commit("alice", head_a)], 32: [_own_commit("bob", head_b)]}
+    with respx.mock(assert_all_called=False) as mock:
+        _es(mock, store)
+        route = _pusher_routes(mock, pulls, reviews, commits, lambda request: httpx.Response(
+            404, json={"message": "Not Found",
+                       "documentation_url": "https://docs.github.com/rest"}))
+        stats = await sync_github(_gh_cfg(name="gh-ghes"), store, BulkWriter(store),
+                                  StateStore(store), sleep=Sleeps(), now=NOW)
+    assert stats.errors == 0 and route.call_count == 1
+    prs = {p["change"]["pull_request"]["number"]: p["change"]
+           for p in await _docs(store, **{"change.kind": "pull_request",
+                                          "monitor.source": "gh-ghes"})}
+    for number in (31, 32):
+        pr = prs[number]["pull_request"]
+        assert pr["last_pusher_source"] == "head_committer"
+        assert pr["last_pusher_fallback"] == "activity_api_unavailable"
+    assert prs[31]["independent_approval"] is True
+    assert prs[32]["pull_request"]["last_pusher"] == "bob"  # bob committed the head himself
+    assert prs[32]["independent_approval"] is False
+    fallbacks = await _docs(store, **{"change.pull_request.last_pusher_source": "head_committer",
+                                      "monitor.source": "gh-ghes"})
+    assert len(fallbacks) == 2  # the approximation is searchable, not silent
 
 
 async def test_secondary_rate_limit_retry_after_and_permission_error(store):

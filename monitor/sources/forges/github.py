@@ -14,7 +14,11 @@ Per repository, what is new since the last run (cursors in the state index under
   with the check runs of the deployed SHA judged against the required checks;
 * merged pull requests into protected branches with reviews, commits and the check runs of
   the head SHA; ``independent_approval`` is true only when someone approved who is not the
-  author, not a commit author/committer and not the last pusher (``normalize.changes``);
+  author, not a commit author/committer and not the last pusher (``normalize.changes``).
+  The last pusher is the actor of the Repository Activity API entry (``repos/{r}/activity``)
+  that pushed the head SHA to the head branch; when that API cannot answer (404 on older
+  GitHub Enterprise Server, a head branch in a fork, the entry gone) the head commit's
+  committer stands in and the document records the fallback and why;
 * commits on protected branches without an associated pull request (``direct_push``).
 
 Auth is a token (``Authorization: Bearer``) or a GitHub App installation token minted from the
@@ -30,6 +34,7 @@ import json
 import re
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import aclosing
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -45,7 +50,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ...settings import GithubSource
     from ...store import BulkWriter, StateStore, Store
 
-__all__ = ["API_VERSION", "GithubAuth", "required_checks", "sync_github"]
+__all__ = ["API_VERSION", "GithubAuth", "PushActors", "required_checks", "sync_github"]
 
 API_VERSION = "2022-11-28"
 _REPO_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
@@ -212,6 +217,7 @@ async def _sync_one(http: ForgeHttp, cfg: GithubSource, repo: str, writer: BulkW
     # 3. merged pull requests into protected branches, with reviews and checks
     pr_since = value.get("pulls_since") or lookback
     newest_pr = pr_since
+    pushers = PushActors(http, repo)
 
     async def pull_request(pr: dict[str, Any], branch: str) -> None:
         number = int(pr["number"])
@@ -219,8 +225,9 @@ async def _sync_one(http: ForgeHttp, cfg: GithubSource, repo: str, writer: BulkW
         commits = await collect(http, f"repos/{r}/pulls/{number}/commits", {"per_page": 100})
         head = str((pr.get("head") or {}).get("sha") or "")
         checks = await _checks(http, r, head, required_for(branch))
+        push = await pushers.lookup(pr)
         docs.append(changes.github_pull_request_document(cfg.name, repo, pr, reviews, commits,
-                                                         checks))
+                                                         checks, push))
         docs.extend(changes.github_review_document(cfg.name, repo, pr, review)
                     for review in reviews if review.get("id") is not None)
 
@@ -277,6 +284,56 @@ async def _sync_one(http: ForgeHttp, cfg: GithubSource, repo: str, writer: BulkW
 
 
 _RUN_RE = re.compile(r"/actions/runs/([0-9]{1,20})(?:/|$)")
+_SHA_RE = re.compile(r"[0-9a-f]{40}")
+
+
+class PushActors:
+    """Who pushed each pull request's head SHA to its head branch, for one repository and run.
+
+    One ``GET repos/{r}/activity?ref=refs/heads/<head>`` per pull request, newest first, paged
+    through ``ForgeHttp`` (ETag, Link, rate limits) until the entry whose ``after`` is the head
+    SHA turns up. No ``activity_type`` filter: it takes one type per request and a branch first
+    pushed with its head SHA is a ``branch_creation``. A 403/404 (GitHub Enterprise Server
+    without the API, a token that may not read it) is remembered so the other pull requests of
+    the run do not ask again. Every miss is a ``PushLookup`` whose ``fallback`` says why."""
+
+    def __init__(self, http: ForgeHttp, repo: str, max_pages: int = 5) -> None:
+        self.http = http
+        self.repo = repo
+        self.path = f"repos/{quote(repo, safe='/')}/activity"
+        self.max_pages = max_pages
+        self.unavailable: int | None = None  # the status that said the API is not there
+
+    async def lookup(self, pr: dict[str, Any]) -> changes.PushLookup:
+        head = pr.get("head") or {}
+        sha, ref = str(head.get("sha") or ""), str(head.get("ref") or "")
+        if not _SHA_RE.fullmatch(sha) or not ref:
+            return changes.PushLookup(fallback="no_head")
+        head_repo = str((head.get("repo") or {}).get("full_name") or "")
+        if head_repo.casefold() != self.repo.casefold():
+            # the push happened in the fork (or a deleted one): not in this repository's log
+            return changes.PushLookup(fallback="head_in_fork")
+        if self.unavailable is not None:
+            return changes.PushLookup(fallback="activity_api_unavailable")
+        merged_at = _text(pr.get("merged_at"))
+        params = {"ref": f"refs/heads/{ref}", "direction": "desc", "per_page": 100}
+        try:
+            async with aclosing(self.http.pages(self.path, params,
+                                                max_pages=self.max_pages)) as pages:
+                async for page in pages:
+                    found = changes.head_push(page, sha, merged_at)
+                    if found is not None:
+                        return found
+        except ForgeError as exc:
+            if exc.status not in (403, 404):
+                raise
+            self.unavailable = exc.status
+            return changes.PushLookup(fallback="activity_api_unavailable")
+        return changes.PushLookup(fallback="no_push_for_head_sha")
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 async def _run_approvals(http: ForgeHttp, r: str, statuses: list[dict[str, Any]]
