@@ -42,6 +42,7 @@ __all__ = [
     "github_direct_push_document",
     "github_pull_request_document",
     "github_review_document",
+    "gitlab_approval_rules",
     "gitlab_deployment_document",
     "gitlab_merge_request_document",
     "head_push",
@@ -720,24 +721,92 @@ def gitlab_deployment_document(source: str, project: str, dep: dict[str, Any],
     return Document("changes", doc_id, out)
 
 
+def _gitlab_independent(users: Iterable[Any], author: str | None,
+                        commit_people: set[str]) -> tuple[list[str], list[str]]:
+    """(approvers, independent approvers) among GitLab user objects, by the rule of
+    ``approval_verdict``. GitLab commits carry names and e-mails, not usernames, so an
+    approver whose display name is a commit author's or committer's name is excluded too."""
+    names: dict[str, str] = {}
+    for user in users:
+        login = _gl_user(user)
+        if login:
+            names[login] = str(user.get("name") or "")
+    verdict = approval_verdict(names, author, commit_people)
+    people = {p.casefold() for p in commit_people}
+    return verdict.approvers, [a for a in verdict.independent
+                               if names[a].casefold() not in people]
+
+
+def gitlab_approval_rules(state: dict[str, Any] | None, author: str | None,
+                          commit_people: set[str], unavailable: str | None = None
+                          ) -> dict[str, Any]:
+    """The MR's approval rules (``merge_requests/:iid/approval_state``) judged like the
+    MR's approvals: a rule is ``satisfied`` when at least ``approvals_required`` of its
+    ``approved_by`` are independent (not the author, not a commit author/committer, not a
+    bot). GitLab's own ``approved`` is kept beside it: it can be true on a self-approval
+    when the project allows one. ``status`` is ``satisfied``, ``unmet``, ``no_required_rules``
+    (``satisfied`` absent: nothing was required, which is not the same as met) or
+    ``unavailable`` with the ``reason`` (approval rules are a paid tier; 403/404 without it)."""
+    if state is None:
+        return {"status": "unavailable", "available": False,
+                "reason": unavailable or "not_looked_up"}
+    rules: list[dict[str, Any]] = []
+    unmet: list[str] = []
+    by: set[str] = set()
+    for rule in state.get("rules") or []:
+        if not isinstance(rule, dict):
+            continue
+        name = str(rule.get("name") or rule.get("id") or "")[:256]
+        required = int(rule.get("approvals_required") or 0)
+        users = [u.get("user") if isinstance(u.get("user"), dict) else u
+                 for u in rule.get("approved_by") or [] if isinstance(u, dict)]
+        approvers, independent = _gitlab_independent(users, author, commit_people)
+        satisfied = len(independent) >= required
+        if required > 0 and satisfied:
+            by.update(independent)
+        elif required > 0:
+            unmet.append(name)
+        eligible = [_gl_user(u) for u in rule.get("eligible_approvers") or []
+                    if isinstance(u, dict)]
+        rules.append({"id": str(rule.get("id")), "name": name,
+                      "rule_type": str(rule.get("rule_type") or "")[:64],
+                      "approvals_required": required, "approved": bool(rule.get("approved")),
+                      "approved_by": approvers, "independent_approvers": independent,
+                      "eligible_approvers": sorted({e for e in eligible if e})[:200],
+                      "satisfied": satisfied})
+    required_rules = sum(1 for r in rules if r["approvals_required"] > 0)
+    out: dict[str, Any] = {"available": True,
+                           "overwritten": bool(state.get("approval_rules_overwritten")),
+                           "required_rules": required_rules, "unmet": unmet,
+                           "independent_approvers": sorted(by), "rules": rules[:100]}
+    if required_rules:
+        out["satisfied"] = not unmet
+        out["status"] = "unmet" if unmet else "satisfied"
+    else:
+        out["status"] = "no_required_rules"
+    return out
+
+
 def gitlab_merge_request_document(source: str, project: str, mr: dict[str, Any],
                                   approvals: dict[str, Any], commits: Sequence[dict[str, Any]],
-                                  checks: ChecksVerdict | None = None) -> Document:
+                                  checks: ChecksVerdict | None = None,
+                                  approval_state: dict[str, Any] | None = None,
+                                  rules_unavailable: str | None = None) -> Document:
+    """A merged MR: its approvals (``merge_requests/:iid/approvals``) judged independent as
+    on GitHub (GitLab REST has no push actor, so there is no last-pusher exclusion), and its
+    approval rules (``approval_state``, or ``rules_unavailable``: why not) under
+    ``change.approval_rules`` (``gitlab_approval_rules``)."""
     iid = mr.get("iid")
     doc_id = change_id("gitlab", source, project, "merge_request", str(iid))
     author = _gl_user(mr.get("author"))
-    approvers = [_gl_user(a.get("user")) for a in approvals.get("approved_by") or []
-                 if isinstance(a, dict)]
     # GitLab commits carry names and e-mails, not usernames: match both
     commit_people = {str(c.get(k)) for c in commits for k in ("author_name", "committer_name",
                                                                "author_email", "committer_email")
                      if c.get(k)}
-    approver_names = {_gl_user(a.get("user")): (a.get("user") or {}).get("name")
-                      for a in approvals.get("approved_by") or [] if isinstance(a, dict)}
-    verdict = approval_verdict([a for a in approvers if a], author, commit_people)
-    independent = [a for a in verdict.independent
-                   if str(approver_names.get(a) or "").casefold() not in
-                   {p.casefold() for p in commit_people}]
+    approved_users = [a.get("user") for a in approvals.get("approved_by") or []
+                      if isinstance(a, dict) and isinstance(a.get("user"), dict)]
+    approvers, independent = _gitlab_independent(approved_users, author, commit_people)
+    rules = gitlab_approval_rules(approval_state, author, commit_people, rules_unavailable)
     merge_sha = mr.get("merge_commit_sha") or mr.get("squash_commit_sha") or mr.get("sha")
     merged_by = _gl_user(mr.get("merge_user") or mr.get("merged_by"))
     out = _base("pull_request", mr.get("merged_at") or mr.get("updated_at"),
@@ -748,8 +817,8 @@ def gitlab_merge_request_document(source: str, project: str, mr: dict[str, Any],
         "kind": "pull_request", "id": doc_id, "repo": project, "forge": "gitlab",
         "branch": str(mr.get("target_branch") or "")[:1024], "sha": merge_sha,
         "author": {"login": author},
-        "approvers": verdict.approvers, "independent_approvers": independent,
-        "independent_approval": bool(independent),
+        "approvers": approvers, "independent_approvers": independent,
+        "independent_approval": bool(independent), "approval_rules": rules,
         "tickets": find_tickets([str(mr.get("title") or ""), str(mr.get("description") or "")]),
         "pull_request": {"number": iid, "url": mr.get("web_url"),
                          "title": str(mr.get("title") or "")[:_MAX_SUBJECT], "author": author,
@@ -761,7 +830,8 @@ def gitlab_merge_request_document(source: str, project: str, mr: dict[str, Any],
                          "body": str(mr.get("description") or "")[:_MAX_BODY]},
         **_checks_fields(checks),
     }
-    out["related"] = _related(author, merged_by, *verdict.approvers,
+    out["related"] = _related(author, merged_by, *approvers,
+                              *(a for r in rules.get("rules", ()) for a in r["approved_by"]),
                               hashes=[str(merge_sha or "")])
     return Document("changes", doc_id, out)
 

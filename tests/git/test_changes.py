@@ -8,6 +8,7 @@ from monitor.normalize.changes import (
     commit_document,
     find_tickets,
     github_pull_request_document,
+    gitlab_approval_rules,
     head_push,
     latest_approvals,
     parse_trailers,
@@ -82,6 +83,21 @@ def test_pull_request_without_a_push_lookup_marks_the_approximation():
                                        push=pushed).source["change"]
     assert doc["pull_request"]["last_pusher"] == "dave"
     assert doc["independent_approval"] is False and doc["independent_approvers"] == []
+
+
+def test_gitlab_rules_nothing_required_is_not_satisfied_and_unavailable_is_explicit():
+    bob = {"id": 2, "username": "bob", "name": "Bob"}
+    optional = {"rules": [{"id": 1, "name": "Optional", "rule_type": "any_approver",
+                           "approvals_required": 0, "approved_by": [bob], "approved": True}]}
+    out = gitlab_approval_rules(optional, "alice", set())
+    assert out["status"] == "no_required_rules" and "satisfied" not in out
+    assert gitlab_approval_rules({"rules": []}, "alice", set())["required_rules"] == 0
+    # an approver whose display name is a commit author's name is not independent
+    named = {"rules": [{"id": 2, "name": "Owners", "approvals_required": 1,
+                        "approved_by": [bob], "approved": True}]}
+    assert gitlab_approval_rules(named, "alice", {"Bob"})["status"] == "unmet"
+    assert gitlab_approval_rules(None, "alice", set(), "http_404") == {
+        "status": "unavailable", "available": False, "reason": "http_404"}
 
 
 def test_latest_review_wins():

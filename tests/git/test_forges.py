@@ -441,6 +441,27 @@ async def test_forge_refuses_links_to_other_hosts_and_plain_http():
 GL = "https://gitlab.example.com/api/v4"
 
 
+def _gl_user(uid: int, username: str, name: str) -> dict[str, Any]:
+    return {"id": uid, "name": name, "username": username, "state": "active",
+            "avatar_url": "https://www.gravatar.com/avatar/0?s=80&d=identicon",
+            "web_url": f"https://gitlab.example.com/{username}"}
+
+
+def _gl_rule(rid: int, name: str, rule_type: str, required: int,
+             approved_by: list[dict[str, Any]], eligible: list[dict[str, Any]],
+             approved: bool) -> dict[str, Any]:
+    """One rule of ``GET /projects/:id/merge_requests/:iid/approval_state`` as documented:
+    ``approved_by`` holds user objects (not ``{"user": …}`` as ``/approvals`` does)."""
+    return {"id": rid, "name": name, "rule_type": rule_type, "eligible_approvers": eligible,
+            "approvals_required": required, "users": eligible, "groups": [],
+            "contains_hidden_groups": False, "approved_by": approved_by, "source_rule": None,
+            "approved": approved, "overridden": False}
+
+
+ALICE, BOB, CAROL = (_gl_user(1, "alice", "Alice"), _gl_user(2, "bob", "Bob"),
+                     _gl_user(4, "carol", "Carol"))
+
+
 async def test_gitlab_deployments_merge_requests_approvals_pipelines(store):
     pid = "net%2Fpolicy"
     mr_base = {"state": "merged", "target_branch": "main", "sha": SHA_HEAD,
@@ -476,6 +497,15 @@ async def test_gitlab_deployments_merge_requests_approvals_pipelines(store):
         mock.get(f"{GL}/projects/{pid}/merge_requests/13/approvals").respond(200, json={
             "approved": True, "approvals_required": 1, "approvals_left": 0,
             "approved_by": [{"user": {"id": 2, "username": "bob", "name": "Bob"}}]})
+        # 12: GitLab calls the rule approved on the author's own approval (the project lets
+        # authors approve); 13: every required rule has an independent approver
+        mock.get(f"{GL}/projects/{pid}/merge_requests/12/approval_state").respond(200, json={
+            "approval_rules_overwritten": False, "rules": [
+                _gl_rule(1, "All Members", "any_approver", 1, [ALICE], [], True)]})
+        mock.get(f"{GL}/projects/{pid}/merge_requests/13/approval_state").respond(200, json={
+            "approval_rules_overwritten": False, "rules": [
+                _gl_rule(1, "All Members", "any_approver", 1, [BOB], [], True),
+                _gl_rule(2, "Firewall owners", "regular", 1, [BOB], [BOB, CAROL], True)]})
         for iid in (12, 13):
             mock.get(f"{GL}/projects/{pid}/merge_requests/{iid}/commits").respond(200, json=[
                 {"id": SHA_HEAD, "author_name": "Alice", "author_email": "alice@example.com",
@@ -496,6 +526,76 @@ async def test_gitlab_deployments_merge_requests_approvals_pipelines(store):
     assert mrs[12]["independent_approval"] is False  # approved only by its author
     assert mrs[13]["independent_approval"] is True and mrs[13]["checks_passed"] is True
     assert mrs[13]["tickets"] == ["CHG0009999"] and mrs[13]["forge"] == "gitlab"
+    # all rules approved, by someone independent
+    rules = mrs[13]["approval_rules"]
+    assert rules["status"] == "satisfied" and rules["satisfied"] is True
+    assert rules["required_rules"] == 2 and rules["unmet"] == []
+    assert rules["independent_approvers"] == ["bob"]
+    owners = next(r for r in rules["rules"] if r["name"] == "Firewall owners")
+    assert owners["eligible_approvers"] == ["bob", "carol"] and owners["satisfied"] is True
+    # GitLab's "approved" is kept, but a self-approval does not satisfy the rule here
+    self_approved = mrs[12]["approval_rules"]
+    assert self_approved["rules"][0]["approved"] is True
+    assert self_approved["rules"][0]["satisfied"] is False
+    assert self_approved["status"] == "unmet" and self_approved["unmet"] == ["All Members"]
+
+
+async def test_gitlab_approval_rules_unmet_and_tier_without_rules(store):
+    mr = {"state": "merged", "target_branch": "main", "sha": SHA_HEAD,
+          "merge_commit_sha": SHA_MERGE, "merged_at": "2026-11-24T10:00:00Z",
+          "updated_at": "2026-11-24T10:00:00Z", "author": ALICE, "merge_user": BOB,
+          "title": "policy change", "description": ""}
+    commit = {"id": SHA_HEAD, "author_name": "Carol", "author_email": "carol@example.com",
+              "committer_name": "Alice", "committer_email": "alice@example.com"}
+    paid, free = "net%2Fpolicy", "net%2Ffree"
+    with respx.mock(assert_all_called=False) as mock:
+        _es(mock, store)
+        for pid, iids in ((paid, (20,)), (free, (30, 31))):
+            mock.get(f"{GL}/projects/{pid}/deployments").respond(200, json=[])
+            mock.get(f"{GL}/projects/{pid}/pipelines").respond(200, json=[])
+            mock.get(f"{GL}/projects/{pid}/merge_requests").respond(
+                200, json=[{**mr, "iid": iid} for iid in iids])
+            for iid in iids:
+                mock.get(f"{GL}/projects/{pid}/merge_requests/{iid}/approvals").respond(
+                    200, json={"approved": True, "approvals_required": 1, "approvals_left": 0,
+                               "approved_by": [{"user": BOB}, {"user": CAROL}]})
+                mock.get(f"{GL}/projects/{pid}/merge_requests/{iid}/commits").respond(
+                    200, json=[commit])
+        # one rule unmet: Security needs two approvals and has one; Code owners approved by
+        # carol, who wrote the commit, so GitLab says approved but it is not independent
+        mock.get(f"{GL}/projects/{paid}/merge_requests/20/approval_state").respond(200, json={
+            "approval_rules_overwritten": True, "rules": [
+                _gl_rule(5, "Security", "regular", 2, [BOB], [BOB, CAROL], False),
+                _gl_rule(6, "Coverage-Check", "report_approver", 0, [], [BOB], True),
+                _gl_rule(7, "Code owners", "code_owner", 1, [CAROL], [CAROL], True),
+                _gl_rule(8, "Network", "regular", 1, [BOB], [BOB], True)]})
+        # a tier without approval rules: 403 (as a 404 would), asked once for the project
+        free_state = mock.get(url__regex=rf"{GL}/projects/{free}/merge_requests/\d+/approval_state"
+                              ).respond(403, json={"message": "403 Forbidden"})
+        cfg = GitlabSource(name="gl-rules", base_url="https://gitlab.example.com", token="glpat",
+                           projects=["net/policy", "net/free"])
+        stats = await sync_gitlab(cfg, store, BulkWriter(store), StateStore(store),
+                                  sleep=Sleeps(), now=NOW)
+    assert stats.errors == 0 and stats.dead_lettered == 0 and free_state.call_count == 1
+    mrs = {(m["change"]["repo"], m["change"]["pull_request"]["number"]): m["change"]
+           for m in await _docs(store, **{"change.kind": "pull_request",
+                                          "monitor.source": "gl-rules"})}
+    paid_mr = mrs[("net/policy", 20)]
+    assert paid_mr["independent_approval"] is True  # bob approved the MR
+    rules = paid_mr["approval_rules"]
+    assert rules["status"] == "unmet" and rules["satisfied"] is False
+    assert rules["unmet"] == ["Security", "Code owners"] and rules["required_rules"] == 3
+    assert rules["overwritten"] is True and rules["independent_approvers"] == ["bob"]
+    by_name = {r["name"]: r for r in rules["rules"]}
+    assert by_name["Code owners"]["approved"] is True
+    assert by_name["Code owners"]["approved_by"] == ["carol"]
+    assert by_name["Code owners"]["independent_approvers"] == []  # carol authored the commit
+    assert by_name["Coverage-Check"]["approvals_required"] == 0  # optional, never unmet
+    for iid in (30, 31):
+        unavailable = mrs[("net/free", iid)]["approval_rules"]
+        assert unavailable == {"status": "unavailable", "available": False,
+                               "reason": "http_403"}
+        assert mrs[("net/free", iid)]["independent_approval"] is True  # approvals still read
 
 
 def _app(history_ids: list[int], phase: str = "Succeeded") -> dict[str, Any]:

@@ -11,8 +11,11 @@ Per project (``group/project`` or a numeric id), since the cursors kept under
   (protected environments) judged independent when the approver is not the deployer, and the
   pipeline of the deployed SHA (``deployable.pipeline``, else ``pipelines?sha=``);
 * merge requests merged into protected branches, with ``approvals`` (approvers other than the
-  author and the commit authors/committers count as independent) and the pipelines of the
-  merged SHA.
+  author and the commit authors/committers count as independent), their approval rules
+  (``approval_state``: whether every required rule had enough independent approvers, and
+  whose) and the pipelines of the merged SHA. Approval rules are a paid-tier feature: a
+  403/404 is recorded on the document as ``approval_rules.status: unavailable`` and not asked
+  again for the rest of that project's run.
 
 Pagination follows ``Link`` (or ``x-next-page`` when GitLab omits it above 10,000 records);
 ``RateLimit-*``/``Retry-After`` are honoured by ``forges.http``.
@@ -74,6 +77,7 @@ async def _sync_one(http: ForgeHttp, cfg: GitlabSource, project: str, writer: Bu
     docs: list[Any] = []
 
     label = f"gitlab:{cfg.name}"
+    rules_missing: list[str] = []  # set once this project answered 403/404 for approval_state
 
     async def deployment(dep: dict[str, Any]) -> str:
         sha = str(dep.get("sha") or "")
@@ -89,6 +93,7 @@ async def _sync_one(http: ForgeHttp, cfg: GitlabSource, project: str, writer: Bu
     async def merge_request(mr: dict[str, Any]) -> str:
         iid = int(mr["iid"])
         approvals = (await http.get(f"projects/{pid}/merge_requests/{iid}/approvals")).data
+        state = await _approval_state(http, pid, iid, rules_missing)
         commits = await collect(http, f"projects/{pid}/merge_requests/{iid}/commits",
                                 {"per_page": 100})
         sha = str(mr.get("merge_commit_sha") or mr.get("squash_commit_sha")
@@ -96,7 +101,7 @@ async def _sync_one(http: ForgeHttp, cfg: GitlabSource, project: str, writer: Bu
         checks = await _pipelines(http, pid, sha)
         docs.append(changes.gitlab_merge_request_document(
             cfg.name, project, mr, approvals if isinstance(approvals, dict) else {},
-            commits, checks))
+            commits, checks, state, rules_missing[0] if rules_missing else None))
         return str(mr.get("updated_at") or "")
 
     dep_since = value.get("deployments_since") or lookback
@@ -121,6 +126,25 @@ async def _sync_one(http: ForgeHttp, cfg: GitlabSource, project: str, writer: Bu
     await write(writer, docs, stats, label)
     value.update({"deployments_since": newest, "merge_requests_since": newest_mr})
     await state.put(key, value, current)
+
+
+async def _approval_state(http: ForgeHttp, pid: str, iid: int,
+                          missing: list[str]) -> dict[str, Any] | None:
+    """The MR's ``approval_state``, or None with the reason appended to ``missing`` (403/404:
+    the tier has no approval rules or the token may not read them; remembered so the other MRs
+    of the project are not asked again). Other errors stop the project as any other would."""
+    if missing:
+        return None
+    try:
+        state = (await http.get(f"projects/{pid}/merge_requests/{iid}/approval_state")).data
+    except ForgeError as exc:
+        if exc.status not in (403, 404):
+            raise
+        missing.append(f"http_{exc.status}")
+        return None
+    if not isinstance(state, dict):
+        raise TypeError(f"approval_state is not an object: {type(state).__name__}")
+    return state
 
 
 async def _pipelines(http: ForgeHttp, pid: str, sha: str) -> changes.ChecksVerdict | None:
