@@ -40,6 +40,7 @@ from .lifecycle import (
     remove_pidfile,
     write_pidfile,
 )
+from .memory import trim_heap
 from .stats import refresh_stats
 
 __all__ = ["ComponentBuilder", "Components", "Context", "Daemon", "Service", "StartupError"]
@@ -273,7 +274,9 @@ class Daemon:
             return RunReport(counts={"deleted_indices": len(deleted)})
 
         async def stats_job() -> RunReport:
-            return await self._refresh_stats()
+            report = await self._refresh_stats()
+            trim_heap()  # keeps resident memory flat under steady ingestion (memory.py)
+            return report
 
         return [
             JobSpec("retention", retention_job, interval(retention.schedule.interval_seconds),
