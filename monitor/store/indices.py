@@ -114,7 +114,10 @@ def template_bodies(names: IndexNames, shards: int = 1, replicas: int = 0) -> di
                 "number_of_shards": shards,
                 "number_of_replicas": replicas,
                 "refresh_interval": "1s",
-                "mapping": {"total_fields": {"limit": 4000}, "ignore_malformed": False},
+                # past the limit, new dynamic keys (sender-controlled checkpoint.* names) are
+                # kept in _source and listed in _ignored instead of failing the document
+                "mapping": {"total_fields": {"limit": 4000, "ignore_dynamic_beyond_limit": True},
+                            "ignore_malformed": False},
             },
             "mappings": {
                 "dynamic": True,

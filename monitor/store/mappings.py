@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["KIND_MAPPINGS", "COMMON_DYNAMIC_TEMPLATES"]
+__all__ = ["CHECKPOINT_QUERIED_FIELDS", "COMMON_DYNAMIC_TEMPLATES", "KIND_MAPPINGS"]
 
 KW = {"type": "keyword", "ignore_above": 1024}
 IP = {"type": "ip"}
@@ -28,6 +28,19 @@ COMMON_DYNAMIC_TEMPLATES: list[dict[str, Any]] = [
     {"strings_as_keyword": {"match_mapping_type": "string",
                             "mapping": {"type": "keyword", "ignore_above": 1024}}},
 ]
+
+#: a keyword kept searchable up to Lucene's term limit (32 KB) for text matched by wildcard
+LONG_KW = {"type": "keyword", "ignore_above": 8191}
+
+#: ``checkpoint.*`` keys that rules, controls and reports query. The rest of ``checkpoint.*``
+#: is mapped dynamically, and its keys come from the sender: mapped up front, these can never
+#: be crowded out when a flood of unknown keys reaches the field limit (past the limit new
+#: keys are kept in ``_source`` and listed in ``_ignored``, the document is still indexed;
+#: see ``indices.template_bodies``). tests/store pins this list to what rules/ references.
+CHECKPOINT_QUERIED_FIELDS = (
+    "additional_info", "administrator", "audit_status", "blocked", "client_ip", "objectname",
+    "objecttype", "operation", "product", "protection_name", "session_name", "session_uid",
+    "severity")
 
 _ENDPOINT = _obj(ip=IP, port=LONG, mac=KW, bytes=LONG, packets=LONG, domain=KW,
                  address=KW, zone=KW,
@@ -72,7 +85,11 @@ EVENTS: dict[str, Any] = {
                    technique=_obj(id=KW, name=KW),
                    indicator=_obj(type=KW, name=KW)),
     "vulnerability": _obj(id=KW, severity=KW, score=_obj(base=FLOAT)),
-    "checkpoint": {"type": "object", "dynamic": True},
+    "checkpoint": {"type": "object", "dynamic": True, "properties": {
+        **{key: KW for key in CHECKPOINT_QUERIED_FIELDS},
+        # change descriptions and ticket text are matched with wildcards: index long ones too
+        "fieldschanges": LONG_KW, "session_description": LONG_KW,
+    }},
 }
 
 CHANGES: dict[str, Any] = {
