@@ -2,8 +2,8 @@
 
 Each ``_wire_*`` function looks at the settings, imports its package lazily and turns its public
 entry point into ``JobSpec``s (pull work: active instance only) or ``Service``s (receivers:
-every instance). A package that is not there, or a feature that is off, becomes a ``note`` the
-daemon logs at start, never an import error: the daemon runs with whatever is installed.
+every instance). Imports are lazy so a daemon with only a receiver configured never loads the
+rule engine or the git code; a feature that is off wires nothing.
 
 Invalid rules, controls or exceptions raise (``RuleError``), so that a reload keeps the running
 set and says why.
@@ -41,21 +41,13 @@ def _resolve(ctx: Context, path: Path | None) -> Path | None:
     return path if path.is_absolute() else ctx.settings.base_dir / path
 
 
-def _missing(components: Components, what: str, exc: ImportError) -> None:
-    components.notes.append(f"{what}: not available in this build ({exc.name or exc})")
-
-
 # -- Check Point ---------------------------------------------------------------------------
 
 def _wire_checkpoint_api(ctx: Context, components: Components) -> None:
     sources = ctx.settings.sources.checkpoint_api
     if not sources:
         return
-    try:
-        from ..sources.checkpoint_api import CheckpointApiCollector
-    except ImportError as exc:
-        _missing(components, "checkpoint_api", exc)
-        return
+    from ..sources.checkpoint_api import CheckpointApiCollector
     for cfg in sources:
         collectors: dict[str, Any] = {}
 
@@ -98,15 +90,11 @@ def _wire_snapshots(ctx: Context, components: Components) -> None:
     wanted = [cfg for cfg in ctx.settings.sources.checkpoint_api if cfg.snapshots]
     if not wanted:
         return
-    try:
-        from ..sources.checkpoint_snapshots import snapshot_once
-    except ImportError as exc:
-        _missing(components, "checkpoint snapshots", exc)
-        return
+    from ..sources.checkpoint_snapshots import snapshot_once
     for cfg in wanted:
         async def snap(cfg=cfg) -> RunReport:
             stats = await snapshot_once(cfg, ctx.writer)
-            counts = stats.as_dict() if hasattr(stats, "as_dict") else {}
+            counts = stats.as_dict()
             return RunReport(counts={k: v for k, v in counts.items() if isinstance(v, int)})
 
         components.jobs.append(JobSpec(f"snapshot:{cfg.name}", snap,
@@ -118,11 +106,7 @@ def _wire_files(ctx: Context, components: Components) -> None:
     files = ctx.settings.sources.files
     if not files.paths:
         return
-    try:
-        from ..sources.logfiles import scan_once
-    except ImportError as exc:
-        _missing(components, "files", exc)
-        return
+    from ..sources.logfiles import scan_once
     name = "files"
     keep = ctx.settings.elasticsearch.keep_original
     cfg = files.model_copy(update={"paths": [str(_resolve(ctx, Path(p))) for p in files.paths]})
@@ -187,11 +171,7 @@ def _wire_syslog(ctx: Context, components: Components) -> None:
         components.services.append(running[0])
         components.sources["syslog"] = int(syslog.spool.max_bytes)
         return
-    try:
-        from ..sources.syslog import SyslogReceiver
-    except ImportError as exc:
-        _missing(components, "syslog receiver", exc)
-        return
+    from ..sources.syslog import SyslogReceiver
     spool = syslog.spool.model_copy(update={"dir": _resolve(ctx, syslog.spool.dir)})
     cfg = syslog.model_copy(update={"spool": spool})
     receiver = SyslogReceiver(cfg, ctx.writer_for("syslog"), store=ctx.store,
@@ -208,11 +188,7 @@ def _wire_git(ctx: Context, components: Components) -> None:
     repos = ctx.settings.sources.git
     if not repos:
         return
-    try:
-        from ..sources.git import sync_repo
-    except ImportError as exc:
-        _missing(components, "git", exc)
-        return
+    from ..sources.git import sync_repo
     for cfg in repos:
         cache = _resolve(ctx, cfg.mirror_dir) or cfg.mirror_dir
 
@@ -234,17 +210,13 @@ def _wire_forges(ctx: Context, components: Components) -> None:
                   for cfg in getattr(ctx.settings.sources, kind)]
     if not configured:
         return
-    try:
-        from ..sources import forges
-    except ImportError as exc:
-        _missing(components, "forges", exc)
-        return
+    from ..sources import forges
     for kind, cfg in configured:
         sync = getattr(forges, f"sync_{kind}")
 
         async def pull(cfg=cfg, sync=sync) -> RunReport:
             stats = await sync(cfg, ctx.store, ctx.writer_for(cfg.name), ctx.state)
-            counts = stats.as_dict() if hasattr(stats, "as_dict") else {}
+            counts = stats.as_dict()
             return RunReport(counts={k: v for k, v in counts.items() if isinstance(v, int)})
 
         components.sources[cfg.name] = 0
@@ -257,23 +229,17 @@ def _wire_forges(ctx: Context, components: Components) -> None:
 # -- threat rules ----------------------------------------------------------------------------
 
 def _wire_rules(ctx: Context, components: Components) -> None:
-    try:
-        from ..detect.engine import EngineStats, evaluate_due
-        from ..detect.loader import load_rules
-        from ..findings.exceptions import load_exceptions
-    except ImportError as exc:
-        _missing(components, "rule engine", exc)
-        return
+    from ..detect.engine import EngineStats, evaluate_due
+    from ..detect.loader import load_rules
+    from ..findings.exceptions import load_exceptions
     settings = ctx.settings.rules
     dirs = [_resolve(ctx, d) for d in settings.dirs] or None
     ruleset = load_rules(dirs)  # raises RuleValidationError with every issue
     exceptions = load_exceptions(_resolve(ctx, settings.exceptions_file))
-    rules = [rule for rule in ruleset if getattr(rule, "enabled", True)]
+    rules = [rule for rule in ruleset if rule.enabled]
     components.rule_ids.extend(rule.id for rule in rules)
     for rule in rules:
-        components.rule_info[rule.id] = (rule.name, str(getattr(rule.severity, "value",
-                                                                rule.severity)),
-                                         str(getattr(rule, "type", "")))
+        components.rule_info[rule.id] = (rule.name, rule.severity.value, rule.type)
     engine_stats = EngineStats()
     seen_runs: dict[str, Counter[str]] = {}
     seen_matches: dict[str, Counter[str]] = {}
@@ -311,11 +277,7 @@ def _wire_rules(ctx: Context, components: Components) -> None:
 # -- compliance ------------------------------------------------------------------------------
 
 def _wire_compliance(ctx: Context, components: Components) -> None:
-    try:
-        from ..compliance.run import evaluate_period, load_pack, publish_metrics, summarize
-    except ImportError as exc:
-        _missing(components, "compliance", exc)
-        return
+    from ..compliance.run import evaluate_period, load_pack, publish_metrics, summarize
     # a configured rules folder with a pci/ pack replaces the bundled one
     roots = [d for d in (_resolve(ctx, d) for d in ctx.settings.rules.dirs)
              if d is not None and (d / "pci").is_dir()]
@@ -358,15 +320,8 @@ def _wire_compliance(ctx: Context, components: Components) -> None:
 # -- reports ---------------------------------------------------------------------------------
 
 def _wire_reports(ctx: Context, components: Components) -> None:
-    try:
-        from ..reports import scheduled
-    except ImportError as exc:
-        _missing(components, "reports", exc)
-        return
-    render = getattr(scheduled, "render_scheduled", None)
-    if render is None:
-        components.notes.append("reports: monitor.reports.scheduled has no render_scheduled()")
-        return
+    from ..reports import scheduled
+    render = scheduled.render_scheduled
     settings = ctx.settings.reports
     out_dir = _resolve(ctx, settings.dir)
     for kind in settings.kinds:
@@ -375,7 +330,7 @@ def _wire_reports(ctx: Context, components: Components) -> None:
             ctx.metrics.report_last_success.labels(framework=kind.framework,
                                                    period=kind.period).set(
                 datetime.now(UTC).timestamp())
-            detail = {"path": str(getattr(result, "path", result))}
+            detail = {"path": str(result.path)}
             return RunReport(detail=detail)
 
         components.jobs.append(JobSpec(f"report:{kind.framework}:{kind.period}", run,

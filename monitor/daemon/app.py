@@ -102,8 +102,6 @@ class Components:
     quiet_sources: set[str] = field(default_factory=set)
     #: called on shutdown after services stopped: persist cursors, log out of APIs
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
-    #: what could not be wired (a package not installed yet, a feature off), for the log
-    notes: list[str] = field(default_factory=list)
     #: the compliance job sets the requirement metrics itself (else the stats job reads them)
     compliance_wired: bool = False
 
@@ -304,8 +302,6 @@ class Daemon:
             metrics.add_framework(framework, requirements)
         for kind in self.settings.reports.kinds:
             metrics.add_report_kind(kind.framework, kind.period)
-        for note in components.notes:
-            log.warning("component not wired", extra={"fields": {"note": note}})
         if first:
             for spec in components.jobs:
                 self.jobs.add(spec)
