@@ -3,10 +3,16 @@
 
 Prints the daemon's resident memory (RSS) every sample, and at the end RSS after warm-up vs
 RSS at the end (the ratio should stay within 1.2), events sent vs indexed, and the daemon's
-CPU time. It runs against the Elasticsearch at ``--es`` under a throw-away index prefix that
+CPU time.
+
+RSS breathes with every bulk batch and rule run (±15 % between 15-second samples), so one
+sample against one sample measures the phase, not a leak: the verdict compares the median of
+the first ``--window`` seconds after warm-up with the median of the last ``--window`` seconds
+(single samples are printed too). Warm-up lasts one rule interval (300 s) plus a margin: by
+then every job has run once and the bounded caches (IP validity, timestamps) have filled. It runs against the Elasticsearch at ``--es`` under a throw-away index prefix that
 is deleted afterwards (``--keep`` keeps it). Not a test: it never fails on a number.
 
-    python bench/soak.py --minutes 10 --rate 2000 --es http://127.0.0.1:9200
+    python bench/soak.py --minutes 16 --rate 2000 --es http://127.0.0.1:9200
 """
 from __future__ import annotations
 
@@ -15,6 +21,7 @@ import json
 import os
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -84,9 +91,12 @@ class Sender(threading.Thread):
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--minutes", type=float, default=16.0,
+                        help="total run time (default: 10 minutes measured after warm-up)")
     parser.add_argument("--rate", type=int, default=2000, help="events per second")
-    parser.add_argument("--warmup", type=float, default=120.0, help="seconds before the baseline")
+    parser.add_argument("--warmup", type=float, default=360.0, help="seconds before the baseline")
+    parser.add_argument("--window", type=float, default=120.0,
+                        help="seconds of samples whose median is compared (start vs end)")
     parser.add_argument("--es", default=os.environ.get("MONITOR_TEST_ES_URL",
                                                       "http://127.0.0.1:9200"))
     parser.add_argument("--sample", type=float, default=15.0, help="seconds between samples")
@@ -155,6 +165,9 @@ def main() -> int:
     baseline = warm[0][1] if warm else samples[0][1]
     peak = max(s[1] for s in samples)
     duration = samples[-1][0]
+    first = [s[1] for s in warm if s[0] < warm[0][0] + args.window] or [baseline]
+    last = [s[1] for s in samples if s[0] > duration - args.window]
+    start_median, end_median = statistics.median(first), statistics.median(last)
     result = {
         "minutes": round(duration / 60, 1), "rate_target": args.rate,
         "rate_sent": round(sender.sent / duration), "sent": sender.sent,
@@ -162,6 +175,10 @@ def main() -> int:
         "rss_after_warmup_mb": round(baseline / 2**20, 1),
         "rss_end_mb": round(final_rss / 2**20, 1), "rss_peak_mb": round(peak / 2**20, 1),
         "rss_end_over_warmup": round(final_rss / baseline, 3),
+        "measured_minutes_after_warmup": round((duration - (warm[0][0] if warm else 0)) / 60, 1),
+        "rss_median_first_window_mb": round(start_median / 2**20, 1),
+        "rss_median_last_window_mb": round(end_median / 2**20, 1),
+        "rss_median_end_over_start": round(end_median / start_median, 3),
         "daemon_cpu_seconds": round(cpu, 1), "exit_code": code,
     }
     print(json.dumps(result, indent=2))
