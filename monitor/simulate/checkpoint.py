@@ -48,6 +48,15 @@ MGMT_IP = "10.0.0.10"
 GATEWAYS = (("gw-edge-1", "10.0.0.1"), ("gw-cde-1", "10.20.0.1"))
 INTERNAL = ("10.1.2.", "10.20.5.", "192.168.10.")
 EXTERNAL = ("203.0.113.", "198.51.100.", "192.0.2.")
+#: the rate the fixed populations above are sized for (747 hosts a side). Faster, each host
+#: would reach ~150 distinct addresses in 2 minutes at 2,000 events/s, which IS a host sweep:
+#: hosts then scale with the rate, internal ones in 10.64.0.0/10 and external ones in the
+#: benchmarking range 198.18.0.0/15 (RFC 2544), so per-host behaviour stays the same.
+DESIGN_RATE = 20.0
+_SCALED_BASE = {INTERNAL: int(ipaddress.ip_address("10.64.0.0")),
+                EXTERNAL: int(ipaddress.ip_address("198.18.0.0"))}
+_SCALED_MAX = 1 << 17
+_EXTERNAL_ZONE = EXTERNAL + ("198.18.", "198.19.")
 SERVICES = ((443, "https", "6"), (80, "http", "6"), (53, "domain-udp", "17"),
             (22, "ssh", "6"), (123, "ntp-udp", "17"), (3389, "rdp", "6"), (1433, "MS-SQL-Server", "6"))
 RULES = (("1fde807b-6300-4b1a-914f-f1c1f3e2e7d2", "Allow web", "Accept"),
@@ -154,6 +163,9 @@ class _Gen:
         self.config = config
         self.rng = random.Random(config.seed)
         self.counter = 0
+        scale = config.events_per_second / DESIGN_RATE
+        #: None at or below the design rate: the exact address sequence of earlier versions
+        self.hosts = min(_SCALED_MAX, int(747 * scale)) if scale > 1 else None
 
     def loguid(self, moment: datetime, origin: str) -> str:
         self.counter += 1
@@ -178,12 +190,16 @@ class _Gen:
         return "cp-mgmt"
 
     def ip(self, prefixes: tuple[str, ...]) -> str:
-        return self.rng.choice(prefixes) + str(self.rng.randint(2, 250))
+        if self.hosts is None:
+            return self.rng.choice(prefixes) + str(self.rng.randint(2, 250))
+        offset = self.rng.randrange(self.hosts)
+        return str(ipaddress.IPv4Address(_SCALED_BASE[prefixes] + 256 * (offset // 250)
+                                         + 2 + offset % 250))
 
     def connection(self, moment: datetime, src: str, dst: str, port: int, service_id: str,
                    proto: str, rule: tuple[str, str, str], origin: str) -> str:
         items = self.head(moment, origin, rule[2])
-        items += [("dst", dst), ("inzone", "External" if src.startswith(EXTERNAL) else "Internal"),
+        items += [("dst", dst), ("inzone", "External" if src.startswith(_EXTERNAL_ZONE) else "Internal"),
                   ("outzone", "Internal"), ("layer_name", "Network"), ("match_id", "1"),
                   ("parent_rule", "0"), ("rule_action", rule[2]), ("rule_name", rule[1]),
                   ("rule_uid", rule[0]), ("product", "VPN-1 & FireWall-1"), ("proto", proto),
