@@ -9,10 +9,11 @@ much of its time was spent inside Elasticsearch.
 
 Helpers used by the rule engine and findings (one small function per need):
 
-* ``msearch(store, requests, stats=None) -> list[dict]`` one ``_msearch`` round trip for
-  ``[(kind, body), ...]`` (kind: an index kind such as ``events``); returns response bodies in
-  order; a failed item raises ``StoreError`` naming its position. ``stats`` (a ``SearchStats``)
-  accumulates round trips and Elasticsearch's own ``took``.
+* ``msearch(store, requests, stats=None, filter_path=None) -> list[dict]`` one ``_msearch``
+  round trip for ``[(kind, body), ...]`` (kind: an index kind such as ``events``); returns
+  response bodies in order; a failed item raises ``StoreError`` naming its position. ``stats``
+  (a ``SearchStats``) accumulates round trips and Elasticsearch's own ``took``; ``filter_path``
+  leaves out response parts the caller never reads.
 * ``search(store, kind, body, stats=None) -> dict`` one search.
 * ``composite_pages(store, kind, body, name="g")`` async iterator over every bucket of the
   composite aggregation ``name``, paging with ``after_key``.
@@ -118,10 +119,11 @@ async def composite_buckets(store: Store, kind: str, query: dict[str, Any],
 
 
 async def msearch(store: Store, requests: Sequence[tuple[str, dict[str, Any]]],
-                  stats: SearchStats | None = None, *,
-                  raise_errors: bool = True) -> list[dict[str, Any]]:
+                  stats: SearchStats | None = None, *, raise_errors: bool = True,
+                  filter_path: str | None = None) -> list[dict[str, Any]]:
     """With ``raise_errors=False`` a failed item comes back as ``{"error": {...}}`` in its
-    position (the rule engine fails only the rule that sent it)."""
+    position (the rule engine fails only the rule that sent it). ``filter_path`` (e.g.
+    ``-**.key_as_string``) trims what Elasticsearch serializes and the client parses."""
     if not requests:
         return []
     lines: list[dict[str, Any]] = []
@@ -130,7 +132,7 @@ async def msearch(store: Store, requests: Sequence[tuple[str, dict[str, Any]]],
                       "allow_no_indices": True})
         lines.append(body)
     try:
-        response = await store.es.msearch(searches=lines)
+        response = await store.es.msearch(searches=lines, filter_path=filter_path)
     except Exception as exc:  # noqa: BLE001 - translated
         raise translate_error(exc, "msearch") from exc
     out = []

@@ -110,3 +110,21 @@ async def test_gap_detected_and_backfilled_in_segments(dstore: Store) -> None:
         assert stats.rules[rule.id].gaps == 1
     ids = await _findings(dstore)
     assert len(ids) == len(set(ids)) == 8
+
+
+async def test_backfill_rounds_in_flight_drop_a_failed_rule(dstore: Store) -> None:
+    # segments are searched two rounds at a time: a rule refused in one round is already in
+    # the next; it is left out from then on, never committed, and the good rule goes on
+    await _data(dstore)
+    good, bad = rules()[0], make_rule(type="match", query="event.action:(x OR",
+                                      group_by=["source.ip"])
+    state = StateStore(dstore)
+    await evaluate_due([good, bad], dstore, state, T0 - timedelta(minutes=5))
+    before = await state.get(state_key(bad.id))
+    result = await evaluate_due([good, bad], dstore, state, T0 + timedelta(minutes=15),
+                                max_segment=timedelta(minutes=2))
+    assert list(result.errors) == [bad.id] and "search refused" in result.errors[bad.id]
+    assert {r for r, _, _ in result.committed} == {good.id}
+    assert len(result.committed) == 10 and result.segments == 11
+    after = await state.get(state_key(bad.id))
+    assert (after and after.value) == (before and before.value)

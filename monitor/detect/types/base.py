@@ -7,17 +7,17 @@ finding drafts. Types do no I/O, so the engine can batch the searches of every d
 """
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ..compile import bool_filter, key_filter
 from ..schema import Rule
 
 __all__ = ["Search", "Draft", "Ctx", "Gen", "lockstep", "composite_all", "group_of",
            "bucket_start", "sliding_counts", "sliding_distinct", "drafts_from_fires", "PAGE",
-           "to_dt", "Fire", "aggs", "COARSE_PAGE"]
+           "to_dt", "Fire", "aggs", "COARSE_PAGE", "keyed_agg", "keyed_buckets", "merge_width"]
 
 PAGE = 1000  # composite page size: pages, never a huge terms size
 #: page size of the coarse candidate composites: every page re-reads the matching documents,
@@ -136,57 +136,132 @@ class Fire:
     value: int
 
 
+def _collect(fires: Iterator[tuple[float, float, int]], merge: int) -> list[Fire]:
+    """Fires from (since, at, value); with ``merge`` (seconds) one per aligned bucket of that
+    width (first ``since``, last ``at``, highest value): all that :func:`drafts_from_fires`
+    reads, without an object per firing point (a busy key fires at every second of a long
+    span: 135k fires, 1 s of the host-sweep backfill in the bench)."""
+    if not merge:
+        return [Fire(*f) for f in fires]
+    out: list[Fire] = []
+    bucket: int | None = None
+    since = at = 0.0
+    value = 0
+    for f_since, f_at, f_value in fires:
+        b = int(f_at) // merge
+        if b != bucket:
+            if bucket is not None:
+                out.append(Fire(since, at, value))
+            bucket, since, value = b, f_since, f_value
+        elif f_value > value:
+            value = f_value
+        at = f_at
+    if bucket is not None:
+        out.append(Fire(since, at, value))
+    return out
+
+
 def sliding_counts(points: list[tuple[float, int]], window: float, need: int,
-                   lo: float, hi: float) -> list[Fire]:
+                   lo: float, hi: float, merge: int = 0) -> list[Fire]:
     """Points (epoch seconds, count), sorted. Fires at every point ``t`` in ``[lo, hi)`` where
-    the events in ``(t - window, t]`` number at least ``need``."""
-    fires: list[Fire] = []
-    total = 0
-    left = 0
-    for right, (t, c) in enumerate(points):
-        total += c
-        while points[left][0] <= t - window:
-            total -= points[left][1]
-            left += 1
-        if total >= need and lo <= t < hi:
-            fires.append(Fire(points[left][0], t, total))
-    return fires
+    the events in ``(t - window, t]`` number at least ``need`` (``merge``: see :func:`_collect`)."""
+    def fires() -> Iterator[tuple[float, float, int]]:
+        total = 0
+        left = 0
+        for t, c in points:
+            total += c
+            while points[left][0] <= t - window:
+                total -= points[left][1]
+                left += 1
+            if total >= need and lo <= t < hi:
+                yield points[left][0], t, total
+    return _collect(fires(), merge)
 
 
 def sliding_distinct(points: list[tuple[float, Any]], window: float, need: int,
-                     lo: float, hi: float) -> list[Fire]:
+                     lo: float, hi: float, merge: int = 0) -> list[Fire]:
     """Points (epoch seconds, value), sorted by time. Fires where the distinct values in
-    ``(t - window, t]`` number at least ``need``."""
-    fires: list[Fire] = []
-    counts: dict[Any, int] = {}
-    queue: deque[tuple[float, Any]] = deque()
-    for t, v in points:
-        queue.append((t, v))
-        counts[v] = counts.get(v, 0) + 1
-        while queue[0][0] <= t - window:
-            old_t, old_v = queue.popleft()
-            counts[old_v] -= 1
-            if not counts[old_v]:
-                del counts[old_v]
-        if len(counts) >= need and lo <= t < hi:
-            fires.append(Fire(queue[0][0], t, len(counts)))
-    return fires
+    ``(t - window, t]`` number at least ``need`` (``merge``: see :func:`_collect`). A hot loop
+    (a busy source has ~10k points an hour): locals only."""
+    def fires() -> Iterator[tuple[float, float, int]]:
+        counts: dict[Any, int] = {}
+        get = counts.get
+        left = 0
+        for t, v in points:
+            counts[v] = get(v, 0) + 1
+            edge = t - window
+            while points[left][0] <= edge:
+                old = points[left][1]
+                n = counts[old] - 1
+                if n:
+                    counts[old] = n
+                else:
+                    del counts[old]
+                left += 1
+            if len(counts) >= need and lo <= t < hi:
+                yield points[left][0], t, len(counts)
+    return _collect(fires(), merge)
+
+
+def merge_width(ctx: Ctx) -> int:
+    """The ``merge`` of the sliding functions for this rule: its suppression bucket."""
+    return int(ctx.rule.suppress_window.total_seconds())
+
+
+def _text_key(groups: list[dict[str, Any]]) -> str | None:
+    """The one key field when every group is a single non-null text value (ip, keyword)."""
+    fields = {tuple(g) for g in groups}
+    if len(fields) != 1:
+        return None
+    (names,) = fields
+    if len(names) != 1 or not all(isinstance(g[names[0]], str) for g in groups):
+        return None
+    return names[0]
+
+
+def keyed_agg(groups: list[dict[str, Any]], sub: dict[str, Any]) -> dict[str, Any]:
+    """One bucket per candidate group with the sub-aggregations ``sub``, read back with
+    :func:`keyed_buckets`. A ``terms`` aggregation restricted (``include``) to the candidates
+    when the groups are one text field: measured ~10x cheaper than a ``filters`` aggregation
+    (10 ms vs 123 ms for 100 keys under a date_histogram, 2M events), which stays the path
+    for any other key (several fields, a missing value, numbers)."""
+    field = _text_key(groups)
+    if field is not None:
+        values = sorted({g[field] for g in groups})
+        return {"terms": {"field": field, "include": values, "size": len(values)}, "aggs": sub}
+    return {"filters": {"filters": {f"c{i}": bool_filter(key_filter(g))
+                                    for i, g in enumerate(groups)}}, "aggs": sub}
+
+
+def keyed_buckets(groups: list[dict[str, Any]], agg: dict[str, Any] | None
+                  ) -> list[dict[str, Any] | None]:
+    """The bucket of each group (None: no event) in a response to :func:`keyed_agg`."""
+    buckets = (agg or {}).get("buckets") or {}
+    if isinstance(buckets, list):
+        field = _text_key(groups)
+        by_key = {b["key"]: b for b in buckets}
+        return [by_key.get(g[field]) for g in groups] if field else [None] * len(groups)
+    return [buckets.get(f"c{i}") for i in range(len(groups))]
 
 
 def drafts_from_fires(ctx: Ctx, group: dict[str, Any], fires: list[Fire],
                       detection: dict[str, Any], resolution: float = 1.0) -> list[Draft]:
-    """One draft per suppression bucket of the firing points (deterministic across runs)."""
-    width = ctx.rule.suppress_window
-    by_bucket: dict[datetime, list[Fire]] = {}
+    """One draft per suppression bucket of the firing points (deterministic across runs).
+    Buckets are computed on integer seconds (as :func:`bucket_start`), not one datetime per
+    fire: a busy key fires at every second of a long span (135k fires in the bench)."""
+    span = ctx.rule.suppress_window
+    width = int(span.total_seconds())
+    by_bucket: dict[int, list[Fire]] = {}
     for fire in fires:
-        by_bucket.setdefault(bucket_start(datetime.fromtimestamp(fire.at, UTC), width),
-                             []).append(fire)
+        at = int(fire.at)
+        by_bucket.setdefault(at - at % width, []).append(fire)
     drafts = []
-    for start, items in sorted(by_bucket.items()):
+    for start_s, items in sorted(by_bucket.items()):
+        start = datetime.fromtimestamp(start_s, UTC)
         first = datetime.fromtimestamp(items[0].since, UTC)
         last = datetime.fromtimestamp(items[-1].at, UTC)
         drafts.append(Draft(
-            group=group, window_start=start, window_end=start + width,
+            group=group, window_start=start, window_end=start + span,
             count=max(f.value for f in items), first_seen=first, last_seen=last,
             evidence_range=(first, last + timedelta(seconds=resolution)), detection=detection,
         ))

@@ -15,11 +15,12 @@ the same finding ids as the aggregation path (same group, same suppression bucke
 """
 from __future__ import annotations
 
+from bisect import bisect_left
 from datetime import UTC, datetime
 
-from ..compile import (scope, base_query, bool_filter, composite_sources, iso, key_filter,
-                       sequence_eql, step_query, time_range)
-from .base import (PAGE, aggs, Ctx, Fire, Gen, Search, composite_all, drafts_from_fires, group_of,
+from ..compile import (bool_filter, composite_sources, iso, key_filter, scope, sequence_eql,
+                       step_query, time_range)
+from .base import (PAGE, Ctx, Fire, Gen, Search, aggs, composite_all, drafts_from_fires, group_of,
                    lockstep)
 
 
@@ -61,32 +62,34 @@ def _series(ctx: Ctx, group: dict) -> Gen:
 
 def match_sequence(steps: list[list[tuple[float, int]]], need: list[int], within: float,
                    lo: float, hi: float) -> list[Fire]:
-    """Fires for each last-step point ``t`` in ``[lo, hi)`` that completes the sequence."""
+    """Fires for each last-step point ``t`` in ``[lo, hi)`` that completes the sequence: from
+    ``t - within``, each step in turn takes its earliest points until their counts reach its
+    ``need``; the next step starts at the point that did. Prefix sums and bisection find each
+    step's point in O(log n) (a scan per ``t`` was quadratic: 2 s for one busy rule)."""
+    times = [[pt for pt, _ in points] for points in steps]
+    sums = []
+    for points in steps:
+        acc = [0]
+        for _, c in points:
+            acc.append(acc[-1] + c)
+        sums.append(acc)
     fires = []
     for t, _ in steps[-1]:
         if not lo <= t < hi:
             continue
         cursor = t - within
         first = None
-        ok = True
-        for k, points in enumerate(steps):
-            got = 0
-            reached = None
-            for pt, c in points:
-                if pt < cursor or pt > t:
-                    continue
-                got += c
-                if got >= need[k]:
-                    reached = pt
-                    break
-            if reached is None:
-                ok = False
+        for k in range(len(steps)):
+            start = bisect_left(times[k], cursor)
+            at = max(start, bisect_left(sums[k], sums[k][start] + need[k], start) - 1)
+            if at >= len(times[k]) or times[k][at] > t:
                 break
             if first is None:
-                first = next(pt for pt, _ in points if cursor <= pt <= t)
-            cursor = reached
-        if ok and first is not None:
-            fires.append(Fire(first, t, sum(need)))
+                first = times[k][start]
+            cursor = times[k][at]
+        else:
+            if first is not None:
+                fires.append(Fire(first, t, sum(need)))
     return fires
 
 
