@@ -266,6 +266,7 @@ def _wire_rules(ctx: Context, components: Components) -> None:
         return RunReport(counts={"evaluated": stats.rules_evaluated, "findings": stats.findings,
                                  "created": stats.created, "duplicates": stats.duplicates,
                                  "errors": len(stats.errors), "gaps": len(stats.gaps),
+                                 "truncated": len(stats.truncated),
                                  "round_trips": stats.round_trips}, rules=tuple(runs),
                          detail={"first_error": next(iter(stats.errors.values()))[:500]}
                          if stats.errors else {})

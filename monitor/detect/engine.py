@@ -56,7 +56,7 @@ from ..store.search import SearchStats, eql_search, msearch
 from .compile import evidence_body, iso
 from .schema import Rule
 from .types import RUNNERS
-from .types.base import Ctx, Draft, Gen, Search, lockstep, to_dt
+from .types.base import Ctx, Draft, Gen, Search, lockstep, mark_truncated, to_dt
 from .types.cardinality import PAIRS
 
 __all__ = ["evaluate_due", "evaluate_range", "EvalStats", "EngineStats", "RuleStats",
@@ -124,6 +124,8 @@ class EvalStats:
     excepted: int = 0
     gaps: list[tuple[str, datetime, datetime]] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
+    #: rule id -> what a flood cut (``max_findings``); the run still succeeded
+    truncated: dict[str, str] = field(default_factory=dict)
     round_trips: int = 0
     searches: int = 0
     took_ms: int = 0
@@ -230,6 +232,11 @@ def _evidence(rule: Rule, drafts: list[Draft]) -> Gen:
 
 def _rule_gen(ctx: Ctx) -> Gen:
     drafts = yield from RUNNERS[ctx.rule.type](ctx)
+    limit = ctx.rule.max_findings
+    if len(drafts) > limit:  # whatever the type: the earliest windows are kept
+        drafts.sort(key=lambda d: d.window_start)
+        drafts = mark_truncated(drafts[:limit],
+                                f"findings: kept the first {limit} of {len(drafts)} (max_findings)")
     return (yield from _evidence(ctx.rule, drafts))
 
 
@@ -249,6 +256,11 @@ def to_finding(rule: Rule, d: Draft, store: Store) -> Finding:
 
 def _docs(rule: Rule, drafts: list[Draft], store: Store, exceptions: Sequence[FindingException],
           evaluated: tuple[datetime, datetime], now: datetime, out: EvalStats) -> list[dict]:
+    truncated = next((d.extra["truncated"] for d in drafts if "truncated" in d.extra), None)
+    if truncated is not None:
+        out.truncated[rule.id] = truncated
+        log.warning("rule %s truncated %s..%s: %s; narrow the rule or add exceptions", rule.id,
+                    iso(evaluated[0]), iso(evaluated[1]), truncated)
     docs = []
     for d in drafts:
         finding = to_finding(rule, d, store)

@@ -320,6 +320,10 @@ class Rule(RuleMeta):
     suppress: Suppress = Suppress()
     calendar: Calendar | None = None
     enabled: bool = True
+    #: findings one evaluated segment may produce; more is a flood (a noisy rule or hostile
+    #: traffic): the first ones are kept, each marked ``extra.truncated``, and the run says so,
+    #: so memory and the findings index stay bounded (Elastic's ``max_signals``, per segment)
+    max_findings: int = Field(default=1000, ge=1, le=100_000)
     threshold: ThresholdParams | None = None
     cardinality: CardinalityParams | None = None
     new_terms: NewTermsParams | None = None

@@ -15,7 +15,8 @@ from typing import Any
 from ..compile import bool_filter, key_filter
 from ..schema import Rule
 
-__all__ = ["Search", "Draft", "Ctx", "Gen", "lockstep", "composite_all", "group_of",
+__all__ = ["Search", "Draft", "Ctx", "Gen", "lockstep", "composite_all", "cap_candidates",
+           "mark_truncated", "group_of",
            "bucket_start", "sliding_counts", "sliding_distinct", "drafts_from_fires", "PAGE",
            "to_dt", "Fire", "aggs", "COARSE_PAGE", "keyed_agg", "keyed_buckets", "merge_width"]
 
@@ -114,8 +115,9 @@ def aggs(response: dict[str, Any]) -> dict[str, Any]:
 
 
 def composite_all(kind: str, body: Callable[[dict | None], dict[str, Any]],
-                  name: str = "g", page: int = PAGE) -> Gen:
-    """Page a composite aggregation named ``name`` (page size ``page``) to the end."""
+                  name: str = "g", page: int = PAGE, limit: int | None = None) -> Gen:
+    """Page a composite aggregation named ``name`` (page size ``page``) to the end, or until
+    ``limit`` buckets are in hand (a flood: see :func:`cap_candidates`)."""
     after: dict | None = None
     out: list[dict[str, Any]] = []
     while True:
@@ -123,8 +125,26 @@ def composite_all(kind: str, body: Callable[[dict | None], dict[str, Any]],
         agg = aggs(response).get(name) or {"buckets": []}
         out.extend(agg["buckets"])
         after = agg.get("after_key")
-        if not after or len(agg["buckets"]) < page:
+        if not after or len(agg["buckets"]) < page or (limit is not None and len(out) >= limit):
             return out
+
+
+def cap_candidates(ctx: Ctx, items: list[Any], what: str) -> tuple[list[Any], str | None]:
+    """At most ``rule.max_findings`` candidates go on to the (costly) precise check; with
+    more, the first ones are kept (the runners' order: busiest keys first where Elasticsearch
+    sorts by count) and the returned note goes on every draft (:func:`mark_truncated`)."""
+    limit = ctx.rule.max_findings
+    if len(items) <= limit:
+        return items, None
+    return items[:limit], f"{what}: kept the first {limit} of {len(items)}+ (max_findings)"
+
+
+def mark_truncated(drafts: list[Draft], note: str | None) -> list[Draft]:
+    """Every finding of a truncated evaluation says so: an analyst must not read it as all."""
+    if note is not None:
+        for draft in drafts:
+            draft.extra["truncated"] = note
+    return drafts
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,8 +17,8 @@ from __future__ import annotations
 import math
 
 from ..compile import bool_filter, scope
-from .base import (Ctx, Gen, composite_all, drafts_from_fires, group_of, lockstep, merge_width,
-                   sliding_distinct)
+from .base import (Ctx, Gen, cap_candidates, composite_all, drafts_from_fires, group_of,
+                   lockstep, mark_truncated, merge_width, sliding_distinct)
 from .threshold import Candidate, coarse_candidates, refine, spans_by_key
 
 #: composite page of (second, value) pairs: a candidate's events in its spans (an upper bound of
@@ -71,6 +71,7 @@ def run(ctx: Ctx) -> Gen:
     refined = yield from refine(ctx, [(group_of(b["key"], fields), b["doc_count"])
                                       for b in candidates], need, params.field,
                                 math.ceil(need) if single else 1)
+    refined, truncated = cap_candidates(ctx, refined, "candidate keys")
     series = yield from lockstep([_pairs(ctx, cand) for cand in refined])
     drafts = []
     lo, hi = ctx.start.timestamp(), ctx.end.timestamp()
@@ -78,4 +79,4 @@ def run(ctx: Ctx) -> Gen:
         fires = sliding_distinct(points, rule.window.total_seconds(), params.count, lo, hi,
                                  merge_width(ctx))
         drafts.extend(drafts_from_fires(ctx, cand.group, fires, detection))
-    return drafts
+    return mark_truncated(drafts, truncated)

@@ -8,7 +8,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from ..compile import scope, base_query, bool_filter, composite_sources, interval, time_range
-from .base import PAGE, Ctx, Draft, Gen, composite_all, group_of, to_dt
+from .base import (PAGE, Ctx, Draft, Gen, cap_candidates, composite_all, group_of,
+                   mark_truncated, to_dt)
 
 
 def run(ctx: Ctx) -> Gen:
@@ -17,9 +18,11 @@ def run(ctx: Ctx) -> Gen:
     sources = composite_sources(rule.group_by) + [
         {"w": {"date_histogram": {"field": "@timestamp", "fixed_interval": interval(width)}}}]
     query = bool_filter(*scope(rule, ctx.start, ctx.end))
+    limit = rule.max_findings + 1  # one more than allowed: enough to know it was a flood
+    page = min(PAGE, limit)
 
     def body(after: dict | None) -> dict:
-        comp: dict = {"size": PAGE, "sources": sources}
+        comp: dict = {"size": page, "sources": sources}
         if after:
             comp["after"] = after
         return {"size": 0, "track_total_hits": False, "query": query,
@@ -30,7 +33,8 @@ def run(ctx: Ctx) -> Gen:
                     "s": {"top_hits": {"size": 5, "_source": False,
                                        "sort": [{"@timestamp": "asc"}]}}}}}}
 
-    buckets = yield from composite_all(rule.index, body)
+    buckets = yield from composite_all(rule.index, body, page=page, limit=limit)
+    buckets, truncated = cap_candidates(ctx, buckets, "groups")
     drafts = []
     for b in buckets:
         start = to_dt(b["key"]["w"])
@@ -41,4 +45,4 @@ def run(ctx: Ctx) -> Gen:
                             evidence_range=(max(first, ctx.start), last + timedelta(milliseconds=1)),
                             detection=body(None),
                             sample_ids=tuple(h["_id"] for h in b["s"]["hits"]["hits"])))
-    return drafts
+    return mark_truncated(drafts, truncated)

@@ -20,8 +20,8 @@ from datetime import UTC, datetime
 
 from ..compile import (bool_filter, composite_sources, iso, key_filter, scope, sequence_eql,
                        step_query, time_range)
-from .base import (PAGE, Ctx, Fire, Gen, Search, aggs, composite_all, drafts_from_fires, group_of,
-                   lockstep)
+from .base import (PAGE, Ctx, Fire, Gen, Search, aggs, cap_candidates, composite_all,
+                   drafts_from_fires, group_of, lockstep, mark_truncated)
 
 
 def _coarse(ctx: Ctx) -> Gen:
@@ -129,6 +129,7 @@ def run(ctx: Ctx) -> Gen:
         return (yield from _eql(ctx, text))
     detection, candidates = yield from _coarse(ctx)
     groups = [group_of(b["key"], rule.group_by) for b in candidates]
+    groups, truncated = cap_candidates(ctx, groups, "candidate keys")
     series = yield from lockstep([_series(ctx, g) for g in groups])
     need = [s.min_count for s in rule.sequence.steps]
     lo, hi = ctx.start.timestamp(), ctx.end.timestamp()
@@ -136,7 +137,7 @@ def run(ctx: Ctx) -> Gen:
     for group, steps in zip(groups, series, strict=True):
         fires = match_sequence(steps, need, rule.window.total_seconds(), lo, hi)
         drafts.extend(drafts_from_fires(ctx, group, fires, detection))
-    return drafts
+    return mark_truncated(drafts, truncated)
 
 
 __all__ = ["run", "match_sequence", "iso"]

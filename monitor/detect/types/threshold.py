@@ -15,8 +15,9 @@ import math
 from typing import Any, NamedTuple
 
 from ..compile import bool_filter, composite_sources, key_filter, keys_filter, scope
-from .base import (COARSE_PAGE, Ctx, Gen, Search, aggs, drafts_from_fires, group_of, keyed_agg,
-                   keyed_buckets, merge_width, sliding_counts, to_dt)
+from .base import (COARSE_PAGE, Ctx, Gen, Search, aggs, cap_candidates, drafts_from_fires,
+                   group_of, keyed_agg, keyed_buckets, mark_truncated, merge_width,
+                   sliding_counts, to_dt)
 
 MAX_POINTS_PER_SEARCH = 20_000
 
@@ -222,6 +223,7 @@ def run(ctx: Ctx) -> Gen:
     fields = rule.group_by or ()
     groups = [(group_of(b["key"], fields), b["doc_count"]) for b in candidates]
     groups = yield from refine(ctx, groups, need, min_events=need)
+    groups, truncated = cap_candidates(ctx, groups, "candidate keys")
     series = yield from histograms(ctx, groups)
     drafts = []
     lo, hi = ctx.start.timestamp(), ctx.end.timestamp()
@@ -229,7 +231,7 @@ def run(ctx: Ctx) -> Gen:
         fires = sliding_counts(points, rule.window.total_seconds(), need, lo, hi,
                                merge_width(ctx))
         drafts.extend(drafts_from_fires(ctx, group, fires, detection, resolution))
-    return drafts
+    return mark_truncated(drafts, truncated)
 
 
 __all__ = ["run", "coarse_candidates", "refine", "histograms", "spans_clause", "spans_by_key",
