@@ -260,6 +260,8 @@ def _wire_rules(ctx: Context, components: Components) -> None:
                                         dict(matches_delta) if outcome == "success" else {},
                                         rs.searched_to))
                     matches_delta = Counter()
+        for rule_id in stats.truncated:
+            ctx.metrics.rule_truncated.labels(rule=rule_id).inc()
         if stats.errors and not stats.rules_evaluated:
             raise RuntimeError("every due rule failed: " + "; ".join(
                 f"{k}: {v}" for k, v in list(stats.errors.items())[:3]))

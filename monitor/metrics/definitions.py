@@ -106,6 +106,10 @@ class Metrics:
         self.rule_matches = Counter(
             "monitor_rule_matches_total", "Findings produced by a rule, by severity.",
             ["rule", "severity"], registry=r)
+        self.rule_truncated = Counter(
+            "monitor_rule_truncated_total",
+            "Evaluated segments of a rule cut by its max_findings flood guard.",
+            ["rule"], registry=r)
         self.rule_last_success = Gauge(
             "monitor_rule_last_success_timestamp_seconds",
             "Unix time a rule last evaluated successfully.", ["rule"], registry=r)
@@ -227,6 +231,7 @@ class Metrics:
         for severity in SEVERITIES:
             self.rule_matches.labels(rule=rule_id, severity=severity)
         self.rule_duration.labels(rule=rule_id)
+        self.rule_truncated.labels(rule=rule_id)
         self.rule_last_success.labels(rule=rule_id)
 
     def set_rule_info(self, rules: dict[str, tuple[str, str, str]]) -> None:
