@@ -42,7 +42,7 @@ import time
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import aclosing, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -267,7 +267,6 @@ def _docs(rule: Rule, drafts: list[Draft], store: Store, exceptions: Sequence[Fi
         exc = match_exception(list(exceptions), rule.id, d.group, now)
         if exc is not None:
             out.excepted += 1
-            from dataclasses import replace
             finding = replace(finding, exception=exc.id)
         docs.append(finding_doc(finding, evaluated=evaluated, now=now,
                                 exception_expires=iso(exc.expires) if exc else None))

@@ -129,14 +129,17 @@ def composite_all(kind: str, body: Callable[[dict | None], dict[str, Any]],
             return out
 
 
-def cap_candidates(ctx: Ctx, items: list[Any], what: str) -> tuple[list[Any], str | None]:
+def cap_candidates(ctx: Ctx, items: list[Any], what: str, *, partial: bool = False
+                   ) -> tuple[list[Any], str | None]:
     """At most ``rule.max_findings`` candidates go on to the (costly) precise check; with
     more, the first ones are kept (the runners' order: busiest keys first where Elasticsearch
-    sorts by count) and the returned note goes on every draft (:func:`mark_truncated`)."""
+    sorts by count) and the returned note goes on every draft (:func:`mark_truncated`).
+    ``partial``: the caller stopped reading early, so the total is a lower bound ("N+")."""
     limit = ctx.rule.max_findings
     if len(items) <= limit:
         return items, None
-    return items[:limit], f"{what}: kept the first {limit} of {len(items)}+ (max_findings)"
+    seen = f"{len(items)}+" if partial else str(len(items))
+    return items[:limit], f"{what}: kept the first {limit} of {seen} (max_findings)"
 
 
 def mark_truncated(drafts: list[Draft], note: str | None) -> list[Draft]:

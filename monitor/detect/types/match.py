@@ -34,7 +34,7 @@ def run(ctx: Ctx) -> Gen:
                                        "sort": [{"@timestamp": "asc"}]}}}}}}
 
     buckets = yield from composite_all(rule.index, body, page=page, limit=limit)
-    buckets, truncated = cap_candidates(ctx, buckets, "groups")
+    buckets, truncated = cap_candidates(ctx, buckets, "groups", partial=True)
     drafts = []
     for b in buckets:
         start = to_dt(b["key"]["w"])
