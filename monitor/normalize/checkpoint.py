@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from ..model import RawRecord
+from ..store.encoded import EncodedSource
 from ..store.writer import DeadLetter, Document
 from .cef import parse_cef
 from .checkpoint_ecs import epoch_ts, format_ts, to_ecs
@@ -23,6 +24,7 @@ from .checkpoint_fields import fields_from_mapping
 from .checkpoint_kv import Fields, parse_cp_body, parse_sd_fields
 from .ids import checkpoint_event_id, payload_id
 from .leef import parse_leef
+from . import native
 from .syslog_envelope import Envelope, split_envelope
 
 __all__ = ["MAX_LINE_BYTES", "normalize_api_log", "normalize_checkpoint", "parse_fields"]
@@ -151,6 +153,13 @@ def normalize_checkpoint(raw: RawRecord, keep_original: bool = True) -> Document
             return DeadLetter(raw.source, payload, "empty record", received_at=raw.received_at)
         if "\x00" in text:
             text = text.replace("\x00", "\ufffd")
+        fast = native.active
+        if fast is not None:
+            result = fast(text, _received_ts(raw.received_at), raw.source, keep_original)
+            if result.__class__ is tuple:
+                doc_id, timestamp, body = result  # type: ignore[misc]
+                return Document(_KIND, doc_id or payload_id(raw.source, payload),
+                                EncodedSource(body, timestamp))
         parsed = parse_fields(text, raw.received_at.year)
         if isinstance(parsed, str):
             return DeadLetter(raw.source, payload, parsed, received_at=raw.received_at)

@@ -59,7 +59,10 @@ _SIDE_COUNT_KEYS = frozenset({"client_outbound_bytes", "server_outbound_bytes",
                               "client_outbound_packets", "server_outbound_packets"})
 
 
-_IPV4 = re.compile(r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)")
+#: ASCII digits only: ``\d`` would also take Arabic-Indic and other digits, which Elasticsearch's
+#: ``ip`` type rejects (the whole document would be refused)
+_IPV4 = re.compile(r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)",
+                   re.ASCII)
 
 
 def _is_ip(value: str) -> bool:
@@ -115,8 +118,13 @@ def event_time(value: str) -> tuple[str, str | None] | None:
     return result
 
 
+def _digits(value: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` is also true for ``²``, which ``int()`` refuses."""
+    return value.isascii() and value.isdigit()
+
+
 def _event_time(value: str) -> tuple[str, str | None] | None:
-    if value.isdigit():
+    if _digits(value):
         number = int(value)
         if number > 10**11:  # milliseconds
             ts = epoch_ts(number // 1000, number % 1000)
@@ -140,7 +148,7 @@ def _first(value: str | list[str] | None) -> str | None:
 def _int(value: str | None, low: int = 0, high: int = _MAX_INT) -> int | None:
     if value is None:
         return None
-    if value.isdigit() and len(value) < 19:
+    if len(value) < 19 and _digits(value):
         number = int(value)
         return number if low <= number <= high else None
     return None
@@ -316,7 +324,7 @@ def to_ecs(f: Fields, *, header: Callable[[], tuple[str | None, str | None]],
 def _network(doc: dict[str, Any], f: Fields, s: dict[str, str]) -> None:
     net: dict[str, Any] = {}
     proto = s.get("proto")
-    if proto is not None and proto.isdigit() and int(proto) <= 255:
+    if proto is not None and _digits(proto) and int(proto) <= 255:
         net["iana_number"] = proto
         transport = _TRANSPORT.get(proto)
         if transport:

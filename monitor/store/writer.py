@@ -29,13 +29,22 @@ import orjson
 from ..errors import StoreError, StoreUnavailable
 from ..settings import BulkSettings
 from .client import Store, translate_error
+from .encoded import EncodedSource
 
-__all__ = ["Document", "DeadLetter", "BulkResult", "BulkWriter", "dead_letter_source"]
+__all__ = ["Document", "DeadLetter", "BulkResult", "BulkWriter", "dead_letter_source",
+           "source_json"]
 
 log = logging.getLogger(__name__)
 
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _FILTER = "took,errors,items.*.status,items.*.error.type,items.*.error.reason"
+
+
+def source_json(source: dict[str, Any] | EncodedSource) -> bytes:
+    """The JSON the writer sends for a document's source (raises if it cannot be serialized)."""
+    if type(source) is EncodedSource:
+        return source.json
+    return orjson.dumps(source, option=orjson.OPT_NON_STR_KEYS)
 
 
 class Document(NamedTuple):
@@ -46,7 +55,8 @@ class Document(NamedTuple):
 
     kind: str
     id: str
-    source: dict[str, Any]
+    #: a dict, or ``EncodedSource`` (already JSON: sent as it is)
+    source: dict[str, Any] | EncodedSource
     index: str | None = None
 
 
@@ -218,7 +228,7 @@ class BulkWriter:
             return (_action(index, doc_id), orjson.dumps(source), index, entry.source)
         index = entry.index or self._store.names.write(entry.kind, entry.source.get("@timestamp"))
         try:
-            body = orjson.dumps(entry.source, option=orjson.OPT_NON_STR_KEYS)
+            body = source_json(entry.source)
         except (TypeError, orjson.JSONEncodeError) as exc:
             raw = repr(entry.source).encode("utf-8", "replace")
             return self._item(DeadLetter(entry.kind, raw, f"not serializable: {exc}",
@@ -244,7 +254,12 @@ class BulkWriter:
             except (StopIteration, StopAsyncIteration):
                 break
             count += 1
-            timestamp = entry.source.get("@timestamp") if type(entry) is Document else None
+            if type(entry) is Document:
+                document = entry.source
+                encoded = type(document) is EncodedSource
+                timestamp = document.timestamp if encoded else document.get("@timestamp")  # type: ignore[union-attr]
+            else:
+                timestamp = None
             if type(timestamp) is str and timestamp[-1:] == "Z" and entry.index is None:  # type: ignore[union-attr]
                 kind = entry.kind  # type: ignore[union-attr]
                 key = kind + timestamp[:7]
@@ -253,7 +268,7 @@ class BulkWriter:
                     index = names.write(kind, timestamp)
                     cached = cache[key] = (index, b'{"create":{"_index":' + dumps(index) + b',"_id":')
                 try:
-                    body = dumps(entry.source, option=option)
+                    body = document.json if encoded else dumps(document, option=option)  # type: ignore[union-attr]
                     action = cached[1] + dumps(entry.id) + b"}}"  # type: ignore[union-attr]
                 except (TypeError, orjson.JSONEncodeError):
                     action, body, index, kind = general(entry)

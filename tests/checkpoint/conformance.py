@@ -17,6 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 from monitor.model import RawRecord
@@ -48,7 +49,7 @@ def lookup(doc: dict[str, Any], dotted: str) -> Any:
         return doc[dotted]
     current: Any = doc
     for part in dotted.split("."):
-        if not isinstance(current, dict) or part not in current:
+        if not isinstance(current, Mapping) or part not in current:
             return None
         current = current[part]
     return current

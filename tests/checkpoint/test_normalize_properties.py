@@ -11,7 +11,9 @@ from hypothesis import strategies as st
 
 from monitor.model import RawRecord
 from monitor.normalize import normalize_checkpoint
-from monitor.store.writer import DeadLetter, Document
+from monitor.normalize import native
+from monitor.store.encoded import EncodedSource
+from monitor.store.writer import DeadLetter, Document, source_json
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 SEEDS = [
@@ -37,7 +39,12 @@ def _check(payload: bytes) -> None:
     assert result.kind == "events" and len(result.id) == 40
     source = result.source
     assert isinstance(source["@timestamp"], str) and source["@timestamp"].endswith("Z")
-    orjson.dumps(source)  # serializable as the writer will do it
+    assert orjson.loads(source_json(source)) == source  # serializable as the writer does it
+    if type(source) is EncodedSource:  # the compiled fast path took it: same as the reference
+        with native.enabled(False):
+            reference = normalize_checkpoint(RawRecord("prop", payload, NOW))
+        assert isinstance(reference, Document) and reference.id == result.id
+        assert source == reference.source
     for side in ("source", "destination"):
         port = source.get(side, {}).get("port")
         assert port is None or 0 <= port <= 65535
