@@ -29,6 +29,7 @@ from monitor.normalize import normalize_checkpoint
 from monitor.settings import ElasticsearchSettings
 from monitor.simulate import SimConfig, generate
 from monitor.sources.logfiles import ingest_files
+from monitor.store.writer import source_json
 from monitor.store import BulkWriter, Document, open_store
 from monitor.store.setup import install_templates
 
@@ -53,7 +54,7 @@ async def raw_bulk(url: str, store, docs: list[Document]) -> float:  # type: ign
         for doc in docs[start:start + 5000]:
             index = store.names.write("events", doc.source["@timestamp"])
             parts.append(orjson.dumps({"create": {"_index": index, "_id": doc.id}}))
-            parts.append(orjson.dumps(doc.source))
+            parts.append(source_json(doc.source))
         bodies.append(b"\n".join(parts) + b"\n")
     async with httpx.AsyncClient(base_url=url, timeout=120) as client:
         queue = list(bodies)

@@ -26,6 +26,7 @@ from ..metrics.collectors import LagCollector, Positions, ReceiverCollector
 from ..metrics.definitions import Metrics
 from ..metrics.instrument import instrument_store
 from ..metrics.server import MetricsServer
+from ..normalize.native import describe as normalizer_in_use
 from ..settings import Settings, load_settings
 from ..store import BulkResult, BulkWriter, StateStore, Store, open_store
 from ..store.setup import apply_retention, install_templates, template_status
@@ -208,7 +209,8 @@ class Daemon:
             "instance": self.instance_id, "version": __version__,
             "role": "active" if self.lease.active else "standby",
             "jobs": ",".join(sorted(self.jobs.specs)),
-            "services": ",".join(s.name for s in self.components.services)}})
+            "services": ",".join(s.name for s in self.components.services),
+            "checkpoint_normalizer": normalizer_in_use()}})
 
     def registry_gauge_functions(self) -> None:
         self.metrics.ha_active.set_function(lambda: 1.0 if self._is_active() else 0.0)

@@ -32,6 +32,7 @@ __all__ = ["MAX_LINE_BYTES", "normalize_api_log", "normalize_checkpoint", "parse
 #: a single log line longer than this is refused (dead letter), not parsed
 MAX_LINE_BYTES = 256 * 1024
 _KIND = "events"
+_new_tuple = tuple.__new__
 
 
 def parse_fields(text: str, year: int) -> tuple[Fields, str, Envelope, str] | str:
@@ -158,8 +159,9 @@ def normalize_checkpoint(raw: RawRecord, keep_original: bool = True) -> Document
             result = fast(text, _received_ts(raw.received_at), raw.source, keep_original)
             if result.__class__ is tuple:
                 doc_id, timestamp, body = result  # type: ignore[misc]
-                return Document(_KIND, doc_id or payload_id(raw.source, payload),
-                                EncodedSource(body, timestamp))
+                # tuple.__new__: Document's generated __new__ is a Python call (0.6 µs a line)
+                return _new_tuple(Document, (_KIND, doc_id or payload_id(raw.source, payload),
+                                             EncodedSource(body, timestamp), None))
         parsed = parse_fields(text, raw.received_at.year)
         if isinstance(parsed, str):
             return DeadLetter(raw.source, payload, parsed, received_at=raw.received_at)

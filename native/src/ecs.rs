@@ -381,7 +381,7 @@ fn classify<'a>(f: &Fields<'a>, event: &mut Map<'a>) {
 }
 
 fn event<'a>(f: &Fields<'a>) -> Result<(String, Map<'a>), Fallback> {
-    let mut event = Map::new();
+    let mut event = Map(Vec::with_capacity(16));
     event.set("module", Value::Static("checkpoint"));
     event.set("dataset", Value::Static(dataset(f)));
     let timestamp = match f.text(k!("time")) {
@@ -686,7 +686,7 @@ fn related<'a>(doc: &Map<'a>) -> Option<Map<'a>> {
 /// `to_ecs` for single-valued fields with an epoch `time`.
 pub fn to_ecs<'a>(f: &Fields<'a>) -> Result<Map<'a>, Fallback> {
     let (timestamp, event) = event(f)?;
-    let mut doc = Map::new();
+    let mut doc = Map(Vec::with_capacity(16));
     doc.set("@timestamp", Value::Owned(timestamp));
     doc.set("event", Value::Map(event));
     set_text(&mut doc, "message", f.first_text(&[k!("subject"), k!("sys_message"), k!("calc_desc")]));
@@ -717,7 +717,8 @@ pub fn to_ecs<'a>(f: &Fields<'a>) -> Result<Map<'a>, Fallback> {
     if let Some(related) = related(&doc) {
         doc.set("related", Value::Map(related));
     }
-    let vendor = Map(f.vendor().map(|(k, v)| (k, Value::Str(v))).collect());
+    let mut vendor = Map(Vec::with_capacity(f.ordered.len() + 1));
+    vendor.0.extend(f.vendor().map(|(k, v)| (k, Value::Str(v))));
     doc.set("checkpoint", Value::Map(vendor));
     Ok(doc)
 }

@@ -66,9 +66,29 @@ fn string(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
 }
 
-fn value(out: &mut Vec<u8>, item: &Value<'_>) {
+/// Where to write, and the part of the line whose text needs no escaping (field values: no
+/// `"` by construction, no `\\` or the tokenizer declined, no control byte or this is empty).
+pub struct Json<'o> {
+    pub out: &'o mut Vec<u8>,
+    pub plain: std::ops::Range<usize>,
+}
+
+impl Json<'_> {
+    fn text(&mut self, text: &str) {
+        if self.plain.contains(&(text.as_ptr() as usize)) {
+            self.out.push(b'"');
+            self.out.extend_from_slice(text.as_bytes());
+            self.out.push(b'"');
+        } else {
+            string(self.out, text);
+        }
+    }
+}
+
+fn value(json: &mut Json<'_>, item: &Value<'_>) {
+    let out = &mut *json.out;
     match item {
-        Value::Str(s) => string(out, s),
+        Value::Str(s) => json.text(s),
         Value::Static(s) => string(out, s),
         Value::Owned(s) => string(out, s),
         Value::Int(n) => {
@@ -92,25 +112,30 @@ fn value(out: &mut Vec<u8>, item: &Value<'_>) {
             out.push(b'[');
             for (index, entry) in items.iter().enumerate() {
                 if index > 0 {
-                    out.push(b',');
+                    json.out.push(b',');
                 }
-                value(out, entry);
+                value(json, entry);
             }
-            out.push(b']');
+            json.out.push(b']');
         }
-        Value::Map(map) => object(out, map),
+        Value::Map(map) => object(json, map),
     }
 }
 
-pub fn object(out: &mut Vec<u8>, map: &Map<'_>) {
-    out.push(b'{');
+pub fn object(json: &mut Json<'_>, map: &Map<'_>) {
+    json.out.push(b'{');
     for (index, (key, entry)) in map.0.iter().enumerate() {
+        let out = &mut *json.out;
         if index > 0 {
             out.push(b',');
         }
-        string(out, key);
-        out.push(b':');
-        value(out, entry);
+        // keys never need escaping: the mapper's names, or field names the tokenizer only
+        // accepts as [A-Za-z0-9_-]
+        debug_assert!(key.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-@".contains(&b)));
+        out.push(b'"');
+        out.extend_from_slice(key.as_bytes());
+        out.extend_from_slice(b"\":");
+        value(json, entry);
     }
-    out.push(b'}');
+    json.out.push(b'}');
 }
