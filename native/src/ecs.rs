@@ -13,24 +13,108 @@ use crate::value::{Map, Value};
 use crate::Fallback;
 
 const THREAT_PRODUCTS: [&str; 11] = [
-    "Anti Malware", "Anti-Bot", "Anti-Virus", "Threat Emulation", "Threat Extraction", "IPS",
-    "SmartDefense", "Anti Bot", "Anti Virus", "Zero Phishing", "Threat Prevention",
+    "Anti Malware",
+    "Anti-Bot",
+    "Anti-Virus",
+    "Threat Emulation",
+    "Threat Extraction",
+    "IPS",
+    "SmartDefense",
+    "Anti Bot",
+    "Anti Virus",
+    "Zero Phishing",
+    "Threat Prevention",
 ];
 const AUDIT_PRODUCTS: [&str; 10] = [
-    "SmartConsole", "WEB_API", "Web-UI", "Expert Shell", "cpmidu_update_tool",
-    "Management Blade", "Scheduled system update", "Gaia Portal", "CLISH", "Unknown",
+    "SmartConsole",
+    "WEB_API",
+    "Web-UI",
+    "Expert Shell",
+    "cpmidu_update_tool",
+    "Management Blade",
+    "Scheduled system update",
+    "Gaia Portal",
+    "CLISH",
+    "Unknown",
 ];
 const CHANGE_OPERATIONS: [&str; 14] = [
-    "Create", "Modify", "Delete", "Set", "Add", "Remove", "Publish", "Install", "Run", "Update",
-    "IPS Update", "Discard", "Revert", "Import",
+    "Create",
+    "Modify",
+    "Delete",
+    "Set",
+    "Add",
+    "Remove",
+    "Publish",
+    "Install",
+    "Run",
+    "Update",
+    "IPS Update",
+    "Discard",
+    "Revert",
+    "Import",
 ];
-const DROP: [usize; 6] = [k!("flags"), k!("layer_uuid"), k!("version"), k!("rounded_bytes"), k!("db_tag"), k!("update_service")];
-const RULE_KEYS: [usize; 13] = [k!("objectname"), k!("rule_name"), k!("malware_rule_name"), k!("app_rule_name"), k!("dlp_rule_name"), k!("malware_rule_id"), k!("app_rule_id"), k!("rule_uid"), k!("smartdefence_profile"), k!("policy"), k!("malware_action"), k!("matched_category"), k!("categories")];
-const USER_KEYS: [usize; 12] = [k!("administrator"), k!("user"), k!("src_user_name"), k!("uid"), k!("dst_user_name"), k!("dst_user_dn"), k!("usercheck_incident_uid"), k!("device_name"), k!("http_host"), k!("resource"), k!("method"), k!("user_agent")];
-const THREAT_KEYS: [usize; 10] = [k!("file_name"), k!("file_type"), k!("file_size"), k!("file_md5"), k!("file_sha1"), k!("file_sha256"), k!("protection_name"), k!("malware_action"), k!("attack"), k!("industry_reference")];
+const DROP: [usize; 6] = [
+    k!("flags"),
+    k!("layer_uuid"),
+    k!("version"),
+    k!("rounded_bytes"),
+    k!("db_tag"),
+    k!("update_service"),
+];
+const RULE_KEYS: [usize; 13] = [
+    k!("objectname"),
+    k!("rule_name"),
+    k!("malware_rule_name"),
+    k!("app_rule_name"),
+    k!("dlp_rule_name"),
+    k!("malware_rule_id"),
+    k!("app_rule_id"),
+    k!("rule_uid"),
+    k!("smartdefence_profile"),
+    k!("policy"),
+    k!("malware_action"),
+    k!("matched_category"),
+    k!("categories"),
+];
+const USER_KEYS: [usize; 12] = [
+    k!("administrator"),
+    k!("user"),
+    k!("src_user_name"),
+    k!("uid"),
+    k!("dst_user_name"),
+    k!("dst_user_dn"),
+    k!("usercheck_incident_uid"),
+    k!("device_name"),
+    k!("http_host"),
+    k!("resource"),
+    k!("method"),
+    k!("user_agent"),
+];
+const THREAT_KEYS: [usize; 10] = [
+    k!("file_name"),
+    k!("file_type"),
+    k!("file_size"),
+    k!("file_md5"),
+    k!("file_sha1"),
+    k!("file_sha256"),
+    k!("protection_name"),
+    k!("malware_action"),
+    k!("attack"),
+    k!("industry_reference"),
+];
 const TIME_RANGE_KEYS: [usize; 2] = [k!("start_time"), k!("lastupdatetime")];
-const NAT_KEYS: [usize; 4] = [k!("xlatesrc"), k!("xlatesport"), k!("xlatedst"), k!("xlatedport")];
-const SIDE_COUNT_KEYS: [usize; 4] = [k!("client_outbound_bytes"), k!("server_outbound_bytes"), k!("client_outbound_packets"), k!("server_outbound_packets")];
+const NAT_KEYS: [usize; 4] = [
+    k!("xlatesrc"),
+    k!("xlatesport"),
+    k!("xlatedst"),
+    k!("xlatedport"),
+];
+const SIDE_COUNT_KEYS: [usize; 4] = [
+    k!("client_outbound_bytes"),
+    k!("server_outbound_bytes"),
+    k!("client_outbound_packets"),
+    k!("server_outbound_packets"),
+];
 const FAILED_LOGIN_PREFIX: &str = "Administrator failed to log in: ";
 const MAX_INT: u64 = i64::MAX as u64;
 
@@ -54,23 +138,103 @@ fn transport(proto: &str) -> Option<&'static str> {
 /// Every field name the mapper reads: each gets a slot, so a lookup is an array index
 /// resolved at compile time (`k!("proto")`), not a string search per use.
 const KEYS: [&str; 97] = [
-    "action", "additional_info", "administrator", "app_name", "app_rule_id", "app_rule_name",
-    "attack", "audit_status", "bytes", "calc_desc", "categories", "client_inbound_interface",
-    "client_ip", "client_outbound_bytes", "client_outbound_interface", "client_outbound_packets",
-    "db_tag", "destination_dns_hostname", "device_name", "device_type", "dlp_rule_name", "dst",
-    "dst_machine_name", "dst_user_dn", "dst_user_name", "file_md5", "file_name", "file_sha1",
-    "file_sha256", "file_size", "file_type", "flags", "http_host", "ifdir", "ifname",
-    "industry_reference", "inzone", "is_audit", "lastupdatetime", "layer_name", "layer_uuid",
-    "loguid", "machine", "malware_action", "malware_rule_id", "malware_rule_name",
-    "matched_category", "method", "objectname", "operation", "operation_number", "origin",
-    "originsicname", "outzone", "packet_amount", "packets", "policy", "product", "protection_name",
-    "protection_type", "proto", "resource", "rounded_bytes", "rule_action", "rule_name",
-    "rule_uid", "s_port", "security_inzone", "security_outzone", "sequencenum",
-    "server_outbound_bytes", "server_outbound_interface", "server_outbound_packets", "service",
-    "service_id", "severity", "smartdefence_profile", "src", "src_machine_name", "src_user_name",
-    "start_time", "subject", "sys_message", "syslog_host", "time", "uid", "update_service",
-    "update_version", "user", "user_agent", "usercheck_incident_uid", "version", "web_client_type",
-    "xlatedport", "xlatedst", "xlatesport", "xlatesrc",
+    "action",
+    "additional_info",
+    "administrator",
+    "app_name",
+    "app_rule_id",
+    "app_rule_name",
+    "attack",
+    "audit_status",
+    "bytes",
+    "calc_desc",
+    "categories",
+    "client_inbound_interface",
+    "client_ip",
+    "client_outbound_bytes",
+    "client_outbound_interface",
+    "client_outbound_packets",
+    "db_tag",
+    "destination_dns_hostname",
+    "device_name",
+    "device_type",
+    "dlp_rule_name",
+    "dst",
+    "dst_machine_name",
+    "dst_user_dn",
+    "dst_user_name",
+    "file_md5",
+    "file_name",
+    "file_sha1",
+    "file_sha256",
+    "file_size",
+    "file_type",
+    "flags",
+    "http_host",
+    "ifdir",
+    "ifname",
+    "industry_reference",
+    "inzone",
+    "is_audit",
+    "lastupdatetime",
+    "layer_name",
+    "layer_uuid",
+    "loguid",
+    "machine",
+    "malware_action",
+    "malware_rule_id",
+    "malware_rule_name",
+    "matched_category",
+    "method",
+    "objectname",
+    "operation",
+    "operation_number",
+    "origin",
+    "originsicname",
+    "outzone",
+    "packet_amount",
+    "packets",
+    "policy",
+    "product",
+    "protection_name",
+    "protection_type",
+    "proto",
+    "resource",
+    "rounded_bytes",
+    "rule_action",
+    "rule_name",
+    "rule_uid",
+    "s_port",
+    "security_inzone",
+    "security_outzone",
+    "sequencenum",
+    "server_outbound_bytes",
+    "server_outbound_interface",
+    "server_outbound_packets",
+    "service",
+    "service_id",
+    "severity",
+    "smartdefence_profile",
+    "src",
+    "src_machine_name",
+    "src_user_name",
+    "start_time",
+    "subject",
+    "sys_message",
+    "syslog_host",
+    "time",
+    "uid",
+    "update_service",
+    "update_version",
+    "user",
+    "user_agent",
+    "usercheck_incident_uid",
+    "version",
+    "web_client_type",
+    "xlatedport",
+    "xlatedst",
+    "xlatesport",
+    "xlatesrc",
 ];
 
 const fn same(a: &str, b: &str) -> bool {
@@ -102,7 +266,10 @@ pub const fn slot(name: &str) -> usize {
 
 fn slot_of(key: &str) -> Option<usize> {
     static TABLE: OnceLock<HashMap<&'static str, usize, FnvBuild>> = OnceLock::new();
-    TABLE.get_or_init(|| KEYS.iter().enumerate().map(|(i, k)| (*k, i)).collect()).get(key).copied()
+    TABLE
+        .get_or_init(|| KEYS.iter().enumerate().map(|(i, k)| (*k, i)).collect())
+        .get(key)
+        .copied()
 }
 
 /// The record's fields: in body order (for `checkpoint.*`) and by slot (for the mapper).
@@ -129,7 +296,11 @@ impl<'a> Fields<'a> {
             return Err(Fallback("repeated key"));
         }
         let dropped = DROP.iter().filter(|s| slots[**s].is_some()).count() as u64;
-        Ok(Fields { ordered, slots, dropped })
+        Ok(Fields {
+            ordered,
+            slots,
+            dropped,
+        })
     }
 
     /// `s.get(key)`: present (maybe empty) or absent.
@@ -158,9 +329,10 @@ impl<'a> Fields<'a> {
     /// Fields for `checkpoint.*`: all but the bookkeeping ones Elastic drops.
     fn vendor(&self) -> impl Iterator<Item = (&'a str, &'a str)> + '_ {
         let dropped = self.dropped;
-        self.ordered.iter().copied().filter(move |(key, _)| {
-            dropped == 0 || !DROP.iter().any(|slot| KEYS[*slot] == *key)
-        })
+        self.ordered
+            .iter()
+            .copied()
+            .filter(move |(key, _)| dropped == 0 || !DROP.iter().any(|slot| KEYS[*slot] == *key))
     }
 }
 
@@ -207,7 +379,9 @@ fn is_ipv4(value: &str) -> bool {
         let bytes = part.as_bytes();
         let ok = match bytes.len() {
             1 => bytes[0].is_ascii_digit(),
-            2 | 3 => bytes[0] != b'0' && all_digits(part) && part.parse::<u16>().map_or(false, |n| n <= 255),
+            2 | 3 => {
+                bytes[0] != b'0' && all_digits(part) && part.parse::<u16>().is_ok_and(|n| n <= 255)
+            }
             _ => false,
         };
         if !ok || octets > 4 {
@@ -232,7 +406,7 @@ fn is_ip(value: &str) -> Result<bool, Fallback> {
     Ok(true)
 }
 
-fn ip<'a>(value: Option<&'a str>) -> Result<Option<&'a str>, Fallback> {
+fn ip(value: Option<&str>) -> Result<Option<&str>, Fallback> {
     match value {
         Some(v) if !v.is_empty() && v != "0.0.0.0" && is_ip(v)? => Ok(Some(v)),
         _ => Ok(None),
@@ -293,7 +467,10 @@ fn set_int<'a>(map: &mut Map<'a>, key: &'a str, value: Option<i64>) {
 
 fn dataset(f: &Fields<'_>) -> &'static str {
     let product = f.get(k!("product")).unwrap_or("");
-    if f.has(k!("operation")) || f.has(k!("is_audit")) || (AUDIT_PRODUCTS.contains(&product) && f.has(k!("administrator"))) {
+    if f.has(k!("operation"))
+        || f.has(k!("is_audit"))
+        || (AUDIT_PRODUCTS.contains(&product) && f.has(k!("administrator")))
+    {
         "checkpoint.audit"
     } else if THREAT_PRODUCTS.contains(&product) {
         "checkpoint.threat"
@@ -345,9 +522,14 @@ fn classify<'a>(f: &Fields<'a>, event: &mut Map<'a>) {
     if f.has(k!("malware_action")) {
         category.push("malware");
     }
-    if matches!(rule_action, Some("Prevent") | Some("Detect") | Some("Quarantine")) {
+    if matches!(
+        rule_action,
+        Some("Prevent") | Some("Detect") | Some("Quarantine")
+    ) {
         kind = "alert";
-        if !category.contains(&"intrusion_detection") && matches!(rule_action, Some("Detect") | Some("Prevent")) {
+        if !category.contains(&"intrusion_detection")
+            && matches!(rule_action, Some("Detect") | Some("Prevent"))
+        {
             category.push("intrusion_detection");
         }
     } else if THREAT_PRODUCTS.contains(&product) {
@@ -370,9 +552,15 @@ fn classify<'a>(f: &Fields<'a>, event: &mut Map<'a>) {
         _ => {}
     }
     event.set("kind", Value::Static(kind));
-    event.set("category", Value::List(category.into_iter().map(Value::Static).collect()));
+    event.set(
+        "category",
+        Value::List(category.into_iter().map(Value::Static).collect()),
+    );
     if !types.is_empty() {
-        event.set("type", Value::List(types.into_iter().map(Value::Static).collect()));
+        event.set(
+            "type",
+            Value::List(types.into_iter().map(Value::Static).collect()),
+        );
     }
     set_text(event, "action", action);
     if let Some(outcome) = outcome {
@@ -401,7 +589,10 @@ fn event<'a>(f: &Fields<'a>) -> Result<(String, Map<'a>), Fallback> {
     if f.has(k!("severity")) {
         set_int(&mut event, "severity", int_of(f.get(k!("severity"))));
     }
-    if let Some(reason) = f.text(k!("additional_info")).and_then(|info| info.strip_prefix(FAILED_LOGIN_PREFIX)) {
+    if let Some(reason) = f
+        .text(k!("additional_info"))
+        .and_then(|info| info.strip_prefix(FAILED_LOGIN_PREFIX))
+    {
         event.set("reason", Value::Str(reason.trim_matches(is_py_space)));
     }
     if f.has_any(&TIME_RANGE_KEYS) {
@@ -420,20 +611,31 @@ fn network<'a>(f: &Fields<'a>) -> Map<'a> {
     let mut net = Map::new();
     if let Some(proto) = f.get(k!("proto")) {
         let significant = proto.trim_start_matches('0');
-        if all_digits(proto) && significant.len() <= 3 && significant.parse::<u16>().unwrap_or(0) <= 255 {
+        if all_digits(proto)
+            && significant.len() <= 3
+            && significant.parse::<u16>().unwrap_or(0) <= 255
+        {
             net.set("iana_number", Value::Str(proto));
             if let Some(name) = transport(proto) {
                 net.set("transport", Value::Static(name));
             }
         }
     }
-    set_text(&mut net, "application", f.first_text(&[k!("service_id"), k!("app_name")]));
+    set_text(
+        &mut net,
+        "application",
+        f.first_text(&[k!("service_id"), k!("app_name")]),
+    );
     set_text(&mut net, "direction", f.get(k!("ifdir")));
     set_text(&mut net, "name", f.get(k!("layer_name")));
     if f.has(k!("bytes")) {
         set_int(&mut net, "bytes", int_of(f.get(k!("bytes"))));
     }
-    let mut packets = if f.has(k!("packets")) { int_of(f.get(k!("packets"))) } else { None };
+    let mut packets = if f.has(k!("packets")) {
+        int_of(f.get(k!("packets")))
+    } else {
+        None
+    };
     if packets.is_none() && f.has(k!("packet_amount")) {
         packets = int_of(f.get(k!("packet_amount")));
     }
@@ -468,21 +670,51 @@ fn endpoints<'a>(f: &Fields<'a>) -> Result<(Map<'a>, Map<'a>), Fallback> {
     set_text(&mut dst, "ip", ip(f.get(k!("dst")))?);
     set_int(&mut dst, "port", int_in(f.get(k!("service")), 0, 65535));
     if f.has_any(&NAT_KEYS) {
-        if let Some(map) = nat(ip(f.get(k!("xlatesrc")))?, int_in(f.get(k!("xlatesport")), 1, 65535)) {
+        if let Some(map) = nat(
+            ip(f.get(k!("xlatesrc")))?,
+            int_in(f.get(k!("xlatesport")), 1, 65535),
+        ) {
             src.set("nat", Value::Map(map));
         }
-        if let Some(map) = nat(ip(f.get(k!("xlatedst")))?, int_in(f.get(k!("xlatedport")), 1, 65535)) {
+        if let Some(map) = nat(
+            ip(f.get(k!("xlatedst")))?,
+            int_in(f.get(k!("xlatedport")), 1, 65535),
+        ) {
             dst.set("nat", Value::Map(map));
         }
     }
     if f.has_any(&SIDE_COUNT_KEYS) {
-        set_int(&mut src, "bytes", int_of(f.get(k!("client_outbound_bytes"))));
-        set_int(&mut dst, "bytes", int_of(f.get(k!("server_outbound_bytes"))));
-        set_int(&mut src, "packets", int_of(f.get(k!("client_outbound_packets"))));
-        set_int(&mut dst, "packets", int_of(f.get(k!("server_outbound_packets"))));
+        set_int(
+            &mut src,
+            "bytes",
+            int_of(f.get(k!("client_outbound_bytes"))),
+        );
+        set_int(
+            &mut dst,
+            "bytes",
+            int_of(f.get(k!("server_outbound_bytes"))),
+        );
+        set_int(
+            &mut src,
+            "packets",
+            int_of(f.get(k!("client_outbound_packets"))),
+        );
+        set_int(
+            &mut dst,
+            "packets",
+            int_of(f.get(k!("server_outbound_packets"))),
+        );
     }
-    set_text(&mut src, "domain", f.first_text(&[k!("src_machine_name"), k!("machine")]));
-    set_text(&mut dst, "domain", f.first_text(&[k!("dst_machine_name"), k!("destination_dns_hostname")]));
+    set_text(
+        &mut src,
+        "domain",
+        f.first_text(&[k!("src_machine_name"), k!("machine")]),
+    );
+    set_text(
+        &mut dst,
+        "domain",
+        f.first_text(&[k!("dst_machine_name"), k!("destination_dns_hostname")]),
+    );
     Ok((src, dst))
 }
 
@@ -506,7 +738,10 @@ fn observer<'a>(f: &Fields<'a>) -> Result<Map<'a>, Fallback> {
     }
     let ifname = f.text(k!("ifname"));
     let mut inbound = f.text(k!("client_inbound_interface"));
-    let mut outbound = f.first_text(&[k!("client_outbound_interface"), k!("server_outbound_interface")]);
+    let mut outbound = f.first_text(&[
+        k!("client_outbound_interface"),
+        k!("server_outbound_interface"),
+    ]);
     let inbound_dir = f.get(k!("ifdir")) == Some("inbound");
     if ifname.is_some() && inbound.is_none() && inbound_dir {
         inbound = ifname;
@@ -515,7 +750,10 @@ fn observer<'a>(f: &Fields<'a>) -> Result<Map<'a>, Fallback> {
     }
     let zone_in = f.first_text(&[k!("inzone"), k!("security_inzone")]);
     let zone_out = f.first_text(&[k!("outzone"), k!("security_outzone")]);
-    for (key, interface, zone) in [("ingress", inbound, zone_in), ("egress", outbound, zone_out)] {
+    for (key, interface, zone) in [
+        ("ingress", inbound, zone_in),
+        ("egress", outbound, zone_out),
+    ] {
         if interface.is_some() || zone.is_some() {
             let mut side = Map::new();
             if let Some(name) = interface {
@@ -533,12 +771,34 @@ fn observer<'a>(f: &Fields<'a>) -> Result<Map<'a>, Fallback> {
 
 fn rule<'a>(f: &Fields<'a>) -> Map<'a> {
     let mut rule = Map::new();
-    set_text(&mut rule, "name", f.first_text(&[k!("objectname"), k!("rule_name"), k!("malware_rule_name"), k!("app_rule_name"), k!("dlp_rule_name")]));
-    set_text(&mut rule, "id", f.first_text(&[k!("malware_rule_id"), k!("app_rule_id")]));
+    set_text(
+        &mut rule,
+        "name",
+        f.first_text(&[
+            k!("objectname"),
+            k!("rule_name"),
+            k!("malware_rule_name"),
+            k!("app_rule_name"),
+            k!("dlp_rule_name"),
+        ]),
+    );
+    set_text(
+        &mut rule,
+        "id",
+        f.first_text(&[k!("malware_rule_id"), k!("app_rule_id")]),
+    );
     set_text(&mut rule, "uuid", f.get(k!("rule_uid")));
-    set_text(&mut rule, "ruleset", f.first_text(&[k!("smartdefence_profile"), k!("policy")]));
+    set_text(
+        &mut rule,
+        "ruleset",
+        f.first_text(&[k!("smartdefence_profile"), k!("policy")]),
+    );
     set_text(&mut rule, "description", f.get(k!("malware_action")));
-    set_text(&mut rule, "category", f.first_text(&[k!("matched_category"), k!("categories")]));
+    set_text(
+        &mut rule,
+        "category",
+        f.first_text(&[k!("matched_category"), k!("categories")]),
+    );
     rule
 }
 
@@ -573,7 +833,8 @@ fn users<'a>(doc: &mut Map<'a>, f: &Fields<'a>) -> Result<(), Fallback> {
     set_text(&mut dst_user, "domain", f.get(k!("dst_user_dn")));
     set_text(&mut dst_user, "id", f.get(k!("usercheck_incident_uid")));
     if !dst_user.is_empty() {
-        doc.map_entry("destination").set("user", Value::Map(dst_user));
+        doc.map_entry("destination")
+            .set("user", Value::Map(dst_user));
     }
     if let Some(device) = f.text(k!("device_name")) {
         let mut host = Map::new();
@@ -609,7 +870,11 @@ fn threat<'a>(doc: &mut Map<'a>, f: &Fields<'a>) {
     set_text(&mut file, "type", f.get(k!("file_type")));
     set_int(&mut file, "size", int_of(f.get(k!("file_size"))));
     let mut hashes = Map::new();
-    for (algo, key) in [("md5", k!("file_md5")), ("sha1", k!("file_sha1")), ("sha256", k!("file_sha256"))] {
+    for (algo, key) in [
+        ("md5", k!("file_md5")),
+        ("sha1", k!("file_sha1")),
+        ("sha256", k!("file_sha256")),
+    ] {
         set_text(&mut hashes, algo, f.get(key));
     }
     if !hashes.is_empty() {
@@ -619,12 +884,19 @@ fn threat<'a>(doc: &mut Map<'a>, f: &Fields<'a>) {
         doc.set("file", Value::Map(file));
     }
     let protection = f.text(k!("protection_name"));
-    if protection.is_some() || f.text(k!("malware_action")).is_some() || f.text(k!("attack")).is_some() {
+    if protection.is_some()
+        || f.text(k!("malware_action")).is_some()
+        || f.text(k!("attack")).is_some()
+    {
         let mut threat = Map::new();
         threat.set("framework", Value::Static("Check Point Threat Prevention"));
         let mut indicator = Map::new();
         set_text(&mut indicator, "name", protection);
-        set_text(&mut indicator, "type", f.first_text(&[k!("protection_type"), k!("attack")]));
+        set_text(
+            &mut indicator,
+            "type",
+            f.first_text(&[k!("protection_type"), k!("attack")]),
+        );
         if !indicator.is_empty() {
             threat.set("indicator", Value::Map(indicator));
         }
@@ -663,7 +935,11 @@ fn related<'a>(doc: &Map<'a>) -> Option<Map<'a>> {
         }
     }
     let mut users: Vec<&str> = Vec::new();
-    let holders = [doc.map_of("user"), source.and_then(|s| s.map_of("user")), destination.and_then(|d| d.map_of("user"))];
+    let holders = [
+        doc.map_of("user"),
+        source.and_then(|s| s.map_of("user")),
+        destination.and_then(|d| d.map_of("user")),
+    ];
     for holder in holders.into_iter().flatten() {
         for key in ["name", "email", "id"] {
             push_unique(&mut users, holder.str_of(key));
@@ -672,7 +948,13 @@ fn related<'a>(doc: &Map<'a>) -> Option<Map<'a>> {
     if ips.is_empty() && users.is_empty() {
         return None;
     }
-    let owned = |list: Vec<&str>| Value::List(list.into_iter().map(|v| Value::Owned(v.to_owned())).collect());
+    let owned = |list: Vec<&str>| {
+        Value::List(
+            list.into_iter()
+                .map(|v| Value::Owned(v.to_owned()))
+                .collect(),
+        )
+    };
     let mut related = Map::new();
     if !ips.is_empty() {
         related.set("ip", owned(ips));
@@ -689,7 +971,11 @@ pub fn to_ecs<'a>(f: &Fields<'a>) -> Result<Map<'a>, Fallback> {
     let mut doc = Map(Vec::with_capacity(16));
     doc.set("@timestamp", Value::Owned(timestamp));
     doc.set("event", Value::Map(event));
-    set_text(&mut doc, "message", f.first_text(&[k!("subject"), k!("sys_message"), k!("calc_desc")]));
+    set_text(
+        &mut doc,
+        "message",
+        f.first_text(&[k!("subject"), k!("sys_message"), k!("calc_desc")]),
+    );
     let net = network(f);
     if !net.is_empty() {
         doc.set("network", Value::Map(net));

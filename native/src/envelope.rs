@@ -14,8 +14,9 @@ pub struct Envelope<'a> {
     pub message: &'a str,
 }
 
-const MONTHS: [&str; 12] =
-    ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
 
 fn rfc3164() -> &'static Regex {
     static PATTERN: OnceLock<Regex> = OnceLock::new();
@@ -51,9 +52,16 @@ pub fn split(text: &str) -> Result<Envelope<'_>, Fallback> {
     if let Some(after) = rest.strip_prefix("1 ") {
         let parts: Vec<&str> = after.splitn(6, ' ').collect();
         if parts.len() < 5 {
-            return Ok(Envelope { host: None, message: rest });
+            return Ok(Envelope {
+                host: None,
+                message: rest,
+            });
         }
-        let host = if parts[1] == "-" { None } else { Some(parts[1]) };
+        let host = if parts[1] == "-" {
+            None
+        } else {
+            Some(parts[1])
+        };
         let message = if parts.len() > 5 { parts[5] } else { "" };
         return Ok(Envelope { host, message });
     }
@@ -72,5 +80,8 @@ pub fn split(text: &str) -> Result<Envelope<'_>, Fallback> {
         }
         _ => {}
     }
-    Ok(Envelope { host: None, message: rest })
+    Ok(Envelope {
+        host: None,
+        message: rest,
+    })
 }

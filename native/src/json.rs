@@ -131,7 +131,9 @@ pub fn object(json: &mut Json<'_>, map: &Map<'_>) {
         }
         // keys never need escaping: the mapper's names, or field names the tokenizer only
         // accepts as [A-Za-z0-9_-]
-        debug_assert!(key.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-@".contains(&b)));
+        debug_assert!(key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-@".contains(&b)));
         out.push(b'"');
         out.extend_from_slice(key.as_bytes());
         out.extend_from_slice(b"\":");

@@ -71,13 +71,23 @@ struct Normalized<'a> {
 impl Normalized<'_> {
     fn to_json(&self, capacity: usize) -> Vec<u8> {
         let mut out = Vec::with_capacity(capacity);
-        json::object(&mut json::Json { out: &mut out, plain: self.plain.clone() }, &self.doc);
+        json::object(
+            &mut json::Json {
+                out: &mut out,
+                plain: self.plain.clone(),
+            },
+            &self.doc,
+        );
         out
     }
 }
 
-fn normalize<'a>(text: &'a str, created: Option<&'a str>, source: &'a str, keep_original: bool)
-    -> Result<Normalized<'a>, Fallback> {
+fn normalize<'a>(
+    text: &'a str,
+    created: Option<&'a str>,
+    source: &'a str,
+    keep_original: bool,
+) -> Result<Normalized<'a>, Fallback> {
     let env = envelope::split(text)?;
     let message = env.message.trim_start_matches(is_py_space);
     let start = text.len() - message.len();
@@ -93,9 +103,16 @@ fn normalize<'a>(text: &'a str, created: Option<&'a str>, source: &'a str, keep_
     let body = &message[1..end];
     let mut fields = body::parse(body)?;
     let start = body.as_ptr() as usize;
-    let plain = if body.bytes().any(|b| b < 0x20) { 0..0 } else { start..start + body.len() };
+    let plain = if body.bytes().any(|b| b < 0x20) {
+        0..0
+    } else {
+        start..start + body.len()
+    };
     if let Some(host) = env.host.filter(|h| !h.is_empty()) {
-        if !fields.iter().any(|(k, _)| *k == "origin" || *k == "syslog_host") {
+        if !fields
+            .iter()
+            .any(|(k, _)| *k == "origin" || *k == "syslog_host")
+        {
             fields.push(("syslog_host", host));
         }
     }
@@ -116,13 +133,22 @@ fn normalize<'a>(text: &'a str, created: Option<&'a str>, source: &'a str, keep_
     let mut ecs_version = Map::new();
     ecs_version.set("version", Value::Static("8.17.0"));
     doc.set("ecs", Value::Map(ecs_version));
-    doc.map_entry("checkpoint").replace("log_format", Value::Static("syslog"));
+    doc.map_entry("checkpoint")
+        .replace("log_format", Value::Static("syslog"));
     let id = loguid.map(|loguid| {
-        event_id(fields.get(k!("origin")).unwrap_or(""), &loguid,
-                 fields.get(k!("sequencenum")).unwrap_or(""))
+        event_id(
+            fields.get(k!("origin")).unwrap_or(""),
+            &loguid,
+            fields.get(k!("sequencenum")).unwrap_or(""),
+        )
     });
     let timestamp = doc.str_of("@timestamp").unwrap_or_default().to_owned();
-    Ok(Normalized { id, timestamp, doc, plain })
+    Ok(Normalized {
+        id,
+        timestamp,
+        doc,
+        plain,
+    })
 }
 
 /// `(doc_id or None, document)` exactly as the reference builds it for this line, or a `str`
@@ -133,8 +159,13 @@ fn normalize<'a>(text: &'a str, created: Option<&'a str>, source: &'a str, keep_
 /// `text` is the decoded, right-stripped line; `created` the receipt time text.
 #[pyfunction]
 #[pyo3(signature = (text, created, source, keep_original=true))]
-fn normalize_syslog<'py>(py: Python<'py>, text: &str, created: Option<&str>, source: &str,
-                         keep_original: bool) -> PyResult<Bound<'py, PyAny>> {
+fn normalize_syslog<'py>(
+    py: Python<'py>,
+    text: &str,
+    created: Option<&str>,
+    source: &str,
+    keep_original: bool,
+) -> PyResult<Bound<'py, PyAny>> {
     let outcome = std::panic::catch_unwind(|| {
         normalize(text, created, source, keep_original).map(|normalized| {
             let body = normalized.to_json(text.len() * 4 + 1024);

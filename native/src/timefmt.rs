@@ -39,7 +39,14 @@ pub fn epoch_ts(seconds: u64, millis: u64) -> Option<String> {
     digits(rem % 60, 2);
     digits(millis, 3);
     // YYYYMMDDHHMMSSmmm → YYYY-MM-DDTHH:MM:SS.mmmZ
-    for (at, mark) in [(4, '-'), (7, '-'), (10, 'T'), (13, ':'), (16, ':'), (19, '.')] {
+    for (at, mark) in [
+        (4, '-'),
+        (7, '-'),
+        (10, 'T'),
+        (13, ':'),
+        (16, ':'),
+        (19, '.'),
+    ] {
         out.insert(at, mark);
     }
     out.push('Z');

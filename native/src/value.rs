@@ -24,7 +24,6 @@ impl<'a> Map<'a> {
         self.0.is_empty()
     }
 
-
     /// Add `key`, known to be absent (the mapper writes each key once).
     pub fn set(&mut self, key: &'a str, value: Value<'a>) {
         debug_assert!(self.get(key).is_none(), "key {key} set twice");

@@ -9,6 +9,7 @@ extension fails here rather than silently measuring the reference.
 """
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,6 +28,12 @@ from monitor.store.writer import DeadLetter, Document, source_json
 from .conformance import all_raw_lines
 
 NOW = datetime(2026, 11, 25, 10, 30, 1, 250000, tzinfo=UTC)
+
+
+def _no_repeated_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    keys = [key for key, _ in pairs]
+    assert len(keys) == len(set(keys)), f"repeated JSON key (Elasticsearch refuses it): {keys}"
+    return dict(pairs)
 
 
 def _both(payload: bytes, source: str = "checkpoint:test") -> tuple[object, object]:
@@ -49,6 +56,7 @@ def _same(payload: bytes) -> bool:
     assert fast.source.decoded() == reference.source
     # the writer sends the fast path's bytes as they are: they must parse to the same document
     assert orjson.loads(source_json(fast.source)) == reference.source
+    json.loads(source_json(fast.source), object_pairs_hook=_no_repeated_keys)
     assert fast.source.get("@timestamp") == reference.source["@timestamp"]
     return True
 
