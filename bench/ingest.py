@@ -29,9 +29,9 @@ from monitor.normalize import normalize_checkpoint
 from monitor.settings import ElasticsearchSettings
 from monitor.simulate import SimConfig, generate
 from monitor.sources.logfiles import ingest_files
-from monitor.store.writer import source_json
 from monitor.store import BulkWriter, Document, open_store
 from monitor.store.setup import install_templates
+from monitor.store.writer import source_json
 
 
 async def fresh_store(url: str):  # type: ignore[no-untyped-def]

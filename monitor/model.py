@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-__all__ = ["RawRecord", "Severity", "ControlStatus", "Finding", "ControlResult"]
+__all__ = ["ControlResult", "ControlStatus", "Finding", "RawRecord", "Severity"]
 
 
 class RawRecord(NamedTuple):

@@ -18,13 +18,13 @@ import orjson
 from ..model import RawRecord
 from ..store.encoded import EncodedSource
 from ..store.writer import DeadLetter, Document
+from . import native
 from .cef import parse_cef
 from .checkpoint_ecs import epoch_ts, format_ts, to_ecs
 from .checkpoint_fields import fields_from_mapping
 from .checkpoint_kv import Fields, parse_cp_body, parse_sd_fields
 from .ids import checkpoint_event_id, payload_id
 from .leef import parse_leef
-from . import native
 from .syslog_envelope import Envelope, split_envelope
 
 __all__ = ["MAX_LINE_BYTES", "normalize_api_log", "normalize_checkpoint", "parse_fields"]
@@ -169,7 +169,7 @@ def normalize_checkpoint(raw: RawRecord, keep_original: bool = True) -> Document
         return _document(fields, source=raw.source, payload=payload, header=env.resolve,
                          received_at=raw.received_at,
                          original=text if keep_original else None, fmt=fmt, leftover=leftover)
-    except Exception as exc:  # noqa: BLE001 - a parser bug must not lose the record
+    except Exception as exc:
         return DeadLetter(raw.source, raw.payload,
                           f"normalizer error {type(exc).__name__}: {str(exc)[:200]}",
                           stage="normalize", received_at=raw.received_at)
@@ -187,7 +187,7 @@ def normalize_api_log(log: dict[str, Any], raw: RawRecord,
         return _document(fields, source=raw.source, payload=raw.payload, header=_no_header,
                          received_at=raw.received_at,
                          original=original, fmt="api", leftover="")
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return DeadLetter(raw.source, raw.payload,
                           f"normalizer error {type(exc).__name__}: {str(exc)[:200]}",
                           stage="normalize", received_at=raw.received_at)

@@ -18,7 +18,7 @@ __all__ = ["EncodedSource"]
 class EncodedSource(Mapping[str, Any]):
     """JSON bytes of one document plus its ``@timestamp`` text."""
 
-    __slots__ = ("json", "timestamp", "_decoded")
+    __slots__ = ("_decoded", "json", "timestamp")
 
     def __init__(self, json: bytes, timestamp: str) -> None:
         self.json = json

@@ -10,8 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from monitor.model import RawRecord
-from monitor.normalize import normalize_checkpoint
-from monitor.normalize import native
+from monitor.normalize import native, normalize_checkpoint
 from monitor.store.encoded import EncodedSource
 from monitor.store.writer import DeadLetter, Document, source_json
 
