@@ -45,20 +45,8 @@ def raw_loop(path: str) -> int:
     return count
 
 
-def parse_loop(path: str) -> int:
-    now = datetime.now(UTC)
-    count = 0
-    with open(path, "rb") as handle:
-        for line in handle:
-            line = line.rstrip(b"\r\n")
-            if line:
-                normalize_checkpoint(RawRecord("checkpoint:file", line, now))
-                count += 1
-    return count
-
-
-def serialize_loop(path: str) -> int:
-    """Parse + normalize + the JSON body the bulk writer sends."""
+def parse_loop(path: str, serialize: bool = False) -> int:
+    """Parse + normalize each line; with ``serialize``, also the JSON body the bulk writer sends."""
     now = datetime.now(UTC)
     count = 0
     with open(path, "rb") as handle:
@@ -66,10 +54,14 @@ def serialize_loop(path: str) -> int:
             line = line.rstrip(b"\r\n")
             if line:
                 result = normalize_checkpoint(RawRecord("checkpoint:file", line, now))
-                if type(result) is Document:
+                if serialize and type(result) is Document:
                     source_json(result.source)
                 count += 1
     return count
+
+
+def serialize_loop(path: str) -> int:
+    return parse_loop(path, serialize=True)
 
 
 def _cpu_rate(loop, path: str, rounds: int) -> float:
