@@ -96,3 +96,55 @@ async def test_sources_run_side_by_side_and_a_refused_one_is_isolated(es_url: st
                 await client.delete(f"/_index_template/{prefix}-*")
     assert code == 0
     assert [c for c, _ in fake.calls].count("logout") == 1  # the session was closed on stop
+
+
+FLOOD_RULE = {
+    "id": "f100df10-0000-4000-8000-00000000f100", "name": "Flood: every accepted source",
+    "description": "Fires once per accepting source: a rule made to hit its max_findings cap.",
+    "version": 1, "status": "test", "severity": "low", "risk_score": 10,
+    "threat": [{"tactic": "TA0007"}], "pci_dss_v4_0_1": ["10.4.1"],
+    "note": "## Triage\nA test rule: nothing to triage.", "type": "match", "query": "event.action:Accept",
+    "group_by": ["source.ip"], "max_findings": 2,
+    "schedule": {"interval": "2s", "lookback": "10m", "delay": "1s"},
+}
+
+
+async def test_a_rule_at_its_cap_counts_in_monitor_rule_truncated_total(
+        es_url: str, tmp_path: Path) -> None:
+    """The daemon wires the engine's truncation report to the flood metric (and alert)."""
+    import yaml
+
+    from monitor.simulate import SimConfig, generate
+
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "flood.yaml").write_text(yaml.safe_dump(FLOOD_RULE, sort_keys=False))
+    # stamped from a few seconds ahead: the engine evaluates each window once (late data is
+    # bounded by the rule's delay), so the events must be indexed before their windows close
+    sample = tmp_path / "sample.log"
+    sample.write_text("\n".join(line for _, line in generate(SimConfig(
+        count=1200, seed=9, start=datetime.now(UTC) + timedelta(seconds=5),
+        events_per_second=10))) + "\n")
+    prefix = f"t-f{uuid.uuid4().hex[:8]}"
+    settings = settings_from_dict({
+        "elasticsearch": {"hosts": [es_url], "index_prefix": prefix},
+        "sources": {"files": {"paths": [str(sample)], "schedule": {"interval_seconds": 1}}},
+        "rules": {"dirs": [str(rules)], "schedule": {"interval_seconds": 2}},
+        "http": {"listen": "127.0.0.1:0"},
+        "ha": {"lease_seconds": 10, "renew_seconds": 2, "instance_id": "flood"},
+        "daemon": {"stats_interval_seconds": 1},
+    })
+    daemon = Daemon(settings)
+    try:
+        await daemon.startup()
+        await _until(lambda: _value(daemon, "monitor_rule_truncated_total",
+                                    rule=FLOOD_RULE["id"]) >= 1)
+        # the run that hit the cap is a successful run, not a failure
+        assert _value(daemon, "monitor_scheduler_job_runs_total", job_id="rules",
+                      outcome="success") >= 1
+    finally:
+        code = await daemon.shutdown()
+        async with httpx.AsyncClient(base_url=es_url) as client:
+            await client.delete(f"/{prefix}-*", params={"expand_wildcards": "all"})
+            await client.delete(f"/_index_template/{prefix}-*")
+    assert code == 0

@@ -138,3 +138,32 @@ async def test_index_page_loads_clean(browser: Browser, report_data, tmp_path: P
     links = await browser.evaluate(
         "Array.from(document.querySelectorAll('a')).map(a => a.getAttribute('href'))")
     assert links == ["pci-dss-4.0.1_daily_2026-11-24.html", "pci-dss-4.0.1_daily_2026-11-24.json"]
+
+
+_OVERFLOW = """(() => {
+  const limit = document.documentElement.clientWidth;
+  const wide = [];
+  for (const el of document.querySelectorAll('body *')) {
+    const box = el.getBoundingClientRect();
+    if (box.right > limit + 1 && box.width > 0) {
+      wide.push(el.tagName + (el.id ? '#' + el.id : '') +
+                (el.className ? '.' + String(el.className).split(' ')[0] : '') +
+                ' right=' + Math.round(box.right));
+    }
+  }
+  return {scroll: document.documentElement.scrollWidth, client: limit, wide: wide.slice(0, 12)};
+})()"""
+
+
+@pytest.mark.parametrize("width", [900, 1280])
+async def test_no_horizontal_page_scroll(browser: Browser, report_file: Path, width: int) -> None:
+    """An auditor on a laptop or half a screen reads the page without sideways scrolling: wide
+    tables wrap their text (a long value scrolls inside its own cell box at worst)."""
+    await browser.send("Emulation.setDeviceMetricsOverride", width=width, height=900,
+                       deviceScaleFactor=1, mobile=False)
+    try:
+        await browser.load(report_file.as_uri())
+        layout = await browser.evaluate(_OVERFLOW)
+    finally:
+        await browser.send("Emulation.clearDeviceMetricsOverride")
+    assert layout["scroll"] <= layout["client"], layout
