@@ -148,6 +148,12 @@ def main() -> None:
               f"{cpu_raw:,.0f}, parse {cpu_parse:,.0f} lines/s, ratio {cpu_parse / cpu_raw:.4f}")
         print(f"tokenizer only (parse_cp_body), per CPU-second: {tokenizer_cpu:,.0f} lines/s")
         print(f"normalizer: {native.describe()}")
+        if native.active is not None:
+            import monitor_native
+            sample = [line.decode() for line in open(path, "rb").read().splitlines()[:2000]]
+            core = sum(monitor_native._time_core(line, 20) for line in sample) / (20 * len(sample))
+            print(f"compiled core alone (tokenize, map, id, JSON; no Python objects): "
+                  f"{core * 1e6:.2f} µs/line")
         with native.enabled(False):
             reference = _cpu_rate(parse_loop, path, args.rounds)
             reference_bytes = _cpu_rate(serialize_loop, path, args.rounds)
