@@ -35,7 +35,9 @@ use value::{Map, Value};
 /// Why a record goes to the reference normalizer (a static text, cheap to return).
 pub struct Fallback(pub &'static str);
 
-fn is_py_space(c: char) -> bool {
+/// Python's `str.isspace()` for ASCII (it also takes `\x1c`-`\x1f`); a non-ASCII space ends the
+/// trim, and the line then goes to the reference.
+fn is_ascii_py_space(c: char) -> bool {
     c.is_ascii_whitespace() || c == '\x0b' || ('\x1c'..='\x1f').contains(&c)
 }
 
@@ -89,7 +91,7 @@ fn normalize<'a>(
     keep_original: bool,
 ) -> Result<Normalized<'a>, Fallback> {
     let env = envelope::split(text)?;
-    let message = env.message.trim_start_matches(is_py_space);
+    let message = env.message.trim_start_matches(is_ascii_py_space);
     let start = text.len() - message.len();
     if !text.as_bytes()[..start].is_ascii() {
         return Err(Fallback("non-ASCII header"));
