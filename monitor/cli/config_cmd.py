@@ -23,8 +23,8 @@ def _check(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         issues = [{"file": i.file, "field": i.field, "expected": i.expected, "got": i.got}
                   for i in exc.issues]
-        emit({"ok": False, "issues": issues}, args.json,
-             lambda _: "invalid configuration:\n" + str(exc))
+        message = "invalid configuration:\n" + str(exc)
+        emit({"ok": False, "issues": issues}, args.json, lambda _: message)
         return EXIT_USAGE
     summary = {
         "ok": True, "file": args.config,

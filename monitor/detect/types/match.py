@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from ..compile import scope, base_query, bool_filter, composite_sources, interval, time_range
+from ..compile import scope, bool_filter, composite_sources, interval
 from .base import (PAGE, Ctx, Draft, Gen, cap_candidates, composite_all, group_of,
                    mark_truncated, to_dt)
 
