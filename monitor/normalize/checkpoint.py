@@ -187,7 +187,7 @@ def normalize_api_log(log: dict[str, Any], raw: RawRecord,
         return _document(fields, source=raw.source, payload=raw.payload, header=_no_header,
                          received_at=raw.received_at,
                          original=original, fmt="api", leftover="")
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - as above: dead-lettered, never lost
         return DeadLetter(raw.source, raw.payload,
                           f"normalizer error {type(exc).__name__}: {str(exc)[:200]}",
                           stage="normalize", received_at=raw.received_at)

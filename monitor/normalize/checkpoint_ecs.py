@@ -61,8 +61,8 @@ _SIDE_COUNT_KEYS = frozenset({"client_outbound_bytes", "server_outbound_bytes",
 
 #: ASCII digits only: ``\d`` would also take Arabic-Indic and other digits, which Elasticsearch's
 #: ``ip`` type rejects (the whole document would be refused)
-_IPV4 = re.compile(r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)",
-                   re.ASCII)
+_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+_IPV4 = re.compile(rf"(?:{_OCTET}\.){{3}}{_OCTET}", re.ASCII)
 
 
 def _is_ip(value: str) -> bool:
@@ -315,8 +315,7 @@ def to_ecs(f: Fields, *, header: Callable[[], tuple[str | None, str | None]],
     _related(doc)
     vendor = dict(f)
     for key in _DROP:
-        if key in vendor:
-            del vendor[key]
+        vendor.pop(key, None)
     doc["checkpoint"] = vendor
     return doc
 

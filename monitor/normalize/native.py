@@ -2,10 +2,11 @@
 
 The pure-Python normalizer is the reference: ``monitor_native.normalize_syslog`` either returns
 the very document and id the reference builds for a line (serialized: ``EncodedSource``), or a
-reason string, and then the reference runs. Tests hold the two equal on the corpus, on generated traffic and on random
-lines (``tests/checkpoint/test_native_parity.py``). Without the extension (a machine without a
-Rust toolchain) everything still works, at the reference's speed; ``monitor diagnose`` and the
-daemon's start-up log say which one runs. ``MONITOR_NATIVE_PARSER=off`` turns it off.
+reason string, and then the reference runs. Tests hold the two equal on the corpus, on
+generated traffic and on random lines (``tests/checkpoint/test_native_parity.py``). Without
+the extension (a machine without a Rust toolchain) everything still works, at the reference's
+speed; the daemon's start-up log line says which one runs. ``MONITOR_NATIVE_PARSER=off`` turns
+it off.
 """
 from __future__ import annotations
 
@@ -35,9 +36,10 @@ _loaded = active
 
 
 def describe() -> str:
-    """Which normalizer runs, for logs and ``monitor diagnose``."""
-    return _description if active is not None or _loaded is None else \
-        "reference (pure Python; fast path switched off)"
+    """Which normalizer runs, for the daemon's start-up log."""
+    if active is None and _loaded is not None:
+        return "reference (pure Python; fast path switched off)"
+    return _description
 
 
 @contextmanager

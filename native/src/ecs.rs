@@ -272,11 +272,11 @@ fn slot_of(key: &str) -> Option<usize> {
         .copied()
 }
 
-/// The record's fields: in body order (for `checkpoint.*`) and by slot (for the mapper).
+/// The record's fields by slot (for the mapper), and in body order less the bookkeeping
+/// fields Elastic drops (for `checkpoint.*`).
 pub struct Fields<'a> {
-    ordered: Vec<(&'a str, &'a str)>,
     slots: [Option<&'a str>; KEYS.len()],
-    dropped: u64,
+    vendor: Vec<(&'a str, &'a str)>,
 }
 
 impl<'a> Fields<'a> {
@@ -284,23 +284,27 @@ impl<'a> Fields<'a> {
     pub fn new(ordered: Vec<(&'a str, &'a str)>) -> Result<Self, Fallback> {
         let mut slots = [None; KEYS.len()];
         let mut others: Vec<&str> = Vec::new();
-        for (key, value) in &ordered {
+        let mut vendor = Vec::with_capacity(ordered.len());
+        for &(key, value) in &ordered {
             match slot_of(key) {
                 Some(index) if slots[index].is_some() => return Err(Fallback("repeated key")),
-                Some(index) => slots[index] = Some(*value),
-                None => others.push(key),
+                Some(index) => {
+                    slots[index] = Some(value);
+                    if !DROP.contains(&index) {
+                        vendor.push((key, value));
+                    }
+                }
+                None => {
+                    others.push(key);
+                    vendor.push((key, value));
+                }
             }
         }
         others.sort_unstable();
         if others.windows(2).any(|pair| pair[0] == pair[1]) {
             return Err(Fallback("repeated key"));
         }
-        let dropped = DROP.iter().filter(|s| slots[**s].is_some()).count() as u64;
-        Ok(Fields {
-            ordered,
-            slots,
-            dropped,
-        })
+        Ok(Fields { slots, vendor })
     }
 
     /// `s.get(key)`: present (maybe empty) or absent.
@@ -324,15 +328,6 @@ impl<'a> Fields<'a> {
     /// `s.get(a) or s.get(b) or ...`
     fn first_text(&self, slots: &[usize]) -> Option<&'a str> {
         slots.iter().find_map(|slot| self.text(*slot))
-    }
-
-    /// Fields for `checkpoint.*`: all but the bookkeeping ones Elastic drops.
-    fn vendor(&self) -> impl Iterator<Item = (&'a str, &'a str)> + '_ {
-        let dropped = self.dropped;
-        self.ordered
-            .iter()
-            .copied()
-            .filter(move |(key, _)| dropped == 0 || !DROP.iter().any(|slot| KEYS[*slot] == *key))
     }
 }
 
@@ -684,26 +679,22 @@ fn endpoints<'a>(f: &Fields<'a>) -> Result<(Map<'a>, Map<'a>), Fallback> {
         }
     }
     if f.has_any(&SIDE_COUNT_KEYS) {
-        set_int(
-            &mut src,
-            "bytes",
-            int_of(f.get(k!("client_outbound_bytes"))),
-        );
-        set_int(
-            &mut dst,
-            "bytes",
-            int_of(f.get(k!("server_outbound_bytes"))),
-        );
-        set_int(
-            &mut src,
-            "packets",
-            int_of(f.get(k!("client_outbound_packets"))),
-        );
-        set_int(
-            &mut dst,
-            "packets",
-            int_of(f.get(k!("server_outbound_packets"))),
-        );
+        let sides = [
+            (
+                &mut src,
+                k!("client_outbound_bytes"),
+                k!("client_outbound_packets"),
+            ),
+            (
+                &mut dst,
+                k!("server_outbound_bytes"),
+                k!("server_outbound_packets"),
+            ),
+        ];
+        for (side, bytes, packets) in sides {
+            set_int(side, "bytes", int_of(f.get(bytes)));
+            set_int(side, "packets", int_of(f.get(packets)));
+        }
     }
     set_text(
         &mut src,
@@ -1003,8 +994,11 @@ pub fn to_ecs<'a>(f: &Fields<'a>) -> Result<Map<'a>, Fallback> {
     if let Some(related) = related(&doc) {
         doc.set("related", Value::Map(related));
     }
-    let mut vendor = Map(Vec::with_capacity(f.ordered.len() + 1));
-    vendor.0.extend(f.vendor().map(|(k, v)| (k, Value::Str(v))));
+    // one spare slot: the caller adds `log_format`
+    let mut vendor = Map(Vec::with_capacity(f.vendor.len() + 1));
+    vendor
+        .0
+        .extend(f.vendor.iter().map(|&(k, v)| (k, Value::Str(v))));
     doc.set("checkpoint", Value::Map(vendor));
     Ok(doc)
 }

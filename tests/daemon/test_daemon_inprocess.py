@@ -47,6 +47,15 @@ async def _until(predicate: Any, timeout: float = 90.0) -> None:
         await asyncio.sleep(0.2)
 
 
+async def _stop_and_clean(daemon: Daemon, es_url: str, prefix: str) -> int:
+    """Shut the daemon down (its exit code) and delete the test's indices and templates."""
+    code = await daemon.shutdown()
+    async with httpx.AsyncClient(base_url=es_url) as client:
+        await client.delete(f"/{prefix}-*", params={"expand_wildcards": "all"})
+        await client.delete(f"/_index_template/{prefix}-*")
+    return code
+
+
 def _refuse_login(request: httpx.Request) -> httpx.Response:
     return httpx.Response(400, json={"code": "err_login_failed",
                                      "message": "Authentication to server failed."})
@@ -90,10 +99,7 @@ async def test_sources_run_side_by_side_and_a_refused_one_is_isolated(es_url: st
             assert ok, details  # a failing pull source is reported, not a reason to be unready
             assert details["pull_sources"]["broken"]["healthy"] is False
         finally:
-            code = await daemon.shutdown()
-            async with httpx.AsyncClient(base_url=es_url) as client:
-                await client.delete(f"/{prefix}-*", params={"expand_wildcards": "all"})
-                await client.delete(f"/_index_template/{prefix}-*")
+            code = await _stop_and_clean(daemon, es_url, prefix)
     assert code == 0
     assert [c for c, _ in fake.calls].count("logout") == 1  # the session was closed on stop
 
@@ -143,8 +149,5 @@ async def test_a_rule_at_its_cap_counts_in_monitor_rule_truncated_total(
         assert _value(daemon, "monitor_scheduler_job_runs_total", job_id="rules",
                       outcome="success") >= 1
     finally:
-        code = await daemon.shutdown()
-        async with httpx.AsyncClient(base_url=es_url) as client:
-            await client.delete(f"/{prefix}-*", params={"expand_wildcards": "all"})
-            await client.delete(f"/_index_template/{prefix}-*")
+        code = await _stop_and_clean(daemon, es_url, prefix)
     assert code == 0
