@@ -25,8 +25,9 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from monitor.model import Document
 from monitor.settings import ElasticsearchSettings  # noqa: E402
-from monitor.store import BulkWriter, Document, open_store  # noqa: E402
+from monitor.store import BulkWriter, open_store  # noqa: E402
 from monitor.store.setup import install_templates  # noqa: E402
 
 

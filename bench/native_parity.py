@@ -17,11 +17,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monitor.model import RawRecord
+from monitor.model import EncodedSource, RawRecord
 from monitor.normalize import native, normalize_checkpoint
 from monitor.simulate import SimConfig, generate
 from monitor.simulate.checkpoint import BruteForce, OutOfBandChange, PortScan
-from monitor.store.encoded import EncodedSource
 
 #: structural characters, control bytes, non-ASCII and line separators: what breaks parsers
 ALPHABET = '"\\;:[] \t\x00\x1f\x7fé中\u2028\ufeff<>0123456789abcAZ@.-_%,='

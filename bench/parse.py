@@ -28,12 +28,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monitor.model import RawRecord
+from monitor.model import Document, RawRecord
 from monitor.normalize import native, normalize_checkpoint
 from monitor.normalize.checkpoint_kv import parse_cp_body
 from monitor.simulate import SimConfig, generate
 from monitor.simulate.checkpoint import BruteForce, OutOfBandChange, PortScan
-from monitor.store.writer import Document, source_json
+from monitor.store.writer import source_json
 
 
 def raw_loop(path: str) -> int:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from monitor.model import Document
 from monitor.reports.gather import gather_report
 from monitor.reports.inputs import (
     ReportInputs,
@@ -32,7 +33,7 @@ from monitor.reports.inputs import (
 from monitor.reports.period import iso, period_for
 from monitor.reports.publish import write_report_files
 from monitor.settings import ElasticsearchSettings
-from monitor.store import BulkWriter, Document, open_store
+from monitor.store import BulkWriter, open_store
 from monitor.store.search import SearchStats
 from monitor.store.setup import install_templates
 

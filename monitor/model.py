@@ -5,12 +5,16 @@ dataclasses are how Python code hands them around before they are written.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-__all__ = ["ControlResult", "ControlStatus", "Finding", "RawRecord", "Severity"]
+import orjson
+
+__all__ = ["ControlResult", "ControlStatus", "DeadLetter", "Document", "EncodedSource", "Finding",
+           "RawRecord", "Severity"]
 
 
 class RawRecord(NamedTuple):
@@ -24,6 +28,78 @@ class RawRecord(NamedTuple):
     payload: bytes
     received_at: datetime
     sequence: int | None = None
+
+
+class EncodedSource(Mapping[str, Any]):
+    """A document that arrives already serialized (the compiled Check Point normalizer writes
+    JSON): its JSON bytes plus its ``@timestamp`` text.
+
+    It stands where a ``dict`` source usually does in ``Document.source``: the bulk writer sends
+    ``json`` as it is, and picks the index by ``timestamp`` without decoding. Anything else may
+    read it as a mapping; the first read decodes the bytes once. It is read-only: nested values
+    are decoded copies, so a change to them would never reach Elasticsearch."""
+
+    __slots__ = ("_decoded", "json", "timestamp")
+
+    def __init__(self, json: bytes, timestamp: str) -> None:
+        self.json = json
+        self.timestamp = timestamp
+        self._decoded: dict[str, Any] | None = None
+
+    def decoded(self) -> dict[str, Any]:
+        """The document as a plain ``dict`` (decoded once, then shared)."""
+        if self._decoded is None:
+            self._decoded = orjson.loads(self.json)
+        return self._decoded
+
+    def __getitem__(self, key: str) -> Any:
+        return self.decoded()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.decoded())
+
+    def __len__(self) -> int:
+        return len(self.decoded())
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if key == "@timestamp":
+            return self.timestamp
+        return self.decoded().get(key, default)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, EncodedSource):
+            other = other.decoded()
+        return self.decoded() == other
+
+    __hash__ = None  # type: ignore[assignment]  # a mapping, like dict
+
+    def __repr__(self) -> str:
+        return f"EncodedSource({self.json[:120]!r}{'...' if len(self.json) > 120 else ''})"
+
+
+class Document(NamedTuple):
+    """A document for index ``kind``; ``index`` overrides the dated name derived from @timestamp.
+
+    A NamedTuple rather than a frozen dataclass: equally immutable, but built about 4x faster,
+    and every normalizer builds one per input line."""
+
+    kind: str
+    id: str
+    #: a dict, or ``EncodedSource`` (already JSON: sent as it is)
+    source: dict[str, Any] | EncodedSource
+    index: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """Input we could not turn into a document, kept with its raw bytes and the reason."""
+
+    source: str
+    raw: bytes
+    reason: str
+    stage: str = "parse"
+    received_at: datetime | None = None
+    target_index: str | None = None
 
 
 class Severity(StrEnum):

@@ -14,11 +14,11 @@ from typing import Any
 
 import orjson
 
-from ..model import RawRecord
+from ..model import DeadLetter, RawRecord
 from ..normalize import normalize_checkpoint
 from ..simulate import SimConfig, generate, scenario_from_spec
 from ..sources.logfiles import IngestStats, ingest_files, iter_lines
-from ..store import BulkWriter, DeadLetter, open_store
+from ..store import BulkWriter, open_store
 from .common import (
     EXIT_FAIL,
     EXIT_OK,

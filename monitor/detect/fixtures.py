@@ -26,19 +26,20 @@ windows), then compares the finding groups exactly. Cases never see each other's
 from __future__ import annotations
 
 import hashlib
-import uuid
 import ipaddress
-
-import orjson
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ..store import BulkWriter, Document, Store
+import orjson
+
+from ..model import Document
+from ..store import BulkWriter, Store
 from ..yamlio import load_yaml
+from .compile import base_query
 from .engine import evaluate_range
 from .loader import LoadedRule, fixtures_path
-from .compile import base_query
 from .schema import Rule, RuleIssue, RuleValidationError, parse_duration
 
 __all__ = ["Case", "CaseResult", "load_cases", "expand", "nest", "run_case", "run_fixtures"]

@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import MonitorError
-from ..store import BulkWriter, Document, Store
+from ..model import Document
+from ..store import BulkWriter, Store
 from ..store.search import get_doc, replace_doc, search
 from .build import iso
 

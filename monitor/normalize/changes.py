@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from ..store.writer import Document
+from ..model import Document
 
 __all__ = [
     "KINDS",

@@ -15,9 +15,7 @@ from typing import Any
 
 import orjson
 
-from ..model import RawRecord
-from ..store.encoded import EncodedSource
-from ..store.writer import DeadLetter, Document
+from ..model import DeadLetter, Document, EncodedSource, RawRecord
 from . import native
 from .cef import parse_cef
 from .checkpoint_ecs import epoch_ts, format_ts, to_ecs

@@ -15,7 +15,8 @@ from typing import Any
 
 import orjson
 
-from ..store import BulkWriter, Document, Store
+from ..model import Document
+from ..store import BulkWriter, Store
 from .data import ReportData
 from .pdf import html_to_pdf
 from .period import iso

@@ -35,13 +35,13 @@ import httpx
 import orjson
 
 from ..errors import ConflictError, SourceError
-from ..model import RawRecord
+from ..model import DeadLetter, Document, RawRecord
 from ..normalize import normalize_api_log
 from ..settings import CheckpointApiSource
 from ..store.state import StateStore
-from ..store.writer import BulkWriter, DeadLetter, Document
-from .checkpoint_tls import ssl_context_for
+from ..store.writer import BulkWriter
 from ..timefmt import iso_s
+from .checkpoint_tls import ssl_context_for
 
 __all__ = [
     "CheckpointApiClient",

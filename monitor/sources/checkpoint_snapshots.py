@@ -21,8 +21,9 @@ from typing import Any
 
 import httpx
 
+from ..model import Document
 from ..settings import CheckpointApiSource
-from ..store.writer import BulkWriter, Document
+from ..store.writer import BulkWriter
 from .checkpoint_api import CheckpointApiClient, build_http_client
 
 __all__ = ["ANY_UID", "SnapshotStats", "gateway_doc", "rule_docs", "snapshot_once"]

@@ -25,11 +25,11 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from ..errors import SourceError
-from ..model import RawRecord
+from ..model import DeadLetter, Document, RawRecord
 from ..normalize import normalize_checkpoint
 from ..settings import FileSource
 from ..store.state import StateStore
-from ..store.writer import BulkWriter, DeadLetter, Document
+from ..store.writer import BulkWriter
 
 __all__ = ["IngestStats", "ingest_files", "iter_lines", "normalize_lines", "scan_once"]
 

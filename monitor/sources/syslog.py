@@ -29,11 +29,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import StoreUnavailable
-from ..model import RawRecord
+from ..model import DeadLetter, Document, RawRecord
 from ..normalize import normalize_checkpoint
 from ..settings import SyslogSource
 from ..store.client import Store
-from ..store.writer import BulkWriter, DeadLetter, Document
+from ..store.writer import BulkWriter
 from .spool import DiskSpool
 
 __all__ = ["Framer", "ReceiverCounters", "SyslogReceiver"]

@@ -8,9 +8,9 @@ types here and nowhere else.
 from .client import Capabilities, Store, build_client, open_store
 from .indices import IndexNames
 from .state import StateDoc, StateStore
-from .writer import BulkResult, BulkWriter, DeadLetter, Document
+from .writer import BulkResult, BulkWriter
 
 __all__ = [
     "Capabilities", "Store", "build_client", "open_store", "IndexNames", "StateDoc", "StateStore",
-    "BulkResult", "BulkWriter", "DeadLetter", "Document",
+    "BulkResult", "BulkWriter",
 ]

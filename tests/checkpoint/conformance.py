@@ -20,9 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from monitor.model import RawRecord
+from monitor.model import DeadLetter, RawRecord
 from monitor.normalize import normalize_checkpoint
-from monitor.store.writer import DeadLetter
 
 FIELDS = ("@timestamp", "event.action", "event.outcome", "event.category", "source.ip",
           "source.port", "destination.ip", "destination.port", "network.transport", "rule.name",

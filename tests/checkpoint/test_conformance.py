@@ -3,9 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from monitor.model import RawRecord
+from monitor.model import DeadLetter, Document, RawRecord
 from monitor.normalize import normalize_checkpoint
-from monitor.store.writer import DeadLetter, Document
 
 from .conformance import FIELDS, RECEIVED, all_raw_lines, run
 

@@ -18,12 +18,11 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitor.model import RawRecord
+from monitor.model import DeadLetter, Document, EncodedSource, RawRecord
 from monitor.normalize import native, normalize_checkpoint
 from monitor.simulate import SimConfig, generate
 from monitor.simulate.checkpoint import BruteForce, HostSweep, OutOfBandChange, PortScan
-from monitor.store.encoded import EncodedSource
-from monitor.store.writer import DeadLetter, Document, source_json
+from monitor.store.writer import source_json
 
 from .conformance import all_raw_lines
 

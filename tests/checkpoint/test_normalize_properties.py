@@ -9,10 +9,9 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitor.model import RawRecord
+from monitor.model import DeadLetter, Document, EncodedSource, RawRecord
 from monitor.normalize import native, normalize_checkpoint
-from monitor.store.encoded import EncodedSource
-from monitor.store.writer import DeadLetter, Document, source_json
+from monitor.store.writer import source_json
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 SEEDS = [

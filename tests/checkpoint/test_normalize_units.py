@@ -5,10 +5,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from monitor.model import RawRecord
+from monitor.model import DeadLetter, Document, RawRecord
 from monitor.normalize import normalize_api_log, normalize_checkpoint
 from monitor.normalize.ids import checkpoint_event_id, payload_id
-from monitor.store.writer import DeadLetter, Document
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 

@@ -10,9 +10,9 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from monitor.model import DeadLetter, Document
 from monitor.simulate.checkpoint import SimConfig, generate
 from monitor.sources.logfiles import IngestStats, normalize_lines
-from monitor.store.writer import DeadLetter, Document
 
 from .conftest import es_count
 from .procs import ROOT, MonitorProcess, base_config, free_port, http_get, json_lines, wait_for

@@ -8,7 +8,8 @@ from typing import Any
 
 from monitor.detect.fixtures import nest
 from monitor.detect.schema import Rule, parse_rule
-from monitor.store import BulkWriter, Document, Store
+from monitor.model import Document
+from monitor.store import BulkWriter, Store
 
 BASE_RULE: dict[str, Any] = {
     "id": "00000000-0000-4000-8000-000000000001", "name": "test rule",

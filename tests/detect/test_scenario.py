@@ -7,11 +7,18 @@ from datetime import UTC, datetime, timedelta
 
 from monitor.detect.engine import evaluate_range
 from monitor.detect.loader import load_rules
-from monitor.model import RawRecord
+from monitor.model import Document, RawRecord
 from monitor.normalize.checkpoint import normalize_checkpoint
-from monitor.simulate.checkpoint import (ADMINS, BruteForce, HostSweep, OutOfBandChange, PortScan,
-                                         SimConfig, generate)
-from monitor.store import BulkWriter, Document, Store
+from monitor.simulate.checkpoint import (
+    ADMINS,
+    BruteForce,
+    HostSweep,
+    OutOfBandChange,
+    PortScan,
+    SimConfig,
+    generate,
+)
+from monitor.store import BulkWriter, Store
 
 from .helpers import event, load
 

@@ -20,9 +20,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from monitor.model import Document
 from monitor.reports.inputs import ControlMeta, ReportInputs, Requirement, Waiver
 from monitor.reports.period import Period, iso, period_for
-from monitor.store import BulkWriter, Document, Store
+from monitor.store import BulkWriter, Store
 
 NOW = datetime(2026, 11, 25, 0, 30, tzinfo=UTC)
 PERIOD: Period = period_for("daily", NOW)

@@ -4,10 +4,10 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from monitor.model import RawRecord
+from monitor.model import Document, RawRecord
 from monitor.normalize import normalize_checkpoint
 from monitor.resources import rules_dir
-from monitor.store import BulkWriter, Document
+from monitor.store import BulkWriter
 from monitor.store.mappings import CHECKPOINT_QUERIED_FIELDS, KIND_MAPPINGS
 
 #: ``checkpoint.<x>`` that are event.dataset values, not fields

@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from monitor.errors import ConflictError, StoreUnavailable
+from monitor.model import DeadLetter, Document
 from monitor.settings import BulkSettings, ElasticsearchSettings
-from monitor.store import BulkWriter, DeadLetter, Document, StateStore, open_store
+from monitor.store import BulkWriter, StateStore, open_store
 from monitor.store.setup import apply_retention, install_templates, template_status
 
 

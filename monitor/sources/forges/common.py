@@ -10,10 +10,11 @@ from typing import Any
 
 import orjson
 
-from ...store.writer import BulkWriter, DeadLetter
+from ...model import DeadLetter
+from ...store.writer import BulkWriter
+from ...timefmt import iso_s
 from ..git import SyncStats, record_stats
 from .http import ForgeCounters, ForgeError, ForgeHttp, counters
-from ...timefmt import iso_s
 
 __all__ = ["bearer_headers", "collect", "finish", "forge_run", "guard", "iso", "start_stats",
            "write"]
