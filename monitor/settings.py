@@ -21,7 +21,8 @@ from .yamlio import YamlError, load_yaml
 __all__ = [
     "Settings", "ElasticsearchSettings", "CheckpointApiSource", "SyslogSource", "GitRepoSource",
     "GithubSource", "GitlabSource", "ArgoCdSource", "load_settings", "settings_from_dict",
-    "DaemonSettings", "HaSettings", "HttpSettings", "LoggingSettings",
+    "DaemonSettings", "HaSettings", "HttpSettings", "LoggingSettings", "UnresolvedSecret",
+    "unresolved_secrets",
 ]
 
 
@@ -29,8 +30,25 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class UnresolvedSecret(SecretStr):
+    """A secret whose ``*_env`` variable is unset or whose ``*_file`` cannot be read.
+
+    Loading does not fail on it, so a command that never uses that source (``rules list`` with
+    a GitHub token unset) still runs; reading it raises ``ConfigError`` naming the setting, and
+    ``config check`` lists every one (``unresolved_secrets``).
+    """
+
+    def __init__(self, setting: str, problem: str) -> None:
+        super().__init__("")
+        self.setting, self.problem = setting, problem
+
+    def get_secret_value(self) -> str:
+        raise ConfigError([ConfigIssue("(settings)", self.setting, self.problem)])
+
+
 def _resolve_secrets(data: Any, names: tuple[str, ...]) -> Any:
-    """Turn ``x_file`` / ``x_env`` into ``x`` before validation; the value is then a SecretStr."""
+    """Turn ``x_file`` / ``x_env`` into ``x`` before validation; the value is then a SecretStr
+    (an ``UnresolvedSecret`` when the variable or file is missing: an error only when used)."""
     if not isinstance(data, dict):
         return data
     data = dict(data)
@@ -41,13 +59,29 @@ def _resolve_secrets(data: Any, names: tuple[str, ...]) -> Any:
             try:
                 data[name] = path.read_text(encoding="utf-8").strip()
             except OSError as exc:
-                raise ValueError(f"{file_key}: cannot read secret file {path}: {exc.strerror}")
+                data[name] = UnresolvedSecret(
+                    file_key, f"cannot read secret file {path}: {exc.strerror}")
         if env_key in data:
             var = str(data.pop(env_key))
-            if var not in os.environ:
-                raise ValueError(f"{env_key}: environment variable {var} is not set")
-            data[name] = os.environ[var]
+            data[name] = os.environ[var] if var in os.environ else UnresolvedSecret(
+                env_key, f"environment variable {var} is not set")
     return data
+
+
+def unresolved_secrets(settings: BaseModel, path: str = "") -> list[tuple[str, UnresolvedSecret]]:
+    """Every ``UnresolvedSecret`` in a settings tree, with its field path (for ``config check``)."""
+    found: list[tuple[str, UnresolvedSecret]] = []
+    for name in type(settings).model_fields:
+        value = getattr(settings, name, None)
+        if isinstance(value, UnresolvedSecret):
+            found.append((f"{path}.{value.setting}" if path else value.setting, value))
+            continue
+        where = f"{path}.{name}" if path else name
+        items = list(enumerate(value)) if isinstance(value, (list, tuple)) else [(None, value)]
+        for index, item in items:
+            if isinstance(item, BaseModel):
+                found.extend(unresolved_secrets(item, where if index is None else f"{where}.{index}"))
+    return found
 
 
 class TlsClient(_Model):

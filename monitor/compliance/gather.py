@@ -2,7 +2,7 @@
 
 All source-coverage histograms and all checks of every control go out in one ``_msearch``
 (chunked at 100 searches); ``reconcile`` checks need a second round to look up the referenced
-changes. Only aggregations come back, never the matching documents. Elasticsearch is reached
+changes (a kind's ``followup``). Only aggregations come back, never the matching documents. Elasticsearch is reached
 through ``monitor.store.compliance`` only.
 
     await gather_evidence(controls, sources, inventory, store, period, now) -> GatherResult
@@ -18,9 +18,10 @@ from typing import Any
 from ..inventory.model import Inventory
 from ..store import Store
 from ..store.compliance import aggregate_many
-from .controls import Control, Reconcile, Source
-from .evaluate import Coverage, Evidence, judge_check, reconcile_refs, source_coverage
-from .queries import Period, check_requests, reconcile_lookup, source_request
+from .checks import Judging, kind_of
+from .controls import Control, Source
+from .evaluate import Coverage, Evidence, source_coverage
+from .queries import Period, source_request
 
 __all__ = ["GatherResult", "gather_evidence", "inventory_digest", "missing_inventory"]
 
@@ -94,35 +95,36 @@ async def gather_evidence(controls: list[Control], sources: dict[str, Source],
             continue
         slots = []
         for check in control.checks:
-            built = [_scoped(r, scope) for r in check_requests(check, params, period)]
+            built = [_scoped(r, scope) for r in kind_of(check).requests(check, params, period)]
             slots.append((check, len(requests), len(built)))
             requests.extend(built)
         plan.append((control, slots))
     responses = await _run(store, requests, result)
     for position, name in enumerate(needed):
         result.coverage[name] = source_coverage(sources[name], responses[position], period, now)
-    # second round: reconcile lookups
+    # second round: the kinds that look something up (reconcile: the referenced changes)
     lookups: list[tuple[str, dict[str, Any]]] = []
     lookup_slot: dict[tuple[str, str], int] = {}
     for control, slots in plan:
-        for check, start, _count in slots:
-            if isinstance(check, Reconcile):
-                refs = sorted({r for found in reconcile_refs(check, responses[start], params).values()
-                               for r in found})
-                lookup_slot[(control.id, check.name)] = len(lookups)
-                lookups.append(_scoped(reconcile_lookup(check, refs, params, period), scope))
+        for check, start, count in slots:
+            followup = kind_of(check).followup
+            if followup is not None:
+                request = followup(check, responses[start:start + count], params, period)
+                if request is not None:
+                    lookup_slot[(control.id, check.name)] = len(lookups)
+                    lookups.append(_scoped(request, scope))
     lookup_responses = await _run(store, lookups, result) if lookups else []
     for control, slots in plan:
         evidence = result.evidence[control.id]
         for check, start, count in slots:
             shown = tuple(_shown(store, kind, body) for kind, body in requests[start:start + count])
-            lookup = None
+            answers = responses[start:start + count]
             if (control.id, check.name) in lookup_slot:
                 index = lookup_slot[(control.id, check.name)]
-                lookup = lookup_responses[index]
+                answers = [*answers, lookup_responses[index]]
                 shown += (_shown(store, *lookups[index]),)
-            evidence.outcomes.append(judge_check(check, responses[start:start + count], params,
-                                                 period, shown, lookup, now))
+            ctx = Judging(params, period, shown, now)
+            evidence.outcomes.append(kind_of(check).judge(check, answers, ctx))
     for control in controls:
         result.evidence[control.id].coverage = {n: result.coverage[n] for n in control.data_sources
                                                 if n in result.coverage}

@@ -1,4 +1,6 @@
-"""Pure builders of the Elasticsearch request bodies a control needs (no I/O).
+"""Pure helpers of the Elasticsearch request bodies a control needs (no I/O): the period,
+placeholder substitution, and the coverage search of a data source. Each check kind builds its
+own bodies in ``checks/<kind>.py``.
 
 Every body is ``size: 0`` with aggregations only, written for the minimal distribution: no
 scripts, no ``bucket_selector``, no runtime fields. The exact body is kept in each result's
@@ -12,29 +14,20 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..timefmt import iso_ms
-from .controls import (
-    Check,
-    ClockSkew,
-    EachPresent,
-    MaxAge,
-    NoMatches,
-    Ratio,
-    Reconcile,
-    Retention,
-    Source,
-    Streak,
-)
+from .controls import Check, Source
 
 __all__ = [
+    "FIRST_LAST",
     "SHA_RE",
     "Period",
-    "check_requests",
+    "bool_filter",
     "duration",
     "iso",
     "ms",
-    "reconcile_lookup",
+    "samples",
     "source_request",
     "substitute",
+    "time_range",
     "window_of",
 ]
 
@@ -107,121 +100,27 @@ def window_of(check: Check, period: Period) -> Period:
     return period
 
 
-def _range(window: Period, field: str = "@timestamp") -> dict[str, Any]:
+def time_range(window: Period, field: str = "@timestamp") -> dict[str, Any]:
     return {"range": {field: {"gte": iso(window.start), "lt": iso(window.end)}}}
 
 
-def _bool(*filters: dict[str, Any]) -> dict[str, Any]:
+def bool_filter(*filters: dict[str, Any]) -> dict[str, Any]:
     return {"bool": {"filter": [f for f in filters if f]}}
 
 
-_FIRST_LAST = {"first_seen": {"min": {"field": "@timestamp"}},
-               "last_seen": {"max": {"field": "@timestamp"}}}
+FIRST_LAST = {"first_seen": {"min": {"field": "@timestamp"}},
+              "last_seen": {"max": {"field": "@timestamp"}}}
 
 
-def _samples(size: int) -> dict[str, Any]:
+def samples(size: int) -> dict[str, Any]:
     return {"samples": {"top_hits": {"size": size, "_source": False,
                                      "sort": [{"@timestamp": {"order": "asc"}}]}}}
-
-
-def check_requests(check: Check, params: dict[str, Any], period: Period
-                   ) -> list[tuple[str, dict[str, Any]]]:
-    """(kind, body) searches answering one check (most need one, ``ratio`` two)."""
-    window = window_of(check, period)
-    query = substitute(check.query, params, period)
-    if isinstance(check, NoMatches):
-        violation = substitute(check.violation, params, period)
-        inner: dict[str, Any] = dict(_FIRST_LAST)
-        if check.group_by:
-            inner["groups"] = {
-                "composite": {"size": 50, "sources": [
-                    {f: {"terms": {"field": f, "missing_bucket": True}}} for f in check.group_by]},
-                "aggs": {**_FIRST_LAST, **(_samples(check.samples) if check.samples else {})}}
-        elif check.samples:
-            inner.update(_samples(check.samples))
-        return [(check.kind, {"query": _bool(_range(window), query),
-                              "aggs": {"violations": {"filter": violation, "aggs": inner}}})]
-    if isinstance(check, EachPresent):
-        expected = substitute(check.expected, params, period)
-        expected = expected if isinstance(expected, list) else [expected]
-        terms: dict[str, Any] = {"field": check.field, "size": max(len(expected), 1)}
-        if expected:
-            terms["include"] = [str(e) for e in expected]
-        group: dict[str, Any] = {"terms": terms}
-        if check.interval:
-            group["aggs"] = {"buckets": {"date_histogram": {
-                "field": "@timestamp", "fixed_interval": check.interval, "min_doc_count": 1}}}
-        return [(check.kind, {"query": _bool(_range(window), query), "aggs": {"groups": group}})]
-    if isinstance(check, MaxAge):
-        lookback = check.lookback_days or max(check.max_age_days * 4, 30)
-        since = period.end - timedelta(days=lookback)
-        return [(check.kind, {"query": _bool(_range(Period(since, period.end)), query),
-                              "aggs": {"last": {"max": {"field": "@timestamp"}},
-                                       "latest": {"top_hits": {"size": 1, "_source": False,
-                                                               "sort": [{"@timestamp": "desc"}]}}}})]
-    if isinstance(check, Ratio):
-        return [(side.kind, {"query": _bool(_range(window), substitute(side.query, params, period))})
-                for side in (check.numerator, check.denominator)]
-    if isinstance(check, Reconcile):
-        return [(check.kind, {"query": _bool(_range(window), query), "aggs": {"refs": {
-            "composite": {"size": 1000, "sources": [
-                {"ref": {"terms": {"field": check.field, "missing_bucket": True}}}]},
-            "aggs": {**_FIRST_LAST, **_samples(3)}}}})]
-    if isinstance(check, Streak):
-        failure = substitute(check.failure, params, period)
-        success = substitute(check.success, params, period)
-        return [(check.kind, {
-            "query": _bool(_range(window), query,
-                           {"bool": {"should": [failure, success], "minimum_should_match": 1}}),
-            "aggs": {"keys": {"terms": {"field": check.by, "size": 500}, "aggs": {"minutes": {
-                "date_histogram": {"field": "@timestamp", "fixed_interval": "1m",
-                                   "min_doc_count": 1},
-                "aggs": {"outcome": {"filters": {"filters": {"failure": failure,
-                                                             "success": success}}}}}}}}})]
-    if isinstance(check, Retention):
-        return [(check.kind, {"query": _bool(query),
-                              "aggs": {"oldest": {"min": {"field": "@timestamp"}}}})]
-    if isinstance(check, ClockSkew):
-        return [(check.kind, {
-            "query": _bool(_range(window), query, {"exists": {"field": "event.ingested"}}),
-            "aggs": {"keys": {"terms": {"field": check.by, "size": 200}, "aggs": {"minutes": {
-                "date_histogram": {"field": "event.ingested",
-                                   "fixed_interval": f"{skew_interval_minutes(window)}m",
-                                   "min_doc_count": 1},
-                "aggs": {"latest": {"max": {"field": "@timestamp"}}}}}}}})]
-    raise TypeError(f"unknown check type {type(check).__name__}")
-
-
-def reconcile_lookup(check: Reconcile, refs: list[str], params: dict[str, Any],
-                     period: Period) -> tuple[str, dict[str, Any]]:
-    """Second round of a reconcile check: which referenced SHAs/tickets are approved changes."""
-    shas = sorted({r for r in refs if SHA_RE.fullmatch(r)})
-    others = sorted(set(refs) - set(shas))
-    should: list[dict[str, Any]] = []
-    for field in check.match_fields:
-        if field.endswith("sha"):
-            full = [s for s in shas if len(s) == 40]
-            if full:
-                should.append({"terms": {field: full}})
-            should.extend({"prefix": {field: s}} for s in shas if len(s) < 40)
-        else:
-            if others:
-                should.append({"terms": {field: others}})
-    since = period.end - timedelta(days=check.changes_lookback_days)
-    if not should:
-        should = [{"bool": {"must_not": {"match_all": {}}}}]
-    return ("changes", {
-        "query": _bool({"range": {"@timestamp": {"gte": iso(since), "lt": iso(period.end)}}},
-                       substitute(check.changes_query, params, period),
-                       {"bool": {"should": should, "minimum_should_match": 1}}),
-        "aggs": {field.replace(".", "_"): {"terms": {"field": field, "size": 2000}}
-                 for field in check.match_fields}})
 
 
 def source_request(source: Source, period: Period) -> tuple[str, dict[str, Any]]:
     """Coverage of a data source across the period: non-empty ``interval`` buckets."""
     return (source.kind, {
-        "query": _bool(_range(period), source.query),
+        "query": bool_filter(time_range(period), source.query),
         "aggs": {"buckets": {"date_histogram": {"field": "@timestamp",
                                                 "fixed_interval": source.interval,
                                                 "min_doc_count": 1}}}})

@@ -4,22 +4,27 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from monitor.compliance.catalogue import Catalogue, Requirement
+from monitor.compliance.checks import Judging, kind_of
 from monitor.compliance.controls import Control, Source
 from monitor.compliance.evaluate import (
     CheckOutcome,
     Coverage,
     Evidence,
     evaluate_control,
-    judge_check,
     source_coverage,
 )
-from monitor.compliance.queries import Period, check_requests, ms, substitute
+from monitor.compliance.queries import Period, ms, substitute
 from monitor.compliance.run import summarize
 from monitor.inventory import inventory_from_dict
 from monitor.model import ControlStatus
 
 DAY = Period(datetime(2026, 11, 24, tzinfo=UTC), datetime(2026, 11, 25, tzinfo=UTC))
 NOW = DAY.end + timedelta(hours=1)
+
+
+def judge_check(check, responses, params, period, now=None) -> CheckOutcome:
+    """A check's verdict through its kind's module (what ``gather.py`` calls)."""
+    return kind_of(check).judge(check, responses, Judging(params, period, now=now))
 
 
 def _control(**over) -> Control:
@@ -114,7 +119,7 @@ def test_substitution_and_queries_have_no_scripts() -> None:
     from monitor.compliance import load_controls
     for control in load_controls():
         for check in control.checks:
-            for _, body in check_requests(check, inventory.params(), DAY):
+            for _, body in kind_of(check).requests(check, inventory.params(), DAY):
                 text = orjson.dumps(body).decode()
                 for forbidden in ('"script"', '"bucket_selector"', '"bucket_sort"',
                                   '"runtime_mappings"', '"scripted_metric"'):
