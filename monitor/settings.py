@@ -40,10 +40,11 @@ class UnresolvedSecret(SecretStr):
 
     def __init__(self, setting: str, problem: str) -> None:
         super().__init__("")
-        self.setting, self.problem = setting, problem
+        #: ``file`` and the full field path are filled in once the whole file is validated
+        self.setting, self.problem, self.file = setting, problem, "(settings)"
 
     def get_secret_value(self) -> str:
-        raise ConfigError([ConfigIssue("(settings)", self.setting, self.problem)])
+        raise ConfigError([ConfigIssue(self.file, self.setting, self.problem)])
 
 
 def _resolve_secrets(data: Any, names: tuple[str, ...]) -> Any:
@@ -74,7 +75,8 @@ def unresolved_secrets(settings: BaseModel, path: str = "") -> list[tuple[str, U
     for name in type(settings).model_fields:
         value = getattr(settings, name, None)
         if isinstance(value, UnresolvedSecret):
-            found.append((f"{path}.{value.setting}" if path else value.setting, value))
+            found.append((f"{path}.{value.setting}" if path and "." not in value.setting
+                          else value.setting, value))
             continue
         where = f"{path}.{name}" if path else name
         items = list(enumerate(value)) if isinstance(value, (list, tuple)) else [(None, value)]
@@ -479,6 +481,8 @@ def settings_from_dict(data: Any, source: str = "<dict>", base_dir: Path | None 
         settings = Settings.model_validate({**data, "base_dir": base_dir or Path(".")})
     except ValidationError as exc:
         raise ConfigError([_issue_from_error(source, err) for err in exc.errors()]) from None
+    for field, secret in unresolved_secrets(settings):
+        secret.setting, secret.file = field, source
     return settings
 
 

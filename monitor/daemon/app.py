@@ -5,7 +5,8 @@ Reads top to bottom like uvicorn's server: ``serve`` → ``startup`` → ``main_
 registry with every metric, the lease keeper, the HTTP endpoint, the job table and the
 long-lived services (receivers). What the sources, rule engine, compliance and reports
 packages contribute comes from a ``ComponentBuilder`` (``adapters.build_components`` by
-default; tests inject their own), so this file never imports them.
+default; tests inject their own), so this file never imports them. The component graph
+(``Context`` in, ``Components`` out) is drawn in ``components``.
 """
 from __future__ import annotations
 
@@ -13,9 +14,8 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 
@@ -30,6 +30,8 @@ from ..normalize.native import describe as normalizer_in_use
 from ..settings import Settings, load_settings
 from ..store import BulkResult, BulkWriter, StateStore, Store, open_store
 from ..store.setup import apply_retention, install_templates, template_status
+from .adapters import build_components
+from .components import ComponentBuilder, Components, Context, Service
 from .diagnose import diagnose, not_up_yet
 from .ha import LeaseThread, default_instance_id
 from .jobs import JobSpec, JobTable, RunReport, interval
@@ -44,76 +46,13 @@ from .lifecycle import (
 from .memory import trim_heap
 from .stats import refresh_stats
 
-__all__ = ["ComponentBuilder", "Components", "Context", "Daemon", "Service", "StartupError"]
+__all__ = ["Daemon", "StartupError"]
 
 log = logging.getLogger("monitor.daemon")
 
 
 class StartupError(MonitorError):
     """The daemon cannot start (Elasticsearch unreachable, refused credentials, bad TLS)."""
-
-
-class Service(Protocol):
-    """A long-lived task (a receiver). Runs on every instance, active or standby."""
-
-    name: str
-
-    async def run(self) -> None:
-        """Serve until ``stop`` is called."""
-
-    async def stop(self) -> None:
-        """Stop accepting, flush buffers and the spool, persist cursors."""
-
-    def status(self) -> dict[str, Any]:
-        """``healthy`` (bool) plus anything worth showing on /readyz (spool bytes, queue)."""
-
-
-@dataclass(slots=True)
-class Context:
-    """What builders get to construct jobs and services: shared, already-built objects."""
-
-    settings: Settings
-    store: Store
-    writer: BulkWriter
-    state: StateStore
-    metrics: Metrics
-    positions: Positions
-    instance_id: str
-    is_active: Callable[[], bool]
-    #: a bulk writer whose results count for source ``name`` (its metrics, its silence)
-    writer_for: Callable[[str], BulkWriter]
-    #: on reload, the running components: receivers are kept, not built again
-    previous: Components | None = None
-
-
-@dataclass(slots=True)
-class Components:
-    jobs: list[JobSpec] = field(default_factory=list)
-    services: list[Service] = field(default_factory=list)
-    #: threat rule ids and compliance control ids currently loaded (metric series)
-    rule_ids: list[str] = field(default_factory=list)
-    #: rule id -> (name, severity, type), for ``monitor_rule_info``
-    rule_info: dict[str, tuple[str, str, str]] = field(default_factory=dict)
-    control_ids: list[str] = field(default_factory=list)
-    #: framework → requirement ids in scope (metric series)
-    frameworks: dict[str, list[str]] = field(default_factory=dict)
-    #: source names that feed the writer (label of ``BulkWriter.write``) → spool capacity
-    sources: dict[str, int] = field(default_factory=dict)
-    #: sources whose silence is normal (git, forges): no SourceSilent alert for them
-    quiet_sources: set[str] = field(default_factory=set)
-    #: called on shutdown after services stopped: persist cursors, log out of APIs
-    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
-    #: the compliance job sets the requirement metrics itself (else the stats job reads them)
-    compliance_wired: bool = False
-
-
-ComponentBuilder = Callable[[Context], Components]
-
-
-def _default_builder(ctx: Context) -> Components:
-    from .adapters import build_components
-
-    return build_components(ctx)
 
 
 class Daemon:
@@ -123,7 +62,7 @@ class Daemon:
                  redactor: Redactor | None = None) -> None:
         self.settings = settings
         self.config_path = Path(config_path) if config_path else None
-        self._builder = builder or _default_builder
+        self._builder = builder or build_components
         self.registry = registry or CollectorRegistry()
         self.metrics = Metrics(self.registry, __version__)
         self.positions = Positions()

@@ -14,7 +14,7 @@ from ..store import stats as store_stats
 from .jobs import RunReport
 
 if TYPE_CHECKING:
-    from .app import Components
+    from .components import Components
 
 __all__ = ["refresh_stats"]
 

@@ -77,14 +77,35 @@ def test_secrets_from_file_and_env_never_in_repr(tmp_path, monkeypatch):
     assert "s3cr3t" not in repr(settings) and "s3cr3t" not in str(settings)
 
 
-def test_missing_secret_env_is_named(tmp_path, monkeypatch):
+def test_missing_secret_env_is_named_where_it_is_used(tmp_path, monkeypatch):
     monkeypatch.delenv("NOPE_NOT_SET", raising=False)
     path = tmp_path / "c.yaml"
     path.write_text("elasticsearch:\n  username: u\n  password_env: NOPE_NOT_SET\n")
+    settings = load_settings(path)  # loading does not need the secret
     with pytest.raises(ConfigError) as info:
-        load_settings(path)
+        settings.elasticsearch.password.get_secret_value()
     assert "NOPE_NOT_SET is not set" in str(info.value)
-    assert "elasticsearch" in str(info.value)
+    assert "elasticsearch.password_env" in str(info.value) and str(path) in str(info.value)
+
+
+def test_unused_unset_secret_does_not_stop_a_command_but_config_check_names_it(
+        tmp_path, monkeypatch):
+    monkeypatch.delenv("GH_TOKEN_UNSET", raising=False)
+    monkeypatch.delenv("GL_TOKEN_UNSET", raising=False)
+    path = tmp_path / "c.yaml"
+    path.write_text("sources:\n  github:\n    - name: gh\n      repositories: [a/b]\n"
+                    "      token_env: GH_TOKEN_UNSET\n"
+                    "  gitlab:\n    - name: gl\n      base_url: https://gitlab.example\n"
+                    "      projects: [a/b]\n      token_file: /nonexistent/token\n")
+    listed = subprocess.run([sys.executable, "-m", "monitor.cli.main", "--config", str(path),
+                             "rules", "list"], capture_output=True, text=True, check=False)
+    assert listed.returncode == 0, listed.stderr
+    assert "cp_port_scan" in listed.stdout
+    checked = _check(path, "--json")
+    assert checked.returncode == 2
+    fields = {i["field"]: i["expected"] for i in json.loads(checked.stdout)["issues"]}
+    assert "GH_TOKEN_UNSET is not set" in fields["sources.github.0.token_env"]
+    assert "cannot read secret file" in fields["sources.gitlab.0.token_file"]
 
 
 def test_config_file_missing_is_clear(tmp_path):

@@ -9,7 +9,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from monitor.daemon.adapters import _wire_compliance
-from monitor.daemon.app import Components, Context
+from monitor.daemon.components import Components, Context
 from monitor.errors import RuleError
 from monitor.metrics.definitions import Metrics
 from monitor.settings import settings_from_dict
