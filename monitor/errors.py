@@ -5,6 +5,7 @@
     MonitorError
     ├── ConfigError          a settings file is wrong (file, field path, expected)
     ├── RuleError            a rule / control / inventory file is wrong (file, rule id, field)
+    │   └── RuleValidationError  every RuleIssue of a file (or a set of files)
     ├── StoreError           Elasticsearch said no (store/ translates elasticsearch.* errors)
     │   ├── StoreUnavailable     cannot reach it, or it keeps answering 429/5xx: spool and retry
     │   └── ConflictError        optimistic concurrency lost (seq_no / primary_term moved)
@@ -22,6 +23,8 @@ __all__ = [
     "ConfigError",
     "ConfigIssue",
     "RuleError",
+    "RuleIssue",
+    "RuleValidationError",
     "StoreError",
     "StoreUnavailable",
     "ConflictError",
@@ -57,6 +60,30 @@ class ConfigError(MonitorError):
 
 class RuleError(MonitorError):
     """A rule, control, exception or inventory file is invalid."""
+
+
+@dataclass(frozen=True, slots=True)
+class RuleIssue:
+    """One problem: where (file, rule id, field path), what was expected, what was found."""
+
+    file: str
+    rule_id: str
+    field: str
+    expected: str
+    got: str = ""
+
+    def __str__(self) -> str:
+        got = f" (got {self.got})" if self.got else ""
+        rid = f" [{self.rule_id}]" if self.rule_id else ""
+        return f"{self.file}{rid}: {self.field or '<root>'}: {self.expected}{got}"
+
+
+class RuleValidationError(RuleError):
+    """A rule file (or a set of files) is invalid; ``issues`` holds every problem found."""
+
+    def __init__(self, issues: list[RuleIssue]):
+        self.issues = issues
+        super().__init__("\n".join(str(i) for i in issues))
 
 
 class StoreError(MonitorError):

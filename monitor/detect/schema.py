@@ -34,14 +34,21 @@ every problem of a file and raises :class:`RuleValidationError` carrying all of 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationError,
-                      field_validator, model_validator)
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from ..errors import RuleError
+from ..errors import RuleIssue, RuleValidationError
+from ..issues import issues_from_validation
 from ..model import Severity
 
 __all__ = [
@@ -61,30 +68,6 @@ _DURATION = re.compile(r"^(\d+)(ms|s|m|h|d)$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _FIELD = re.compile(r"^[A-Za-z@_][A-Za-z0-9_@.\-]*$")
-
-
-@dataclass(frozen=True, slots=True)
-class RuleIssue:
-    """One problem: where (file, rule id, field path), what was expected, what was found."""
-
-    file: str
-    rule_id: str
-    field: str
-    expected: str
-    got: str = ""
-
-    def __str__(self) -> str:
-        got = f" (got {self.got})" if self.got else ""
-        rid = f" [{self.rule_id}]" if self.rule_id else ""
-        return f"{self.file}{rid}: {self.field or '<root>'}: {self.expected}{got}"
-
-
-class RuleValidationError(RuleError):
-    """A rule file (or a set of files) is invalid; ``issues`` holds every problem found."""
-
-    def __init__(self, issues: list[RuleIssue]):
-        self.issues = issues
-        super().__init__("\n".join(str(i) for i in issues))
 
 
 def parse_duration(value: Any) -> timedelta:
@@ -364,22 +347,6 @@ class Rule(RuleMeta):
         if self.suppress.window:
             return self.suppress.window
         return max(self.window, self.schedule.interval, timedelta(hours=1))
-
-
-def issues_from_validation(exc: ValidationError, file: str, rule_id: str) -> list[RuleIssue]:
-    """Turn pydantic's errors into :class:`RuleIssue` values with dotted field paths."""
-    issues = []
-    for err in exc.errors(include_url=False):
-        loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
-        msg = err["msg"].removeprefix("Value error, ")
-        got = err.get("input")
-        got_text = "" if isinstance(got, (dict, list)) or got is None else repr(got)[:80]
-        if err["type"] == "extra_forbidden":
-            msg, got_text = "unknown field (typo?)", ""
-        elif err["type"] == "missing":
-            msg, got_text = "required field missing", ""
-        issues.append(RuleIssue(file, rule_id, loc, msg, got_text))
-    return issues
 
 
 def parse_rule(data: Any, file: str = "<rule>") -> Rule:

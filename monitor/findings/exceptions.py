@@ -20,7 +20,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ..detect.schema import RuleIssue, RuleValidationError, issues_from_validation
+from ..errors import RuleIssue, RuleValidationError
+from ..issues import issues_from_validation
 from ..yamlio import YamlError, load_yaml
 
 __all__ = ["FindingException", "load_exceptions", "match_exception", "parse_exceptions"]
