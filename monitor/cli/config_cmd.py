@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import argparse
 
-from ..errors import ConfigError
-from ..settings import load_settings
 from .common import EXIT_OK, EXIT_USAGE, CommandGroups, emit
 
 __all__ = ["register"]
@@ -18,8 +16,16 @@ def register(groups: CommandGroups) -> None:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from ..errors import ConfigError, ConfigIssue
+    from ..settings import load_settings, unresolved_secrets
+
     try:
         settings = load_settings(args.config)
+        # other commands load with an unset secret (it fails only where used); check names them all
+        missing = unresolved_secrets(settings)
+        if missing:
+            raise ConfigError([ConfigIssue(args.config, field, secret.problem)
+                               for field, secret in missing])
     except ConfigError as exc:
         issues = [{"file": i.file, "field": i.field, "expected": i.expected, "got": i.got}
                   for i in exc.issues]
