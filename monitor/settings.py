@@ -16,6 +16,7 @@ from pydantic import (BaseModel, ConfigDict, Field, SecretStr, ValidationError, 
                       model_validator)
 
 from .errors import ConfigError, ConfigIssue
+from .identifiers import TICKET_PATTERN
 from .yamlio import YamlError, load_yaml
 
 __all__ = [
@@ -243,7 +244,7 @@ class GitRepoSource(_Model):
     #: where the bare mirror lives (``<mirror_dir>/<name>.git``); relative to the settings file
     mirror_dir: Path = Path("var/git")
     #: ticket ids found in subjects, bodies and trailers (JIRA keys, ITSM change numbers)
-    ticket_pattern: str = r"\b(?:[A-Z][A-Z0-9]{1,9}-[0-9]{1,9}|(?:CHG|INC|RFC|CR|PRB)[0-9]{4,})\b"
+    ticket_pattern: str = TICKET_PATTERN
     schedule: Schedule = Schedule(interval_seconds=300)
     timeout_seconds: float = Field(300.0, gt=0)
 

@@ -18,7 +18,6 @@ from .controls import Check, Source
 
 __all__ = [
     "FIRST_LAST",
-    "SHA_RE",
     "Period",
     "bool_filter",
     "duration",
@@ -31,7 +30,6 @@ __all__ = [
     "window_of",
 ]
 
-SHA_RE = re.compile(r"\b[0-9a-f]{7,40}\b")
 _PLACEHOLDER = re.compile(r"^\$(inventory|period)\.([a-z_]+)(\|\|.*)?$")
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from ..identifiers import TICKET_PATTERN
 from ..model import Document
 
 __all__ = [
@@ -58,7 +59,6 @@ KINDS = ("commit", "merge", "tag", "tag_moved", "tag_deleted", "history_rewrite"
          "deployment_status", "pull_request", "review", "direct_push", "branch_protection",
          "argocd_sync", "history_gap")
 
-DEFAULT_TICKETS = r"\b(?:[A-Z][A-Z0-9]{1,9}-[0-9]{1,9}|(?:CHG|INC|RFC|CR|PRB)[0-9]{4,})\b"
 _MAX_SUBJECT = 4_000
 _MAX_BODY = 64_000
 _MAX_PATHS = 2_000
@@ -74,7 +74,7 @@ _BLANKISH = re.compile(r"\n[ \t]+\n")
 class RepoInfo:
     name: str
     url: str = ""
-    ticket_pattern: str = DEFAULT_TICKETS
+    ticket_pattern: str = TICKET_PATTERN
 
 
 def change_id(*parts: str) -> str:
@@ -90,7 +90,7 @@ def _ticket_re(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
 
 
-def find_tickets(texts: Iterable[str], pattern: str = DEFAULT_TICKETS) -> list[str]:
+def find_tickets(texts: Iterable[str], pattern: str = TICKET_PATTERN) -> list[str]:
     """Ticket ids in order of first appearance, at most ``_MAX_TICKETS``."""
     regex = _ticket_re(pattern)
     seen: dict[str, None] = {}

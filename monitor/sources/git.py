@@ -53,13 +53,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConflictError, SourceError
+from ..identifiers import OBJECT_ID
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..settings import GitRepoSource
     from ..store import BulkWriter, StateStore, Store
 
 __all__ = [
-    "SHA_RE",
     "STATS",
     "Git",
     "GitCommit",
@@ -75,7 +75,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SHA_RE = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?$")
 _MARK = "\x1eC"
 _SIG_MARK = "\x1eS"
 _COMMIT_FIELDS = ("%H", "%P", "%an", "%ae", "%aI", "%cn", "%ce", "%cI", "%s", "%b")
@@ -357,7 +356,7 @@ class Git:
         done = self.run(["rev-parse", "--verify", "--quiet", "--end-of-options",
                          f"{ref}^{{commit}}"], ok=(0, 1, 128))
         sha = done.stdout.decode("ascii", "replace").strip()
-        return sha if done.returncode == 0 and SHA_RE.match(sha) else None
+        return sha if done.returncode == 0 and OBJECT_ID.match(sha) else None
 
     def has_commit(self, sha: str) -> bool:
         _sha(sha)
@@ -372,7 +371,7 @@ class Git:
     def merge_base(self, a: str, b: str) -> str | None:
         done = self.run(["merge-base", "--end-of-options", _sha(a), _sha(b)], ok=(0, 1))
         sha = done.stdout.decode("ascii", "replace").strip()
-        return sha if done.returncode == 0 and SHA_RE.match(sha) else None
+        return sha if done.returncode == 0 and OBJECT_ID.match(sha) else None
 
     def heads(self) -> dict[str, str]:
         """``refs/heads/*`` → object SHA (names are untrusted; never pass them as options)."""
@@ -383,7 +382,7 @@ class Git:
             parts = line.split(b"\0")
             if len(parts) >= 2 and parts[0]:
                 sha = parts[1].decode("ascii", "replace")
-                if SHA_RE.match(sha):
+                if OBJECT_ID.match(sha):
                     out[parts[0].decode("utf-8", "replace")] = sha
         return out
 
@@ -396,11 +395,11 @@ class Git:
         tags = []
         for line in done.stdout.split(b"\0\n"):
             parts = line.decode("utf-8", "replace").split("\0")
-            if len(parts) < 11 or not SHA_RE.match(parts[2]):
+            if len(parts) < 11 or not OBJECT_ID.match(parts[2]):
                 continue
             ref, otype, obj, target, ttype, tname, temail, tdate, cdate, subject, signed = \
                 parts[:11]
-            if otype != "tag" or not SHA_RE.match(target):
+            if otype != "tag" or not OBJECT_ID.match(target):
                 target, ttype = obj, otype
             tags.append(GitTag(ref, obj, otype, target, ttype, tname, temail.strip("<>"),
                                tdate or cdate, subject, otype == "tag" and signed == "1"))
@@ -451,7 +450,7 @@ class Git:
         tokens = buf.decode("utf-8", "replace").split("\0")
         out: dict[str, Signature] = {}
         for i, token in enumerate(tokens):
-            if token == _SIG_MARK and i + 6 < len(tokens) and SHA_RE.match(tokens[i + 1]):
+            if token == _SIG_MARK and i + 6 < len(tokens) and OBJECT_ID.match(tokens[i + 1]):
                 sha, status, signer, key, fpr, primary = tokens[i + 1:i + 7]
                 out[sha] = Signature(status, signer, key, fpr, primary)
         return out
@@ -493,7 +492,7 @@ def _ssh_quote(path: Path) -> str:
 
 
 def _sha(value: str) -> str:
-    if not SHA_RE.match(value):
+    if not OBJECT_ID.match(value):
         raise GitError(f"not a full object id: {value[:80]!r}")
     return value
 
@@ -562,7 +561,7 @@ class LogParser:
                 if self._fields is not None:
                     out.append(self._emit())
                 fields = tokens[i + 1:i + 1 + _N_FIELDS]
-                if len(fields) < _N_FIELDS or not SHA_RE.match(fields[0]):
+                if len(fields) < _N_FIELDS or not OBJECT_ID.match(fields[0]):
                     raise GitError("unexpected git log output (commit header)")
                 self._fields = fields
                 i += 1 + _N_FIELDS
@@ -718,7 +717,7 @@ def plan_branches(git: Git, refs: Sequence[str], tips: dict[str, str],
             plan.exclude = [new]
             plans.append(plan)
             continue
-        if old and SHA_RE.match(old):
+        if old and OBJECT_ID.match(old):
             if git.has_commit(old) and git.is_ancestor(old, new):
                 plan.exclude = [old]
             else:

@@ -8,11 +8,11 @@ import re
 from datetime import timedelta
 from typing import Any
 
+from ...identifiers import SHA_MENTION
 from ...model import ControlStatus
 from ..controls import Reconcile
 from ..queries import (
     FIRST_LAST,
-    SHA_RE,
     Period,
     bool_filter,
     iso,
@@ -44,7 +44,7 @@ def references(check: Reconcile, response: dict[str, Any], params: dict[str, Any
         text = bucket["key"]["ref"]
         if text is None:
             continue
-        found = [m.group(0).lower() for m in SHA_RE.finditer(str(text).lower())
+        found = [m.group(0).lower() for m in SHA_MENTION.finditer(str(text).lower())
                  if any(c.isalpha() for c in m.group(0)) or len(m.group(0)) >= 12]
         found += [m.group(0) for m in ticket.finditer(str(text))]
         out[str(text)] = sorted(set(found))
@@ -55,7 +55,7 @@ def followup(check: Reconcile, responses: list[dict[str, Any]], params: dict[str
              period: Period) -> Request:
     """Second round: which referenced SHAs/tickets are approved changes."""
     refs = sorted({r for found in references(check, responses[0], params).values() for r in found})
-    shas = sorted({r for r in refs if SHA_RE.fullmatch(r)})
+    shas = sorted({r for r in refs if SHA_MENTION.fullmatch(r)})
     others = sorted(set(refs) - set(shas))
     should: list[dict[str, Any]] = []
     for field in check.match_fields:
@@ -90,7 +90,7 @@ def _rows(check: Reconcile, first: dict[str, Any], lookup: dict[str, Any],
         text = bucket["key"]["ref"]
         found = refs.get(str(text), []) if text is not None else []
         hits = [r for r in found if r in approved or any(
-            a.startswith(r) for a in approved_lower if SHA_RE.fullmatch(r))]
+            a.startswith(r) for a in approved_lower if SHA_MENTION.fullmatch(r))]
         rows.append({"reference": text, "refs": found, "matched": hits,
                      "count": bucket["doc_count"],
                      "first_seen": bucket.get("first_seen", {}).get("value_as_string"),

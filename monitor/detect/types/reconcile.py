@@ -13,10 +13,10 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from ...identifiers import SHA_MENTION
 from ..compile import scope, base_query, bool_filter, composite_sources, key_filter, time_range
 from .base import PAGE, aggs, Ctx, Draft, Gen, Search, bucket_start, composite_all, to_dt
 
-SHA = re.compile(r"\b[0-9a-f]{7,40}\b")
 TICKET = re.compile(r"\b(?:[A-Z][A-Z0-9]{1,9}-\d+|CHG\d{4,})\b")
 
 
@@ -24,7 +24,7 @@ def tokens(texts: list[str]) -> tuple[list[str], list[str]]:
     shas: list[str] = []
     tickets: list[str] = []
     for text in texts:
-        for sha in SHA.findall(text):
+        for sha in SHA_MENTION.findall(text):
             if sha not in shas:
                 shas.append(sha)
         for ticket in TICKET.findall(text):

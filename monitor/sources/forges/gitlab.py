@@ -29,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from ...identifiers import OBJECT_ID
 from ...normalize import changes
 from ..git import SyncStats
 from .common import bearer_headers, collect, forge_run, guard, iso, write
@@ -43,7 +44,6 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["sync_gitlab"]
 
 _PROJECT_RE = re.compile(r"^(?:[0-9]+|[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)+)$")
-_SHA_RE = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?$")
 
 
 async def sync_gitlab(cfg: GitlabSource, store: Store, writer: BulkWriter,
@@ -148,7 +148,7 @@ async def _approval_state(http: ForgeHttp, pid: str, iid: int,
 
 
 async def _pipelines(http: ForgeHttp, pid: str, sha: str) -> changes.ChecksVerdict | None:
-    if not _SHA_RE.match(sha):
+    if not OBJECT_ID.match(sha):
         return None
     pipelines = (await http.get(f"projects/{pid}/pipelines", {"sha": sha, "per_page": 20})).data
     if not isinstance(pipelines, list) or not pipelines:
