@@ -10,15 +10,8 @@ import argparse
 import sys
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import orjson
-
-from ..model import DeadLetter, RawRecord
-from ..normalize import normalize_checkpoint
-from ..simulate import SimConfig, generate, scenario_from_spec
-from ..sources.logfiles import IngestStats, ingest_files, iter_lines
-from ..store import BulkWriter, open_store
 from .common import (
     EXIT_FAIL,
     EXIT_OK,
@@ -30,6 +23,11 @@ from .common import (
     load_or_exit,
     run_async,
 )
+
+from .progress import Progress
+
+if TYPE_CHECKING:
+    from ..sources.logfiles import IngestStats
 
 __all__ = ["register"]
 
@@ -71,24 +69,30 @@ def register(groups: CommandGroups) -> None:
 def _parse(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     out = sys.stdout.buffer
-    bad = 0
     try:
-        bad = _parse_to(args, out, now)
+        total, bad = _parse_to(args, out, now)
     except BrokenPipeError:  # e.g. piped into head
         sys.stderr.close()
         return EXIT_OK
     if bad:
-        print(f"monitor: {bad} line(s) could not be parsed (see deadletter records)",
+        print(f"monitor: {bad} of {total} line(s) could not be parsed (see deadletter records)",
               file=sys.stderr)
-    return EXIT_OK
+    # some bad lines is a result; nothing parsed at all means the input is not what we read
+    return EXIT_FAIL if total and bad == total else EXIT_OK
 
 
-def _parse_to(args: argparse.Namespace, out: Any, now: datetime) -> int:
-    bad = 0
+def _parse_to(args: argparse.Namespace, out: Any, now: datetime) -> tuple[int, int]:
+    import orjson
+
+    from ..model import DeadLetter
+    from ..sources.logfiles import iter_lines, normalize_line
+
+    total = bad = 0
     for line in iter_lines(args.file):
         if not line.strip():
             continue
-        result = normalize_checkpoint(RawRecord(args.source, line, now), not args.no_original)
+        total += 1
+        result = normalize_line(line, args.source, now, not args.no_original)
         if isinstance(result, DeadLetter):
             bad += 1
             record = {"deadletter": {"reason": result.reason,
@@ -97,30 +101,16 @@ def _parse_to(args: argparse.Namespace, out: Any, now: datetime) -> int:
             record = {"_id": result.id, **result.source}
         out.write(orjson.dumps(record) + b"\n")
     out.flush()
-    return bad
-
-
-class _Progress:
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled and sys.stderr.isatty() or enabled == "force"
-        self.last = 0.0
-
-    def __call__(self, done: int, total: int) -> None:
-        if not self.enabled or total < 5 * 1024 * 1024:
-            return
-        now = time.monotonic()
-        if now - self.last < 0.5 and done < total:
-            return
-        self.last = now
-        share = done / total if total else 0
-        bar = "#" * int(share * 30)
-        print(f"\r[{bar:<30}] {100 * share:5.1f}% {done / 1e6:,.1f}/{total / 1e6:,.1f} MB",
-              end="", file=sys.stderr, flush=True)
+    return total, bad
 
 
 def _ingest(args: argparse.Namespace) -> int:
+    from ..sources.logfiles import ingest_files
+    from ..store import BulkWriter, open_store
+
     settings = load_or_exit(args)
-    progress = _Progress(not args.no_progress)
+    # bytes read (compressed for gzip); small files finish before a bar helps
+    progress = Progress(not args.no_progress, "import", "B", minimum=5 * 1024 * 1024, scale=True)
 
     async def go() -> IngestStats:
         store = open_store(settings.elasticsearch)
@@ -134,9 +124,10 @@ def _ingest(args: argparse.Namespace) -> int:
             await store.close()
 
     started = time.monotonic()
-    stats = run_async(go)
-    if progress.enabled:
-        print(file=sys.stderr)
+    try:
+        stats = run_async(go)
+    finally:
+        progress.close()
     summary = {**stats.as_dict(), "seconds": round(time.monotonic() - started, 3)}
     emit(summary, args.json, lambda s: (
         f"read {s['read']}, indexed {s['indexed']}, duplicates {s['duplicates']}, "
@@ -147,6 +138,8 @@ def _ingest(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
+    from ..simulate import SimConfig, generate, scenario_from_spec
+
     realtime = args.rate is not None
     if args.start is None:
         args.start = (datetime.now(UTC).replace(microsecond=0).isoformat() if realtime

@@ -6,11 +6,13 @@ import argparse
 import getpass
 from typing import Any
 
-from ..findings.store import effective_status, get_finding, list_findings, transition
-from ..store import open_store
-from .common import EXIT_FAIL, EXIT_OK, CommandGroups, emit, fail, guarded, load_or_exit, run_async
+from .common import (EXIT_FAIL, EXIT_OK, EXIT_USAGE, CommandGroups, emit, fail, guarded,
+                     load_or_exit, run_async)
 
 __all__ = ["register"]
+
+#: a listing is for people; an export of more findings reads the findings index directly
+LIMIT_CAP = 1000
 
 
 def register(groups: CommandGroups) -> None:
@@ -18,7 +20,7 @@ def register(groups: CommandGroups) -> None:
     p = sub.add_parser("list", help="newest findings first")
     p.add_argument("--status", choices=["open", "acknowledged", "closed", "excepted"])
     p.add_argument("--rule", help="rule id")
-    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--limit", type=int, default=50, help=f"at most {LIMIT_CAP} (default 50)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=guarded(_list))
     p = sub.add_parser("show", help="one finding with its evidence and history")
@@ -36,6 +38,8 @@ def register(groups: CommandGroups) -> None:
 
 
 def _with_store(args: argparse.Namespace, work: Any) -> Any:
+    from ..store import open_store
+
     settings = load_or_exit(args)
 
     async def go() -> Any:
@@ -49,6 +53,8 @@ def _with_store(args: argparse.Namespace, work: Any) -> Any:
 
 
 def _row(src: dict[str, Any]) -> dict[str, Any]:
+    from ..findings.store import effective_status
+
     f = src["finding"]
     return {"id": f["id"], "status": effective_status(src), "severity": src["rule"]["severity"],
             "rule": src["rule"]["name"], "group": f["group_key"], "count": f["count"],
@@ -56,6 +62,12 @@ def _row(src: dict[str, Any]) -> dict[str, Any]:
 
 
 def _list(args: argparse.Namespace) -> int:
+    from ..findings.store import list_findings
+
+    if not 1 <= args.limit <= LIMIT_CAP:
+        return fail(f"--limit must be between 1 and {LIMIT_CAP} (got {args.limit}); "
+                    "filter with --status/--rule, or query the findings index for an export",
+                    EXIT_USAGE)
     docs = _with_store(args, lambda s: list_findings(s, status=args.status, rule_id=args.rule,
                                                      limit=args.limit))
     emit([_row(d) for d in docs], args.json, lambda rows: "\n".join(
@@ -65,6 +77,8 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
+    from ..findings.store import effective_status, get_finding
+
     doc = _with_store(args, lambda s: get_finding(s, args.id))
     if doc is None:
         return fail(f"no finding {args.id}")
@@ -92,6 +106,8 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _move(args: argparse.Namespace) -> int:
+    from ..findings.store import transition
+
     who = args.by or getpass.getuser()
     doc = _with_store(args, lambda s: transition(s, args.id, args.to, who, args.why))
     emit(_row(doc), args.json, lambda r: f"{r['id']}: {r['status']}")

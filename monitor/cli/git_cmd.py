@@ -1,31 +1,26 @@
-"""``monitor ingest git``: import Git history (and optionally forge evidence) now.
+"""``monitor ingest git``: import change history (Git, GitHub, GitLab, Argo CD) now.
 
 ::
 
-    monitor ingest git                      # every configured repository
+    monitor ingest git                      # every configured change source
     monitor ingest git --repo policy        # one (a git, github, gitlab or argocd source name)
-    monitor ingest git --since 2026-01-01   # limit a first import
-    monitor ingest git --forges             # also GitHub / GitLab / Argo CD sources
+    monitor ingest git --since 2026-01-01   # backfill every selected source from a date
     monitor ingest git --json               # summary as JSON
 
 The same one-shot calls the daemon schedules (``sync_repo``, ``sync_github`` …); cursors are
-shared with it, so a manual run never duplicates what the daemon already indexed. A progress bar
-on stderr shows a large import (a first full one); a summary is printed at the end. Exit 1 when
-any source failed (the others still ran).
+shared with it, so a manual run never duplicates what the daemon already indexed. ``--since``
+moves each selected source's cursor back to the date first (never forward; see
+``monitor.sources.cursors``), so a forge can be backfilled past its ``initial_lookback_days``.
+A progress bar on stderr shows a large import (a first full one); a summary line per source is
+printed at the end. Exit 1 when any source failed (the others still ran).
 """
 from __future__ import annotations
 
 import argparse
-import sys
-import time
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..errors import MonitorError
-from ..settings import Settings
-from ..store import BulkWriter, StateStore, open_store
-from ..store.setup import template_status
 from .common import (
     EXIT_FAIL,
     EXIT_OK,
@@ -37,67 +32,36 @@ from .common import (
     load_or_exit,
     run_async,
 )
+from .progress import Progress
 
-__all__ = ["register"]
+if TYPE_CHECKING:
+    from ..settings import Settings
+
+__all__ = ["register", "change_sources"]
+
+KINDS = ("git", "github", "gitlab", "argocd")
 
 
 def register(groups: CommandGroups) -> None:
     ingest = groups.group("ingest", "import exported logs and history into Elasticsearch")
-    git = ingest.add_parser("git", help="index Git history of the configured repositories",
+    git = ingest.add_parser("git", help="index change history: git repositories, GitHub, GitLab, "
+                            "Argo CD (every configured source unless --repo narrows it)",
                             description=__doc__.split("\n\n", 1)[0] if __doc__ else None)
     git.add_argument("--repo", action="append", metavar="NAME",
-                     help="only this source (repeatable); default: all git sources")
-    git.add_argument("--since", metavar="DATE", help="first import: commits since DATE (ISO)")
-    git.add_argument("--forges", action="store_true",
-                     help="also GitHub, GitLab and Argo CD sources")
+                     help="only this source (repeatable); default: all change sources")
+    git.add_argument("--kind", action="append", choices=KINDS,
+                     help="only sources of this kind (repeatable)")
+    git.add_argument("--since", metavar="DATE",
+                     help="backfill from DATE (ISO): moves each selected source's cursor back")
+    git.add_argument("--forges", action="store_true", help=argparse.SUPPRESS)  # now the default
     git.add_argument("--json", action="store_true", help="summary as JSON")
     git.add_argument("--no-progress", action="store_true")
     git.set_defaults(handler=guarded(_ingest_git))
 
 
-class _Progress:
-    """A one-line bar on stderr (a line per 10 % when stderr is not a terminal)."""
-
-    def __init__(self, enabled: bool, name: str, minimum: int = 1000) -> None:
-        self.enabled = enabled
-        self.name = name
-        self.minimum = minimum
-        self.tty = sys.stderr.isatty()
-        self.started = time.monotonic()
-        self.last_decile = -1
-        self.shown = False
-
-    def __call__(self, done: int, total: int) -> None:
-        if not self.enabled or total < self.minimum:
-            return
-        fraction = min(1.0, done / total) if total else 1.0
-        rate = done / max(1e-6, time.monotonic() - self.started)
-        if self.tty:
-            bar = "#" * int(fraction * 30)
-            sys.stderr.write(f"\r{self.name[:20]:<20} [{bar:<30}] {fraction:4.0%} "
-                             f"{done:,}/{total:,} commits {rate:,.0f}/s")
-            sys.stderr.flush()
-            self.shown = True
-        elif int(fraction * 10) > self.last_decile:
-            self.last_decile = int(fraction * 10)
-            print(f"{self.name}: {done:,}/{total:,} commits ({fraction:.0%}, {rate:,.0f}/s)",
-                  file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        if self.shown:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
-
-
-def _selected(settings: Settings, names: list[str] | None, forges: bool) -> list[tuple[str, Any]]:
-    sources: list[tuple[str, Any]] = [("git", s) for s in settings.sources.git]
-    if forges or names:
-        sources += [("github", s) for s in settings.sources.github]
-        sources += [("gitlab", s) for s in settings.sources.gitlab]
-        sources += [("argocd", s) for s in settings.sources.argocd]
-    if names:
-        sources = [(k, s) for k, s in sources if s.name in names]
-    return sources
+def change_sources(settings: Settings) -> list[tuple[str, Any]]:
+    """Every configured change source as ``(kind, config)``, in a stable order."""
+    return [(kind, cfg) for kind in KINDS for cfg in getattr(settings.sources, kind)]
 
 
 def _ingest_git(args: argparse.Namespace) -> int:
@@ -108,53 +72,64 @@ def _ingest_git(args: argparse.Namespace) -> int:
             since = date.fromisoformat(args.since[:10]).isoformat()
         except ValueError:
             return fail(f"--since: not an ISO date: {args.since!r}", EXIT_USAGE)
-    sources = _selected(settings, args.repo, args.forges)
+    sources = change_sources(settings)
     if args.repo:
         unknown = set(args.repo) - {s.name for _, s in sources}
         if unknown:
-            return fail(f"no git/forge source named {', '.join(sorted(unknown))}", EXIT_USAGE)
+            return fail(f"no change source named {', '.join(sorted(unknown))}", EXIT_USAGE)
+        sources = [(k, s) for k, s in sources if s.name in args.repo]
+    if args.kind:
+        sources = [(k, s) for k, s in sources if k in args.kind]
     if not sources:
-        return fail("no git sources configured (sources.git in the settings file)", EXIT_USAGE)
-
-    async def go() -> list[dict[str, Any]]:
-        from ..sources.forges import sync_argocd, sync_github, sync_gitlab
-        from ..sources.git import sync_repo
-
-        store = open_store(settings.elasticsearch)
-        try:
-            statuses = {s.name: s.action for s in await template_status(store)}
-            needed = [store.names.template(k) for k in ("changes", "state")]
-            if any(statuses.get(name) != "unchanged" for name in needed):
-                raise MonitorError("index templates missing or outdated: run `monitor es setup`")
-            writer, state = BulkWriter(store), StateStore(store)
-            results: list[dict[str, Any]] = []
-            for kind, cfg in sources:
-                progress = _Progress(not args.no_progress, cfg.name)
-                try:
-                    if kind == "git":
-                        mirror_dir = cfg.mirror_dir if cfg.mirror_dir.is_absolute() else \
-                            settings.base_dir / cfg.mirror_dir
-                        stats = await sync_repo(cfg, store, writer, state, Path(mirror_dir),
-                                                since=since, progress=progress)
-                    elif kind == "github":
-                        stats = await sync_github(cfg, store, writer, state)
-                    elif kind == "gitlab":
-                        stats = await sync_gitlab(cfg, store, writer, state)
-                    else:
-                        stats = await sync_argocd(cfg, store, writer, state)
-                    results.append({"ok": True, **stats.as_dict()})
-                except MonitorError as exc:
-                    results.append({"ok": False, "source": cfg.name, "kind": kind,
-                                    "error": str(exc)})
-                finally:
-                    progress.close()
-            return results
-        finally:
-            await store.close()
-
-    results = run_async(go)
+        return fail("no change sources selected (configure sources.git, sources.github, "
+                    "sources.gitlab or sources.argocd in the settings file)", EXIT_USAGE)
+    results = run_async(lambda: _sync_all(settings, sources, since, not args.no_progress))
     emit(results, args.json, _summary)
     return EXIT_OK if all(r["ok"] for r in results) else EXIT_FAIL
+
+
+async def _sync_all(settings: Settings, sources: list[tuple[str, Any]], since: str | None,
+                    show_progress: bool) -> list[dict[str, Any]]:
+    from ..errors import MonitorError
+    from ..sources.cursors import cursor_keys, rewind
+    from ..sources.forges import sync_argocd, sync_github, sync_gitlab
+    from ..sources.git import sync_repo
+    from ..store import BulkWriter, StateStore, open_store
+    from ..store.setup import template_status
+
+    store = open_store(settings.elasticsearch)
+    try:
+        statuses = {s.name: s.action for s in await template_status(store)}
+        needed = [store.names.template(k) for k in ("changes", "state")]
+        if any(statuses.get(name) != "unchanged" for name in needed):
+            raise MonitorError("index templates missing or outdated: run `monitor es setup`")
+        writer, state = BulkWriter(store), StateStore(store)
+        results: list[dict[str, Any]] = []
+        for kind, cfg in sources:
+            progress = Progress(show_progress, cfg.name, "commits", minimum=1000)
+            try:
+                rewound = (await rewind(state, cfg, cursor_keys(kind, cfg), since)
+                           if since else [])
+                if kind == "git":
+                    mirror_dir = cfg.mirror_dir if cfg.mirror_dir.is_absolute() else \
+                        settings.base_dir / cfg.mirror_dir
+                    stats = await sync_repo(cfg, store, writer, state, Path(mirror_dir),
+                                            since=since, progress=progress)
+                elif kind == "github":
+                    stats = await sync_github(cfg, store, writer, state)
+                elif kind == "gitlab":
+                    stats = await sync_gitlab(cfg, store, writer, state)
+                else:
+                    stats = await sync_argocd(cfg, store, writer, state)
+                results.append({"ok": True, "rewound": len(rewound), **stats.as_dict()})
+            except MonitorError as exc:
+                results.append({"ok": False, "source": cfg.name, "kind": kind,
+                                "error": str(exc)})
+            finally:
+                progress.close()
+        return results
+    finally:
+        await store.close()
 
 
 def _summary(results: list[dict[str, Any]]) -> str:
@@ -176,6 +151,8 @@ def _summary(results: list[dict[str, Any]]) -> str:
         if r["kind"] != "git":
             parts.append(f"{r['requests']} requests ({r['not_modified']} not modified, "
                          f"{r['rate_limit_waits']} rate-limit waits)")
+        if r.get("rewound"):
+            parts.insert(0, f"cursor moved back ({r['rewound']} key(s))")
         lines.append(f"{r['source']} ({r['kind']}): " + ", ".join(parts) +
                      f" in {r['seconds']:.1f}s")
     return "\n".join(lines)

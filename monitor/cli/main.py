@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "monitor.cli.run_cmd",
     "monitor.cli.checkpoint_cmd",
     "monitor.cli.git_cmd",
+    "monitor.cli.sources_cmd",
     "monitor.cli.report_cmd",
     "monitor.cli.compliance_cmd",
     "monitor.cli.rules_cmd",

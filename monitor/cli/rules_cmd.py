@@ -15,17 +15,13 @@ import argparse
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..detect.engine import evaluate_range
-from ..detect.lint import lint
-from ..detect.loader import RuleSet, load_rules
-from ..detect.schema import RuleValidationError
-from ..findings.exceptions import load_exceptions
-from ..store import open_store
-from ..store.setup import install_templates
 from .common import (EXIT_FAIL, EXIT_OK, EXIT_USAGE, CommandGroups, emit, fail, guarded,
                      load_or_exit, run_async)
+
+if TYPE_CHECKING:
+    from ..detect.loader import RuleSet
 
 __all__ = ["register"]
 
@@ -69,10 +65,15 @@ def _paths(args: argparse.Namespace) -> list[Path] | None:
 
 
 def _load(args: argparse.Namespace) -> RuleSet:
+    from ..detect.loader import load_rules
+
     return load_rules(_paths(args))
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from ..detect.lint import lint
+    from ..detect.schema import RuleValidationError
+
     try:
         ruleset = _load(args)
     except RuleValidationError as exc:
@@ -90,14 +91,24 @@ def _validate(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace) -> int:
     ruleset = _load(args)
     rows = [{"id": r.id, "type": r.type, "severity": r.severity.value, "name": r.name,
-             "status": r.status, "pci": list(r.pci_dss_v4_0_1)} for r in ruleset]
-    emit(rows, args.json, lambda d: "\n".join(
-        f"{r['id']}  {r['type']:<11} {r['severity']:<8} {r['name']}" for r in d))
+             "status": r.status, "enabled": r.enabled, "pci": list(r.pci_dss_v4_0_1)}
+            for r in ruleset]
+
+    def text(d: list[dict[str, Any]]) -> str:
+        lines = [f"{r['id']}  {'enabled ' if r['enabled'] else 'disabled'} {r['type']:<11} "
+                 f"{r['severity']:<8} {r['name']}" for r in d]
+        on = sum(1 for r in d if r["enabled"])
+        lines.append(f"{len(d)} rules, {on} enabled, {len(d) - on} disabled")
+        return "\n".join(lines)
+
+    emit(rows, args.json, text)
     return EXIT_OK
 
 
 def _test(args: argparse.Namespace) -> int:
     from ..detect.fixtures import run_fixtures
+    from ..store import open_store
+    from ..store.setup import install_templates
 
     settings = load_or_exit(args)
     ruleset = _load(args)
@@ -163,6 +174,10 @@ def _run(args: argparse.Namespace) -> int:
     start, end = _parse_time(args.start), _parse_time(args.end)
     if end <= start:
         return fail("--to must be after --from", EXIT_USAGE)
+    from ..detect.engine import evaluate_range
+    from ..findings.exceptions import load_exceptions
+    from ..store import open_store
+
     exceptions = load_exceptions(settings.rules.exceptions_file)
 
     async def go() -> Any:
@@ -183,14 +198,12 @@ def _run(args: argparse.Namespace) -> int:
               "errors": stats.errors, "round_trips": stats.round_trips,
               "took_ms": stats.took_ms, "seconds": round(stats.duration_seconds, 3),
               "dry_run": args.dry_run,
-              "results": [{"id": d["finding"]["id"], "rule": d["rule"]["name"],
-                           "severity": d["rule"]["severity"], "group": d["finding"]["group_key"],
-                           "count": d["finding"]["count"], "window": d["finding"]["window"]}
-                          for d in stats.results] if args.dry_run else []}
+              "results": [_finding_row(d) for d in stats.results]}
 
     def text(r: dict) -> str:
+        shown = r["results"] if r["dry_run"] else []  # a backfill lists them with --json
         lines = [f"{f['severity']:<8} {f['rule']} [{f['group']}] count={f['count']} "
-                 f"window={f['window']['start']}" for f in r["results"]]
+                 f"window={f['window']['start']}" for f in shown]
         lines.append(f"{r['rules']} rules, {r['segments']} segments, {r['findings']} findings "
                      f"({r['created']} new, {r['duplicates']} already known, {r['excepted']} "
                      f"excepted), {r['round_trips']} round trips, {r['seconds']} s"
@@ -200,6 +213,17 @@ def _run(args: argparse.Namespace) -> int:
 
     emit(report, args.json, text)
     return EXIT_FAIL if stats.errors else EXIT_OK
+
+
+def _finding_row(doc: dict[str, Any]) -> dict[str, Any]:
+    """What a reader needs to judge a finding without opening it: when, how many, and the
+    values the verdict rests on (``values``: e.g. a spike's current and reference counts)."""
+    finding = doc["finding"]
+    return {"id": finding["id"], "rule_id": doc["rule"]["id"], "rule": doc["rule"]["name"],
+            "severity": doc["rule"]["severity"], "group": finding["group_key"],
+            "count": finding["count"], "window": finding["window"],
+            "first_seen": finding.get("first_seen"), "last_seen": finding.get("last_seen"),
+            "status": finding.get("status"), "values": finding.get("extra") or {}}
 
 
 def _import_sigma(args: argparse.Namespace) -> int:

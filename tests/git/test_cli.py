@@ -44,13 +44,34 @@ def test_ingest_git_reports_failed_source_and_continues(repo, store, es_url, tmp
     assert main(["-c", config, "ingest", "git", "--since", "yesterday"]) == 2
 
 
-def test_progress_lines_when_not_a_terminal(capsys):
-    from monitor.cli.git_cmd import _Progress
+def test_progress_bar_on_stderr_only_when_asked(capsys):
+    from monitor.cli.progress import Progress
 
-    bar = _Progress(True, "policy", minimum=10)
+    quiet = Progress(True, "policy", "commits", minimum=10)  # stderr is not a terminal here
+    quiet(50, 100)
+    quiet.close()
+    assert capsys.readouterr().err == ""
+    bar = Progress(True, "policy", "commits", minimum=10, force=True)
     bar(5, 5)  # below the minimum: a small incremental run shows nothing
+    assert capsys.readouterr().err == ""
     for done in range(0, 101, 5):
         bar(done, 100)
     bar.close()
-    lines = capsys.readouterr().err.splitlines()
-    assert len(lines) == 11 and lines[-1].startswith("policy: 100/100 commits (100%")
+    captured = capsys.readouterr()
+    assert captured.out == "" and "100/100" in captured.err and "policy" in captured.err
+
+
+def test_ingest_git_runs_every_change_source_not_only_git(store, es_url, tmp_path, capsys,
+                                                          monkeypatch):
+    monkeypatch.delenv("GH_TOKEN_FOR_TEST", raising=False)
+    path = tmp_path / "config.yaml"
+    path.write_text(f"elasticsearch:\n  hosts: ['{es_url}']\n  index_prefix: {store.names.prefix}\n"
+                    "sources:\n  github:\n    - name: gh\n      repositories: [acme/policy]\n"
+                    "      token_env: GH_TOKEN_FOR_TEST\n")
+    from monitor.store.setup import install_templates  # noqa: F401  (templates: the store fixture)
+
+    assert main(["-c", str(path), "ingest", "git", "--json"]) == 1
+    results = json.loads(capsys.readouterr().out)
+    # the forge was attempted and its problem named (not "no git sources configured")
+    assert [(r["source"], r["kind"], r["ok"]) for r in results] == [("gh", "github", False)]
+    assert "GH_TOKEN_FOR_TEST is not set" in results[0]["error"]
