@@ -8,14 +8,29 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["OBJECT_ID", "SHA_MENTION", "TICKET_PATTERN"]
+__all__ = ["OBJECT_ID", "SHA_MENTION", "TICKET", "TICKET_PATTERN", "shas_in"]
 
 #: ticket ids in subjects, bodies, trailers and session descriptions: JIRA-style keys
 #: (``PAY-123``) and ITSM change numbers (``CHG0887797``); a repository may set its own
 TICKET_PATTERN = r"\b(?:[A-Z][A-Z0-9]{1,9}-[0-9]{1,9}|(?:CHG|INC|RFC|CR|PRB)[0-9]{4,})\b"
+
+TICKET = re.compile(TICKET_PATTERN)
 
 #: a full git object name: SHA-1 (40 hex) or SHA-256 (64 hex), lower case, nothing around it
 OBJECT_ID = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?$")
 
 #: a possibly abbreviated commit SHA written in free text (7 to 40 hex digits as a word)
 SHA_MENTION = re.compile(r"\b[0-9a-f]{7,40}\b")
+
+
+def shas_in(text: str) -> list[str]:
+    """Abbreviated or full SHAs written in ``text``, lower-cased, in order of first appearance.
+
+    A word of 7 to 11 decimal digits is a number (a change id, a port, a date), not a SHA:
+    one with digits only counts from 12 characters, where a number that long is unlikely."""
+    found: dict[str, None] = {}
+    for match in SHA_MENTION.finditer(text.lower()):
+        word = match.group(0)
+        if len(word) >= 12 or not word.isdigit():
+            found.setdefault(word, None)
+    return list(found)

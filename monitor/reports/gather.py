@@ -25,6 +25,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
+from ..identifiers import TICKET, shas_in
 from ..store import Store
 from ..store.search import SearchStats, composite_buckets, msearch, search
 from . import queries as q
@@ -310,8 +311,8 @@ async def gather_report(store: Store, period: Period, inputs: ReportInputs, now:
     text = " ".join(f"{_get(h['_source'], 'checkpoint.session_name', '')} "
                     f"{_get(h['_source'], 'checkpoint.session_description', '')}"
                     for h in changes_ans["hits"]["hits"])
-    shas = sorted(set(sec.SHA_RE.findall(text)))
-    tickets = sorted(set(sec.TICKET_RE.findall(text)))
+    shas = sorted(set(shas_in(text)))
+    tickets = sorted(set(TICKET.findall(text)))
     matched_docs: list[dict[str, Any]] = []
     if shas or tickets:
         body = q.changes_matching([s for s in shas if len(s) == 40],

@@ -6,11 +6,11 @@ SHA in the management session name/description, else a ticket id found in both).
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from ..identifiers import TICKET, shas_in
 from .data import (
     STATUSES,
     ChangeControl,
@@ -36,8 +36,6 @@ from .period import Period, iso
 from .values import _counts, _get, _natural, _sample, _strings, _text
 
 __all__ = [
-    "SHA_RE",
-    "TICKET_RE",
     "change_records",
     "control_status",
     "dead_letters",
@@ -54,8 +52,6 @@ __all__ = [
     "waivers_for",
 ]
 
-SHA_RE = re.compile(r"\b(?=[0-9a-f]*[a-f])[0-9a-f]{7,40}\b")
-TICKET_RE = re.compile(r"\b(?:[A-Z][A-Z0-9]{1,9}-\d{1,7}|[A-Z]{2,5}\d{5,})\b")
 _SYSTEM_ADMINS = {"system", "scheduled system update"}
 _SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 
@@ -176,14 +172,14 @@ def change_records(answer: dict[str, Any], changes: list[dict[str, Any]]) -> Cha
         description = _text(cp.get("session_description"))
         joined = f"{session} {description}"
         matched_doc, tier = None, ""
-        for sha in SHA_RE.findall(joined):
+        for sha in shas_in(joined):
             matched_doc = by_sha.get(sha) or next(
                 (d for full, d in sorted(by_sha.items()) if full.startswith(sha)), None)
             if matched_doc:
                 tier = "sha"
                 break
         if matched_doc is None:
-            for ticket in TICKET_RE.findall(joined):
+            for ticket in TICKET.findall(joined):
                 candidates = by_ticket.get(ticket)
                 if candidates:
                     matched_doc, tier = candidates[-1], "ticket"
@@ -192,7 +188,7 @@ def change_records(answer: dict[str, Any], changes: list[dict[str, Any]]) -> Cha
             classification = "system"
         elif matched_doc is not None:
             classification = "matched"
-        elif TICKET_RE.search(joined):
+        elif TICKET.search(joined):
             classification = "ticket_only"  # names a ticket, but no Git change carries it
         else:
             classification = "out_of_band"

@@ -8,7 +8,7 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from ...identifiers import SHA_MENTION
+from ...identifiers import SHA_MENTION, TICKET_PATTERN, shas_in
 from ...model import ControlStatus
 from ..controls import Reconcile
 from ..queries import (
@@ -38,14 +38,13 @@ def requests(check: Reconcile, params: dict[str, Any], period: Period) -> list[R
 def references(check: Reconcile, response: dict[str, Any], params: dict[str, Any]
                ) -> dict[str, list[str]]:
     """Reference value (session description etc.) → the SHAs and tickets found in it."""
-    ticket = re.compile(params.get("ticket_pattern") or r"\b(CHG|INC|RFC)\d{5,}\b")
+    ticket = re.compile(params.get("ticket_pattern") or TICKET_PATTERN)
     out: dict[str, list[str]] = {}
     for bucket in response.get("aggregations", {}).get("refs", {}).get("buckets", []):
         text = bucket["key"]["ref"]
         if text is None:
             continue
-        found = [m.group(0).lower() for m in SHA_MENTION.finditer(str(text).lower())
-                 if any(c.isalpha() for c in m.group(0)) or len(m.group(0)) >= 12]
+        found = shas_in(str(text))
         found += [m.group(0) for m in ticket.finditer(str(text))]
         out[str(text)] = sorted(set(found))
     return out

@@ -10,21 +10,19 @@ event) must match an approved, tested change B (``reconcile.b``); unmatched A ev
 """
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
-from ...identifiers import SHA_MENTION
+from ...identifiers import TICKET, shas_in
 from ..compile import scope, base_query, bool_filter, composite_sources, key_filter, time_range
 from .base import PAGE, aggs, Ctx, Draft, Gen, Search, bucket_start, composite_all, to_dt
 
-TICKET = re.compile(r"\b(?:[A-Z][A-Z0-9]{1,9}-\d+|CHG\d{4,})\b")
 
 
 def tokens(texts: list[str]) -> tuple[list[str], list[str]]:
     shas: list[str] = []
     tickets: list[str] = []
     for text in texts:
-        for sha in SHA_MENTION.findall(text):
+        for sha in shas_in(text):
             if sha not in shas:
                 shas.append(sha)
         for ticket in TICKET.findall(text):

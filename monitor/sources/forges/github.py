@@ -39,6 +39,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from ...identifiers import OBJECT_ID
 from ...normalize import changes
 from ..git import SyncStats
 from .common import collect, forge_run, guard, iso, write
@@ -284,7 +285,6 @@ async def _sync_one(http: ForgeHttp, cfg: GithubSource, repo: str, writer: BulkW
 
 
 _RUN_RE = re.compile(r"/actions/runs/([0-9]{1,20})(?:/|$)")
-_SHA_RE = re.compile(r"[0-9a-f]{40}")
 
 
 class PushActors:
@@ -307,7 +307,7 @@ class PushActors:
     async def lookup(self, pr: dict[str, Any]) -> changes.PushLookup:
         head = pr.get("head") or {}
         sha, ref = str(head.get("sha") or ""), str(head.get("ref") or "")
-        if not _SHA_RE.fullmatch(sha) or not ref:
+        if not OBJECT_ID.match(sha) or not ref:
             return changes.PushLookup(fallback="no_head")
         head_repo = str((head.get("repo") or {}).get("full_name") or "")
         if head_repo.casefold() != self.repo.casefold():
