@@ -2,18 +2,21 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import orjson
 
+from typing import TYPE_CHECKING
+
 from ..errors import ConfigError, MonitorError
-from ..settings import Settings, load_settings, settings_from_dict
+
+if TYPE_CHECKING:
+    from ..settings import Settings
 
 __all__ = ["EXIT_OK", "EXIT_FAIL", "EXIT_USAGE", "CommandGroups", "load_or_exit", "run_async", "guarded",
-           "emit", "fail"]
+           "emit", "fail", "add_fail_on", "verdict_exit"]
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -43,8 +46,23 @@ def fail(message: str, code: int = EXIT_FAIL) -> int:
     return code
 
 
+def add_fail_on(parser: argparse.ArgumentParser, choices: tuple[str, ...] = (
+        "fail", "insufficient_data")) -> None:
+    """One rule for every evaluating command: the command worked → exit 0, and the verdict is in
+    its output. ``--fail-on`` (repeatable) opts into exit 1 on a bad verdict, for CI gates."""
+    parser.add_argument("--fail-on", action="append", default=[], choices=choices,
+                        metavar="|".join(choices),
+                        help="exit 1 when the verdict includes this (repeatable; for CI)")
+
+
+def verdict_exit(args: argparse.Namespace, verdicts: set[str]) -> int:
+    return EXIT_FAIL if verdicts & set(getattr(args, "fail_on", None) or ()) else EXIT_OK
+
+
 def load_or_exit(args: argparse.Namespace) -> Settings:
     """Load settings; on error print every issue and exit 2. A missing default file = defaults."""
+    from ..settings import load_settings, settings_from_dict
+
     path = args.config
     try:
         if path == "config.yaml" and not _exists(path):
@@ -62,6 +80,8 @@ def _exists(path: str) -> bool:
 
 
 def run_async(factory: Callable[[], Awaitable[T]]) -> T:
+    import asyncio
+
     return asyncio.run(factory())  # type: ignore[arg-type]
 
 

@@ -1,7 +1,9 @@
 """``monitor compliance evaluate|list|status|test`` and ``monitor inventory check|load``.
 
 * ``compliance evaluate [--from T --to T | --period daily|weekly|monthly] [--json] [--dry-run]``
-  evaluates every control for the period and writes the results (exit 1 when a control fails).
+  evaluates every control for the period and writes the results. Exit 0 whatever the verdict
+  (it is in the output); ``--fail-on fail`` (or ``insufficient_data``) makes a bad verdict exit 1
+  for CI use.
 * ``compliance list [--json]``: the controls (automated/manual) and requirement coverage.
 * ``compliance status --from T --to T [--json]``: per-requirement status from the stored results.
 * ``compliance test [--control ID] [--json]``: every control's fixtures against Elasticsearch,
@@ -17,14 +19,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ..compliance import evaluate_period, load_catalogue, summarize
-from ..compliance.fixtures import run_control_fixtures
-from ..compliance.run import load_pack, requirement_status
-from ..errors import RuleError
-from ..inventory import load_inventory, store_inventory
-from ..resources import rules_dir
-from ..store import open_store
-from ..store.setup import install_templates
 from .common import (
     EXIT_FAIL,
     EXIT_OK,
@@ -32,9 +26,11 @@ from .common import (
     CommandGroups,
     emit,
     fail,
+    add_fail_on,
     guarded,
     load_or_exit,
     run_async,
+    verdict_exit,
 )
 
 __all__ = ["register"]
@@ -49,6 +45,7 @@ def register(groups: CommandGroups) -> None:
                     help="the last complete period (default: daily)")
     ev.add_argument("--inventory", help="inventory file to use instead of the stored one")
     ev.add_argument("--dry-run", action="store_true", help="do not write results")
+    add_fail_on(ev)
     ev.add_argument("--json", action="store_true")
     ev.set_defaults(handler=guarded(_usage(_evaluate)))
     ls = sub.add_parser("list", help="list controls and requirement coverage")
@@ -119,6 +116,8 @@ def _period(args: argparse.Namespace, now: datetime) -> tuple[datetime, datetime
 
 
 def _load_pack() -> tuple[Any, Any, Any]:
+    from ..compliance.run import load_pack
+
     return load_pack()
 
 
@@ -133,6 +132,10 @@ def _inventory_path(args: argparse.Namespace) -> Path:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    from ..compliance import evaluate_period, summarize
+    from ..inventory import load_inventory
+    from ..store import open_store
+
     settings = load_or_exit(args)
     now = datetime.now(UTC)
     start, end = _period(args, now)
@@ -151,7 +154,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     results, summary = run_async(go)
     data = {"period": {"start": start.isoformat(), "end": end.isoformat()},
-            "summary": summary.as_dict(),
+            "summary": _summary_dict(summary),
             "controls": [{"id": r.control_id, "name": r.control_name, "status": r.status.value,
                           "requirements": list(r.requirements), "reason": r.reason,
                           "counts": r.counts, "completeness": r.completeness}
@@ -161,12 +164,21 @@ def _evaluate(args: argparse.Namespace) -> int:
         lines = [f"{c['id']}  {c['status']:<17} {c['name']}\n      {c['reason'][:300]}"
                  for c in d["controls"]]
         s = d["summary"]
-        score = "n/a" if s["score"] is None else f"{s['score']:.0%}"
+        score = "n/a" if s["score_percent"] is None else f"{s['score_percent']}%"
         lines.append(f"controls: {s['by_status']}; requirement score {score}")
         return "\n".join(lines)
 
     emit(data, args.json, text)
-    return EXIT_FAIL if any(r.status.value == "fail" for r in results) else EXIT_OK
+    return verdict_exit(args, {r.status.value for r in results})
+
+
+def _summary_dict(summary: Any) -> dict[str, Any]:
+    """The summary with its score in percent (``score_percent``), the unit every command prints;
+    only the Prometheus gauge keeps a 0..1 ratio, as its ``_ratio`` name says."""
+    out = dict(summary.as_dict())
+    ratio = out.pop("score", None)
+    out["score_percent"] = None if ratio is None else round(100 * ratio, 1)
+    return out
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -198,6 +210,10 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
+    from ..compliance import load_catalogue
+    from ..compliance.run import requirement_status
+    from ..store import open_store
+
     settings = load_or_exit(args)
     start, end = _time(args.start), _time(args.end)
     catalogue = load_catalogue()
@@ -216,6 +232,12 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _test(args: argparse.Namespace) -> int:
+    from ..compliance.fixtures import run_control_fixtures
+    from ..inventory import load_inventory
+    from ..resources import rules_dir
+    from ..store import open_store
+    from ..store.setup import install_templates
+
     settings = load_or_exit(args)
     catalogue, controls, sources = _load_pack()
     del catalogue
@@ -253,6 +275,9 @@ def _test(args: argparse.Namespace) -> int:
 
 
 def _inventory_check(args: argparse.Namespace) -> int:
+    from ..errors import RuleError
+    from ..inventory import load_inventory
+
     try:
         path = _inventory_path(args)
         inventory = load_inventory(path, args.csv)
@@ -293,6 +318,9 @@ def _warnings(inventory: Any) -> list[str]:
 
 
 def _inventory_load(args: argparse.Namespace) -> int:
+    from ..inventory import load_inventory, store_inventory
+    from ..store import open_store
+
     settings = load_or_exit(args)
     path = _inventory_path(args)
     inventory = load_inventory(path, args.csv)

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import argparse
 
-from ..store import open_store
-from ..store.setup import install_templates, template_status
 from .common import EXIT_FAIL, EXIT_OK, CommandGroups, emit, guarded, load_or_exit, run_async
 
 __all__ = ["register"]
@@ -21,6 +19,9 @@ def register(groups: CommandGroups) -> None:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from ..store import open_store
+    from ..store.setup import template_status
+
     settings = load_or_exit(args)
 
     async def go() -> dict:
@@ -51,6 +52,9 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _setup(args: argparse.Namespace) -> int:
+    from ..store import open_store
+    from ..store.setup import install_templates
+
     settings = load_or_exit(args)
 
     async def go() -> list:

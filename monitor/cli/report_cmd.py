@@ -3,8 +3,9 @@
     monitor report --framework pci-dss-4.0.1 --period daily [--out DIR] [--format html,json,pdf]
     monitor report --from 2026-11-01T00:00:00Z --to 2026-11-15T00:00:00Z --out /tmp/r
 
-Exit 0 with the written files listed (``--json`` for a machine-readable line), 1 on an
-Elasticsearch or Chromium failure, 2 on bad arguments.
+Exit 0 with the written files listed (``--json`` for a machine-readable line) whatever the
+report's status (``--fail-on fail`` opts into exit 1 for CI), 1 on an Elasticsearch or Chromium
+failure, 2 on bad arguments. The score is printed in percent (``score_percent``).
 """
 from __future__ import annotations
 
@@ -13,10 +14,18 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..reports.inputs import parse_time
-from ..reports.period import KINDS, custom_period, iso
-from ..settings import ReportKind
-from .common import EXIT_OK, EXIT_USAGE, CommandGroups, emit, fail, guarded, load_or_exit, run_async
+from ..reports.period import KINDS
+from .common import (
+    EXIT_USAGE,
+    CommandGroups,
+    add_fail_on,
+    emit,
+    fail,
+    guarded,
+    load_or_exit,
+    run_async,
+    verdict_exit,
+)
 
 __all__ = ["register"]
 
@@ -32,12 +41,17 @@ def register(groups: CommandGroups) -> None:
     parser.add_argument("--out", type=Path, help="output folder (default: reports.dir)")
     parser.add_argument("--format", default=None,
                         help="comma-separated: html,json,pdf (default: reports.formats)")
+    add_fail_on(parser)
     parser.add_argument("--now", help=argparse.SUPPRESS)  # fixed clock for tests
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.set_defaults(handler=guarded(_run))
 
 
 def _run(args: argparse.Namespace) -> int:
+    from ..reports.inputs import parse_time
+    from ..reports.period import custom_period, iso
+    from ..settings import ReportKind
+
     settings = load_or_exit(args)
     if bool(args.start) != bool(args.end):
         return fail("give both --from and --to", EXIT_USAGE)
@@ -82,13 +96,13 @@ def _run(args: argparse.Namespace) -> int:
     result = {
         "framework": record.framework, "period": record.period, "label": record.label,
         "start": iso(record.start), "end": iso(record.end), "status": record.status,
-        "score": record.score, "sha256": record.sha256,
+        "score_percent": record.score, "sha256": record.sha256,
         "files": {f.format: str(f.path) for f in record.files},
         "seconds": round(elapsed, 3), "elasticsearch_ms": stats.took_ms,
     }
 
     def text(data: dict) -> str:
-        score = "n/a" if data["score"] is None else f"{data['score']}%"
+        score = "n/a" if data["score_percent"] is None else f"{data['score_percent']}%"
         head = (f"{data['label']}: {data['status']} (score {score}) in {data['seconds']}s "
                 f"({data['elasticsearch_ms']} ms in Elasticsearch)")
         lines = [head]
@@ -96,4 +110,4 @@ def _run(args: argparse.Namespace) -> int:
         return "\n".join(lines)
 
     emit(result, args.json, text)
-    return EXIT_OK
+    return verdict_exit(args, {record.status})

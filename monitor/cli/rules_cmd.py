@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .common import (EXIT_FAIL, EXIT_OK, EXIT_USAGE, CommandGroups, emit, fail, guarded,
-                     load_or_exit, run_async)
+from .common import (EXIT_FAIL, EXIT_OK, EXIT_USAGE, CommandGroups, add_fail_on, emit, fail,
+                     guarded, load_or_exit, run_async, verdict_exit)
 
 if TYPE_CHECKING:
     from ..detect.loader import RuleSet
@@ -48,6 +48,7 @@ def register(groups: CommandGroups) -> None:
     p.add_argument("--from", dest="start", required=True, help="ISO time, inclusive")
     p.add_argument("--to", dest="end", required=True, help="ISO time, exclusive")
     p.add_argument("--dry-run", action="store_true", help="print findings, write nothing")
+    add_fail_on(p, ("finding",))
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=guarded(_run))
     p = sub.add_parser("import-sigma", help="convert Sigma rules into rule files")
@@ -179,15 +180,18 @@ def _run(args: argparse.Namespace) -> int:
     from ..store import open_store
 
     exceptions = load_exceptions(settings.rules.exceptions_file)
+    from ..inventory import InventorySource
 
     async def go() -> Any:
         store = open_store(settings.elasticsearch)
         try:
             await store.detect()
             from datetime import timedelta
+            inventory = await InventorySource(settings.rules.inventory_file).current(store)
             return await evaluate_range(
                 rules, store, start, end, write=not args.dry_run, exceptions=exceptions,
-                max_segment=timedelta(seconds=settings.rules.max_backfill_segment_seconds))
+                max_segment=timedelta(seconds=settings.rules.max_backfill_segment_seconds),
+                inventory=inventory)
         finally:
             await store.close()
 
@@ -196,6 +200,7 @@ def _run(args: argparse.Namespace) -> int:
               "findings": stats.findings, "created": stats.created,
               "duplicates": stats.duplicates, "excepted": stats.excepted,
               "errors": stats.errors, "round_trips": stats.round_trips,
+              "unbound": {k: list(v) for k, v in stats.unbound.items()},
               "took_ms": stats.took_ms, "seconds": round(stats.duration_seconds, 3),
               "dry_run": args.dry_run,
               "results": [_finding_row(d) for d in stats.results]}
@@ -209,10 +214,14 @@ def _run(args: argparse.Namespace) -> int:
                      f"excepted), {r['round_trips']} round trips, {r['seconds']} s"
                      + (" [dry run]" if r["dry_run"] else ""))
         lines.extend(f"error {k}: {v}" for k, v in r["errors"].items())
+        lines.extend(f"not evaluated {k}: the inventory lacks {', '.join(v)}"
+                     for k, v in r["unbound"].items())
         return "\n".join(lines)
 
     emit(report, args.json, text)
-    return EXIT_FAIL if stats.errors else EXIT_OK
+    if stats.errors:
+        return EXIT_FAIL  # the command did not work: a rule could not be evaluated
+    return verdict_exit(args, {"finding"} if stats.findings else set())
 
 
 def _finding_row(doc: dict[str, Any]) -> dict[str, Any]:

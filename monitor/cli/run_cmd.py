@@ -18,13 +18,13 @@ import ssl
 import urllib.error
 import urllib.request
 from pathlib import Path
-
-import prometheus_client
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
-from ..logsetup import configure_logging, secrets_of
-from ..settings import Settings, load_settings, settings_from_dict
 from .common import EXIT_OK, EXIT_USAGE, CommandGroups, fail
+
+if TYPE_CHECKING:
+    from ..settings import Settings
 
 __all__ = ["register"]
 
@@ -44,6 +44,8 @@ def register(groups: CommandGroups) -> None:
 
 
 def _load(args: argparse.Namespace) -> tuple[Settings, str | None]:
+    from ..settings import load_settings, settings_from_dict
+
     path = args.config
     if path == "config.yaml" and not os.path.exists(path):
         return settings_from_dict({}, "<defaults>"), None
@@ -64,6 +66,10 @@ def _run(args: argparse.Namespace) -> int:
         overrides["ha"] = settings.ha.model_copy(update={"instance_id": args.instance_id})
     if overrides:
         settings = settings.model_copy(update=overrides)
+    import prometheus_client
+
+    from ..logsetup import configure_logging, secrets_of
+
     prometheus_client.disable_created_metrics()
     redactor = configure_logging(settings.logging, secrets_of(settings), verbose=args.verbose)
     from ..daemon.app import Daemon  # heavy imports only for this command

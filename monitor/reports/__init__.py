@@ -10,7 +10,21 @@ Flow: ``gather.gather_report`` (aggregations via ``monitor.store.search``) → `
                             now: datetime, *, period=None, out_dir=None, formats=None,
                             inputs=None, stats=None) -> ReportRecord
 """
-from .job import build_inputs, render_report
-from .publish import ReportRecord
+from __future__ import annotations
+
+from typing import Any
 
 __all__ = ["ReportRecord", "build_inputs", "render_report"]
+
+
+def __getattr__(name: str) -> Any:
+    """Loaded on first use: the CLI imports ``reports.period`` without Jinja2 and the store."""
+    if name in ("build_inputs", "render_report"):
+        from . import job
+
+        return getattr(job, name)
+    if name == "ReportRecord":
+        from .publish import ReportRecord
+
+        return ReportRecord
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
