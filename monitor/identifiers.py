@@ -17,7 +17,8 @@ TICKET_PATTERN = r"\b(?:[A-Z][A-Z0-9]{1,9}-[0-9]{1,9}|(?:CHG|INC|RFC|CR|PRB)[0-9
 TICKET = re.compile(TICKET_PATTERN)
 
 #: a full git object name: SHA-1 (40 hex) or SHA-256 (64 hex), lower case, nothing around it
-OBJECT_ID = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?$")
+#: (``\Z``, not ``$``: ``$`` also matches before a trailing newline)
+OBJECT_ID = re.compile(r"\A[0-9a-f]{40}(?:[0-9a-f]{24})?\Z")
 
 #: a possibly abbreviated commit SHA written in free text (7 to 40 hex digits as a word)
 SHA_MENTION = re.compile(r"\b[0-9a-f]{7,40}\b")

@@ -109,6 +109,23 @@ class BulkSettings(_Model):
     max_backoff_seconds: float = Field(30.0, gt=0)
 
 
+class EventTimeSettings(_Model):
+    """Plausible event times (``store/timewindow.py``): a document claiming a time outside
+    [ingest - max_age_days, ingest + max_ahead_days] goes to the current month's index, flagged,
+    instead of creating the index its sender chose."""
+
+    enabled: bool = True
+    max_age_days: float = Field(30.0, gt=0)
+    max_ahead_days: float = Field(1.0, gt=0)
+    #: commit dates: history imports are legitimately old, a year back is still bounded
+    changes_max_age_days: float = Field(400.0, gt=0)
+
+    def days(self) -> dict[str, tuple[float, float]]:
+        """kind → (days back, days ahead)."""
+        return {"events": (self.max_age_days, self.max_ahead_days),
+                "changes": (self.changes_max_age_days, self.max_ahead_days)}
+
+
 class ElasticsearchSettings(_Model):
     hosts: list[str] = Field(default_factory=lambda: ["http://127.0.0.1:9200"], min_length=1)
     username: str | None = None
@@ -122,6 +139,7 @@ class ElasticsearchSettings(_Model):
     #: keep the raw line in event.original (PCI evidence; costs disk)
     keep_original: bool = True
     bulk: BulkSettings = BulkSettings()
+    event_time: EventTimeSettings = EventTimeSettings()
 
     @model_validator(mode="before")
     @classmethod

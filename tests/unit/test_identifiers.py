@@ -33,3 +33,9 @@ def test_rule_control_and_normalizer_agree() -> None:
 def test_object_id_is_a_full_sha1_or_sha256() -> None:
     assert OBJECT_ID.match("a" * 40) and OBJECT_ID.match("b" * 64)
     assert not OBJECT_ID.match("a" * 39) and not OBJECT_ID.match("A" * 40)
+
+
+def test_object_id_refuses_a_trailing_newline() -> None:
+    """A cursor or API value ``<sha>\\n`` reaches git's argv and URLs only as a full id."""
+    assert not OBJECT_ID.match("a" * 40 + "\n")
+    assert not OBJECT_ID.match("b" * 64 + "\n")
