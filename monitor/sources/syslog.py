@@ -58,6 +58,8 @@ class ReceiverCounters:
     dropped_spool_full: int = 0
     spool_bytes: int = 0
     es_unavailable: int = 0
+    #: documents filed under the current month: their claimed time was implausible
+    time_out_of_window: int = 0
     last_event_unixtime: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
@@ -413,13 +415,15 @@ class SyslogReceiver:
                 del items
 
         try:
-            result = await self.writer.write(documents(), label="checkpoint-syslog")
+            result = await self.writer.write(documents(), label="checkpoint-syslog",
+                                             check_time=True)
         except StoreUnavailable as exc:
             log.warning("syslog: bulk failed: %s", exc)
             return False
         self.counters.indexed += result.indexed
         self.counters.duplicates += result.duplicates
         self.counters.dead_lettered += result.dead_lettered
+        self.counters.time_out_of_window += result.time_out_of_window
         if newest:
             self.counters.last_event_unixtime = max(self.counters.last_event_unixtime, newest)
         return True

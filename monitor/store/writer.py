@@ -30,6 +30,7 @@ from ..errors import StoreError, StoreUnavailable
 from ..model import DeadLetter, Document, EncodedSource
 from ..settings import BulkSettings
 from .client import Store, translate_error
+from .timewindow import Screen, TimeWindow
 
 __all__ = ["BulkResult", "BulkWriter", "dead_letter_source", "source_json"]
 
@@ -57,14 +58,17 @@ class BulkResult:
     dead_lettered: int = 0
     retried: int = 0
     requests: int = 0
+    #: documents whose claimed time was outside the plausible window (``store/timewindow.py``)
+    time_out_of_window: int = 0
     dead_letter_reasons: dict[str, int] = field(default_factory=dict)
 
-    def add(self, other: "BulkResult") -> None:
+    def add(self, other: BulkResult) -> None:
         self.indexed += other.indexed
         self.duplicates += other.duplicates
         self.dead_lettered += other.dead_lettered
         self.retried += other.retried
         self.requests += other.requests
+        self.time_out_of_window += other.time_out_of_window
         for reason, count in other.dead_letter_reasons.items():
             self.dead_letter_reasons[reason] = self.dead_letter_reasons.get(reason, 0) + count
 
@@ -116,7 +120,7 @@ class _Chunk:
     def payload(self) -> bytes:
         return b"\n".join(self.parts) + b"\n"
 
-    def subset(self, positions: list[int]) -> "_Chunk":
+    def subset(self, positions: list[int]) -> _Chunk:
         sub = _Chunk()
         for i in positions:
             sub.append(self.parts[2 * i], self.parts[2 * i + 1], self.indices[i], self.labels[i])
@@ -140,8 +144,12 @@ class BulkWriter:
     # -- public -----------------------------------------------------------------------------
 
     async def write(self, items: Iterable[Document | DeadLetter] | AsyncIterable[Document | DeadLetter],
-                    *, label: str = "default", refresh: bool = False) -> BulkResult:
+                    *, label: str = "default", refresh: bool = False,
+                    check_time: bool = False) -> BulkResult:
         """Index ``items`` (documents and dead letters, in any mix); return the counts.
+
+        ``check_time``: the items come from a sender (syslog, files, APIs, git) whose claimed
+        times must not choose the index (``store/timewindow.py``).
 
         Memory stays bounded: at most ``max_in_flight`` chunks are built ahead of the responses.
         """
@@ -149,6 +157,10 @@ class BulkWriter:
         semaphore = asyncio.Semaphore(self._settings.max_in_flight)
         tasks: set[asyncio.Task[BulkResult]] = set()
         failure: BaseException | None = None
+        screen = self._screen() if check_time else None
+        if screen is not None:
+            items = screen.asynchronous(items) if isinstance(items, AsyncIterable) \
+                else screen.sync(items)
 
         async def send(chunk: _Chunk) -> BulkResult:
             try:
@@ -175,6 +187,8 @@ class BulkWriter:
         if tasks:
             done, _ = await asyncio.wait(tasks)
             collect(done)
+        if screen is not None:
+            result.time_out_of_window += screen.refiled
         if failure is not None:
             raise failure
         if refresh:
@@ -189,10 +203,16 @@ class BulkWriter:
         try:
             await self._store.es.indices.refresh(index=",".join(names.read(k) for k in kinds),
                                                  ignore_unavailable=True, allow_no_indices=True)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise translate_error(exc, "refresh") from exc
 
     # -- internals --------------------------------------------------------------------------
+
+    def _screen(self) -> Screen | None:
+        settings = getattr(self._store.settings, "event_time", None)
+        if settings is None or not settings.enabled:
+            return None
+        return Screen(TimeWindow.around(self._clock(), settings.days()), self._store.names.write)
 
     def _item(self, entry: Document | DeadLetter) -> tuple[bytes, bytes, str, str]:
         """(action, body, index, label) for any entry; the general, slower path."""
@@ -273,7 +293,7 @@ class BulkWriter:
             try:
                 response = await self._store.es.bulk(operations=body, filter_path=_FILTER)
                 return dict(response.body)
-            except Exception as exc:  # noqa: BLE001 - translated below
+            except Exception as exc:
                 error = translate_error(exc, "bulk")
                 if not isinstance(error, StoreUnavailable):
                     raise error from exc
@@ -287,7 +307,7 @@ class BulkWriter:
     async def _backoff(self, attempt: int, why: str) -> None:
         delay = min(self._settings.max_backoff_seconds,
                     self._settings.initial_backoff_seconds * (2 ** attempt))
-        delay *= 0.5 + random.random() / 2  # noqa: S311 - jitter, not crypto
+        delay *= 0.5 + random.random() / 2
         log.warning("bulk retry in %.1fs (attempt %d): %s", delay, attempt + 1, why)
         await asyncio.sleep(delay)
 
