@@ -27,13 +27,14 @@ from typing import Any, BinaryIO
 from ..errors import SourceError
 from ..model import DeadLetter, Document, RawRecord
 from ..normalize import normalize_checkpoint
+from ..normalize.checkpoint import MAX_LINE_BYTES
 from ..settings import FileSource
 from ..store.state import StateStore
 from ..store.writer import BulkWriter
 
-__all__ = ["IngestStats", "ingest_files", "iter_lines", "normalize_lines", "scan_once"]
+__all__ = ["CutLine", "IngestStats", "bounded_lines", "ingest_files", "iter_lines", "normalize_line",
+           "normalize_lines", "scan_once"]
 
-_MAX_LINE = 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -84,14 +85,60 @@ def _open(path: str) -> tuple[BinaryIO, _Counting, int]:
     return buffered, counter, total  # type: ignore[return-value]
 
 
+class CutLine(bytes):
+    """The first ``MAX_LINE_BYTES + 1`` bytes of a longer line; ``length`` is its real length
+    (the rest was read and discarded in small pieces, never held)."""
+
+    length: int
+
+
+def _cut(head: bytes, length: int) -> CutLine:
+    line = CutLine(head)
+    line.length = length
+    return line
+
+
+def bounded_lines(stream: BinaryIO, *, complete_only: bool = False,
+                  limit: int = MAX_LINE_BYTES) -> Iterator[tuple[bytes, int]]:
+    """(line without CR/LF, bytes consumed including the newline) for each line of ``stream``,
+    holding at most ``limit + 1`` bytes of one line in memory: a longer line is yielded as a
+    ``CutLine`` and the rest of it is skipped in 64 KiB reads. ``complete_only``: stop before an
+    unterminated last line (a writer is still appending it)."""
+    while True:
+        head = stream.readline(limit + 1)
+        if not head:
+            return
+        consumed = len(head)
+        if head.endswith(b"\n"):
+            yield head.rstrip(b"\r\n"), consumed
+            continue
+        if len(head) <= limit:  # the last line, without a newline
+            if not complete_only:
+                yield head.rstrip(b"\r"), consumed
+            return
+        ended, more = False, head
+        while not ended:
+            more = stream.readline(1 << 16)
+            if not more:
+                break
+            consumed += len(more)
+            ended = more.endswith(b"\n")
+        if complete_only and not ended:
+            return
+        tail = 1 + (more[-2:-1] == b"\r") if ended else 0
+        yield _cut(head, consumed - tail), consumed
+
+
 def iter_lines(path: str, progress: Callable[[int, int], None] | None = None) -> Iterator[bytes]:
-    """Lines of ``path`` (``-`` = stdin); CR/LF stripped; over-long lines are cut (kept)."""
+    """Lines of ``path`` (``-`` = stdin); CR/LF stripped. Memory per line is bounded: a line
+    longer than ``MAX_LINE_BYTES`` comes as a ``CutLine`` (its head and real ``length``), which
+    ``normalize_line`` turns into a dead letter stating that length."""
     stream, counter, total = _open(path)
     try:
-        for number, line in enumerate(stream):
+        for number, (line, _consumed) in enumerate(bounded_lines(stream)):
             if progress is not None and number % 20000 == 0:
                 progress(counter.count, total)
-            yield line.rstrip(b"\r\n")[:_MAX_LINE]
+            yield line
         if progress is not None:
             progress(counter.count, total)
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
@@ -99,6 +146,17 @@ def iter_lines(path: str, progress: Callable[[int, int], None] | None = None) ->
     finally:
         if path != "-":
             stream.close()
+
+
+def normalize_line(line: bytes, source: str, received_at: datetime,
+                   keep_original: bool = True) -> Document | DeadLetter:
+    """``normalize_checkpoint`` for a line from ``iter_lines``: a cut line is a dead letter
+    that states its real length."""
+    if type(line) is CutLine:
+        return DeadLetter(source, bytes(line[:MAX_LINE_BYTES]),
+                          f"record longer than {MAX_LINE_BYTES} bytes ({line.length})",
+                          received_at=received_at)
+    return normalize_checkpoint(RawRecord(source, line, received_at), keep_original)
 
 
 def normalize_lines(lines: Iterable[bytes], source: str, keep_original: bool,
@@ -110,8 +168,8 @@ def normalize_lines(lines: Iterable[bytes], source: str, keep_original: bool,
         if not line.strip():
             continue
         stats.read += 1
-        stats.bytes += len(line) + 1
-        result = normalize_checkpoint(RawRecord(source, line, now), keep_original)
+        stats.bytes += (line.length if type(line) is CutLine else len(line)) + 1
+        result = normalize_line(line, source, now, keep_original)
         if isinstance(result, DeadLetter):
             stats.parse_dead_letters += 1
         yield result
@@ -141,7 +199,7 @@ async def _ingest_lines(lines: Iterable[bytes], label: str, writer: BulkWriter,
                         keep_original: bool, stats: IngestStats) -> None:
     """Stream documents and parse dead letters together into the writer."""
     result = await writer.write(normalize_lines(lines, label, keep_original, stats),
-                                label="checkpoint-file")
+                                label="checkpoint-file", check_time=True)
     stats.indexed += result.indexed
     stats.duplicates += result.duplicates
     stats.dead_lettered += result.dead_lettered
@@ -188,12 +246,12 @@ async def scan_once(cfg: FileSource, writer: BulkWriter, state: StateStore, *,
                 with open(path, "rb") as handle:
                     handle.seek(start)
                     position = start
-                    for line in handle:
-                        if not line.endswith(b"\n") or position + len(line) > limit:
+                    for line, size in bounded_lines(handle, complete_only=True):
+                        if position + size > limit:
                             break
-                        position += len(line)
+                        position += size
                         consumed[0] = position
-                        yield line.rstrip(b"\r\n")[:_MAX_LINE]
+                        yield line
 
             await _ingest_lines(complete_lines(), f"{source}:{Path(path).name}", writer,
                                 keep_original, part)
