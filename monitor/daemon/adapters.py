@@ -20,6 +20,7 @@ from typing import Any
 
 from .components import Components, Context
 from .jobs import JobSpec, RuleRun, RunReport, cron, interval
+from .wire_alerting import wire_alerting
 
 __all__ = ["WIRES", "build_components"]
 
@@ -341,4 +342,4 @@ def _wire_reports(ctx: Context, components: Components) -> None:
 
 
 WIRES: list[Wire] = [_wire_checkpoint_api, _wire_snapshots, _wire_syslog, _wire_files, _wire_git,
-                     _wire_forges, _wire_rules, _wire_compliance, _wire_reports]
+                     _wire_forges, _wire_rules, _wire_compliance, _wire_reports, wire_alerting]

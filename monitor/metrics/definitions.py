@@ -145,6 +145,34 @@ class Metrics:
 
         # -- scheduler ---------------------------------------------------------------------
         self.job_runs = Counter(
+        # -- alert and report delivery -----------------------------------------------------
+        dest = ["destination"]  # alertmanager-1.., webhook: named from the settings, bounded
+        self.alerts_sent = Counter(
+            "monitor_alerts_sent_total",
+            "Alerts (findings, failed controls) accepted by a destination.", dest, registry=r)
+        self.alert_delivery_failures = Counter(
+            "monitor_alert_delivery_failures_total",
+            "Failed delivery attempts to a destination (each retried with backoff).", dest,
+            registry=r)
+        self.alerts_queued = Gauge(
+            "monitor_alerts_queued",
+            "Alerts waiting in a destination's disk queue (unreachable or retrying).", dest,
+            registry=r)
+        self.alerts_dropped = Counter(
+            "monitor_alerts_dropped_total",
+            "Alerts dropped: queue full (oldest first) or a batch the destination refused as "
+            "invalid (HTTP 400/422).", dest, registry=r)
+        self.alert_last_success = Gauge(
+            "monitor_alert_last_success_timestamp_seconds",
+            "Unix time a destination last accepted a batch of alerts.", dest, registry=r)
+        self.report_deliveries = Counter(
+            "monitor_report_deliveries_total",
+            "Deliveries of rendered reports by channel (email, folder) and outcome.",
+            ["channel", "outcome"], registry=r)
+        self.report_delivery_last_success = Gauge(
+            "monitor_report_delivery_last_success_timestamp_seconds",
+            "Unix time a report was last delivered through a channel.", ["channel"], registry=r)
+
             "monitor_scheduler_job_runs_total", "Job runs by outcome (skipped: standby).",
             ["job_id", "outcome"], registry=r)
         self.jobs_missed = Counter(
@@ -264,6 +292,16 @@ class Metrics:
 
     def set_requirement_status(self, framework: str, requirement: str, status: str) -> None:
         if status not in COMPLIANCE_STATUSES:
+    def add_alert_destination(self, name: str) -> None:
+        for metric in (self.alerts_sent, self.alert_delivery_failures, self.alerts_dropped,
+                       self.alerts_queued, self.alert_last_success):
+            metric.labels(destination=name)
+
+    def add_report_channel(self, channel: str) -> None:
+        for outcome in ("success", "error"):
+            self.report_deliveries.labels(channel=channel, outcome=outcome)
+        self.report_delivery_last_success.labels(channel=channel)
+
             raise ValueError(f"unknown compliance status {status!r}")
         for candidate in COMPLIANCE_STATUSES:
             self.compliance_status.labels(framework=framework, requirement=requirement,
