@@ -456,14 +456,6 @@ class DaemonSettings(_Model):
     startup_timeout_seconds: float = Field(30.0, gt=0)
 
 
-class LoggingSettings(_Model):
-    format: Literal["json", "logfmt"] = "logfmt"
-    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-
-
-class Settings(_Model):
-    elasticsearch: ElasticsearchSettings = ElasticsearchSettings()
-    sources: Sources = Sources()
 class KibanaSettings(_Model):
     """Where people look at events: alerts link to Discover when ``url`` is set."""
 
@@ -605,6 +597,14 @@ class AlertingSettings(_Model):
         return labels
 
 
+class LoggingSettings(_Model):
+    format: Literal["json", "logfmt"] = "logfmt"
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class Settings(_Model):
+    elasticsearch: ElasticsearchSettings = ElasticsearchSettings()
+    sources: Sources = Sources()
     rules: RulesSettings = RulesSettings()
     http: HttpSettings = HttpSettings()
     reports: ReportsSettings = ReportsSettings()
@@ -612,6 +612,8 @@ class AlertingSettings(_Model):
     ha: HaSettings = HaSettings()
     daemon: DaemonSettings = DaemonSettings()
     logging: LoggingSettings = LoggingSettings()
+    alerting: AlertingSettings = AlertingSettings()
+    kibana: KibanaSettings = KibanaSettings()
     #: where relative paths in this file are resolved (the file's folder); set by the loader
     base_dir: Path = Field(default=Path("."), exclude=True)
 
@@ -620,8 +622,6 @@ def _issue_from_error(file: str, error: dict[str, Any]) -> ConfigIssue:
     field = ".".join(str(part) for part in error["loc"]) or "(top level)"
     message = error["msg"]
     if message.startswith("Value error, "):
-    alerting: AlertingSettings = AlertingSettings()
-    kibana: KibanaSettings = KibanaSettings()
         message = message[len("Value error, "):]
     if error["type"] == "extra_forbidden":
         message = "unknown setting (check spelling; see config.example.yaml)"

@@ -143,8 +143,6 @@ class Metrics:
             "Unix time a report of this kind was last written.", ["framework", "period"],
             registry=r)
 
-        # -- scheduler ---------------------------------------------------------------------
-        self.job_runs = Counter(
         # -- alert and report delivery -----------------------------------------------------
         dest = ["destination"]  # alertmanager-1.., webhook: named from the settings, bounded
         self.alerts_sent = Counter(
@@ -173,6 +171,8 @@ class Metrics:
             "monitor_report_delivery_last_success_timestamp_seconds",
             "Unix time a report was last delivered through a channel.", ["channel"], registry=r)
 
+        # -- scheduler ---------------------------------------------------------------------
+        self.job_runs = Counter(
             "monitor_scheduler_job_runs_total", "Job runs by outcome (skipped: standby).",
             ["job_id", "outcome"], registry=r)
         self.jobs_missed = Counter(
@@ -277,6 +277,16 @@ class Metrics:
         self.job_duration.labels(job_id=job_id)
         self.job_last_success.labels(job_id=job_id)
 
+    def add_alert_destination(self, name: str) -> None:
+        for metric in (self.alerts_sent, self.alert_delivery_failures, self.alerts_dropped,
+                       self.alerts_queued, self.alert_last_success):
+            metric.labels(destination=name)
+
+    def add_report_channel(self, channel: str) -> None:
+        for outcome in ("success", "error"):
+            self.report_deliveries.labels(channel=channel, outcome=outcome)
+        self.report_delivery_last_success.labels(channel=channel)
+
     def add_report_kind(self, framework: str, period: str) -> None:
         self.report_last_success.labels(framework=framework, period=period)
 
@@ -292,16 +302,6 @@ class Metrics:
 
     def set_requirement_status(self, framework: str, requirement: str, status: str) -> None:
         if status not in COMPLIANCE_STATUSES:
-    def add_alert_destination(self, name: str) -> None:
-        for metric in (self.alerts_sent, self.alert_delivery_failures, self.alerts_dropped,
-                       self.alerts_queued, self.alert_last_success):
-            metric.labels(destination=name)
-
-    def add_report_channel(self, channel: str) -> None:
-        for outcome in ("success", "error"):
-            self.report_deliveries.labels(channel=channel, outcome=outcome)
-        self.report_delivery_last_success.labels(channel=channel)
-
             raise ValueError(f"unknown compliance status {status!r}")
         for candidate in COMPLIANCE_STATUSES:
             self.compliance_status.labels(framework=framework, requirement=requirement,
