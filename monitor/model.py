@@ -5,7 +5,7 @@ dataclasses are how Python code hands them around before they are written.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -14,7 +14,8 @@ from typing import Any, NamedTuple
 import orjson
 
 __all__ = ["ControlResult", "ControlStatus", "DeadLetter", "Document", "EncodedSource", "Finding",
-           "RawRecord", "Severity"]
+           "RawRecord", "STATUS_SEVERITY", "Severity", "rollup_status",
+           "worst_status"]
 
 
 class RawRecord(NamedTuple):
@@ -118,6 +119,38 @@ class ControlStatus(StrEnum):
     not_applicable = "not_applicable"
     manual = "manual"
     waived = "waived"
+
+
+#: worst first: a roll-up takes the first of these present
+STATUS_SEVERITY: tuple[ControlStatus, ...] = (
+    ControlStatus.failed, ControlStatus.insufficient_data, ControlStatus.waived,
+    ControlStatus.passed, ControlStatus.not_applicable, ControlStatus.manual)
+_SEVERITY_RANK = {status.value: rank for rank, status in enumerate(STATUS_SEVERITY)}
+
+
+def worst_status(statuses: Iterable[str], default: str = ControlStatus.manual) -> ControlStatus:
+    """The most severe of ``statuses`` in ``STATUS_SEVERITY`` order (unknown values are left
+    out); ``default`` when none is known."""
+    known = [str(s) for s in statuses if str(s) in _SEVERITY_RANK]
+    return ControlStatus(min(known, key=_SEVERITY_RANK.__getitem__) if known else default)
+
+
+def rollup_status(statuses: Iterable[str]) -> ControlStatus:
+    """The status of a whole from its parts: a requirement from its controls, a control from
+    its periods. The one roll-up, used by the compliance job, the stats job and the reports.
+
+    Manual parts say nothing about the automated ones and are left out (none left: ``manual``);
+    when every part is waived the whole is ``waived``, when every part is not applicable it is
+    ``not_applicable``; otherwise the worst of the rest, not-applicable parts left out
+    (fail > insufficient_data > waived > pass)."""
+    automated = [str(s) for s in statuses if str(s) != ControlStatus.manual]
+    if not automated:
+        return ControlStatus.manual
+    if all(s == ControlStatus.waived for s in automated):
+        return ControlStatus.waived
+    if all(s == ControlStatus.not_applicable for s in automated):
+        return ControlStatus.not_applicable
+    return worst_status([s for s in automated if s != ControlStatus.not_applicable] or automated)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from ..model import STATUS_SEVERITY, worst_status
+
 __all__ = [
     "STATUSES",
     "STATUS_LABELS",
@@ -40,20 +42,17 @@ __all__ = [
     "worst",
 ]
 
-#: display order, worst first
-STATUSES: tuple[str, ...] = ("fail", "insufficient_data", "waived", "pass", "not_applicable",
-                             "manual")
+#: display order, worst first (the roll-up's order)
+STATUSES: tuple[str, ...] = tuple(status.value for status in STATUS_SEVERITY)
 STATUS_LABELS = {
     "fail": "Fail", "insufficient_data": "Insufficient data", "waived": "Waived",
     "pass": "Pass", "not_applicable": "Not applicable", "manual": "Manual (assessor)",
 }
-_RANK = {status: rank for rank, status in enumerate(STATUSES)}
 
 
 def worst(statuses: list[str] | tuple[str, ...], default: str = "manual") -> str:
     """The most severe status of ``statuses`` (fail > insufficient_data > waived > pass > ...)."""
-    known = [s for s in statuses if s in _RANK]
-    return min(known, key=_RANK.__getitem__) if known else default
+    return worst_status(statuses, default).value
 
 
 @dataclass(frozen=True, slots=True)

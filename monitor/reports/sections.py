@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from ..identifiers import TICKET, shas_in
+from ..model import rollup_status
 from .data import (
     STATUSES,
     ChangeControl,
@@ -107,14 +108,7 @@ def control_status(evaluated: str, completeness: float | None, gapped_sources: l
 
 
 def requirement_status(control_statuses: list[str]) -> str:
-    automated = [s for s in control_statuses if s != "manual"]
-    if not automated:
-        return "manual"
-    if all(s == "waived" for s in automated):
-        return "waived"
-    if all(s == "not_applicable" for s in automated):
-        return "not_applicable"
-    return worst([s for s in automated if s != "not_applicable"] or automated)
+    return rollup_status(control_statuses).value
 
 
 def waivers_for(waivers: Iterable[Waiver], control: str, requirements: Iterable[str]) -> list[Waiver]:
