@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from ..errors import StoreError
 from ..metrics.collectors import Positions
 from ..metrics.definitions import Metrics
+from ..model import rollup_status
 from ..settings import Settings
 from ..store import Store
 from ..store import stats as store_stats
@@ -40,7 +41,7 @@ async def refresh_stats(store: Store, metrics: Metrics, positions: Positions,
             last_eval[row.framework] = max(last_eval.get(row.framework, 0), row.evaluated_at)
     scores: dict[str, list[int]] = {}
     for (framework, requirement), statuses in by_requirement.items():
-        status = _worst(statuses)
+        status = rollup_status(statuses).value
         if requirement not in components.frameworks.get(framework, [requirement]):
             continue  # only the bounded catalogue set becomes a label value
         metrics.set_requirement_status(framework, requirement, status)
@@ -66,11 +67,3 @@ async def refresh_stats(store: Store, metrics: Metrics, positions: Positions,
     return RunReport(counts={"open_findings": sum(open_findings.values()),
                              "controls": len(rows)})
 
-
-_ORDER = {"fail": 0, "insufficient_data": 1, "waived": 2, "manual": 3, "pass": 4,
-          "not_applicable": 5}
-
-
-def _worst(statuses: list[str]) -> str:
-    known = [s for s in statuses if s in _ORDER]
-    return min(known, key=_ORDER.__getitem__) if known else "insufficient_data"
