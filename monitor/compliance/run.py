@@ -39,7 +39,7 @@ from typing import Any
 from ..errors import RuleError
 from ..inventory.model import Inventory
 from ..inventory.storage import read_inventory
-from ..model import ControlResult, ControlStatus
+from ..model import ControlResult, ControlStatus, rollup_status
 from ..resources import rules_dir
 from ..store import Store
 from ..store.compliance import put_documents, search_documents
@@ -57,16 +57,10 @@ __all__ = [
     "requirement_status",
     "result_document",
     "result_id",
-    "rollup",
     "summarize",
 ]
 
 log = logging.getLogger(__name__)
-
-#: worst first: a requirement takes the worst status of its automated controls
-_ORDER = (ControlStatus.failed, ControlStatus.insufficient_data, ControlStatus.passed,
-          ControlStatus.not_applicable)
-
 
 def load_pack(rules_root: Path | None = None) -> tuple[Catalogue, list[Control], dict[str, Source]]:
     """Catalogue, controls and sources from ``<rules_root>/pci`` (default: the bundled rules),
@@ -141,16 +135,6 @@ class Summary:
                 "by_status": self.by_status, "score": self.score}
 
 
-def rollup(statuses: list[ControlStatus]) -> ControlStatus:
-    """Worst status of a requirement's automated controls (fail > insufficient > pass > n/a)."""
-    if not statuses:
-        return ControlStatus.manual
-    for status in _ORDER:
-        if status in statuses:
-            return status
-    return ControlStatus.insufficient_data
-
-
 def summarize(catalogue: Catalogue, results: list[ControlResult]) -> Summary:
     """Per-requirement status (every requirement of the catalogue) and the framework score."""
     by_control = {r.control_id: r.status for r in results}
@@ -159,7 +143,7 @@ def summarize(catalogue: Catalogue, results: list[ControlResult]) -> Summary:
         automated = [by_control[c] for c in requirement.controls
                      if c in by_control and by_control[c] != ControlStatus.manual]
         missing = [c for c in requirement.controls if c not in by_control]
-        status = rollup(automated)
+        status = rollup_status(automated)
         if missing and automated and status == ControlStatus.passed:
             status = ControlStatus.insufficient_data  # a covering control was not evaluated
         statuses[requirement.id] = status.value
@@ -238,8 +222,7 @@ def _combine(control_id: str, docs: list[dict[str, Any]], start: datetime, end: 
             cursor = span_end
     share = covered / max((end - start).total_seconds(), 1)
     manual = all(s == ControlStatus.manual for s in statuses)
-    status = ControlStatus.manual if manual else rollup(
-        [s for s in statuses if s != ControlStatus.manual])
+    status = rollup_status(statuses)
     if not manual and share < 0.999 and status != ControlStatus.failed:
         status = ControlStatus.insufficient_data
         reasons.insert(0, f"evaluated for {share:.0%} of the period")
@@ -271,7 +254,7 @@ async def requirement_status(store: Store, catalogue: Catalogue, start: datetime
             if c in manual and not by_control.get(c) else _combine(c, by_control.get(c, []), start, end)
             for c in requirement.controls)
         automated = [ControlStatus(s.status) for s in summaries if s.status != "manual"]
-        status = rollup(automated)
+        status = rollup_status(automated)
         rows.append(RequirementStatus(requirement.id, requirement.title, status.value,
                                       "automated" if automated else "manual", summaries,
                                       requirement.manual))
