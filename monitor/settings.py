@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import (BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator,
                       model_validator)
@@ -241,7 +241,10 @@ class SyslogSource(_Model):
 
 
 class FileSource(_Model):
+    #: glob patterns; relative ones are taken from the settings file's folder
     paths: list[str] = Field(default_factory=list)
+    #: fields holding path strings (globs) rather than ``Path`` values, resolved all the same
+    path_strings: ClassVar[tuple[str, ...]] = ("paths",)
     schedule: Schedule = Schedule(interval_seconds=300)
 
 
@@ -616,6 +619,43 @@ class Settings(_Model):
     kibana: KibanaSettings = KibanaSettings()
     #: where relative paths in this file are resolved (the file's folder); set by the loader
     base_dir: Path = Field(default=Path("."), exclude=True)
+
+    @model_validator(mode="after")
+    def _paths_from_base_dir(self) -> Settings:
+        """Every relative path of the file, resolved once against ``base_dir``: the daemon, the
+        CLI and the reports then read the same files whatever the working directory."""
+        resolved = _resolve_paths(self, self.base_dir)
+        assert isinstance(resolved, Settings)
+        return resolved
+
+
+def _resolve_paths(model: BaseModel, base: Path) -> BaseModel:
+    """A copy of ``model`` whose relative ``Path`` values (also in lists and nested models, and
+    the ``path_strings`` a model names) are joined to ``base``."""
+    def one(value: Any) -> Any:
+        if isinstance(value, Path):
+            return value if value.is_absolute() else base / value
+        if isinstance(value, BaseModel):
+            return _resolve_paths(value, base)
+        if isinstance(value, list):
+            return [one(item) for item in value]
+        if isinstance(value, dict):
+            return {key: one(item) for key, item in value.items()}
+        return value
+
+    strings = getattr(type(model), "path_strings", ())
+    update: dict[str, Any] = {}
+    for name in type(model).model_fields:
+        if name == "base_dir":
+            continue
+        value = getattr(model, name)
+        if name in strings:
+            new = [p if Path(p).is_absolute() else str(base / p) for p in value]
+        else:
+            new = one(value)
+        if new is not value and new != value:
+            update[name] = new
+    return model.model_copy(update=update) if update else model
 
 
 def _issue_from_error(file: str, error: dict[str, Any]) -> ConfigIssue:

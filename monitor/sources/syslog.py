@@ -181,6 +181,10 @@ class SyslogReceiver:
         self._connections: set[asyncio.Task[Any]] = set()
         self._stopping = False
         self._degraded = not self.spool.empty()  # leftover spool from a previous run
+        #: UDP overflowed the queue: later datagrams go to the spool too (order) until the
+        #: flusher, once the ``_ahead`` records queued before the overflow are written, drains it
+        self._overflow = False
+        self._ahead = 0
         self._last_error_log = 0.0
         self.addresses: dict[str, tuple[str, int]] = {}
 
@@ -271,10 +275,17 @@ class SyslogReceiver:
         return RawRecord(SOURCE, line, self.clock())
 
     def offer_nowait(self, line: bytes) -> None:
+        """UDP intake (no backpressure): the queue, or the spool when the queue is full and
+        until the spool is drained again, so records keep their order."""
         record = self._record(line)
+        if self._overflow:
+            self._to_spool([record])
+            return
         try:
             self.queue.put_nowait(record)
         except asyncio.QueueFull:
+            self._overflow = True
+            self._ahead = self.queue.qsize()
             self._to_spool([record])
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -351,6 +362,7 @@ class SyslogReceiver:
                 if time.monotonic() >= deadline or self._stopping:
                     break
                 await asyncio.sleep(0.01)
+        self._ahead = max(0, self._ahead - len(batch))
         return batch
 
     async def _flush_loop(self) -> None:
@@ -365,7 +377,7 @@ class SyslogReceiver:
                 if time.monotonic() - last_probe >= self.probe_interval or self._stopping:
                     last_probe = time.monotonic()
                     if await self._replay():
-                        self._degraded = False
+                        self._degraded = self._overflow = False
                         log.warning("syslog: Elasticsearch is back; spool replayed")
                     elif self._stopping:
                         break
@@ -384,6 +396,8 @@ class SyslogReceiver:
                 self._to_spool(batch)
                 self.spool.flush()
                 log.error("syslog: Elasticsearch unreachable; spooling to %s", self.spool.dir)
+            elif self._overflow and not self._ahead:
+                await self._drain_overflow()
         self.spool.flush()
 
     def _normalize(self, batch: list[RawRecord]) -> tuple[list[Document | DeadLetter], float]:
@@ -428,8 +442,18 @@ class SyslogReceiver:
             self.counters.last_event_unixtime = max(self.counters.last_event_unixtime, newest)
         return True
 
-    async def _replay(self) -> bool:
-        if self.store is not None and not await self.store.ready():
+    async def _drain_overflow(self) -> None:
+        """The writer has capacity and everything queued before the overflow is written:
+        replay the spool now (oldest first), not only after an outage."""
+        if await self._replay(probe=False):
+            self._overflow = False  # no await since the spool was seen empty
+        else:
+            self._degraded = True
+            self.counters.es_unavailable += 1
+            log.error("syslog: Elasticsearch unreachable; spooling to %s", self.spool.dir)
+
+    async def _replay(self, probe: bool = True) -> bool:
+        if probe and self.store is not None and not await self.store.ready():
             return False
         rounds = 0
         while not self.spool.empty():  # records spooled during the replay are replayed too
