@@ -127,8 +127,7 @@ def _inventory_path(args: argparse.Namespace) -> Path:
     settings = load_or_exit(args)
     if settings.rules.inventory_file is None:
         raise _Usage("no inventory file: give FILE or set rules.inventory_file")
-    path = settings.rules.inventory_file
-    return path if path.is_absolute() else settings.base_dir / path
+    return settings.rules.inventory_file
 
 
 def _evaluate(args: argparse.Namespace) -> int:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 from datetime import date
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .common import (
@@ -111,9 +110,7 @@ async def _sync_all(settings: Settings, sources: list[tuple[str, Any]], since: s
                 rewound = (await rewind(state, cfg, cursor_keys(kind, cfg), since)
                            if since else [])
                 if kind == "git":
-                    mirror_dir = cfg.mirror_dir if cfg.mirror_dir.is_absolute() else \
-                        settings.base_dir / cfg.mirror_dir
-                    stats = await sync_repo(cfg, store, writer, state, Path(mirror_dir),
+                    stats = await sync_repo(cfg, store, writer, state, cfg.mirror_dir,
                                             since=since, progress=progress)
                 elif kind == "github":
                     stats = await sync_github(cfg, store, writer, state)

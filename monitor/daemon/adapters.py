@@ -15,7 +15,6 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from .components import Components, Context
@@ -34,12 +33,6 @@ def build_components(ctx: Context) -> Components:
     for wire in WIRES:
         wire(ctx, components)
     return components
-
-
-def _resolve(ctx: Context, path: Path | None) -> Path | None:
-    if path is None:
-        return None
-    return path if path.is_absolute() else ctx.settings.base_dir / path
 
 
 # -- Check Point ---------------------------------------------------------------------------
@@ -110,7 +103,7 @@ def _wire_files(ctx: Context, components: Components) -> None:
     from ..sources.logfiles import scan_once
     name = "files"
     keep = ctx.settings.elasticsearch.keep_original
-    cfg = files.model_copy(update={"paths": [str(_resolve(ctx, Path(p))) for p in files.paths]})
+    cfg = files  # paths are resolved against the settings file's folder at load
 
     async def pull() -> RunReport:
         stats = await scan_once(cfg, ctx.writer_for(name), ctx.state, keep_original=keep)
@@ -173,8 +166,7 @@ def _wire_syslog(ctx: Context, components: Components) -> None:
         components.sources["syslog"] = int(syslog.spool.max_bytes)
         return
     from ..sources.syslog import SyslogReceiver
-    spool = syslog.spool.model_copy(update={"dir": _resolve(ctx, syslog.spool.dir)})
-    cfg = syslog.model_copy(update={"spool": spool})
+    cfg = syslog
     receiver = SyslogReceiver(cfg, ctx.writer_for("syslog"), store=ctx.store,
                               keep_original=ctx.settings.elasticsearch.keep_original)
     components.services.append(_ReceiverService(
@@ -191,7 +183,7 @@ def _wire_git(ctx: Context, components: Components) -> None:
         return
     from ..sources.git import sync_repo
     for cfg in repos:
-        cache = _resolve(ctx, cfg.mirror_dir) or cfg.mirror_dir
+        cache = cfg.mirror_dir
 
         async def pull(cfg=cfg, cache=cache) -> RunReport:
             cache.mkdir(parents=True, exist_ok=True)
@@ -234,9 +226,9 @@ def _wire_rules(ctx: Context, components: Components) -> None:
     from ..detect.loader import load_rules
     from ..findings.exceptions import load_exceptions
     settings = ctx.settings.rules
-    dirs = [_resolve(ctx, d) for d in settings.dirs] or None
+    dirs = list(settings.dirs) or None
     ruleset = load_rules(dirs)  # raises RuleValidationError with every issue
-    exceptions = load_exceptions(_resolve(ctx, settings.exceptions_file))
+    exceptions = load_exceptions(settings.exceptions_file)
     rules = [rule for rule in ruleset if rule.enabled]
     components.rule_ids.extend(rule.id for rule in rules)
     for rule in rules:
@@ -283,14 +275,12 @@ def _wire_rules(ctx: Context, components: Components) -> None:
 def _wire_compliance(ctx: Context, components: Components) -> None:
     from ..compliance.run import evaluate_period, load_pack, publish_metrics, summarize
     # a configured rules folder with a pci/ pack replaces the bundled one
-    roots = [d for d in (_resolve(ctx, d) for d in ctx.settings.rules.dirs)
-             if d is not None and (d / "pci").is_dir()]
+    roots = [d for d in ctx.settings.rules.dirs if (d / "pci").is_dir()]
     catalogue, controls, sources = load_pack(roots[0] if roots else None)  # RuleError if bad
     components.control_ids.extend(c.id for c in controls)
     components.frameworks[catalogue.framework] = list(catalogue.ids)
     metrics = ctx.metrics
-    inventory_file = _resolve(ctx, ctx.settings.rules.inventory_file) \
-        if ctx.settings.rules.inventory_file else None
+    inventory_file = ctx.settings.rules.inventory_file
     if inventory_file is not None:
         from ..inventory import load_inventory
         inventory = load_inventory(inventory_file)  # RuleError if bad: refuse to start/reload
@@ -327,7 +317,7 @@ def _wire_reports(ctx: Context, components: Components) -> None:
     from ..reports import scheduled
     render = scheduled.render_scheduled
     settings = ctx.settings.reports
-    out_dir = _resolve(ctx, settings.dir)
+    out_dir = settings.dir
     for kind in settings.kinds:
         async def run(kind=kind) -> RunReport:
             result = await render(ctx.store, kind, ctx.settings, out_dir, datetime.now(UTC))
