@@ -19,7 +19,7 @@ from typing import Any
 
 from .components import Components, Context
 from .jobs import JobSpec, RuleRun, RunReport, cron, interval
-from .wire_alerting import wire_alerting
+from .wire_alerting import report_delivery, wire_alerting
 
 __all__ = ["WIRES", "build_components"]
 
@@ -318,12 +318,15 @@ def _wire_reports(ctx: Context, components: Components) -> None:
     render = scheduled.render_scheduled
     settings = ctx.settings.reports
     out_dir = settings.dir
+    deliver = report_delivery(ctx)  # email / folder copy after the render (alerting settings)
     for kind in settings.kinds:
         async def run(kind=kind) -> RunReport:
             result = await render(ctx.store, kind, ctx.settings, out_dir, datetime.now(UTC))
             ctx.metrics.report_last_success.labels(framework=kind.framework,
                                                    period=kind.period).set(
                 datetime.now(UTC).timestamp())
+            if deliver is not None:
+                await deliver(result)
             detail = {"path": str(result.path)}
             return RunReport(detail=detail)
 

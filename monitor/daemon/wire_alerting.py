@@ -8,14 +8,15 @@
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 from .jobs import JobSpec, RunReport, interval
 
 if TYPE_CHECKING:  # the daemon split moves these; only their shape matters here
     from .components import Components, Context
 
-__all__ = ["wire_alerting"]
+__all__ = ["report_delivery", "wire_alerting"]
 
 
 def _rule_notes(ctx: Context) -> dict[str, str]:
@@ -49,3 +50,17 @@ def wire_alerting(ctx: Context, components: Components) -> None:
                                    active_only=False))
     components.closers.append(alerting.close)
 
+
+
+def report_delivery(ctx: Context) -> Callable[[Any], Awaitable[None]] | None:
+    """What the report job calls after a render (``None``: no channel configured). Delivery
+    retries inside; a failure is counted and recorded, never fails the rendered report."""
+    cfg = ctx.settings.alerting.report_delivery
+    if cfg.smtp is None and cfg.copy_to is None:
+        return None
+    from ..alerting.reports import deliver_report
+
+    async def deliver(record: Any) -> None:
+        await deliver_report(record, cfg, ctx.metrics, ctx.state, base_dir=ctx.settings.base_dir)
+
+    return deliver
