@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+"""The demo's closing summary, from the JSON the demo's own commands printed.
+
+    demo_summary.py --scenarios S.json --rules R.json --compliance C.json --report P.json
+
+``S.json``: ``[{"name": "port_scan", "at": "2026-12-01T01:00:00Z"}, ...]`` (what was injected).
+A finding belongs to a scenario when it was first seen within ``--span`` minutes after the
+scenario started (the demo spaces scenarios an hour apart); any other finding was raised on
+clean traffic, and there should be none. Output is deterministic for the same inputs.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter
+from datetime import datetime, timedelta
+from pathlib import Path
+
+
+def _time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _seen(finding: dict) -> datetime:
+    return _time(finding.get("first_seen") or finding["window"]["start"])
+
+
+def summarize(scenarios: list[dict], findings: list[dict], compliance: dict, report: dict,
+              span: timedelta) -> list[str]:
+    claimed: set[str] = set()
+    lines = ["Summary", "  scenarios injected -> findings raised"]
+    for scenario in sorted(scenarios, key=lambda s: s["at"]):
+        start = _time(scenario["at"])
+        mine = [f for f in findings
+                if start - timedelta(minutes=1) <= _seen(f) < start + span]
+        claimed.update(f["id"] for f in mine)
+        rules = Counter(f["rule"] for f in mine)
+        mark = "\u2714" if mine else "\u2716"
+        found = ", ".join(f"{rule} x{n}" if n > 1 else rule for rule, n in sorted(rules.items()))
+        lines.append(f"    {mark} {scenario['name']:<24} {found or 'no finding'}")
+    clean = [f for f in findings if f["id"] not in claimed]
+    lines.append(f"  findings on clean traffic: {len(clean)} (should be 0)")
+    for rule, count in sorted(Counter(f["rule"] for f in clean).items()):
+        lines.append(f"    {count:>5}  {rule}")
+    by_status = compliance["summary"]["by_status"]
+    lines.append("  PCI DSS controls by status: " + ", ".join(
+        f"{status} {by_status[status]}" for status in sorted(by_status)))
+    score = compliance["summary"].get("score_percent")
+    lines.append(f"  requirement score: {'n/a' if score is None else f'{score}%'}; "
+                 f"report status: {report['status']}")
+    for fmt, path in sorted(report["files"].items()):
+        lines.append(f"  report ({fmt}): {path}")
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    for name in ("scenarios", "rules", "compliance", "report"):
+        parser.add_argument(f"--{name}", type=Path, required=True)
+    parser.add_argument("--span", type=float, default=10.0, help="minutes after a scenario start")
+    args = parser.parse_args()
+    load = lambda path: json.loads(path.read_text())  # noqa: E731
+    lines = summarize(load(args.scenarios), load(args.rules)["results"], load(args.compliance),
+                      load(args.report), timedelta(minutes=args.span))
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
