@@ -9,8 +9,6 @@ through ``monitor.store.compliance`` only.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -38,8 +36,8 @@ class GatherResult:
 
 
 def inventory_digest(inventory: Inventory) -> str:
-    dump = inventory.model_dump(mode="json")
-    return hashlib.sha256(json.dumps(dump, sort_keys=True).encode()).hexdigest()
+    """The inventory's version (the same digest a threat finding records)."""
+    return inventory.digest()
 
 
 def missing_inventory(control: Control, params: dict[str, Any]) -> list[str]:

@@ -237,11 +237,15 @@ def _wire_rules(ctx: Context, components: Components) -> None:
     seen_runs: dict[str, Counter[str]] = {}
     seen_matches: dict[str, Counter[str]] = {}
     max_segment = timedelta(seconds=settings.max_backfill_segment_seconds)
+    from ..inventory import InventorySource
+    # re-read at every run: an inventory change applies at the next run, without a restart
+    inventory = InventorySource(settings.inventory_file)
 
     async def evaluate() -> RunReport:
         stats = await evaluate_due(rules, ctx.store, ctx.state, datetime.now(UTC),
                                    stats=engine_stats, exceptions=exceptions,
-                                   max_segment=max_segment)
+                                   max_segment=max_segment,
+                                   inventory=await inventory.current(ctx.store))
         runs = []
         for rule_id, rs in engine_stats.rules.items():
             runs_delta = rs.runs - seen_runs.get(rule_id, Counter())
@@ -262,6 +266,7 @@ def _wire_rules(ctx: Context, components: Components) -> None:
                                  "created": stats.created, "duplicates": stats.duplicates,
                                  "errors": len(stats.errors), "gaps": len(stats.gaps),
                                  "truncated": len(stats.truncated),
+                                 "unbound": len(stats.unbound),
                                  "round_trips": stats.round_trips}, rules=tuple(runs),
                          detail={"first_error": next(iter(stats.errors.values()))[:500]}
                          if stats.errors else {})

@@ -20,11 +20,25 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from .schema import Rule, Step
 from ..timefmt import iso_ms
+from .schema import Rule, Step
 
-__all__ = ["iso", "scope", "keys_filter", "calendar_filter", "base_query", "step_query", "time_range", "key_filter", "bool_filter",
-           "composite_sources", "evidence_body", "sequence_eql", "seconds", "interval"]
+__all__ = [
+    "base_query",
+    "bool_filter",
+    "calendar_filter",
+    "composite_sources",
+    "evidence_body",
+    "interval",
+    "iso",
+    "key_filter",
+    "keys_filter",
+    "scope",
+    "seconds",
+    "sequence_eql",
+    "step_query",
+    "time_range",
+]
 
 
 iso = iso_ms
@@ -45,6 +59,16 @@ def _lucene(text: str) -> dict[str, Any]:
 
 
 def base_query(rule: Rule) -> dict[str, Any]:
+    """The rule's condition, with its ``filters`` ANDed (inventory sets already expanded)."""
+    if rule.filters:
+        unbound = [f for f in rule.filters if isinstance(f, str)]
+        if unbound:
+            raise ValueError(f"rule {rule.id}: {unbound[0]} not expanded (rule not bound)")
+        return bool_filter(_own_query(rule), *rule.filters)
+    return _own_query(rule)
+
+
+def _own_query(rule: Rule) -> dict[str, Any]:
     if rule.query_dsl is not None:
         return rule.query_dsl
     if rule.query is not None:
@@ -79,24 +103,27 @@ def calendar_filter(rule: Rule, start: datetime, end: datetime) -> dict[str, Any
     cal = rule.calendar
     if cal is None:
         return None
+    if cal.inventory and not cal.windows:
+        raise ValueError(f"rule {rule.id}: calendar from the inventory, but the rule is not bound")
     from zoneinfo import ZoneInfo
 
     zone = ZoneInfo(cal.timezone)
-    open_s, close_s = cal.hours.split("-")
-    oh, om = (int(x) for x in open_s.split(":"))
-    ch, cm = (int(x) for x in close_s.split(":"))
-    day = start.astimezone(zone).date() - timedelta(days=1)
-    last = end.astimezone(zone).date() + timedelta(days=1)
-    ranges = []
-    while day <= last and len(ranges) < MAX_CALENDAR_DAYS:
-        if day.isoweekday() in cal.days:
-            lo = datetime(day.year, day.month, day.day, oh, om, tzinfo=zone)
-            hi = (datetime(day.year, day.month, day.day, tzinfo=zone) + timedelta(days=1)
-                  if (ch, cm) == (24, 0) else datetime(day.year, day.month, day.day, ch, cm,
-                                                         tzinfo=zone))
-            if hi > lo:
-                ranges.append(time_range(lo, hi))
-        day += timedelta(days=1)
+    ranges: list[dict[str, Any]] = []
+    for window in cal.open_windows:
+        open_s, close_s = window.hours.split("-")
+        oh, om = (int(x) for x in open_s.split(":"))
+        ch, cm = (int(x) for x in close_s.split(":"))
+        day = start.astimezone(zone).date() - timedelta(days=1)
+        last = end.astimezone(zone).date() + timedelta(days=1)
+        while day <= last and len(ranges) < MAX_CALENDAR_DAYS:
+            if day.isoweekday() in window.days:
+                lo = datetime(day.year, day.month, day.day, oh, om, tzinfo=zone)
+                hi = (datetime(day.year, day.month, day.day, tzinfo=zone) + timedelta(days=1)
+                      if (ch, cm) == (24, 0) else datetime(day.year, day.month, day.day, ch, cm,
+                                                             tzinfo=zone))
+                if hi > lo:
+                    ranges.append(time_range(lo, hi))
+            day += timedelta(days=1)
     inside: dict[str, Any] = {"bool": {"should": ranges or [{"match_none": {}}],
                                        "minimum_should_match": 1}}
     return inside if cal.match == "inside" else {"bool": {"must_not": [inside]}}

@@ -50,18 +50,27 @@ from ..errors import ConflictError, MonitorError
 from ..findings.build import finding_doc, finding_id
 from ..findings.exceptions import FindingException, match_exception
 from ..findings.store import write_findings
+from ..inventory.model import Inventory
 from ..model import Finding
 from ..store import StateDoc, StateStore, Store
 from ..store.search import SearchStats, eql_search, msearch
+from .bind import bind_all
 from .compile import evidence_body, iso
 from .schema import Rule
 from .types import RUNNERS
 from .types.base import Ctx, Draft, Gen, Search, lockstep, mark_truncated, to_dt
 from .types.cardinality import PAIRS
 
-__all__ = ["evaluate_due", "evaluate_range", "EvalStats", "EngineStats", "RuleStats",
-           "RuleSearchError",
-           "state_key", "floor_second"]
+__all__ = [
+    "EngineStats",
+    "EvalStats",
+    "RuleSearchError",
+    "RuleStats",
+    "evaluate_due",
+    "evaluate_range",
+    "floor_second",
+    "state_key",
+]
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +135,9 @@ class EvalStats:
     errors: dict[str, str] = field(default_factory=dict)
     #: rule id -> what a flood cut (``max_findings``); the run still succeeded
     truncated: dict[str, str] = field(default_factory=dict)
+    #: rule id -> the inventory keys it needs that are empty: not evaluated (no findings, its
+    #: window does not move, so it is judged once the inventory has them)
+    unbound: dict[str, tuple[str, ...]] = field(default_factory=dict)
     round_trips: int = 0
     searches: int = 0
     took_ms: int = 0
@@ -251,7 +263,9 @@ def to_finding(rule: Rule, d: Draft, store: Store) -> Finding:
         group=d.group, count=d.count, query=query, sample_ids=d.sample_ids,
         first_seen=d.first_seen, last_seen=d.last_seen, mitre_tactics=rule.tactics,
         mitre_techniques=rule.techniques, pci_requirements=rule.pci_dss_v4_0_1,
-        description=rule.description, extra=d.extra)
+        description=rule.description,
+        extra={**d.extra, "inventory_sha256": rule.bound_inventory} if rule.bound_inventory
+        else d.extra)
 
 
 def _docs(rule: Rule, drafts: list[Draft], store: Store, exceptions: Sequence[FindingException],
@@ -335,13 +349,15 @@ async def evaluate_range(rules: Iterable[Rule], store: Store, start: datetime, e
                          write: bool = False, exceptions: Sequence[FindingException] = (),
                          now: datetime | None = None,
                          max_segment: timedelta = timedelta(hours=1),
-                         search_stats: SearchStats | None = None) -> EvalStats:
-    """Evaluate ``[start, end)`` for ``rules`` without touching window state."""
+                         search_stats: SearchStats | None = None,
+                         inventory: Inventory | None = None) -> EvalStats:
+    """Evaluate ``[start, end)`` for ``rules`` without touching window state. Rules naming
+    inventory sets are bound to ``inventory`` first (see ``bind.py``)."""
     began = time.perf_counter()
     now = now or datetime.now(UTC)
     out = EvalStats()
     sstats = search_stats or SearchStats()
-    rules = [r for r in rules]
+    rules, out.unbound = bind_all(list(rules), inventory, now.date())
     rounds = (((s, e), [(r, s, e) for r in rules]) for s, e in _segments(start, end, max_segment))
     async with aclosing(_rounds(rounds, store, sstats)) as searched:
         async for (seg_start, seg_end), results in searched:
@@ -407,14 +423,19 @@ async def evaluate_due(rules: Iterable[Rule], store: Store, state: StateStore, n
                        stats: EngineStats | None = None,
                        exceptions: Sequence[FindingException] = (),
                        max_segment: timedelta = timedelta(hours=1), dry_run: bool = False,
-                       fault: Fault | None = None) -> EvalStats:
+                       fault: Fault | None = None,
+                       inventory: Inventory | None = None) -> EvalStats:
     """Evaluate every due, enabled rule once (see module docstring). ``fault`` is a test hook
-    called as ``fault(point, rule_id)`` at ``searched``, ``committed`` and ``written``."""
+    called as ``fault(point, rule_id)`` at ``searched``, ``committed`` and ``written``.
+    ``inventory`` is read by the caller at every run, so a changed inventory applies at once."""
     began = time.perf_counter()
     stats = stats or EngineStats()
     out = EvalStats()
     sstats = SearchStats()
-    rules = [r for r in rules if r.enabled]
+    rules, out.unbound = bind_all([r for r in rules if r.enabled], inventory, now.date())
+    for rule_id, missing in out.unbound.items():
+        stats.rule(rule_id).runs["skipped"] += 1
+        log.warning("rule %s not evaluated: the inventory lacks %s", rule_id, ", ".join(missing))
     plans: list[_Plan] = []
     for rule in rules:
         rstats = stats.rule(rule.id)

@@ -18,6 +18,10 @@
         findings: []
 
 No expression language: ``vary`` only knows arithmetic sequences and cycles.
+
+Rules that name inventory sets are bound to the example inventory
+(``rules/inventory.example.yaml``); a case may give ``inventory:`` (top-level keys replaced
+over the example), so a fixture can show the same rule on a network unlike the example's.
 ``run_fixtures(loaded, store)`` bulk-loads every case once, each document labelled
 ``labels.fixture: <case>``, and evaluates each case's ``[from, to)`` with ``evaluate_range``
 (no state, no writes) on the rule restricted to its label (``scoped_rule``: same ids and
@@ -25,6 +29,7 @@ windows), then compares the finding groups exactly. Cases never see each other's
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import uuid
@@ -34,7 +39,10 @@ from typing import Any
 
 import orjson
 
+from ..inventory.load import inventory_from_dict
+from ..inventory.model import Inventory
 from ..model import Document
+from ..resources import rules_dir
 from ..store import BulkWriter, Store
 from ..yamlio import load_yaml
 from .compile import base_query
@@ -42,7 +50,7 @@ from .engine import evaluate_range
 from .loader import LoadedRule, fixtures_path
 from .schema import Rule, RuleIssue, RuleValidationError, parse_duration
 
-__all__ = ["Case", "CaseResult", "load_cases", "expand", "nest", "run_case", "run_fixtures"]
+__all__ = ["Case", "CaseResult", "expand", "load_cases", "nest", "run_case", "run_fixtures"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +60,7 @@ class Case:
     end: datetime
     docs: dict[str, list[tuple[str, dict[str, Any]]]]
     expected: dict[str, int]
+    inventory: Inventory | None = None
 
 
 @dataclass
@@ -126,6 +135,16 @@ def _group_text(group: dict[str, Any]) -> str:
     return "|".join(f"{k}={norm(v)}" for k, v in sorted(group.items())) or "-"
 
 
+@functools.cache
+def _example() -> dict[str, Any]:
+    return load_yaml(rules_dir() / "inventory.example.yaml")
+
+
+def fixture_inventory(over: dict[str, Any] | None = None) -> Inventory:
+    """The example inventory, with ``over``'s top-level keys replacing the example's."""
+    return inventory_from_dict({**_example(), **(over or {})}, "fixture inventory")
+
+
 def load_cases(entry: LoadedRule) -> list[Case]:
     path = fixtures_path(entry.path)
     if not path.is_file():
@@ -146,7 +165,8 @@ def load_cases(entry: LoadedRule) -> list[Case]:
         for f in raw.get("findings") or []:
             key = _group_text(f.get("group") or {})
             expected[key] = expected.get(key, 0) + int(f.get("count", 1))
-        cases.append(Case(str(raw.get("name", f"case {i}")), start, end, docs, expected))
+        cases.append(Case(str(raw.get("name", f"case {i}")), start, end, docs, expected,
+                          fixture_inventory(raw.get("inventory"))))
     if not cases:
         raise RuleValidationError([RuleIssue(str(path), entry.rule.id, "cases", "at least one case")])
     return cases
@@ -156,8 +176,7 @@ def scoped_rule(rule: Rule, label: str) -> Rule:
     """The rule restricted to documents labelled ``labels.fixture: <label>`` (its own query and,
     for reconcile, its B query); ids, windows and everything else unchanged."""
     term = {"term": {"labels.fixture": label}}
-    update: dict[str, Any] = {"query": None,
-                              "query_dsl": {"bool": {"filter": [base_query(rule), term]}}}
+    update: dict[str, Any] = {"filters": (*rule.filters, term)}
     if rule.reconcile is not None:
         b = rule.reconcile.b
         b_query = base_query(rule.model_copy(update={"query": b.query, "query_dsl": b.query_dsl}))
@@ -188,7 +207,10 @@ async def _load_cases(store: Store, batch: list[tuple[str, Case]]) -> str | None
 async def _evaluate(entry: LoadedRule, label: str, case: Case, store: Store) -> CaseResult:
     rule = entry.rule
     stats = await evaluate_range([scoped_rule(rule, label)], store, case.start, case.end,
-                                 write=False)
+                                 write=False, inventory=case.inventory or fixture_inventory())
+    if stats.unbound:
+        return CaseResult(rule.id, rule.name, case.name, False, case.expected, {},
+                          error="inventory lacks " + ", ".join(stats.unbound[rule.id]))
     if stats.errors:
         return CaseResult(rule.id, rule.name, case.name, False, case.expected, {},
                           error="; ".join(stats.errors.values()))

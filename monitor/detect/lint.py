@@ -7,20 +7,90 @@
 * PCI DSS: every ``pci_dss_v4_0_1`` id exists in the requirements catalogue
   (``rules/pci/requirements.yaml``, written by the compliance side). While that file does not
   exist the check is skipped (``requirements_ids`` returns None) and says so;
-* triage note has a heading and the word "triage"; fixtures file present next to the rule.
+* triage note has a heading and the word "triage"; fixtures file present next to the rule;
+* inventory: every ``$inventory.<key>`` is a key the inventory provides; a ``stable`` rule holds
+  no literal private network (RFC 1918 / ULA address or CIDR) and no literal calendar: the
+  organisation's networks and calendars are inventory data, and a rule that hard-codes them
+  is silently wrong on every other network.
 """
 from __future__ import annotations
 
 import functools
+import ipaddress
+import re
 from pathlib import Path
 from typing import Any
 
+from ..inventory.expand import is_known_key, placeholder_names
 from ..resources import rules_dir
 from ..yamlio import load_yaml
+from .bind import inventory_needs
 from .loader import RuleSet, fixtures_path
-from .schema import RuleIssue
+from .schema import Rule, RuleIssue
 
-__all__ = ["lint", "attack_data", "requirements_ids", "default_requirements_file"]
+__all__ = [
+    "attack_data",
+    "default_requirements_file",
+    "inventory_issues",
+    "lint",
+    "literal_networks",
+    "requirements_ids",
+]
+
+#: an IPv4 address or CIDR inside any text (query strings escape the slash: 10.0.0.0\\/8)
+_IPV4 = re.compile(r"(?<![\d.])(\d{1,3}(?:\.\d{1,3}){3})(?:\\?/(\d{1,2}))?(?![\d.])")
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in (str(k), *_strings(v))]
+    if isinstance(value, (list, tuple)):
+        return [s for item in value for s in _strings(item)]
+    return [str(value)] if value is not None else []
+
+
+def literal_networks(rule: Rule) -> list[str]:
+    """Private (RFC 1918, link-local, ULA-style) addresses or networks written in the rule."""
+    texts = _strings([rule.query, rule.query_dsl, list(rule.filters)])
+    if rule.sequence is not None:
+        texts += _strings([[s.query, s.query_dsl, s.where] for s in rule.sequence.steps])
+    if rule.reconcile is not None:
+        texts += _strings([rule.reconcile.b.query, rule.reconcile.b.query_dsl])
+    found = []
+    for text in texts:
+        for match in _IPV4.finditer(text):
+            try:
+                address = ipaddress.ip_address(match.group(1))
+            except ValueError:
+                continue
+            if address.is_private and not address.is_loopback:
+                found.append(match.group(0).replace("\\", ""))
+    return sorted(set(found))
+
+
+def inventory_issues(rule: Rule, file: str) -> list[RuleIssue]:
+    issues = []
+    texts = [rule.query_dsl, list(rule.filters)]
+    for key in placeholder_names(texts):
+        if not is_known_key(key):
+            issues.append(RuleIssue(file, rule.id, "filters",
+                                    "an inventory key (see Inventory.params)", f"$inventory.{key}"))
+    needs = set(inventory_needs(rule))
+    for key in rule.optional_inventory:
+        if key not in needs:
+            issues.append(RuleIssue(file, rule.id, "optional_inventory",
+                                    "a key the rule names", key))
+    if rule.status == "stable":
+        for literal in literal_networks(rule):
+            issues.append(RuleIssue(file, rule.id, "query",
+                                    "inventory sets ($inventory.cde_networks, ...) instead of a "
+                                    "literal private network in a stable rule", literal))
+        if rule.calendar is not None and rule.calendar.inventory is None:
+            issues.append(RuleIssue(file, rule.id, "calendar",
+                                    "calendar: {inventory: change_windows | business_hours} "
+                                    "instead of literal days/hours in a stable rule",
+                                    f"{rule.calendar.days} {rule.calendar.hours}"))
+    return issues
 
 _ATTACK = Path(__file__).resolve().parent / "data" / "attack.yaml"
 
@@ -102,6 +172,7 @@ def lint(ruleset: RuleSet, requirements_file: Path | None = None, *,
         if "triage" not in note or "#" not in note:
             issues.append(RuleIssue(file, rule.id, "note",
                                     "a markdown triage guide (a heading and a 'Triage' section)"))
+        issues.extend(inventory_issues(rule, file))
         if require_fixtures and not fixtures_path(entry.path).is_file():
             issues.append(RuleIssue(file, rule.id, "fixtures",
                                     f"a fixtures file {fixtures_path(entry.path).name}"))

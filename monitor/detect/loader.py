@@ -17,8 +17,15 @@ from ..resources import rules_dir
 from ..yamlio import YamlError, load_yaml
 from .schema import Rule, RuleIssue, RuleValidationError, parse_rule
 
-__all__ = ["RuleSet", "LoadedRule", "iter_rule_files", "load_mapping", "load_rules",
-           "default_threat_dirs", "fixtures_path"]
+__all__ = [
+    "LoadedRule",
+    "RuleSet",
+    "default_threat_dirs",
+    "fixtures_path",
+    "iter_rule_files",
+    "load_mapping",
+    "load_rules",
+]
 
 FIXTURE_SUFFIX = ".fixtures.yaml"
 

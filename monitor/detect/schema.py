@@ -52,9 +52,21 @@ from ..issues import issues_from_validation
 from ..model import Severity
 
 __all__ = [
-    "RuleIssue", "RuleValidationError", "Duration", "parse_duration", "RuleMeta", "ThreatMapping",
-    "Schedule", "Suppress", "Calendar", "Rule", "RULE_TYPES", "RISK_BANDS", "parse_rule",
+    "RISK_BANDS",
+    "RULE_TYPES",
+    "Calendar",
+    "Duration",
+    "Rule",
+    "RuleIssue",
+    "RuleMeta",
+    "RuleValidationError",
+    "Schedule",
+    "Suppress",
+    "ThreatMapping",
+    "Window",
     "issues_from_validation",
+    "parse_duration",
+    "parse_rule",
 ]
 
 RULE_TYPES = ("match", "threshold", "cardinality", "new_terms", "flatline", "spike", "sequence",
@@ -93,6 +105,8 @@ def _positive(value: timedelta) -> timedelta:
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 FieldName = Annotated[str, Field(pattern=_FIELD.pattern, max_length=200)]
+#: a whole clause taken from the inventory (a ready-made query such as insecure_services_query)
+InventoryRef = Annotated[str, Field(pattern=r"^\$inventory\.[a-z_]+$")]
 
 
 class _Model(BaseModel):
@@ -145,7 +159,7 @@ class RuleMeta(_Model):
         return value
 
     @model_validator(mode="after")
-    def _band(self) -> "RuleMeta":
+    def _band(self) -> RuleMeta:
         low, high = RISK_BANDS[self.severity.value]
         if not low <= self.risk_score <= high:
             raise ValueError(f"risk_score {self.risk_score} outside the {self.severity.value} band "
@@ -169,16 +183,35 @@ class Schedule(_Model):
     delay: Duration = timedelta(minutes=1)
 
 
-class Calendar(_Model):
-    """Business hours / change windows, evaluated in query DSL as ``@timestamp`` ranges (no
-    scripts needed): ``match: outside`` keeps events outside the windows (after-hours admin
-    activity, a deployment outside the change window), ``inside`` keeps events inside."""
+class Window(_Model):
+    """One open window: ISO weekdays and an ``HH:MM-HH:MM`` time range."""
 
-    timezone: str = "UTC"
-    #: ISO weekdays the window is open (1 = Monday)
     days: tuple[int, ...] = (1, 2, 3, 4, 5)
     hours: str = Field("08:00-18:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d$")
+
+    @field_validator("days")
+    @classmethod
+    def _days(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if not value or any(d < 1 or d > 7 for d in value):
+            raise ValueError("ISO weekdays 1 (Monday) .. 7 (Sunday)")
+        return value
+
+
+class Calendar(Window):
+    """Business hours / change windows, evaluated in query DSL as ``@timestamp`` ranges (no
+    scripts needed): ``match: outside`` keeps events outside the windows (after-hours admin
+    activity, a deployment outside the change window), ``inside`` keeps events inside.
+
+    ``inventory: change_windows`` (or ``business_hours``) takes the windows from the inventory
+    when the rule is bound (``bind.py``); ``days``/``hours`` are then ignored. A literal
+    calendar is refused by the pack lint for a stable rule: the organisation's calendar is
+    inventory data, not rule text."""
+
+    timezone: str = "UTC"
     match: Literal["outside", "inside"] = "outside"
+    inventory: Literal["change_windows", "business_hours"] | None = None
+    #: the open windows once bound (empty: the single ``days``/``hours`` window)
+    windows: tuple[Window, ...] = ()
 
     @field_validator("timezone")
     @classmethod
@@ -190,12 +223,9 @@ class Calendar(_Model):
             raise ValueError("an IANA time zone such as UTC or Europe/Rome") from None
         return value
 
-    @field_validator("days")
-    @classmethod
-    def _days(cls, value: tuple[int, ...]) -> tuple[int, ...]:
-        if not value or any(d < 1 or d > 7 for d in value):
-            raise ValueError("ISO weekdays 1 (Monday) .. 7 (Sunday)")
-        return value
+    @property
+    def open_windows(self) -> tuple[Window, ...]:
+        return self.windows or (Window(days=self.days, hours=self.hours),)
 
 
 class Suppress(_Model):
@@ -210,7 +240,7 @@ class Query(_Model):
     query_dsl: dict[str, Any] | None = None
 
     @model_validator(mode="after")
-    def _one(self) -> "Query":
+    def _one(self) -> Query:
         if (self.query is None) == (self.query_dsl is None):
             raise ValueError("exactly one of query (Lucene) or query_dsl (Query DSL)")
         return self
@@ -255,7 +285,7 @@ class Step(Query):
     where: dict[FieldName, Any] | None = None
 
     @model_validator(mode="after")
-    def _one(self) -> "Step":  # type: ignore[override]
+    def _one(self) -> Step:  # type: ignore[override]
         given = [x is not None for x in (self.query, self.query_dsl, self.where)]
         if sum(given) != 1:
             raise ValueError("exactly one of query, query_dsl or where per step")
@@ -298,6 +328,12 @@ class Rule(RuleMeta):
     index: Literal["events", "changes"] = "events"
     query: str | None = None
     query_dsl: dict[str, Any] | None = None
+    #: more Query DSL clauses, ANDed with the query; like ``query_dsl`` they may name inventory
+    #: sets as ``$inventory.<key>`` (``{terms: {destination.ip: $inventory.cde_networks}}``),
+    #: expanded into the clause when the rule is bound to an inventory (never into text)
+    filters: tuple[dict[str, Any] | InventoryRef, ...] = ()
+    #: ``$inventory`` keys the rule can do without (an exclusion list that may be empty)
+    optional_inventory: tuple[str, ...] = ()
     group_by: tuple[FieldName, ...] = Field(default=(), max_length=4)
     schedule: Schedule = Schedule()
     suppress: Suppress = Suppress()
@@ -316,9 +352,11 @@ class Rule(RuleMeta):
     reconcile: ReconcileParams | None = None
     #: provenance of imported rules (e.g. the Sigma rule id)
     source: dict[str, str] = Field(default_factory=dict)
+    #: set by ``bind.py`` (never in a file): the digest of the inventory the rule was bound to
+    bound_inventory: str | None = Field(None, exclude=True)
 
     @model_validator(mode="after")
-    def _shape(self) -> "Rule":
+    def _shape(self) -> Rule:
         if self.type != "sequence" and (self.query is None) == (self.query_dsl is None):
             raise ValueError("exactly one of query (Lucene) or query_dsl (Query DSL)")
         for other in RULE_TYPES:
@@ -327,6 +365,8 @@ class Rule(RuleMeta):
                 raise ValueError(f"type {self.type} needs a '{self.type}:' parameters block")
             if other != self.type and block is not None:
                 raise ValueError(f"'{other}:' block given but type is {self.type}")
+        if self.bound_inventory is not None:
+            raise ValueError("bound_inventory is set when a rule is bound, not in its file")
         if self.type in ("flatline",) and not self.group_by:
             raise ValueError("flatline needs group_by (the sources that must keep sending)")
         return self

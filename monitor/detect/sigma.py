@@ -33,8 +33,14 @@ import yaml
 from .lint import attack_data
 from .schema import RISK_BANDS, RuleValidationError, parse_rule
 
-__all__ = ["SigmaUnavailable", "ImportResult", "FIELDS", "LOGSOURCES", "convert_sigma_text",
-           "import_sigma_paths"]
+__all__ = [
+    "FIELDS",
+    "LOGSOURCES",
+    "ImportResult",
+    "SigmaUnavailable",
+    "convert_sigma_text",
+    "import_sigma_paths",
+]
 
 #: Sigma taxonomy field → ECS field our normalizers write
 FIELDS: dict[str, str] = {
@@ -82,14 +88,16 @@ class _Refused(Exception):
     pass
 
 
-def _backend():  # noqa: ANN202 - pySigma types are optional
+def _backend():
     try:
         from sigma.backends.elasticsearch import LuceneBackend
         from sigma.processing.conditions import ExcludeFieldCondition, IncludeFieldCondition
         from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
-        from sigma.processing.transformations import (DetectionItemFailureTransformation,
-                                                      FieldMappingTransformation,
-                                                      MapStringTransformation)
+        from sigma.processing.transformations import (
+            DetectionItemFailureTransformation,
+            FieldMappingTransformation,
+            MapStringTransformation,
+        )
     except ImportError as exc:
         raise SigmaUnavailable("Sigma import needs pySigma: pip install "
                                "'pci-compliance-monitor[sigma]'") from exc

@@ -7,13 +7,15 @@ Public surface::
     Inventory.params() -> dict                              # values for $inventory.<key> in controls
     await store_inventory(store, inventory)                 # write into the "inventory" index
     await read_inventory(store) -> Inventory | None         # the last stored snapshot
+    await InventorySource(path).current(store)              # file re-read each run, else snapshot
 """
 from .load import csv_rows_to_dict, inventory_documents, inventory_from_dict, load_inventory
 from .model import Inventory
-from .storage import read_inventory, store_inventory
+from .storage import InventorySource, read_inventory, store_inventory
 
 __all__ = [
     "Inventory",
+    "InventorySource",
     "csv_rows_to_dict",
     "inventory_documents",
     "inventory_from_dict",

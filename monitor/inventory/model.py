@@ -10,6 +10,19 @@ One strict schema (unknown keys are errors, every problem reported with file and
 * ``chd_hosts``: systems that store cardholder data (1.4.4).
 * ``public_services``: hosts and ports that may be reached from untrusted networks (1.4.2).
 * ``gateways``: firewalls whose logs must arrive; ``perimeter: true`` = CDE perimeter (IPS, 11.5.1).
+* ``management_servers`` / ``log_servers``: Check Point management (Smart-1, MDS) and log
+  servers. They log too (the audit trail), but event-driven: they are never "gateways", so a
+  quiet night on the management server is not a silent gateway. ``repos``: the policy-as-code
+  repositories whose changes may be installed from that management server.
+* ``admin_workstations``: networks administrators work from (jump hosts, admin VLAN).
+* ``approved_scanners``: vulnerability/ASV scanners whose sweeps are expected (11.3), with a
+  justification.
+* ``business_hours``: when administrators normally work (after-hours rules read it).
+* ``wireless: none``: an explicit declaration that no wireless network exists (PCI 1.3.3), which
+  is not the same as having forgotten to list one.
+* a zone's ``role`` (``app``, ``web``, ``db`` …) names it for rules (``zone_<role>_networks``) and
+  allowed services; a service may say ``from_zones`` (``5432 into the CDE only from the app
+  tier``).
 * ``deploy_identities``: pipeline/bot identities (git logins, Check Point API administrators).
 * ``administrators``: human administrators (8.2.x); ``generic_accounts``: shared names (8.2.2).
 * ``change_windows``: when production changes may be deployed (weekday + UTC time range).
@@ -21,7 +34,9 @@ One strict schema (unknown keys are errors, every problem reported with file and
 """
 from __future__ import annotations
 
+import hashlib
 import ipaddress
+import json
 import re
 from datetime import date, time
 from typing import Any, Literal
@@ -36,6 +51,8 @@ __all__ = [
     "Gateway",
     "Inventory",
     "PublicService",
+    "Scanner",
+    "Server",
     "Service",
     "Zone",
 ]
@@ -60,12 +77,17 @@ def _address(value: str) -> str:
 
 
 class Service(_Model):
-    """One approved (transport, port) with the business justification (PCI 1.2.5)."""
+    """One approved (transport, port) with the business justification (PCI 1.2.5); with
+    ``from_zones`` / ``from_networks`` only from those sources (the peer side of the flow)."""
 
     transport: Literal["tcp", "udp", "icmp"] = "tcp"
     port: int | None = Field(None, ge=0, le=65535)
     name: str = ""
     justification: str = Field(min_length=3)
+    from_zones: list[str] = Field(default_factory=list)
+    from_networks: list[str] = Field(default_factory=list)
+
+    _from = field_validator("from_networks")(lambda cls, v: [_network(x) for x in v])
 
     @model_validator(mode="after")
     def _port(self) -> Service:
@@ -81,6 +103,7 @@ class Zone(_Model):
     trusted: bool = True
     wireless: bool = False
     preprod: bool = False
+    role: str | None = Field(None, pattern=r"^[a-z][a-z0-9_]*$")
     description: str = ""
     allowed_inbound: list[Service] = Field(default_factory=list)
     allowed_outbound: list[Service] = Field(default_factory=list)
@@ -109,6 +132,25 @@ class Gateway(_Model):
     _ip = field_validator("ip")(lambda cls, v: None if v is None else _address(v))
     perimeter: bool = False
     zones: list[str] = Field(default_factory=list)
+
+
+class Server(_Model):
+    """A management or log server: its ``origin`` in Log Exporter output is ``ip`` or ``name``."""
+
+    name: str
+    ip: str | None = None
+    _ip = field_validator("ip")(lambda cls, v: None if v is None else _address(v))
+    #: policy-as-code repositories whose changes this server may install
+    repos: list[str] = Field(default_factory=list)
+
+
+class Scanner(_Model):
+    """An approved scanner (internal vulnerability scanner, ASV): its sweeps are expected."""
+
+    name: str
+    networks: list[str] = Field(min_length=1)
+    justification: str = Field(min_length=3)
+    _net = field_validator("networks")(lambda cls, v: [_network(x) for x in v])
 
 
 class Administrator(_Model):
@@ -159,10 +201,17 @@ class Inventory(_Model):
     chd_hosts: list[ChdHost] = Field(default_factory=list)
     public_services: list[PublicService] = Field(default_factory=list)
     gateways: list[Gateway] = Field(default_factory=list)
+    management_servers: list[Server] = Field(default_factory=list)
+    log_servers: list[Server] = Field(default_factory=list)
+    admin_workstations: list[str] = Field(default_factory=list)
+    approved_scanners: list[Scanner] = Field(default_factory=list)
+    #: ``none`` declares that there is no wireless network at all (PCI 1.3.3 not applicable)
+    wireless: Literal["none"] | None = None
     deploy_identities: list[str] = Field(default_factory=list)
     administrators: list[Administrator] = Field(default_factory=list)
     generic_accounts: list[str] = Field(default_factory=lambda: ["admin", "root", "administrator"])
     change_windows: list[ChangeWindow] = Field(default_factory=list)
+    business_hours: list[ChangeWindow] = Field(default_factory=list)
     insecure_services: list[InsecureService] = Field(
         default_factory=lambda: list(DEFAULT_INSECURE_SERVICES))
     insecure_exceptions: list[InsecureException] = Field(default_factory=list)
@@ -184,9 +233,25 @@ class Inventory(_Model):
             raise ValueError(f"invalid regular expression: {exc}") from exc
         return value
 
+    _admin = field_validator("admin_workstations")(lambda cls, v: [_network(x) for x in v])
+
     @model_validator(mode="after")
     def _references(self) -> Inventory:
         names = [z.name for z in self.zones]
+        if self.wireless == "none" and any(z.wireless for z in self.zones):
+            raise ValueError("wireless: none, but zones "
+                             f"{', '.join(z.name for z in self.zones if z.wireless)} are wireless")
+        for zone in self.zones:
+            for service in (*zone.allowed_inbound, *zone.allowed_outbound):
+                for peer in service.from_zones:
+                    if peer not in names:
+                        raise ValueError(f"zones: {zone.name}: {service.name or service.port}: "
+                                         f"from_zones: unknown zone {peer!r}")
+        gateway_names = {g.name for g in self.gateways} | {g.ip for g in self.gateways if g.ip}
+        for server in (*self.management_servers, *self.log_servers):
+            if server.name in gateway_names or (server.ip and server.ip in gateway_names):
+                raise ValueError(f"{server.name}: listed both as a gateway and as a "
+                                 "management/log server")
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"zone names used twice: {', '.join(dupes)}")
@@ -207,6 +272,7 @@ class Inventory(_Model):
         ``insufficient_data`` instead of running a query that matches nothing. ``at`` drops
         insecure-service exceptions that expired before that day (they resurface)."""
         cde = [z for z in self.zones if z.cde]
+        nets = {z.name: z.networks for z in self.zones}
         trusted_nets = sorted({n for z in self.zones if z.trusted for n in z.networks})
         return {
             "cde_networks": sorted({n for z in cde for n in z.networks}),
@@ -221,6 +287,11 @@ class Inventory(_Model):
             # Log Exporter's ``origin`` (observer.name) is the gateway's address when it has one
             "gateways": sorted({g.ip or g.name for g in self.gateways}),
             "perimeter_gateways": sorted({g.ip or g.name for g in self.gateways if g.perimeter}),
+            "management_servers": sorted({s.ip or s.name for s in self.management_servers}),
+            "log_servers": sorted({s.ip or s.name for s in self.log_servers}),
+            "admin_workstations": sorted(set(self.admin_workstations)),
+            "approved_scanners": sorted({n for s in self.approved_scanners for n in s.networks}),
+            "no_wireless": self.wireless == "none",
             "deploy_identities": sorted(set(self.deploy_identities)),
             "administrators": sorted({a.name for a in self.administrators}),
             "administrator_names": sorted({n.lower() for a in self.administrators
@@ -235,14 +306,29 @@ class Inventory(_Model):
             "production_environments": sorted(set(self.production_environments)),
             "signature_required_repos": sorted(set(self.signature_required_repos)),
             "nsc_review_path": self.nsc_review_path,
-            "allowed_inbound_cde": _allowed_query(cde, "destination", "allowed_inbound"),
-            "allowed_outbound_cde": _allowed_query(cde, "source", "allowed_outbound"),
+            "allowed_inbound_cde": _allowed_query(cde, "destination", "allowed_inbound", nets),
+            "allowed_outbound_cde": _allowed_query(cde, "source", "allowed_outbound", nets),
+            **{f"zone_{role}_networks": networks for role, networks in self.roles().items()},
             "public_services_query": _public_query(self.public_services),
             "insecure_services_query": _services_query(self.insecure_services),
             "insecure_exceptions_query": _exceptions_query(
                 [e for e in self.insecure_exceptions
                  if at is None or e.expires is None or e.expires >= at]),
         }
+
+    def roles(self) -> dict[str, list[str]]:
+        """Zone role → the networks of the zones with that role."""
+        out: dict[str, set[str]] = {}
+        for zone in self.zones:
+            if zone.role:
+                out.setdefault(zone.role, set()).update(zone.networks)
+        return {role: sorted(networks) for role, networks in sorted(out.items())}
+
+    def digest(self) -> str:
+        """The inventory's version: sha256 of its canonical JSON. A finding and a control
+        result record it, so an auditor knows which inventory judged them."""
+        dump = self.model_dump(mode="json")
+        return hashlib.sha256(json.dumps(dump, sort_keys=True).encode()).hexdigest()
 
 
 _NEVER: dict[str, Any] = {"bool": {"must_not": {"match_all": {}}}}
@@ -255,16 +341,27 @@ def _service_clause(service: Service | InsecureService) -> dict[str, Any]:
     return {"bool": {"filter": clauses}}
 
 
-def _allowed_query(zones: list[Zone], side: str, attr: str) -> dict[str, Any]:
-    """Traffic of the zone's side (destination for inbound) on one of its approved services."""
+def _allowed_query(zones: list[Zone], side: str, attr: str,
+                   nets: dict[str, list[str]]) -> dict[str, Any]:
+    """Traffic of the zone's side (destination for inbound) on one of its approved services,
+    from the service's peers when it names them (``from_zones`` / ``from_networks``)."""
+    peer = "source" if side == "destination" else "destination"
     should = []
     for zone in zones:
         services = getattr(zone, attr)
         if not services:
             continue
+        clauses = []
+        for service in services:
+            clause = _service_clause(service)
+            peers = sorted({n for z in service.from_zones for n in nets.get(z, [])}
+                           | set(service.from_networks))
+            if peers:
+                clause = {"bool": {"filter": [clause, {"terms": {f"{peer}.ip": peers}}]}}
+            clauses.append(clause)
         should.append({"bool": {"filter": [
             {"terms": {f"{side}.ip": zone.networks}},
-            {"bool": {"should": [_service_clause(s) for s in services], "minimum_should_match": 1}},
+            {"bool": {"should": clauses, "minimum_should_match": 1}},
         ]}})
     return {"bool": {"should": should, "minimum_should_match": 1}} if should else _NEVER
 

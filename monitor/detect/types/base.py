@@ -15,10 +15,29 @@ from typing import Any
 from ..compile import bool_filter, key_filter
 from ..schema import Rule
 
-__all__ = ["Search", "Draft", "Ctx", "Gen", "lockstep", "composite_all", "cap_candidates",
-           "mark_truncated", "group_of",
-           "bucket_start", "sliding_counts", "sliding_distinct", "drafts_from_fires", "PAGE",
-           "to_dt", "Fire", "aggs", "COARSE_PAGE", "keyed_agg", "keyed_buckets", "merge_width"]
+__all__ = [
+    "COARSE_PAGE",
+    "PAGE",
+    "Ctx",
+    "Draft",
+    "Fire",
+    "Gen",
+    "Search",
+    "aggs",
+    "bucket_start",
+    "cap_candidates",
+    "composite_all",
+    "drafts_from_fires",
+    "group_of",
+    "keyed_agg",
+    "keyed_buckets",
+    "lockstep",
+    "mark_truncated",
+    "merge_width",
+    "sliding_counts",
+    "sliding_distinct",
+    "to_dt",
+]
 
 PAGE = 1000  # composite page size: pages, never a huge terms size
 #: page size of the coarse candidate composites: every page re-reads the matching documents,

@@ -17,8 +17,18 @@ from __future__ import annotations
 import math
 
 from ..compile import bool_filter, scope
-from .base import (Ctx, Gen, cap_candidates, composite_all, drafts_from_fires, group_of,
-                   lockstep, mark_truncated, merge_width, sliding_distinct)
+from .base import (
+    Ctx,
+    Gen,
+    cap_candidates,
+    composite_all,
+    drafts_from_fires,
+    group_of,
+    lockstep,
+    mark_truncated,
+    merge_width,
+    sliding_distinct,
+)
 from .threshold import Candidate, coarse_candidates, refine, spans_by_key
 
 #: composite page of (second, value) pairs: a candidate's events in its spans (an upper bound of

@@ -100,4 +100,4 @@ def run(ctx: Ctx) -> Gen:
     return list(drafts.values())
 
 
-__all__ = ["run", "eval_points", "timedelta", "bisect"]
+__all__ = ["bisect", "eval_points", "run", "timedelta"]

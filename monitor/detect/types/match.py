@@ -7,9 +7,18 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from ..compile import scope, bool_filter, composite_sources, interval
-from .base import (PAGE, Ctx, Draft, Gen, cap_candidates, composite_all, group_of,
-                   mark_truncated, to_dt)
+from ..compile import bool_filter, composite_sources, interval, scope
+from .base import (
+    PAGE,
+    Ctx,
+    Draft,
+    Gen,
+    cap_candidates,
+    composite_all,
+    group_of,
+    mark_truncated,
+    to_dt,
+)
 
 
 def run(ctx: Ctx) -> Gen:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from ..compile import scope, bool_filter, composite_sources
+from ..compile import bool_filter, composite_sources, scope
 from .base import PAGE, Ctx, Draft, Gen, bucket_start, composite_all, group_of, to_dt
 
 

@@ -18,10 +18,30 @@ from __future__ import annotations
 from bisect import bisect_left
 from datetime import UTC, datetime
 
-from ..compile import (bool_filter, composite_sources, iso, key_filter, scope, sequence_eql,
-                       step_query, time_range)
-from .base import (PAGE, Ctx, Fire, Gen, Search, aggs, cap_candidates, composite_all,
-                   drafts_from_fires, group_of, lockstep, mark_truncated)
+from ..compile import (
+    bool_filter,
+    composite_sources,
+    iso,
+    key_filter,
+    scope,
+    sequence_eql,
+    step_query,
+    time_range,
+)
+from .base import (
+    PAGE,
+    Ctx,
+    Fire,
+    Gen,
+    Search,
+    aggs,
+    cap_candidates,
+    composite_all,
+    drafts_from_fires,
+    group_of,
+    lockstep,
+    mark_truncated,
+)
 
 
 def _coarse(ctx: Ctx) -> Gen:
@@ -140,4 +160,4 @@ def run(ctx: Ctx) -> Gen:
     return mark_truncated(drafts, truncated)
 
 
-__all__ = ["run", "match_sequence", "iso"]
+__all__ = ["iso", "match_sequence", "run"]

@@ -11,8 +11,18 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from ..compile import bool_filter, composite_sources, iso, scope, time_range
-from .base import (PAGE, Ctx, Draft, Gen, Search, aggs, bucket_start, composite_all, group_of,
-                   lockstep)
+from .base import (
+    PAGE,
+    Ctx,
+    Draft,
+    Gen,
+    Search,
+    aggs,
+    bucket_start,
+    composite_all,
+    group_of,
+    lockstep,
+)
 from .flatline import eval_points
 
 

@@ -15,9 +15,22 @@ import math
 from typing import Any, NamedTuple
 
 from ..compile import bool_filter, composite_sources, key_filter, keys_filter, scope
-from .base import (COARSE_PAGE, Ctx, Gen, Search, aggs, cap_candidates, drafts_from_fires,
-                   group_of, keyed_agg, keyed_buckets, mark_truncated, merge_width,
-                   sliding_counts, to_dt)
+from .base import (
+    COARSE_PAGE,
+    Ctx,
+    Gen,
+    Search,
+    aggs,
+    cap_candidates,
+    drafts_from_fires,
+    group_of,
+    keyed_agg,
+    keyed_buckets,
+    mark_truncated,
+    merge_width,
+    sliding_counts,
+    to_dt,
+)
 
 MAX_POINTS_PER_SEARCH = 20_000
 
@@ -234,5 +247,14 @@ def run(ctx: Ctx) -> Gen:
     return mark_truncated(drafts, truncated)
 
 
-__all__ = ["run", "coarse_candidates", "refine", "histograms", "spans_clause", "spans_by_key",
-           "merge_spans", "Candidate", "to_dt"]
+__all__ = [
+    "Candidate",
+    "coarse_candidates",
+    "histograms",
+    "merge_spans",
+    "refine",
+    "run",
+    "spans_by_key",
+    "spans_clause",
+    "to_dt",
+]
