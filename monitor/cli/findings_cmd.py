@@ -20,6 +20,8 @@ def register(groups: CommandGroups) -> None:
     p = sub.add_parser("list", help="newest findings first")
     p.add_argument("--status", choices=["open", "acknowledged", "closed", "excepted"])
     p.add_argument("--rule", help="rule id")
+    p.add_argument("--severity", choices=["low", "medium", "high", "critical"],
+                   help="only findings of rules with this severity")
     p.add_argument("--limit", type=int, default=50, help=f"at most {LIMIT_CAP} (default 50)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=guarded(_list))
@@ -69,7 +71,7 @@ def _list(args: argparse.Namespace) -> int:
                     "filter with --status/--rule, or query the findings index for an export",
                     EXIT_USAGE)
     docs = _with_store(args, lambda s: list_findings(s, status=args.status, rule_id=args.rule,
-                                                     limit=args.limit))
+                                                     limit=args.limit, severity=args.severity))
     emit([_row(d) for d in docs], args.json, lambda rows: "\n".join(
         f"{r['id'][:12]}  {r['status']:<12} {r['severity']:<8} {r['window_start']}  {r['rule']} "
         f"[{r['group']}] x{r['count']}" for r in rows) or "no findings")

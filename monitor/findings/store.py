@@ -56,11 +56,14 @@ async def get_finding(store: Store, finding_id: str) -> dict[str, Any] | None:
 
 async def list_findings(store: Store, *, status: str | None = None, rule_id: str | None = None,
                         since: datetime | None = None, limit: int = 50,
-                        now: datetime | None = None) -> list[dict[str, Any]]:
+                        now: datetime | None = None,
+                        severity: str | None = None) -> list[dict[str, Any]]:
     """Newest first, at most ``limit`` (a listing for people, not a bulk export)."""
     filters: list[dict[str, Any]] = []
     if rule_id:
         filters.append({"term": {"rule.id": rule_id}})
+    if severity:
+        filters.append({"term": {"rule.severity": severity}})
     if since:
         filters.append({"range": {"@timestamp": {"gte": iso(since)}}})
     if status in ("acknowledged", "closed"):
