@@ -179,6 +179,9 @@ class Control(_Model):
     mode: Literal["automated", "manual"] = "automated"
     data_sources: list[str] = Field(default_factory=list)
     optional_inventory: list[str] = Field(default_factory=list)
+    #: an inventory declaration that makes the control not applicable (``no_wireless``: the
+    #: inventory says ``wireless: none``), which is not the same as a list left empty
+    not_applicable_if: Literal["no_wireless"] | None = None
     checks: list[Check] = Field(default_factory=list)
     pass_criteria: str = Field(min_length=5)
     evidence: str = Field(min_length=5)

@@ -73,6 +73,8 @@ class Evidence:
     coverage: dict[str, Coverage] = field(default_factory=dict)
     outcomes: list[CheckOutcome] = field(default_factory=list)
     missing_inventory: list[str] = field(default_factory=list)
+    #: the inventory declares the control's subject absent (``wireless: none``)
+    declared_absent: str | None = None
     inventory_sha256: str | None = None
 
 
@@ -123,6 +125,9 @@ def evaluate_control(control: Control, evidence: Evidence, period: Period, now: 
 
     if control.mode == "manual":
         return result(ControlStatus.manual, f"manual: {control.evidence}")
+    if evidence.declared_absent:
+        body["declared_absent"] = evidence.declared_absent
+        return result(ControlStatus.not_applicable, evidence.declared_absent)
     failed = [o for o in outcomes if o.status == ControlStatus.failed]
     if failed:
         return result(ControlStatus.failed, "; ".join(o.reason for o in failed))

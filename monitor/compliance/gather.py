@@ -88,6 +88,9 @@ async def gather_evidence(controls: list[Control], sources: dict[str, Source],
         result.evidence[control.id] = evidence
         if control.mode != "automated":
             continue
+        if control.not_applicable_if and params.get(control.not_applicable_if):
+            evidence.declared_absent = f"the inventory declares {control.not_applicable_if}"
+            continue
         evidence.missing_inventory = missing_inventory(control, params)
         if evidence.missing_inventory:
             continue

@@ -118,3 +118,38 @@ def test_cli_inventory_check(tmp_path: Path, capsys) -> None:
     assert main(["inventory", "check", str(bad), "--json"]) == 2
     out = capsys.readouterr().out
     assert '"ok": false' in out and "zones.0.networks: not an IP network" in out
+
+
+def test_servers_scanners_flows_with_a_source_and_no_wireless() -> None:
+    """What a real network needs beyond zones: management/log servers (not gateways), approved
+    scanners, admin workstations, zone roles, allowed flows from one tier only, wireless: none."""
+    inventory = inventory_from_dict({
+        "zones": [{"name": "app", "role": "app", "networks": ["172.16.10.0/24"]},
+                  {"name": "card", "cde": True, "role": "db", "networks": ["172.16.20.0/24"],
+                   "allowed_inbound": [{"port": 5432, "name": "pg", "from_zones": ["app"],
+                                        "justification": "app tier only, CHG000123"}]}],
+        "gateways": [{"name": "fw-1", "ip": "172.16.0.1"}],
+        "management_servers": [{"name": "smc", "ip": "172.16.0.5", "repos": ["fw-policy"]}],
+        "log_servers": [{"name": "log-1"}],
+        "admin_workstations": ["172.16.99.0/24"],
+        "approved_scanners": [{"name": "scan", "networks": ["172.16.98.7"],
+                               "justification": "ASV quarterly"}],
+        "wireless": "none"})
+    params = inventory.params()
+    assert params["gateways"] == ["172.16.0.1"] and params["management_servers"] == ["172.16.0.5"]
+    assert params["log_servers"] == ["log-1"] and params["no_wireless"] is True
+    assert params["approved_scanners"] == ["172.16.98.7/32"]
+    assert params["zone_app_networks"] == ["172.16.10.0/24"]
+    flow = params["allowed_inbound_cde"]["bool"]["should"][0]["bool"]["filter"][1]["bool"]["should"][0]
+    assert {"terms": {"source.ip": ["172.16.10.0/24"]}} in flow["bool"]["filter"]
+    with pytest.raises(RuleError, match="wireless: none, but zones wifi are wireless"):
+        inventory_from_dict({"wireless": "none", "zones": [
+            {"name": "wifi", "wireless": True, "networks": ["10.9.0.0/16"]}]})
+    with pytest.raises(RuleError, match="both as a gateway and as a management"):
+        inventory_from_dict({"gateways": [{"name": "x", "ip": "10.0.0.1"}],
+                             "management_servers": [{"name": "m", "ip": "10.0.0.1"}]})
+    with pytest.raises(RuleError, match="from_zones: unknown zone 'web'"):
+        inventory_from_dict({"zones": [{"name": "c", "cde": True, "networks": ["10.2.0.0/16"],
+                                        "allowed_inbound": [{"port": 1, "from_zones": ["web"],
+                                                             "justification": "why not"}]}]})
+    assert inventory.digest() != inventory_from_dict({}).digest()
