@@ -60,6 +60,13 @@ class _Counting(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    def close(self) -> None:
+        # the file under it is ours to close (stdin is not: see iter_lines); a GzipFile on top
+        # never closes the fileobj it was given, so without this the file stayed open
+        if not self.closed and self.inner is not sys.stdin.buffer:
+            self.inner.close()
+        super().close()
+
     def readinto(self, buffer: Any) -> int:
         data = self.inner.read(len(buffer))
         n = len(data)
@@ -146,6 +153,7 @@ def iter_lines(path: str, progress: Callable[[int, int], None] | None = None) ->
     finally:
         if path != "-":
             stream.close()
+            counter.close()  # GzipFile does not close the file it reads
 
 
 def normalize_line(line: bytes, source: str, received_at: datetime,
