@@ -31,6 +31,14 @@ def test_parse_prints_ndjson(tmp_path: Path, capsys: pytest.CaptureFixture[str],
     assert out[-1]["deadletter"]["reason"].startswith("no Check Point fields")
 
 
+def test_parse_fails_when_nothing_parses(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    garbage = tmp_path / "not-checkpoint.log"
+    garbage.write_bytes(b"hello world\n\x00\xff binary\n")
+    assert main(["parse", str(garbage)]) == 1  # every line a dead letter: wrong input
+    captured = capsys.readouterr()
+    assert captured.out.count("deadletter") == 2 and "2 of 2 line(s)" in captured.err
+
+
 def test_simulate_is_deterministic_and_scenarios_are_explicit(tmp_path: Path) -> None:
     args = ["simulate", "checkpoint", "--count", "300", "--seed", "5",
             "--start", "2026-02-01T00:00:00Z", "--scenario", "port_scan:ports=20,at=3",

@@ -40,7 +40,13 @@ def test_validate_reports_every_issue(tmp_path: Path, capsys: pytest.CaptureFixt
 def test_list(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["rules", "list", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert len(rows) >= 20 and {"id", "type", "severity", "name", "pci"} <= set(rows[0])
+    assert len(rows) >= 20 and {"id", "type", "severity", "name", "pci", "enabled"} <= set(rows[0])
+    assert main(["rules", "list"]) == 0
+    text = capsys.readouterr().out.splitlines()
+    enabled = sum(r["enabled"] for r in rows)
+    assert sum(line.split()[1] == "enabled" for line in text[:-1]) == enabled
+    assert sum(line.split()[1] == "disabled" for line in text[:-1]) == len(rows) - enabled
+    assert text[-1] == f"{len(rows)} rules, {enabled} enabled, {len(rows) - enabled} disabled"
 
 
 async def test_run_dry_then_write_then_findings_lifecycle(config: Path, dstore: Store,
@@ -63,7 +69,19 @@ async def test_run_dry_then_write_then_findings_lifecycle(config: Path, dstore: 
     assert code == 0 and report["findings"] == 1 and report["created"] == 0
     assert report["results"][0]["group"] == "source.ip=203.0.113.9"
     code, out = await asyncio.to_thread(cli, "rules", "run", "--rule", PORT_SCAN, *window, "--json")
-    assert code == 0 and json.loads(out)["created"] == 1
+    written = json.loads(out)
+    assert code == 0 and written["created"] == 1
+    # a backfill's JSON says what each finding rests on, not only its id
+    (finding,) = written["results"]
+    assert finding["first_seen"].startswith("2026-03-02T10:00:00")
+    assert finding["last_seen"].startswith("2026-03-02T10:00:29")
+    assert finding["count"] >= 25 and finding["rule_id"] == PORT_SCAN
+    assert isinstance(finding["values"], dict)
+    code, _ = await asyncio.to_thread(cli, "rules", "run", "--rule", PORT_SCAN, *window,
+                                      "--dry-run", "--fail-on", "finding")
+    assert code == 1  # opted in: findings are a bad verdict for a CI gate
+    code, out = await asyncio.to_thread(cli, "findings", "list", "--limit", "5000")
+    assert code == 2
     code, out = await asyncio.to_thread(cli, "findings", "list", "--json")
     (row,) = json.loads(out)
     assert row["status"] == "open" and row["group"] == "source.ip=203.0.113.9"
