@@ -4,11 +4,9 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
-
-from typing import TYPE_CHECKING
 
 from ..errors import ConfigError, MonitorError
 
@@ -16,7 +14,7 @@ if TYPE_CHECKING:
     from ..settings import Settings
 
 __all__ = ["EXIT_OK", "EXIT_FAIL", "EXIT_USAGE", "CommandGroups", "load_or_exit", "run_async", "guarded",
-           "emit", "fail", "add_fail_on", "verdict_exit"]
+           "emit", "fail", "add_fail_on", "verdict_exit", "iso_date", "UsageError"]
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -26,14 +24,14 @@ T = TypeVar("T")
 class CommandGroups:
     """Lets several modules add subcommands to one group (``ingest checkpoint``, ``ingest git``)."""
 
-    def __init__(self, root: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    def __init__(self, root: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         self._root = root
         self._groups: dict[str, Any] = {}
 
     def command(self, name: str, help: str) -> argparse.ArgumentParser:
         return self._root.add_parser(name, help=help, description=help)
 
-    def group(self, name: str, help: str) -> "argparse._SubParsersAction[argparse.ArgumentParser]":
+    def group(self, name: str, help: str) -> argparse._SubParsersAction[argparse.ArgumentParser]:
         if name not in self._groups:
             parser = self._root.add_parser(name, help=help, description=help)
             parser.set_defaults(group_parser=parser)
@@ -57,6 +55,22 @@ def add_fail_on(parser: argparse.ArgumentParser, choices: tuple[str, ...] = (
 
 def verdict_exit(args: argparse.Namespace, verdicts: set[str]) -> int:
     return EXIT_FAIL if verdicts & set(getattr(args, "fail_on", None) or ()) else EXIT_OK
+
+
+class UsageError(Exception):
+    """A command-line mistake found after parsing: ``guarded`` prints it and returns 2."""
+
+
+def iso_date(text: str | None, flag: str) -> str | None:
+    """``2026-01-31`` (or an ISO time: its date) from a command-line flag; exit 2 otherwise."""
+    if not text:
+        return None
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text[:10]).isoformat()
+    except ValueError:
+        raise UsageError(f"{flag}: not an ISO date: {text!r}") from None
 
 
 def load_or_exit(args: argparse.Namespace) -> Settings:
@@ -103,5 +117,7 @@ def guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.
             return fail(f"invalid configuration:\n{exc}", EXIT_USAGE)
         except MonitorError as exc:
             return fail(str(exc))
+        except UsageError as exc:
+            return fail(str(exc), EXIT_USAGE)
 
     return wrapper

@@ -17,7 +17,6 @@ printed at the end. Exit 1 when any source failed (the others still ran).
 from __future__ import annotations
 
 import argparse
-from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from .common import (
@@ -28,6 +27,7 @@ from .common import (
     emit,
     fail,
     guarded,
+    iso_date,
     load_or_exit,
     run_async,
 )
@@ -65,12 +65,7 @@ def change_sources(settings: Settings) -> list[tuple[str, Any]]:
 
 def _ingest_git(args: argparse.Namespace) -> int:
     settings = load_or_exit(args)
-    since = None
-    if args.since:
-        try:
-            since = date.fromisoformat(args.since[:10]).isoformat()
-        except ValueError:
-            return fail(f"--since: not an ISO date: {args.since!r}", EXIT_USAGE)
+    since = iso_date(args.since, "--since")
     sources = change_sources(settings)
     if args.repo:
         unknown = set(args.repo) - {s.name for _, s in sources}

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import date
 from typing import Any
 
-from .common import EXIT_OK, EXIT_USAGE, CommandGroups, emit, fail, guarded, load_or_exit, run_async
+from .common import (EXIT_OK, EXIT_USAGE, CommandGroups, emit, fail, guarded, iso_date,
+                     load_or_exit, run_async)
 from .git_cmd import change_sources
 
 __all__ = ["register"]
@@ -69,12 +69,7 @@ def _reset(args: argparse.Namespace) -> int:
         return fail(f"no change source named {args.name!r} (see `monitor sources list`)",
                     EXIT_USAGE)
     kind, cfg = found[0]
-    since = None
-    if args.since:
-        try:
-            since = date.fromisoformat(args.since[:10]).isoformat()
-        except ValueError:
-            return fail(f"--since: not an ISO date: {args.since!r}", EXIT_USAGE)
+    since = iso_date(args.since, "--since")
     if not args.yes:
         if not sys.stdin.isatty():
             return fail("reset asks for confirmation: run it in a terminal or add --yes",
