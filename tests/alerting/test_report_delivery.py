@@ -188,3 +188,42 @@ def test_recipients_per_report_kind(period: str) -> None:
     table = {"daily": ["soc@example.net"], "default": ["ciso@example.net"]}
     assert _recipients(table, period) == (["soc@example.net"] if period == "daily"
                                           else ["ciso@example.net"])
+
+
+async def test_the_daemon_delivers_after_its_scheduled_render(es_url: str,
+                                                              tmp_path: Path) -> None:
+    """The report job of ``monitor run`` hands its rendered report to the delivery."""
+    import uuid
+
+    import httpx
+
+    from monitor.daemon.app import Daemon
+
+    prefix = f"t-rd{uuid.uuid4().hex[:8]}"
+    settings = settings_from_dict({
+        "elasticsearch": {"hosts": [es_url], "index_prefix": prefix},
+        "http": {"listen": "127.0.0.1:0"},
+        "ha": {"lease_seconds": 10, "renew_seconds": 2, "instance_id": f"rd-{prefix}"},
+        "reports": {"dir": str(tmp_path / "reports"), "formats": ["html", "json"],
+                    "kinds": [{"period": "daily", "cron": "30 0 * * *"}]},
+        "alerting": {"report_delivery": {"copy_to": str(tmp_path / "copies")}},
+    })
+    daemon = Daemon(settings)
+    try:
+        await daemon.startup()
+        deadline = asyncio.get_running_loop().time() + 60
+        while not daemon.registry.get_sample_value("monitor_ha_active"):
+            assert asyncio.get_running_loop().time() < deadline, "never became active"
+            await asyncio.sleep(0.2)
+        assert daemon.jobs is not None
+        assert await daemon.jobs.run_now("report:pci-dss-4.0.1:daily") == "success"
+        copied = sorted(p.name for p in (tmp_path / "copies").iterdir())
+        rendered = sorted(p.name for p in (tmp_path / "reports").glob("pci-dss-4.0.1_daily_*"))
+        assert copied == rendered and len(copied) == 2
+        assert daemon.registry.get_sample_value(
+            "monitor_report_deliveries_total", {"channel": "folder", "outcome": "success"}) == 1
+    finally:
+        await daemon.shutdown()
+        async with httpx.AsyncClient(base_url=es_url) as client:
+            await client.delete(f"/{prefix}-*", params={"expand_wildcards": "all"})
+            await client.delete(f"/_index_template/{prefix}-*")

@@ -109,3 +109,31 @@ async def test_signed_webhook_retries_then_delivers_and_resolves(store: Store,
     finally:
         await alerting.close()
         receiver.stop()
+
+
+async def test_excepted_findings_are_not_posted_and_resurface_when_the_waiver_expires(
+        store: Store, tmp_path: Path) -> None:
+    receiver = Receiver()
+    settings = settings_from_dict({"alerting": {
+        "enabled": True, "webhook": {"url": receiver.url, "secret": SECRET.decode()},
+        "controls": False, "queue": {"dir": str(tmp_path / "q")}}})
+    alerting = build_alerting(settings, store, Metrics(CollectorRegistry(), "test"))
+    assert alerting is not None
+    now = datetime.now(UTC)
+    waived, expired, low = _finding("198.51.100.1"), _finding("198.51.100.2"), \
+        _finding("198.51.100.3")
+    for doc, expires in ((waived, now + timedelta(days=1)), (expired, now - timedelta(hours=1))):
+        doc["finding"].update(suppressed=True, exception="EXC-1",
+                              exception_expires=expires.isoformat().replace("+00:00", "Z"))
+    low["rule"]["severity"] = "low"  # below min_severity
+    alerting.sync.severities = ("medium", "high", "critical")
+    try:
+        await write_findings(store, [waived, expired, low])
+        report = await alerting.run_sync()
+        assert (report.open, report.new) == (1, 1)
+        await _until(lambda: receiver.posts, 30, "the resurfaced finding")
+        posted = {a["labels"]["source_ip"] for _, a in receiver.alerts()}
+        assert posted == {"198.51.100.2"}  # waived: silent; expired waiver: open again
+    finally:
+        await alerting.close()
+        receiver.stop()
