@@ -171,6 +171,13 @@ async def test_a_finding_arrives_with_its_context_and_acknowledging_resolves_it(
                   destination="alertmanager-1") > 0
     assert _value(h.daemon, "monitor_alerts_dropped_total", destination="alertmanager-1") == 0
 
+    # a reload builds a new sender over the same queue: the replaced one hands it over
+    assert await h.daemon.reload()
+    await h.events(["10.9.8.6"])
+    doc = await _until_async(lambda: h.finding("10.9.8.6"), 60, "a finding after the reload")
+    await _until(lambda: h.receiver.first_arrival(doc["finding"]["id"]), 60,
+                 "an alert after the reload")
+
 
 async def _until_async(make: Callable[[], Any], timeout: float, what: str) -> Any:
     deadline = time.monotonic() + timeout
