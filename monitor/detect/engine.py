@@ -57,6 +57,7 @@ from ..store.search import SearchStats, eql_search, msearch
 from .bind import bind_all
 from .compile import evidence_body, iso
 from .schema import Rule
+from .suppress import Suppressor
 from .types import RUNNERS
 from .types.base import Ctx, Draft, Gen, Search, lockstep, mark_truncated, to_dt
 from .types.cardinality import PAIRS
@@ -135,6 +136,9 @@ class EvalStats:
     errors: dict[str, str] = field(default_factory=dict)
     #: rule id -> what a flood cut (``max_findings``); the run still succeeded
     truncated: dict[str, str] = field(default_factory=dict)
+    #: drafts dropped by sliding suppression (same group, within the suppression window of
+    #: the finding that fired: the same incident)
+    suppressed: int = 0
     #: rule id -> the inventory keys it needs that are empty: not evaluated (no findings, its
     #: window does not move, so it is judged once the inventory has them)
     unbound: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -269,7 +273,12 @@ def to_finding(rule: Rule, d: Draft, store: Store) -> Finding:
 
 
 def _docs(rule: Rule, drafts: list[Draft], store: Store, exceptions: Sequence[FindingException],
-          evaluated: tuple[datetime, datetime], now: datetime, out: EvalStats) -> list[dict]:
+          evaluated: tuple[datetime, datetime], now: datetime, out: EvalStats,
+          suppressor: Suppressor | None = None) -> list[dict]:
+    if suppressor is not None:
+        before = suppressor.dropped
+        drafts = suppressor.admit(rule.id, drafts)
+        out.suppressed += suppressor.dropped - before
     truncated = next((d.extra["truncated"] for d in drafts if "truncated" in d.extra), None)
     if truncated is not None:
         out.truncated[rule.id] = truncated
@@ -358,6 +367,7 @@ async def evaluate_range(rules: Iterable[Rule], store: Store, start: datetime, e
     out = EvalStats()
     sstats = search_stats or SearchStats()
     rules, out.unbound = bind_all(list(rules), inventory, now.date())
+    suppressors = {r.id: Suppressor(r.suppress_window) for r in rules}
     rounds = (((s, e), [(r, s, e) for r in rules]) for s, e in _segments(start, end, max_segment))
     async with aclosing(_rounds(rounds, store, sstats)) as searched:
         async for (seg_start, seg_end), results in searched:
@@ -370,7 +380,7 @@ async def evaluate_range(rules: Iterable[Rule], store: Store, start: datetime, e
                     out.errors[rule.id] = f"{type(result).__name__}: {result}"
                     continue
                 docs.extend(_docs(rule, result, store, exceptions, (seg_start, seg_end), now,
-                                  out))
+                                  out, suppressors[rule.id]))
             out.findings += len(docs)
             out.results.extend(docs)
             if write and docs:
@@ -388,6 +398,11 @@ class _Plan:
     rule: Rule
     doc: StateDoc | None
     segments: list[tuple[datetime, datetime]]
+    suppressor: Suppressor | None = None
+
+    def __post_init__(self) -> None:
+        value = self.doc.value if self.doc is not None else {}
+        self.suppressor = Suppressor(self.rule.suppress_window, value.get("suppress"))
 
 
 async def _replay_outbox(store: Store, state: StateStore, plan: _Plan, out: EvalStats) -> None:
@@ -482,7 +497,8 @@ async def evaluate_due(rules: Iterable[Rule], store: Store, state: StateStore, n
                     continue
                 if fault:
                     fault("searched", rule.id)
-                docs = _docs(rule, result, store, exceptions, (seg_start, seg_end), now, out)
+                docs = _docs(rule, result, store, exceptions, (seg_start, seg_end), now, out,
+                             plan.suppressor)
                 out.findings += len(docs)
                 for d in docs:
                     stats.rule(rule.id).matches[d["rule"]["severity"]] += 1
@@ -538,6 +554,8 @@ async def _commit(plan: _Plan, seg_start: datetime, seg_end: datetime, docs: lis
         docs = []
     value = {"searched_to": iso(seg_end), "searched_from": iso(seg_start),
              "rule_version": rule.version, "last_success": iso(now), "pending": docs}
+    if plan.suppressor is not None:
+        value["suppress"] = plan.suppressor.state(seg_end - rule.suppress_window - rule.window)
     try:
         plan.doc = await state.put(state_key(rule.id), value, plan.doc, kind="rule-window", now=now)
     except ConflictError as exc:
