@@ -228,8 +228,16 @@ class SyslogSource(_Model):
     tls: SyslogTls | None = None
     allowed_senders: list[str] = Field(default_factory=lambda: ["127.0.0.1/32", "::1/128"])
     queue_size: int = Field(50_000, ge=100)
+    #: the queue is bounded in bytes too: 50,000 hostile 64 KB lines would be 3 GB
+    queue_max_bytes: int = Field(64 * 1024 * 1024, ge=1024 * 1024)
     max_message_bytes: int = Field(65_536, ge=1024)
     flush_interval_seconds: float = Field(1.0, gt=0)
+    #: a TCP/TLS connection that sends nothing for this long is closed
+    idle_timeout_seconds: float = Field(300.0, gt=0)
+    #: a TLS client must finish its handshake within this time
+    tls_handshake_timeout_seconds: float = Field(10.0, gt=0)
+    max_connections: int = Field(1000, ge=1)
+    max_connections_per_sender: int = Field(64, ge=1)
     spool: SpoolSettings = SpoolSettings()
 
     @field_validator("allowed_senders")

@@ -153,7 +153,8 @@ class _ReceiverService:
                 "last_event_unixtime": counters.last_event_unixtime,
                 **{key: getattr(counters, key) for key in (
                     "received", "spooled", "replayed", "rejected_senders", "oversized",
-                    "dropped_spool_full")}}
+                    "dropped_spool_full", "refused_connections", "idle_closed",
+                    "tls_handshake_failed", "time_out_of_window")}}
 
 
 def _wire_syslog(ctx: Context, components: Components) -> None:

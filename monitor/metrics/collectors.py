@@ -84,13 +84,17 @@ class LagCollector(Collector):
 
 
 _RECEIVER_REFUSALS = {"rejected_senders": "sender_not_allowed", "oversized": "oversized",
-                      "dropped_spool_full": "spool_full"}
+                      "dropped_spool_full": "spool_full",
+                      "refused_connections": "connection_limit",
+                      "tls_handshake_failed": "tls_handshake_failed",
+                      "idle_closed": "idle_timeout"}
 
 
 class ReceiverCollector(Collector):
     """Counters a receiver keeps itself, read at scrape time from ``status()`` of each service:
     records received, spooled and replayed, and records refused by reason (``reason`` is one
-    of ``sender_not_allowed``, ``oversized`` (cut to the size limit, still kept) and
+    of ``sender_not_allowed``, ``oversized`` (cut to the size limit, still kept),
+    ``connection_limit``, ``tls_handshake_failed``, ``idle_timeout`` (connections) and
     ``spool_full``, the only one that loses data and the one ``MonitorRecordsDropped`` watches)."""
 
     def __init__(self, statuses: Callable[[], dict[str, dict[str, object]]]) -> None:

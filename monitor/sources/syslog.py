@@ -58,6 +58,12 @@ class ReceiverCounters:
     dropped_spool_full: int = 0
     spool_bytes: int = 0
     es_unavailable: int = 0
+    #: TCP/TLS connections refused by max_connections / max_connections_per_sender
+    refused_connections: int = 0
+    #: connections closed after idle_timeout_seconds without data
+    idle_closed: int = 0
+    #: TLS handshakes that failed or timed out (after the allow-list check)
+    tls_handshake_failed: int = 0
     #: documents filed under the current month: their claimed time was implausible
     time_out_of_window: int = 0
     last_event_unixtime: float = 0.0
@@ -149,7 +155,7 @@ class _Udp(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
         receiver = self.receiver
         if not receiver.allowed(addr[0]):
-            receiver.counters.rejected_senders += 1
+            receiver.refuse("sender not in allowed_senders", str(addr[0]))
             return
         for line in data.split(b"\n"):
             line = line.rstrip(b"\r")
@@ -186,6 +192,13 @@ class SyslogReceiver:
         self._overflow = False
         self._ahead = 0
         self._last_error_log = 0.0
+        self._open_total = 0
+        self._open_by_peer: dict[str, int] = {}
+        self._queued_bytes = 0
+        self._room = asyncio.Event()
+        self._tls: ssl.SSLContext | None = None
+        self._refusals_unlogged = 0
+        self._last_refusal_log = 0.0
         self.addresses: dict[str, tuple[str, int]] = {}
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -205,13 +218,15 @@ class SyslogReceiver:
             self.addresses["udp"] = transport.get_extra_info("sockname")[:2]
         if self.cfg.tcp:
             host, port = _address(self.cfg.tcp)
-            server = await asyncio.start_server(self._handle, host, port, limit=1 << 20)
+            server = await asyncio.start_server(self._handle_plain, host, port, limit=1 << 20)
             self._servers.append(server)
             self.addresses["tcp"] = server.sockets[0].getsockname()[:2]
         if self.cfg.tls:
             host, port = _address(self.cfg.tls.listen)
-            server = await asyncio.start_server(self._handle, host, port,
-                                                ssl=self._tls_context(), limit=1 << 20)
+            # plain accept, then the allow-list and connection caps, then the handshake: a
+            # refused peer never gets to spend our CPU on TLS
+            self._tls = self._tls_context()
+            server = await asyncio.start_server(self._handle_tls, host, port, limit=1 << 20)
             self._servers.append(server)
             self.addresses["tls"] = server.sockets[0].getsockname()[:2]
         self._flusher = asyncio.create_task(self._flush_loop(), name="syslog-flusher")
@@ -274,63 +289,139 @@ class SyslogReceiver:
         self.counters.received += 1
         return RawRecord(SOURCE, line, self.clock())
 
+    def refuse(self, reason: str, peer: str) -> None:
+        """Count a refused sender or connection; log at most one line per 10 s with the
+        number refused since the last line (a flood of refusals must not flood the log)."""
+        if reason.startswith("sender"):
+            self.counters.rejected_senders += 1
+        else:
+            self.counters.refused_connections += 1
+        self._refusals_unlogged += 1
+        now = time.monotonic()
+        if now - self._last_refusal_log >= 10:
+            log.warning("syslog: refused %d record(s)/connection(s) since the last report; "
+                        "latest from %s: %s", self._refusals_unlogged, peer, reason)
+            self._refusals_unlogged = 0
+            self._last_refusal_log = now
+
     def offer_nowait(self, line: bytes) -> None:
-        """UDP intake (no backpressure): the queue, or the spool when the queue is full and
-        until the spool is drained again, so records keep their order."""
+        """UDP intake (no backpressure): the queue, or the spool when the queue is full (in
+        records or bytes) and until the spool is drained again, so records keep their order."""
         record = self._record(line)
-        if self._overflow:
-            self._to_spool([record])
-            return
-        try:
-            self.queue.put_nowait(record)
-        except asyncio.QueueFull:
+        if not self._overflow:
+            if self._queued_bytes + len(line) <= self.cfg.queue_max_bytes:
+                try:
+                    self.queue.put_nowait(record)
+                    self._queued_bytes += len(line)
+                    return
+                except asyncio.QueueFull:
+                    pass
             self._overflow = True
             self._ahead = self.queue.qsize()
-            self._to_spool([record])
+        self._to_spool([record])
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _put(self, record: RawRecord) -> None:
+        """TCP/TLS intake: wait (backpressure) while the queue is full in records or bytes."""
+        size = len(record.payload)
+        while self._queued_bytes and self._queued_bytes + size > self.cfg.queue_max_bytes:
+            self._room.clear()
+            await self._room.wait()
+        await self.queue.put(record)
+        self._queued_bytes += size
+
+    async def _handle_plain(self, reader: asyncio.StreamReader,
+                            writer: asyncio.StreamWriter) -> None:
+        await self._serve(reader, writer, tls=False)
+
+    async def _handle_tls(self, reader: asyncio.StreamReader,
+                          writer: asyncio.StreamWriter) -> None:
+        await self._serve(reader, writer, tls=True)
+
+    def _admit(self, peer: str) -> str | None:
+        """None if ``peer`` may open one more connection (counted), else the reason."""
+        if not self.allowed(peer):
+            return "sender not in allowed_senders"
+        if self._open_total >= self.cfg.max_connections:
+            return f"max_connections ({self.cfg.max_connections}) reached"
+        if self._open_by_peer.get(peer, 0) >= self.cfg.max_connections_per_sender:
+            return f"max_connections_per_sender ({self.cfg.max_connections_per_sender}) reached"
+        self._open_total += 1
+        self._open_by_peer[peer] = self._open_by_peer.get(peer, 0) + 1
+        return None
+
+    def _release(self, peer: str) -> None:
+        self._open_total -= 1
+        left = self._open_by_peer.get(peer, 1) - 1
+        if left > 0:
+            self._open_by_peer[peer] = left
+        else:
+            self._open_by_peer.pop(peer, None)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *,
+                     tls: bool) -> None:
         task = asyncio.current_task()
         if task is not None:
             self._connections.add(task)
-        peer = writer.get_extra_info("peername") or ("?", 0)
+        peer = str((writer.get_extra_info("peername") or ("?", 0))[0])
+        refusal = self._admit(peer)
         try:
-            if not self.allowed(str(peer[0])):
-                self.counters.rejected_senders += 1
-                log.warning("syslog: refused connection from %s (not in allowed_senders)", peer[0])
+            if refusal is not None:
+                self.refuse(refusal, peer)
                 return
-            framer = Framer(self.cfg.max_message_bytes)
-            pending: list[RawRecord] = []
-            try:
-                while True:
-                    data = await reader.read(65536)
-                    if not data:
-                        break
-                    before = framer.oversized
-                    pending = [self._record(message) for message in framer.feed(data)]
-                    self.counters.oversized += framer.oversized - before
-                    while pending:
-                        await self.queue.put(pending[0])  # not added if cancelled meanwhile
-                        pending.pop(0)
-            finally:
-                # on shutdown (cancel) or a broken connection, keep what was already read
-                rest = list(pending)
-                tail = framer.rest()
-                if tail:
-                    rest.append(self._record(tail))
-                if rest:
-                    if task is not None and task.cancelling():
-                        self._to_spool(rest)
-                    else:
-                        for record in rest:
-                            await self.queue.put(record)
+            if tls and self._tls is not None:
+                try:
+                    await writer.start_tls(
+                        self._tls, ssl_handshake_timeout=self.cfg.tls_handshake_timeout_seconds)
+                except (ssl.SSLError, ConnectionError, OSError, TimeoutError) as exc:
+                    self.counters.tls_handshake_failed += 1
+                    log.info("syslog: TLS handshake with %s failed: %s", peer, exc)
+                    return
+            await self._read_stream(reader, task)
         except (ConnectionError, ssl.SSLError, asyncio.IncompleteReadError) as exc:
-            log.info("syslog: connection from %s ended: %s", peer[0], exc)
+            log.info("syslog: connection from %s ended: %s", peer, exc)
         except asyncio.CancelledError:
             pass
         finally:
+            if refusal is None:
+                self._release(peer)
             if task is not None:
                 self._connections.discard(task)
             writer.close()
+
+    async def _read_stream(self, reader: asyncio.StreamReader,
+                           task: asyncio.Task[Any] | None) -> None:
+        """Frame and queue what one connection sends; close it after ``idle_timeout_seconds``
+        of silence."""
+        framer = Framer(self.cfg.max_message_bytes)
+        pending: list[RawRecord] = []
+        try:
+            while True:
+                try:
+                    data = await asyncio.wait_for(reader.read(65536),
+                                                  self.cfg.idle_timeout_seconds)
+                except TimeoutError:
+                    self.counters.idle_closed += 1
+                    break
+                if not data:
+                    break
+                before = framer.oversized
+                pending = [self._record(message) for message in framer.feed(data)]
+                self.counters.oversized += framer.oversized - before
+                while pending:
+                    await self._put(pending[0])  # not added if cancelled meanwhile
+                    pending.pop(0)
+        finally:
+            # on shutdown (cancel) or a broken connection, keep what was already read
+            rest = list(pending)
+            tail = framer.rest()
+            if tail:
+                rest.append(self._record(tail))
+            if rest:
+                if task is not None and task.cancelling():
+                    self._to_spool(rest)
+                else:
+                    for record in rest:
+                        await self._put(record)
 
     # -- output -------------------------------------------------------------------------
     def _to_spool(self, records: list[RawRecord]) -> None:
@@ -354,15 +445,23 @@ class SyslogReceiver:
         except TimeoutError:
             return batch
         batch.append(first)
+        size = len(first.payload)
+        #: a batch is bounded in bytes too (a quarter of the queue's byte bound)
+        max_bytes = self.cfg.queue_max_bytes // 4
         deadline = time.monotonic() + self.cfg.flush_interval_seconds
-        while len(batch) < self.batch_size:
+        while len(batch) < self.batch_size and size < max_bytes:
             try:
-                batch.append(self.queue.get_nowait())
+                record = self.queue.get_nowait()
             except asyncio.QueueEmpty:
                 if time.monotonic() >= deadline or self._stopping:
                     break
                 await asyncio.sleep(0.01)
+                continue
+            batch.append(record)
+            size += len(record.payload)
         self._ahead = max(0, self._ahead - len(batch))
+        self._queued_bytes = max(0, self._queued_bytes - size)
+        self._room.set()
         return batch
 
     async def _flush_loop(self) -> None:
