@@ -14,8 +14,10 @@ standby still drains what it queued while it was active).
 """
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -31,15 +33,33 @@ from .sync import AlertSync, SyncReport
 
 __all__ = ["Alerting", "build_alerting"]
 
+log = logging.getLogger("monitor.alerting")
+
 
 @dataclass
 class Alerting:
     sync: AlertSync
     sender: Sender
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _kicked: asyncio.Task[None] | None = None
 
     async def run_sync(self) -> SyncReport:
         self.sender.ensure_running()
-        return await self.sync.run(datetime.now(UTC))
+        async with self._lock:  # the scheduled sync and a kicked one never overlap
+            return await self.sync.run(datetime.now(UTC))
+
+    def kick(self) -> None:
+        """Sync now, in the background (the rules job just created findings): an alert then
+        leaves within a second of its finding, whatever ``sync_interval_seconds`` is."""
+        if self._kicked is None or self._kicked.done():
+            self._kicked = asyncio.create_task(self._kick(), name="alerts-kick")
+
+    async def _kick(self) -> None:
+        try:
+            await self.run_sync()
+        except Exception as exc:  # noqa: BLE001 - the scheduled sync retries
+            log.warning("alert sync after a rules run failed", extra={"fields": {
+                "error": f"{type(exc).__name__}: {exc}"}})
 
     def ensure_delivery(self) -> int:
         """(Re)start delivery; returns the alerts still queued over every destination."""
@@ -47,6 +67,9 @@ class Alerting:
         return sum(d.queue.alerts for d in self.sender.destinations)
 
     async def close(self) -> None:
+        if self._kicked is not None:
+            self._kicked.cancel()
+            await asyncio.gather(self._kicked, return_exceptions=True)
         await self.sender.close()
 
 
