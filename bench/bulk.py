@@ -26,9 +26,9 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from monitor.model import Document
-from monitor.settings import ElasticsearchSettings  # noqa: E402
-from monitor.store import BulkWriter, open_store  # noqa: E402
-from monitor.store.setup import install_templates  # noqa: E402
+from monitor.settings import ElasticsearchSettings
+from monitor.store import BulkWriter, open_store
+from monitor.store.setup import install_templates
 
 
 def make_docs(n: int) -> list[Document]:

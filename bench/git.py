@@ -254,7 +254,7 @@ def main() -> int:
             print(f"raw git log (same format, -z --name-status):  {raw:,.0f} commits/s")
             print(f"parse + change documents (no ES):              {ours:,.0f} commits/s")
             print(f"ratio documents/raw: {ours / raw:.2f}  (target >= 0.50; median of "
-                  f"{len(raw_rates)}, best round {max(o / r for o, r in zip(our_rates, raw_rates)):.2f})")
+                  f"{len(raw_rates)}, best round {max(o / r for o, r in zip(our_rates, raw_rates, strict=True)):.2f})")
         if not args.no_es:
             e2e_ours, e2e_raw, count = asyncio.run(end_to_end(args.url, cfg, work / "e2e"))
             print(f"end to end sync_repo into ES (mirror ready):   {count / e2e_ours:,.0f} commits/s "

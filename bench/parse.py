@@ -150,7 +150,7 @@ def main() -> None:
         print(f"normalizer: {native.describe()}")
         if native.active is not None:
             import monitor_native
-            sample = [line.decode() for line in open(path, "rb").read().splitlines()[:2000]]
+            sample = [line.decode() for line in Path(path).read_bytes().splitlines()[:2000]]
             core = sum(monitor_native._time_core(line, 20) for line in sample) / (20 * len(sample))
             print(f"compiled core alone (tokenize, map, id, JSON; no Python objects): "
                   f"{core * 1e6:.2f} µs/line")

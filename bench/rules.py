@@ -33,12 +33,12 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monitor.detect.engine import evaluate_range  # noqa: E402
-from monitor.detect.loader import load_rules  # noqa: E402
-from monitor.settings import ElasticsearchSettings  # noqa: E402
-from monitor.store import open_store  # noqa: E402
-from monitor.store.search import SearchStats  # noqa: E402
-from monitor.store.setup import install_templates  # noqa: E402
+from monitor.detect.engine import evaluate_range
+from monitor.detect.loader import load_rules
+from monitor.settings import ElasticsearchSettings
+from monitor.store import open_store
+from monitor.store.search import SearchStats
+from monitor.store.setup import install_templates
 
 START = datetime(2026, 2, 10, 0, 0, tzinfo=UTC)
 HOURS = 6
@@ -262,7 +262,7 @@ async def main() -> None:
         await evaluate_range(rules, store, START, end, max_segment=timedelta(hours=1))
         print(f"warm-up backfill: {time.perf_counter() - began:.1f} s")
         rows = []
-        for round_no in range(args.rounds):  # alternate engine and raw replays: machine noise
+        for _ in range(args.rounds):  # alternate engine and raw replays: machine noise
             rows.append(await measure(store, rules, START, end, f"backfill {HOURS} h"))
             rows.append(await measure(store, rules, end - timedelta(minutes=5), end,
                                       "steady 5 min"))

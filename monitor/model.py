@@ -88,7 +88,8 @@ class Document(NamedTuple):
     id: str
     #: a dict, or ``EncodedSource`` (already JSON: sent as it is)
     source: dict[str, Any] | EncodedSource
-    index: str | None = None
+    #: shadows ``tuple.index`` (a NamedTuple field may): the name the bulk API uses
+    index: str | None = None  # type: ignore[assignment]
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -179,7 +180,7 @@ class CheckpointApiSource(_Model):
     password: SecretStr | None = None
     api_key: SecretStr | None = None
     tls: TlsClient = TlsClient()
-    log_types: list[Literal["logs", "audit"]] = Field(default_factory=lambda: ["logs", "audit"])
+    log_types: list[Literal["logs", "audit"]] = Field(default=["logs", "audit"])  # copied per model
     filter: str = ""
     log_servers: list[str] = Field(default_factory=list)
     max_logs_per_request: int = Field(100, ge=1, le=100)
@@ -424,7 +425,7 @@ class ReportKind(_Model):
 
 class ReportsSettings(_Model):
     dir: Path = Path("var/reports")
-    formats: list[Literal["html", "json", "pdf"]] = Field(default_factory=lambda: ["html", "json"])
+    formats: list[Literal["html", "json", "pdf"]] = Field(default=["html", "json"])  # copied
     kinds: list[ReportKind] = Field(default_factory=lambda: [ReportKind()])
     keep: int = Field(400, ge=1)
     chromium: Path = Path("/usr/bin/chromium")
@@ -583,7 +584,7 @@ class AlertingSettings(_Model):
     min_severity: Literal["low", "medium", "high", "critical"] = "low"
     #: control statuses that raise an alert (resolved when the control reads otherwise)
     control_statuses: list[Literal["fail", "insufficient_data"]] = Field(
-        default_factory=lambda: ["fail", "insufficient_data"])
+        default=["fail", "insufficient_data"])
     #: how often open findings and control results are compared with what was posted
     sync_interval_seconds: float = Field(10.0, gt=0)
     #: open alerts are posted again this often; each carries endsAt = now + 4x this
@@ -666,7 +667,7 @@ def _resolve_paths(model: BaseModel, base: Path) -> BaseModel:
     return model.model_copy(update=update) if update else model
 
 
-def _issue_from_error(file: str, error: dict[str, Any]) -> ConfigIssue:
+def _issue_from_error(file: str, error: Mapping[str, Any]) -> ConfigIssue:
     field = ".".join(str(part) for part in error["loc"]) or "(top level)"
     message = error["msg"]
     if message.startswith("Value error, "):

@@ -115,7 +115,9 @@ def discover_url(base: str, data_view: str, start: str | None, end: str | None,
     g = f"(time:(from:{_rison_string(start or 'now-24h')},to:{_rison_string(end or 'now')}))"
     a = (f"(dataSource:(dataViewId:{_rison_string(data_view)},type:dataView),"
          f"query:(language:kuery,query:{_rison_string(kql)}))")
-    quote = lambda s: urllib.parse.quote(s, safe="(),:'!")
+    def quote(text: str) -> str:
+        return urllib.parse.quote(text, safe="(),:'!")
+
     return f"{base}/app/discover#/?_g={quote(g)}&_a={quote(a)}"
 
 

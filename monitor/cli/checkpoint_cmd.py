@@ -23,7 +23,6 @@ from .common import (
     load_or_exit,
     run_async,
 )
-
 from .progress import Progress
 
 if TYPE_CHECKING:

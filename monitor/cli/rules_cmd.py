@@ -17,8 +17,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .common import (EXIT_FAIL, EXIT_OK, EXIT_USAGE, CommandGroups, add_fail_on, emit, fail,
-                     guarded, load_or_exit, run_async, verdict_exit)
+from .common import (
+    EXIT_FAIL,
+    EXIT_OK,
+    EXIT_USAGE,
+    CommandGroups,
+    add_fail_on,
+    emit,
+    fail,
+    guarded,
+    load_or_exit,
+    run_async,
+    verdict_exit,
+)
 
 if TYPE_CHECKING:
     from ..detect.loader import RuleSet

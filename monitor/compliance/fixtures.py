@@ -92,7 +92,7 @@ def _doc_id(kind: str, source: dict[str, Any], n: int) -> str:
 def heartbeat_documents(sources: list[Source], start: datetime, end: datetime
                         ) -> list[tuple[str, str, dict[str, Any]]]:
     """(kind, id, doc): each source's heartbeat documents in the middle of every bucket."""
-    out = []
+    out: list[tuple[str, str, dict[str, Any]]] = []
     for source in sources:
         step = duration(source.interval)
         moment = start

@@ -240,7 +240,7 @@ def _convert_collection(collection: Any, source: str, pci: tuple[str, ...] | Non
             else "medium"
         meta["risk_score"] = sum(RISK_BANDS[meta["severity"]]) // 2
     window = f"{int(corr.timespan.seconds)}s"
-    group_by = [FIELDS.get(str(f), None) for f in corr.group_by or []]
+    group_by = [FIELDS.get(str(f)) for f in corr.group_by or []]
     if any(g is None for g in group_by):
         raise _Refused(f"correlation group-by field without ECS mapping: {corr.group_by}")
     out = {**meta, "query": _query(backend, base), "group_by": group_by}

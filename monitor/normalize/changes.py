@@ -533,7 +533,7 @@ def github_pull_request_document(source: str, repo: str, pr: dict[str, Any],
     push = push or PushLookup(fallback="not_looked_up")
     pusher_fields: dict[str, Any]
     if push.actor and push.fallback is None:
-        last_pusher = push.actor
+        last_pusher: str | None = push.actor
         pusher_fields = {"last_pusher_source": "activity",
                          "last_push": {"type": push.activity_type, "at": push.timestamp,
                                        "before": push.before}}
@@ -649,7 +649,8 @@ def branch_protection_document(forge: str, source: str, repo: str, branch: str, 
 def protection_summary(snapshot: dict[str, Any]) -> dict[str, Any]:
     """Flatten GitHub rules (``rules/branches``) and classic protection into booleans."""
     out: dict[str, Any] = {}
-    rules = snapshot.get("rules") if isinstance(snapshot.get("rules"), list) else []
+    found = snapshot.get("rules")
+    rules: list[Any] = found if isinstance(found, list) else []
     types = {r.get("type") for r in rules if isinstance(r, dict)}
     approvals = 0
     for rule in rules:
@@ -658,7 +659,8 @@ def protection_summary(snapshot: dict[str, Any]) -> dict[str, Any]:
             approvals = max(approvals, int(params.get("required_approving_review_count") or 0))
             out["dismiss_stale_reviews"] = bool(params.get("dismiss_stale_reviews_on_push"))
             out["require_last_push_approval"] = bool(params.get("require_last_push_approval"))
-    classic = snapshot.get("protection") if isinstance(snapshot.get("protection"), dict) else {}
+    found = snapshot.get("protection")
+    classic: dict[str, Any] = found if isinstance(found, dict) else {}
     reviews = classic.get("required_pull_request_reviews") or {}
     if reviews:
         approvals = max(approvals, int(reviews.get("required_approving_review_count") or 0))
@@ -856,7 +858,7 @@ def argocd_history_document(source: str, app: dict[str, Any], entry: dict[str, A
     doc_id = change_id("argocd", source, name, "history", str(history_id))
     initiated = entry.get("initiatedBy") or {}
     revision = entry.get("revision") or next(iter(entry.get("revisions") or []), None)
-    src = entry.get("source") or next(iter(entry.get("sources") or []), {}) or {}
+    src: dict[str, Any] = entry.get("source") or next(iter(entry.get("sources") or []), {}) or {}
     out = _base("argocd_sync", entry.get("deployedAt"), "argocd.history", "argocd", source,
                 f"{name} synced to {str(revision)[:12]} (history {history_id})",
                 action="argocd-sync")

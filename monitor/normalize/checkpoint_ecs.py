@@ -292,9 +292,9 @@ def to_ecs(f: Fields, *, header: Callable[[], tuple[str | None, str | None]],
         event["reason"] = info[len("Administrator failed to log in: "):].strip()
     if not keys.isdisjoint(_TIME_RANGE_KEYS):
         for key, target in (("start_time", "start"), ("lastupdatetime", "end")):
-            value = _first(f.get(key))
-            if value:
-                parsed = event_time(value)
+            text = _first(f.get(key))
+            if text:
+                parsed = event_time(text)
                 if parsed:
                     event[target] = parsed[0]
     doc["event"] = event
@@ -382,13 +382,14 @@ def _endpoints(doc: dict[str, Any], f: Fields, s: dict[str, str]) -> None:
             dst["nat"] = {k: v for k, v in (("ip", nat_ip), ("port", nat_port)) if v}
     if not keys.isdisjoint(_SIDE_COUNT_KEYS):
         for key, side in (("client_outbound_bytes", src), ("server_outbound_bytes", dst)):
-            value = _int(f.get(key))  # type: ignore[arg-type]
-            if value is not None:
-                side["bytes"] = value
+            # a repeated key is a list, which _int does not take (the line is dead-lettered)
+            count = _int(f.get(key))  # type: ignore[arg-type]
+            if count is not None:
+                side["bytes"] = count
         for key, side in (("client_outbound_packets", src), ("server_outbound_packets", dst)):
-            value = _int(f.get(key))  # type: ignore[arg-type]
-            if value is not None:
-                side["packets"] = value
+            count = _int(f.get(key))  # type: ignore[arg-type]  # as above
+            if count is not None:
+                side["packets"] = count
     domain = s.get("src_machine_name") or s.get("machine")
     if domain:
         src["domain"] = domain

@@ -73,7 +73,7 @@ def fields_from_mapping(record: dict[str, Any], *, api: bool) -> Fields:
         text = _text(value)
         if text is not None and text != "":
             add_field(fields, name, text)
-    if api and "log_type" in fields and isinstance(fields["log_type"], str):
-        if fields["log_type"].lower() == "audit":
-            fields.setdefault("is_audit", "true")
+    log_type = fields.get("log_type") if api else None
+    if isinstance(log_type, str) and log_type.lower() == "audit":
+        fields.setdefault("is_audit", "true")
     return fields

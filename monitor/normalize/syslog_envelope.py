@@ -7,8 +7,8 @@ relays often rewrite it as RFC 3164 (``<134>Mar 29 13:19:22 host CheckPoint[1930
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
 from datetime import UTC, datetime, timedelta, timezone
+from typing import NamedTuple
 
 __all__ = ["Envelope", "parse_iso", "split_envelope"]
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
+
 from ..timefmt import iso_s
 
 __all__ = ["Period", "PeriodKind", "custom_period", "iso", "period_for"]

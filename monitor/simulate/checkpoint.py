@@ -169,9 +169,9 @@ class _Gen:
 
     def loguid(self, moment: datetime, origin: str) -> str:
         self.counter += 1
-        return "{0x%08x,0x%x,0x%08x,0x%08x}" % (int(moment.timestamp()) & 0xFFFFFFFF, self.counter,
-                                                int(ipaddress.ip_address(origin)) & 0xFFFFFFFF,
-                                                self.rng.getrandbits(32))
+        stamp = int(moment.timestamp()) & 0xFFFFFFFF
+        address = int(ipaddress.ip_address(origin)) & 0xFFFFFFFF
+        return f"{{0x{stamp:08x},0x{self.counter:x},0x{address:08x},0x{self.rng.getrandbits(32):08x}}}"
 
     def head(self, moment: datetime, origin: str, action: str | None, ifdir: str = "inbound"
              ) -> list[tuple[str, str]]:

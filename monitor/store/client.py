@@ -9,9 +9,9 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from elastic_transport import TransportError
 from elasticsearch import AsyncElasticsearch
 from elasticsearch import exceptions as es_exc
-from elastic_transport import TransportError
 from elasticsearch.serializer import OrjsonSerializer
 
 from ..errors import StoreError, StoreUnavailable
@@ -123,7 +123,7 @@ class Store:
         """Cluster health; readiness means yellow or better."""
         try:
             response = await self.es.cluster.health(wait_for_status=wait_for, timeout=timeout)
-        except Exception as exc:  # noqa: BLE001 - translated
+        except Exception as exc:
             raise translate_error(exc, "cluster health") from exc
         return dict(response.body)
 
@@ -138,7 +138,7 @@ class Store:
         """Detect the version and optional modules once; cached on the store."""
         try:
             response = await self.es.nodes.info(node_id="_local", metric="plugins")
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             if isinstance(exc, es_exc.AuthorizationException):
                 # least-privilege users may lack cluster:monitor; assume the minimal feature set
                 log.info("cannot read node modules (403); assuming a minimal feature set")

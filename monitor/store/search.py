@@ -76,7 +76,7 @@ async def msearch_kinds(store: Store, searches: Sequence[tuple[str, dict[str, An
         lines.append(body)
     try:
         response = await store.es.msearch(searches=lines)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise translate_error(exc, what) from exc
     answers = list(response.body.get("responses", []))
     out: list[dict[str, Any]] = []
@@ -133,7 +133,7 @@ async def msearch(store: Store, requests: Sequence[tuple[str, dict[str, Any]]],
         lines.append(body)
     try:
         response = await store.es.msearch(searches=lines, filter_path=filter_path)
-    except Exception as exc:  # noqa: BLE001 - translated
+    except Exception as exc:
         raise translate_error(exc, "msearch") from exc
     out = []
     for i, item in enumerate(response.body["responses"]):
@@ -163,7 +163,7 @@ async def search(store: Store, kind: str, body: dict[str, Any],
     try:
         response = await store.es.search(index=_index(store, kind), ignore_unavailable=True,
                                          allow_no_indices=True, **body)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise translate_error(exc, what or f"search {kind}") from exc
     if stats is not None:
         stats.requests += 1
@@ -195,7 +195,7 @@ async def eql_search(store: Store, kind: str, body: dict[str, Any],
                      stats: SearchStats | None = None) -> dict[str, Any]:
     try:
         response = await store.es.eql.search(index=_index(store, kind), **body)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise translate_error(exc, f"eql {kind}") from exc
     if stats is not None:
         stats.requests += 1
@@ -222,7 +222,7 @@ async def replace_doc(store: Store, index: str, doc_id: str, source: dict[str, A
                              if_primary_term=primary_term, refresh="wait_for")
     except es_exc.ConflictError as exc:
         raise ConflictError(f"{doc_id} changed since it was read; retry") from exc
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise translate_error(exc, f"write {doc_id}") from exc
 
 
@@ -230,7 +230,7 @@ async def refresh(store: Store, kinds: Iterable[str]) -> None:
     try:
         await store.es.indices.refresh(index=",".join(_index(store, k) for k in kinds),
                                        ignore_unavailable=True, allow_no_indices=True)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise translate_error(exc, "refresh") from exc
 
 
@@ -239,5 +239,5 @@ async def drop_kinds(store: Store, kinds: Iterable[str]) -> None:
         try:
             await store.es.indices.delete(index=_index(store, kind), ignore_unavailable=True,
                                           allow_no_indices=True, expand_wildcards="open")
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise translate_error(exc, f"delete {kind} indices") from exc

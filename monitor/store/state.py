@@ -57,7 +57,7 @@ class StateStore:
             response = await self._store.es.get(index=self.index, id=key)
         except es_exc.NotFoundError:
             return None
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise translate_error(exc, f"read state {key}") from exc
         source = response["_source"]
         return StateDoc(key=key, value=source.get("value") or {}, seq_no=response["_seq_no"],
@@ -90,7 +90,7 @@ class StateStore:
                     if_primary_term=expected.primary_term, refresh=refresh)
         except es_exc.ConflictError as exc:
             raise ConflictError(f"state {key!r} changed since it was read") from exc
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise translate_error(exc, f"write state {key}") from exc
         return StateDoc(key=key, value=value, seq_no=response["_seq_no"],
                         primary_term=response["_primary_term"], owner=owner,

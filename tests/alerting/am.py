@@ -40,7 +40,7 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str,
         try:
             if value := predicate():
                 return value
-        except Exception:  # noqa: BLE001, S110 - not up yet
+        except Exception:  # noqa: BLE001 - not up yet
             pass
         time.sleep(0.25)
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} {on_fail()}")

@@ -25,7 +25,7 @@ def _sample_file(path: Path, count: int) -> tuple[int, int]:
                                                     events_per_second=50))]
     path.write_text("\n".join(lines) + "\n")
     docs, letters = set(), set()
-    for item in normalize_lines((l.encode() for l in lines), "checkpoint:file", True,
+    for item in normalize_lines((line.encode() for line in lines), "checkpoint:file", True,
                                 IngestStats()):
         if isinstance(item, Document):
             docs.add(item.id)

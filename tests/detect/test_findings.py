@@ -9,8 +9,14 @@ import pytest
 from monitor.detect.engine import evaluate_range
 from monitor.detect.schema import RuleValidationError
 from monitor.errors import MonitorError
-from monitor.findings import (effective_status, finding_id, get_finding, list_findings,
-                              load_exceptions, transition)
+from monitor.findings import (
+    effective_status,
+    finding_id,
+    get_finding,
+    list_findings,
+    load_exceptions,
+    transition,
+)
 from monitor.store import Store
 from monitor.store.search import search
 

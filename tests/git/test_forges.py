@@ -673,7 +673,9 @@ async def test_github_app_installation_token_is_minted_and_reused(store):
     def mint(request: httpx.Request) -> httpx.Response:
         token = request.headers["authorization"].removeprefix("Bearer ")
         header, payload, signature = token.split(".")
-        pad = lambda s: s + "=" * (-len(s) % 4)
+        def pad(text: str) -> str:
+            return text + "=" * (-len(text) % 4)
+
         key.public_key().verify(base64.urlsafe_b64decode(pad(signature)),
                                 f"{header}.{payload}".encode(), padding.PKCS1v15(),
                                 hashes.SHA256())

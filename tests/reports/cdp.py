@@ -48,7 +48,7 @@ class Browser:
         self._loaded = asyncio.Event()
 
     async def start(self) -> None:
-        self.process = subprocess.Popen(  # noqa: ASYNC220 - started once per module
+        self.process = subprocess.Popen(  # started once per module
             [CHROMIUM, *chromium_flags(self.profile), "--remote-debugging-port=0",
              "--remote-allow-origins=*", "--window-size=1280,900", "about:blank"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -21,7 +21,7 @@ PACKAGE = ROOT / "monitor"
 #: lowest first; a package may import only from the layers below its own
 LAYERS: list[set[str]] = [
     {"errors"},
-    {"model", "timefmt", "resources", "yamlio", "issues", "identifiers"},
+    {"model", "timefmt", "resources", "yamlio", "issues", "identifiers", "redact"},
     {"settings"},
     {"logsetup", "normalize", "simulate"},
     {"store"},

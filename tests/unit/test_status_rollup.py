@@ -33,7 +33,7 @@ def test_rollup_table(parts: list[str], whole: str) -> None:
 
 
 def test_display_order_is_the_rollup_order() -> None:
-    assert STATUSES == tuple(s.value for s in STATUS_SEVERITY)
+    assert tuple(s.value for s in STATUS_SEVERITY) == STATUSES
     assert worst(["pass", "waived"]) == worst_status(["pass", "waived"]) == "waived"
     assert worst([], default="insufficient_data") == "insufficient_data"
 

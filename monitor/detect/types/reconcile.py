@@ -13,9 +13,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from ...identifiers import TICKET, shas_in
-from ..compile import scope, base_query, bool_filter, composite_sources, key_filter, time_range
-from .base import PAGE, aggs, Ctx, Draft, Gen, Search, bucket_start, composite_all, to_dt
-
+from ..compile import base_query, bool_filter, composite_sources, key_filter, scope, time_range
+from .base import PAGE, Ctx, Draft, Gen, Search, aggs, bucket_start, composite_all, to_dt
 
 
 def tokens(texts: list[str]) -> tuple[list[str], list[str]]:
