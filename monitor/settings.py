@@ -136,7 +136,8 @@ class ElasticsearchSettings(_Model):
     request_timeout_seconds: float = Field(30.0, gt=0)
     index_prefix: str = Field("monitor", pattern=r"^[a-z0-9][a-z0-9_.-]*$")
     number_of_shards: int = Field(1, ge=1)
-    number_of_replicas: int = Field(0, ge=0)
+    #: None (default): 1 when the cluster has more than one data node at ``es setup``, else 0
+    number_of_replicas: int | None = Field(None, ge=0)
     #: keep the raw line in event.original (PCI evidence; costs disk)
     keep_original: bool = True
     bulk: BulkSettings = BulkSettings()

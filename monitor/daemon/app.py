@@ -31,6 +31,7 @@ from ..settings import Settings, load_settings
 from ..store import BulkResult, BulkWriter, StateStore, Store, open_store
 from ..store.setup import apply_retention, install_templates, template_status
 from .adapters import build_components
+from .clusterhealth import cluster_health
 from .components import ComponentBuilder, Components, Context, Service
 from .diagnose import diagnose, not_up_yet
 from .ha import LeaseThread, default_instance_id
@@ -360,9 +361,8 @@ class Daemon:
         return out
 
     async def readiness(self) -> tuple[bool, dict[str, Any]]:
-        es_ok = self.store is not None and await self.store.ready()
+        es_ok, cluster = await cluster_health(self.store, self.metrics)
         self._es_ok = es_ok
-        self.metrics.es_up.set(1 if es_ok else 0)
         services = {}
         for service in self.components.services:
             try:
@@ -379,7 +379,7 @@ class Daemon:
         # pull sources are reported, but do not make the instance unready: a management API
         # outage must not take the receivers on this instance out of a load balancer
         pulled = dict(self.jobs.source_health) if self.jobs is not None else {}
-        details = {"elasticsearch": es_ok, "ha": lease, "services": services,
+        details = {"elasticsearch": es_ok, "cluster": cluster, "ha": lease, "services": services,
                    "pull_sources": pulled,
                    "last_reload_error": self.last_reload_error,
                    "shutting_down": self.lifecycle.should_exit}

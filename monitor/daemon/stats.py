@@ -12,6 +12,7 @@ from ..model import rollup_status
 from ..settings import Settings
 from ..store import Store
 from ..store import stats as store_stats
+from .clusterhealth import cluster_health
 from .jobs import RunReport
 
 if TYPE_CHECKING:
@@ -22,6 +23,7 @@ __all__ = ["refresh_stats"]
 
 async def refresh_stats(store: Store, metrics: Metrics, positions: Positions,
                         components: Components, settings: Settings) -> RunReport:
+    await cluster_health(store, metrics)  # status, nodes, unassigned shards as metrics
     try:
         open_findings = await store_stats.open_findings_by_severity(store)
     except StoreError:

@@ -21,6 +21,7 @@ from ..model import ControlStatus, Severity
 
 __all__ = [
     "COMPLIANCE_STATUSES",
+    "ES_CLUSTER_STATUSES",
     "ES_OPERATIONS",
     "JOB_OUTCOMES",
     "RULE_OUTCOMES",
@@ -37,6 +38,7 @@ RULE_OUTCOMES = ("success", "error")
 ES_OPERATIONS = ("bulk", "search", "msearch", "count", "get", "index", "health", "indices",
                  "pit", "other")
 HA_ROLES = ("active", "standby")
+ES_CLUSTER_STATUSES = ("green", "yellow", "red", "unreachable")
 
 _FAST = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 _JOBS = (0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900)
@@ -204,6 +206,17 @@ class Metrics:
             registry=r)
         self.es_up = Gauge("monitor_es_up", "1 if Elasticsearch answered the last health check.",
                            registry=r)
+        self.es_cluster_status = Gauge(
+            "monitor_es_cluster_status",
+            "1 for the cluster health status seen last (green, yellow, red, unreachable).",
+            ["status"], registry=r)
+        self.es_nodes = Gauge("monitor_es_nodes",
+                              "Nodes in the Elasticsearch cluster at the last health check.",
+                              registry=r)
+        self.es_unassigned_shards = Gauge(
+            "monitor_es_unassigned_shards",
+            "Unassigned shards at the last health check (replicas of a lost node, or worse).",
+            registry=r)
 
         # -- high availability and config --------------------------------------------------
         self.ha_role = Gauge("monitor_ha_role", "1 for this instance's current role.",
@@ -231,6 +244,8 @@ class Metrics:
             self.es_request_errors.labels(operation=operation)
         for role in HA_ROLES:
             self.ha_role.labels(role=role).set(0)
+        for status in ES_CLUSTER_STATUSES:
+            self.es_cluster_status.labels(status=status).set(0)
             self.ha_transitions.labels(to=role)
         for outcome in ("success", "error"):
             self.config_reloads.labels(outcome=outcome)

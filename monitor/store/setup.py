@@ -12,7 +12,7 @@ from .client import Store, translate_error
 from .indices import DATED_KINDS, template_bodies
 
 __all__ = ["TemplateStatus", "install_templates", "template_status", "apply_retention",
-           "ensure_single_indices"]
+           "ensure_single_indices", "replicas_for"]
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +33,29 @@ async def _existing(store: Store) -> dict[str, dict[str, Any]]:
     return {t["name"]: t["index_template"] for t in response.get("index_templates", [])}
 
 
-async def template_status(store: Store) -> list[TemplateStatus]:
-    wanted = template_bodies(store.names, store.settings.number_of_shards,
-                             store.settings.number_of_replicas)
+async def replicas_for(store: Store) -> int:
+    """The replica count our templates ask for.
+
+    The configured value when set; otherwise 1 on a cluster with more than one data node (a
+    node's loss then loses no acknowledged event) and 0 on a single node, where a replica could
+    never be assigned and would keep the cluster yellow.
+    """
+    if store.settings.number_of_replicas is not None:
+        return store.settings.number_of_replicas
+    try:
+        health = await store.es.cluster.health()
+    except Exception as exc:  # noqa: BLE001
+        raise translate_error(exc, "count data nodes") from exc
+    data_nodes = int(health.get("number_of_data_nodes", 1))
+    replicas = 1 if data_nodes > 1 else 0
+    log.info("%d data node(s): index templates use %d replica(s)", data_nodes, replicas)
+    return replicas
+
+
+async def template_status(store: Store, replicas: int | None = None) -> list[TemplateStatus]:
+    if replicas is None:
+        replicas = await replicas_for(store)
+    wanted = template_bodies(store.names, store.settings.number_of_shards, replicas)
     existing = await _existing(store)
     statuses = []
     for name, body in wanted.items():
@@ -51,10 +71,10 @@ async def template_status(store: Store) -> list[TemplateStatus]:
 
 async def install_templates(store: Store) -> list[TemplateStatus]:
     """Put every template whose content hash differs; unchanged ones are not touched."""
-    wanted = template_bodies(store.names, store.settings.number_of_shards,
-                             store.settings.number_of_replicas)
+    replicas = await replicas_for(store)
+    wanted = template_bodies(store.names, store.settings.number_of_shards, replicas)
     result = []
-    for status in await template_status(store):
+    for status in await template_status(store, replicas):
         if status.action == "unchanged":
             result.append(status)
             continue
