@@ -42,6 +42,7 @@ from ..store.state import StateStore
 from ..store.writer import BulkWriter
 from ..timefmt import iso_s
 from .checkpoint_tls import ssl_context_for
+from .httpclient import Backoff, Origin, build_client
 
 __all__ = [
     "CheckpointApiClient",
@@ -103,7 +104,7 @@ async def build_http_client(cfg: CheckpointApiSource) -> httpx.AsyncClient:
     """httpx client with the TLS policy of ``cfg.tls`` (CA bundle or pinned certificate)."""
     parts = urlsplit(cfg.url)
     context = await ssl_context_for(cfg.tls, parts.hostname or "", parts.port or 443)
-    return httpx.AsyncClient(verify=context, timeout=cfg.timeout_seconds)
+    return build_client(timeout=cfg.timeout_seconds, context=context)  # redirects not followed
 
 
 class CheckpointApiClient:
@@ -121,6 +122,10 @@ class CheckpointApiClient:
         self.stats = stats or PullStats()
         base = cfg.url.rstrip("/")
         self.base = base if base.endswith("/web_api") else base + "/web_api"
+        #: every request goes to the configured origin; an answer's redirect (3xx) is refused,
+        #: never followed (the session id and credentials would go with it)
+        self.origin = Origin.of(self.base)
+        self.backoff = Backoff(initial=1.0, maximum=60.0, jitter=0.5)
         self.sid: str | None = None
         self.session_timeout = 600.0
         self.last_call = 0.0
@@ -190,7 +195,7 @@ class CheckpointApiClient:
                 headers["X-chkp-sid"] = self.sid
             self.stats.requests += 1
             try:
-                response = await self.http.post(f"{self.base}/{command}",
+                response = await self.http.post(self.origin.check_url(f"{self.base}/{command}"),
                                                 content=orjson.dumps(body), headers=headers)
             except httpx.TimeoutException as exc:
                 last_error = f"timeout ({type(exc).__name__})"
@@ -203,7 +208,7 @@ class CheckpointApiClient:
                     return outcome
                 last_error = outcome
             if attempt + 1 < limit:
-                delay = min(60.0, 2.0 ** attempt)
+                delay = self.backoff.delay(attempt)
                 self.stats.retries += 1
                 log.warning("checkpoint api %s: %s failed: %s; retry in %.0fs", self.cfg.name,
                             command, last_error, delay)
@@ -238,6 +243,9 @@ class CheckpointApiClient:
             return f"busy ({status} {code}): {message}"
         if status >= 500:
             return f"server error {status} {code}: {message}"
+        if 300 <= status < 400:
+            raise ApiRefused(f"checkpoint api {self.cfg.name}: {command} answered a redirect "
+                             f"({status}); refusing to follow it", code, status)
         raise ApiRefused(f"checkpoint api {self.cfg.name}: {command} refused ({status} "
                          f"{code}): {message}", code, status)
 

@@ -122,7 +122,7 @@ async def test_429_and_too_many_requests_back_off(store: Any, fake: FakeMgmt) ->
         async with httpx.AsyncClient() as client:
             stats = await pull_once(_cfg(), BulkWriter(store), StateStore(store), client,
                                     now=clock.now, sleep=clock.sleep, monotonic=clock.monotonic)
-    assert clock.sleeps[:4] == [1.0, 2.0, 4.0, 8.0]  # exponential
+    assert [int(s) for s in clock.sleeps[:4]] == [1, 2, 4, 8]  # exponential, + <0.5 s jitter
     assert stats.retries == 4 and await _count(store) == 60
 
 

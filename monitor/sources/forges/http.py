@@ -15,15 +15,18 @@ it off) and gives the forge modules three calls:
 
 Errors become ``ForgeError`` (a ``SourceError``) with the status; nothing above this module
 sees an ``httpx`` exception. Tokens are never logged: only method, path and status are.
+
+TLS, redirect policy, origin checks, backoff and the ETag cache come from the shared layer
+(``sources/httpclient.py``): a next-page link that downgrades to ``http://`` or leaves the
+configured host or port is refused (the token would follow it), redirects are never followed,
+and each ``ForgeHttp`` has its own ETag cache.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import re
 import time
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +35,8 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from ...errors import SourceError
+from ..httpclient import Backoff, DowngradeRefused, EtagCache, Origin
+from ..httpclient import build_client as _build_client
 
 __all__ = [
     "COUNTERS",
@@ -81,41 +86,12 @@ class Reply:
     url: str
 
 
-class _EtagCache:
-    """Bounded LRU of full URL → (etag, body); one per source (so per token scope)."""
-
-    def __init__(self, size: int = 4096) -> None:
-        self.size = size
-        self.items: OrderedDict[str, tuple[str, Any]] = OrderedDict()
-
-    def get(self, url: str) -> tuple[str, Any] | None:
-        value = self.items.get(url)
-        if value is not None:
-            self.items.move_to_end(url)
-        return value
-
-    def put(self, url: str, etag: str, body: Any) -> None:
-        self.items[url] = (etag, body)
-        self.items.move_to_end(url)
-        while len(self.items) > self.size:
-            self.items.popitem(last=False)
-
-
-_ETAGS: dict[str, _EtagCache] = {}
+_ETAGS: dict[tuple[str, str], EtagCache] = {}
 
 
 def build_client(tls: Any = None, timeout: float = 30.0) -> httpx.AsyncClient:
-    """An httpx client honouring ``TlsClient`` (verify on, optional CA file)."""
-    verify: Any = True
-    if tls is not None:
-        if tls.ca_file:
-            import ssl
-
-            verify = ssl.create_default_context(cafile=str(tls.ca_file))
-        elif not tls.verify:
-            log.warning("forge TLS verification is OFF (tls.verify=false)")
-            verify = False
-    return httpx.AsyncClient(verify=verify, timeout=timeout, follow_redirects=False)
+    """An httpx client honouring ``TlsClient`` (the shared layer's; no redirects)."""
+    return _build_client(tls, timeout)
 
 
 class ForgeHttp:
@@ -137,17 +113,24 @@ class ForgeHttp:
         self.max_wait = max_wait_seconds
         self.max_attempts = max_attempts
         self.counters = counters(source)
-        self.etags = _ETAGS.setdefault(source, _EtagCache())
+        # one cache per (source, base URL), kept across runs (a run builds a new ForgeHttp;
+        # the 304s it earns are what keeps GitHub's quota): the token scope is the source's
+        self.etags = _ETAGS.setdefault((source, self.base), EtagCache())
+        self.backoff = Backoff(initial=0.5, maximum=30.0, jitter=0.5)
         self._blocked_until = 0.0
         #: status of the last answer (304 when the cached body was returned)
         self.last_status = 0
-        self._host = urlsplit(self.base).netloc
+        self.origin = Origin.of(self.base)
 
     def url(self, path: str) -> str:
-        if path.startswith(("https://", "http://")):
-            if urlsplit(path).netloc != self._host:
-                raise ForgeError(f"{self.source}: refusing to follow a link to another host")
-            return path
+        """A configured path, or an absolute URL from an answer (a ``Link`` next page) that
+        must stay on the configured origin: no ``http://`` downgrade, no other host or port."""
+        if "://" in path[:16] or path.startswith("//"):
+            try:
+                return self.origin.check_url(path)
+            except DowngradeRefused as exc:
+                self.counters.errors += 1
+                raise ForgeError(f"{self.source}: {exc}") from None
         return urljoin(self.base, path.lstrip("/"))
 
     async def get(self, path: str, params: dict[str, Any] | None = None, *,
@@ -278,7 +261,7 @@ class ForgeHttp:
         return min(self.max_wait, 60.0 * (2 ** attempt))
 
     async def _backoff(self, attempt: int, why: str) -> None:
-        delay = min(30.0, 0.5 * (2 ** attempt)) * (0.5 + random.random() / 2)
+        delay = self.backoff.delay(attempt)
         log.warning("%s: %s; retry in %.1fs", self.source, why, delay)
         await self.sleep(delay)
 

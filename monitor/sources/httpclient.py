@@ -1,0 +1,127 @@
+"""One HTTP client layer for the pull sources (forges, Check Point Management API).
+
+What both need and used to hand-write twice:
+
+* ``build_client(tls, timeout)``: an ``httpx.AsyncClient`` with the TLS policy from the settings
+  (verification on, optional CA file and client certificate; ``verify: false`` is explicit and
+  logged) and **no redirect following**: a redirect is answered, never obeyed;
+* ``Origin`` / ``check_url``: a URL the client did not get from its configuration (a ``Link``
+  next page, a redirect target, a URL inside an answer) must keep the configured scheme, host
+  and port. A GitLab with a wrong ``external_url`` behind a TLS proxy sends
+  ``Link: <http://same-host/...>``: following it would send the token in clear text;
+* ``Backoff``: exponential backoff with jitter for transient failures, from tenacity's
+  ``wait_exponential_jitter`` (the delay policy; the loops stay with their callers because
+  rate-limit and session semantics differ);
+* ``EtagCache``: a bounded LRU of URL → (ETag, body), one per client instance (a module-global
+  cache keyed by source name leaked answers between tests and between reloads);
+* ``redact_url``: what may appear in a log line or an error (no userinfo, no query values).
+"""
+from __future__ import annotations
+
+import logging
+import ssl
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from tenacity import wait_exponential_jitter
+from tenacity.wait import wait_base
+
+from ..errors import SourceError
+from ..redact import redact_url
+
+__all__ = ["Backoff", "DowngradeRefused", "EtagCache", "Origin", "build_client", "redact_url"]
+
+log = logging.getLogger(__name__)
+
+
+class DowngradeRefused(SourceError):
+    """A URL from an answer would leave the configured origin (scheme, host or port)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Scheme, host and port of a configured base URL; the only place requests may go."""
+
+    scheme: str
+    host: str
+    port: int
+
+    @classmethod
+    def of(cls, url: str) -> Origin:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        default = 443 if scheme == "https" else 80
+        return cls(scheme, (parts.hostname or "").lower(), parts.port or default)
+
+    def check_url(self, url: str, what: str = "link") -> str:
+        """``url`` if it stays on this origin, else ``DowngradeRefused`` (scheme downgrade,
+        other host or port, userinfo)."""
+        other = Origin.of(url)
+        parts = urlsplit(url)
+        if other.scheme != self.scheme:
+            raise DowngradeRefused(f"refusing a {what} from {self.scheme}:// to "
+                                   f"{other.scheme or '?'}:// ({redact_url(url)})")
+        if (other.host, other.port) != (self.host, self.port) or parts.username is not None:
+            raise DowngradeRefused(f"refusing a {what} to another host or port "
+                                   f"({redact_url(url)})")
+        return url
+
+
+class Backoff:
+    """Delay before retry ``attempt`` (0-based): ``initial * 2**attempt`` capped at ``maximum``
+    plus up to ``jitter`` seconds (so clients that failed together do not retry together)."""
+
+    def __init__(self, initial: float = 1.0, maximum: float = 60.0, jitter: float = 1.0) -> None:
+        self._wait: wait_base = wait_exponential_jitter(multiplier=initial, max=maximum,
+                                                        jitter=jitter)
+
+    def delay(self, attempt: int) -> float:
+        state = _RetryState(attempt + 1)
+        return float(self._wait(state))  # type: ignore[arg-type]
+
+
+@dataclass(slots=True)
+class _RetryState:
+    """The one field tenacity's wait strategies read."""
+
+    attempt_number: int
+
+
+class EtagCache:
+    """Bounded LRU of full URL → (etag, body). One per client instance."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self.items: OrderedDict[str, tuple[str, Any]] = OrderedDict()
+
+    def get(self, url: str) -> tuple[str, Any] | None:
+        value = self.items.get(url)
+        if value is not None:
+            self.items.move_to_end(url)
+        return value
+
+    def put(self, url: str, etag: str, body: Any) -> None:
+        self.items[url] = (etag, body)
+        self.items.move_to_end(url)
+        while len(self.items) > self.size:
+            self.items.popitem(last=False)
+
+
+def build_client(tls: Any = None, timeout: float = 30.0, *,
+                 context: ssl.SSLContext | None = None) -> httpx.AsyncClient:
+    """An httpx client honouring ``TlsClient`` (verify on, CA file, client certificate) or a
+    ready ``context`` (pinned certificates); redirects are never followed."""
+    verify: Any = context if context is not None else True
+    if context is None and tls is not None:
+        if tls.ca_file or tls.client_cert:
+            verify = ssl.create_default_context(cafile=str(tls.ca_file) if tls.ca_file else None)
+            if tls.client_cert:
+                verify.load_cert_chain(str(tls.client_cert),
+                                       str(tls.client_key) if tls.client_key else None)
+        elif not tls.verify:
+            log.warning("TLS verification is OFF (tls.verify=false)")
+            verify = False
+    return httpx.AsyncClient(verify=verify, timeout=timeout, follow_redirects=False)
