@@ -38,13 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from monitor.normalize import changes
 from monitor.settings import ElasticsearchSettings, GitRepoSource
-from monitor.sources.git import (
-    Git,
-    Mirror,
-    SignatureCache,
-    _batches,
-    plan_branches,
-)
+from monitor.sources.git import Git, Mirror, SignatureCache
+from monitor.sources.git.sync import _batches, plan_branches
 from monitor.store import BulkWriter, StateStore, open_store
 from monitor.store.setup import install_templates
 

@@ -8,7 +8,8 @@ import pytest
 
 from monitor.errors import ConfigError
 from monitor.settings import GitRepoSource, settings_from_dict
-from monitor.sources.git import Git, GitError, LogParser, Mirror, check_url, redact_url
+from monitor.sources.git import Git, GitError, Mirror, check_url, redact_url
+from monitor.sources.git.logparse import LogParser
 
 
 def _cfg(repo, **kw) -> GitRepoSource:
@@ -337,7 +338,7 @@ async def test_crafted_commit_objects_do_not_crash(repo, syncer):
 async def test_prefetch_stops_its_thread_and_passes_errors():
     import threading
 
-    from monitor.sources.git import _prefetch
+    from monitor.sources.git.sync import _prefetch
 
     produced = []
 

@@ -79,6 +79,14 @@ def _graph() -> dict[str, set[str]]:
     return graph
 
 
+def test_every_import_names_a_module_that_exists() -> None:
+    """A relative import with one dot too few still parses: catch it here, not at run time."""
+    modules = _modules()
+    missing = sorted(f"{m} -> {t}" for m, targets in _graph().items() for t in targets
+                     if t not in modules)
+    assert not missing
+
+
 def _stage(module: str) -> str | None:
     parts = module.split(".")
     return parts[1] if len(parts) > 1 else None

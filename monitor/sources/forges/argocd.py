@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ...normalize import changes
-from ..git import SyncStats
+from ..base import SyncStats
 from .common import bearer_headers, forge_run, guard, iso, write
 from .http import ForgeError, ForgeHttp, build_client
 

@@ -13,7 +13,7 @@ import orjson
 from ...model import DeadLetter
 from ...store.writer import BulkWriter
 from ...timefmt import iso_s
-from ..git import SyncStats, record_stats
+from ..base import SyncStats
 from .http import ForgeCounters, ForgeError, ForgeHttp, counters
 
 __all__ = ["bearer_headers", "collect", "finish", "forge_run", "guard", "iso", "start_stats",
@@ -92,8 +92,8 @@ iso = iso_s
 async def forge_run(name: str, kind: str, client: Any, make_client: Callable[[], Any],
                     make_http: Callable[[Any], ForgeHttp]) -> AsyncIterator[tuple[ForgeHttp, SyncStats]]:
     """One sync run of a forge source: stats, a client (ours unless one is passed in), and the
-    bookkeeping every run needs whatever happens: an error counted, counters and totals
-    recorded, our own client closed."""
+    bookkeeping every run needs whatever happens: an error counted, counters recorded, our own
+    client closed."""
     stats, before, started = start_stats(name, kind)
     own = client is None
     client = client or make_client()
@@ -105,7 +105,6 @@ async def forge_run(name: str, kind: str, client: Any, make_client: Callable[[],
         raise
     finally:
         finish(stats, http, before, started)
-        record_stats(stats)
         if own:
             await client.aclose()
 

@@ -41,7 +41,7 @@ from urllib.parse import quote
 
 from ...identifiers import OBJECT_ID
 from ...normalize import changes
-from ..git import SyncStats
+from ..base import SyncStats
 from .common import collect, forge_run, guard, iso, write
 from .http import ForgeError, ForgeHttp, build_client
 
