@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -19,38 +18,21 @@ from typing import IO, Any
 import orjson
 from pydantic import BaseModel, SecretStr
 
+from .redact import redact
 from .settings import LoggingSettings
 
 __all__ = ["Redactor", "StructuredFormatter", "configure_logging", "secrets_of"]
 
-REDACTED = "<redacted>"
-_PATTERNS = [
-    re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?)(basic|bearer|apikey)\s+[A-Za-z0-9+/=._~-]+"),
-    re.compile(r"(?i)((?:password|passwd|secret|token|api_key|apikey)[\"']?\s*[:=]\s*[\"']?)"
-               r"[^\s\"',;&}]+"),
-    re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^/\s:@]+:)[^@/\s]+(@)"),
-]
-
-
 class Redactor:
-    """Replaces known secret values and credential-shaped text with ``<redacted>``."""
+    """Known secret values plus ``monitor.redact.redact``'s patterns (secret-looking keys,
+    near-misses included, URL userinfo, Authorization headers) on every log line."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         # longest first so a secret containing another is removed whole; ignore trivial ones
         self._secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
-        for secret in self._secrets:
-            if secret in text:
-                text = text.replace(secret, REDACTED)
-        for pattern in _PATTERNS:
-            if pattern.groups == 2:
-                text = pattern.sub(lambda m: m.group(1) + REDACTED + m.group(2)
-                                   if m.lastindex == 2 and m.group(2) == "@"
-                                   else m.group(1) + REDACTED, text)
-            else:
-                text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
-        return text
+        return redact(text, self._secrets)
 
 
 def secrets_of(model: BaseModel) -> list[str]:

@@ -33,10 +33,13 @@ _PARTS = ("passw", "pasw", "passwd", "secret", "token", "apikey", "privatekey", 
 #: keys naming where a secret comes from, not the secret itself
 _NOT_SECRET_SUFFIXES = ("_file", "_env", "file", "env", "path")
 
+#: words that follow ``field:`` in our own messages (``pasword: unknown setting``): not values
+_PROSE = frozenset({"unknown", "missing", "field", "must", "expected", "required", "cannot",
+                    "invalid", "give", "not", "environment", "input", "value", "extra"})
 _KEY_VALUE = re.compile(
     r"""(?P<key>[A-Za-z][A-Za-z0-9_.\-]{0,63})(?P<sep>["']?\s{0,3}[:=]\s{0,3}["']?)"""
-    r"""(?P<value>[^\s"',;&}\]]{1,4096})""")
-_AUTH_HEADER = re.compile(r"(?i)\b((?:proxy-)?authorization[\"']?\s{0,3}[:=]\s{0,3}[\"']?)"
+    r"""(?=(?P<value>[^\s"',;&}\]]{1,4096}))""")
+_AUTH_HEADER = re.compile(r"(?i)((?:proxy-)?authorization[\"']?\s{0,3}[:=]\s{0,3}[\"']?)"
                           r"[^\r\n\"',}]{1,4096}")
 _URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]{0,31}://)[^/\s@?#\"'<>]{1,1024}@")
 
@@ -87,10 +90,21 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
             text = text.replace(secret, REDACTED)
     text = _AUTH_HEADER.sub(lambda m: m.group(1) + REDACTED, text)
     text = _URL_USERINFO.sub(lambda m: m.group(1) + REDACTED + "@", text)
-    return _KEY_VALUE.sub(_key_value, text)
+    return _redact_key_values(text)
 
 
-def _key_value(match: re.Match[str]) -> str:
-    if match.group("value") == REDACTED or not is_secret_key(match.group("key")):
-        return match.group(0)
-    return match.group("key") + match.group("sep") + REDACTED
+def _redact_key_values(text: str) -> str:
+    """Values after secret-looking keys. The pattern consumes only ``key:`` (the value is a
+    lookahead), so a key inside another value (``form=password=x``) is still found."""
+    out: list[str] = []
+    position = 0
+    for match in _KEY_VALUE.finditer(text):
+        value = match.group("value")
+        if match.start() < position or value.startswith(REDACTED) or value in _PROSE:
+            continue
+        if is_secret_key(match.group("key")):
+            out.append(text[position:match.end()])
+            out.append(REDACTED)
+            position = match.end() + len(match.group("value"))
+    out.append(text[position:])
+    return "".join(out)

@@ -18,6 +18,7 @@ from pydantic import (BaseModel, ConfigDict, Field, SecretStr, ValidationError, 
 
 from .errors import ConfigError, ConfigIssue
 from .identifiers import TICKET_PATTERN
+from .redact import is_secret_key, redact
 from .yamlio import YamlError, load_yaml
 
 __all__ = [
@@ -142,6 +143,9 @@ class ElasticsearchSettings(_Model):
     keep_original: bool = True
     bulk: BulkSettings = BulkSettings()
     event_time: EventTimeSettings = EventTimeSettings()
+    #: send username/password or api_key over plain http:// to a non-loopback host anyway
+    #: (anyone on the path reads them); refused unless set
+    allow_plaintext_credentials: bool = False
 
     @model_validator(mode="before")
     @classmethod
@@ -164,7 +168,31 @@ class ElasticsearchSettings(_Model):
             raise ValueError("password given without username")
         if self.api_key is not None and self.username:
             raise ValueError("give either api_key or username/password, not both")
+        if self.password is not None or self.api_key is not None:
+            plain = [h for h in self.hosts if h.startswith("http://") and not _loopback(h)]
+            if plain and not self.allow_plaintext_credentials:
+                raise ValueError(
+                    f"credentials would be sent in clear text to {plain[0]}: use https:// "
+                    "(or set allow_plaintext_credentials: true to accept the risk)")
+            if plain:
+                import logging
+
+                logging.getLogger(__name__).warning(
+                    "elasticsearch credentials go over plain http:// to %s "
+                    "(allow_plaintext_credentials: true)", plain[0])
         return self
+
+
+def _loopback(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class Schedule(_Model):
@@ -416,6 +444,9 @@ class HttpSettings(_Model):
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
     basic_auth: BasicAuth | None = None
+    #: host names a POST (reload) may be addressed to, besides the listen address and loopback
+    #: names: anything else in the Host header is refused (DNS rebinding)
+    allowed_hosts: list[str] = Field(default_factory=list)
 
 
 class ReportKind(_Model):
@@ -677,10 +708,11 @@ def _issue_from_error(file: str, error: Mapping[str, Any]) -> ConfigIssue:
         message = "unknown setting (check spelling; see config.example.yaml)"
     got = error.get("input")
     shown = "" if isinstance(got, (dict, list)) or error["type"] == "missing" else repr(got)
-    if "secret" in field.lower() or "password" in field.lower() or "token" in field.lower() \
-            or "api_key" in field.lower():
-        shown = "" if not shown else "<redacted>"
-    return ConfigIssue(file=file, field=field, expected=message, got=shown[:80])
+    # a mistyped secret key (``pasword:``) is unknown to the model, so its value would be shown:
+    # any secret-looking part of the path hides it, and the text itself is redacted
+    if shown and any(is_secret_key(str(part)) for part in error["loc"]):
+        shown = "<redacted>"
+    return ConfigIssue(file=file, field=field, expected=redact(message), got=redact(shown)[:80])
 
 
 def settings_from_dict(data: Any, source: str = "<dict>", base_dir: Path | None = None) -> Settings:
@@ -704,5 +736,6 @@ def load_settings(path: str | Path) -> Settings:
     try:
         data = load_yaml(path)
     except YamlError as exc:
-        raise ConfigError([ConfigIssue(str(path), "(file)", str(exc).split(": ", 1)[-1])]) from None
+        raise ConfigError([ConfigIssue(str(path), "(file)",
+                                       redact(str(exc).split(": ", 1)[-1]))]) from None
     return settings_from_dict(data, str(path), path.resolve().parent)

@@ -108,7 +108,8 @@ def _reload(args: argparse.Namespace) -> int:
 
 def _reload_http(args: argparse.Namespace) -> int:
     url = args.http.rstrip("/") + "/-/reload"
-    request = urllib.request.Request(url, method="POST", data=b"")
+    request = urllib.request.Request(url, method="POST", data=b"",
+                                     headers={"X-Monitor-Request": "reload"})
     user, password = os.environ.get("MONITOR_HTTP_USER"), os.environ.get("MONITOR_HTTP_PASSWORD")
     if user and password:
         token = base64.b64encode(f"{user}:{password}".encode()).decode()

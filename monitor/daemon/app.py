@@ -27,6 +27,7 @@ from ..metrics.definitions import Metrics
 from ..metrics.instrument import instrument_store
 from ..metrics.server import MetricsServer
 from ..normalize.native import describe as normalizer_in_use
+from ..redact import redact
 from ..settings import Settings, load_settings
 from ..store import BulkResult, BulkWriter, StateStore, Store, open_store
 from ..store.setup import apply_retention, install_templates, template_status
@@ -303,7 +304,9 @@ class Daemon:
                           previous=self.components)
             components = self._build(ctx)
         except (ConfigError, RuleError, MonitorError, ValueError, OSError) as exc:
-            self.last_reload_error = f"{type(exc).__name__}: {exc}"
+            # shown on /readyz without authentication: never a secret, even a mistyped one
+            text = f"{type(exc).__name__}: {exc}"
+            self.last_reload_error = self._redactor(text) if self._redactor else redact(text)
             self.metrics.config_reloads.labels(outcome="error").inc()
             self.metrics.config_last_reload_ok.set(0)
             log.error("reload refused; keeping the running configuration and rules",

@@ -9,6 +9,13 @@ auth is configured it guards every path except ``/healthz``.
 * ``/healthz``: 200 while the event loop is alive.
 * ``/readyz``: 200 or 503 with a JSON body: Elasticsearch reachable, HA role, sources healthy.
 * ``POST /-/reload``: the same as SIGHUP; 202 once the reload is requested.
+
+State-changing requests (any POST) are refused (403) unless the ``Host`` header (and an
+``Origin``, when sent) names this endpoint: the listen address, a loopback name or one of
+``http.allowed_hosts``; and, without basic auth, unless they carry an ``X-Monitor-Request``
+header. A browser sends neither a foreign page's POST with that header (it needs a CORS
+preflight this server never grants) nor a DNS-rebinding request with our host name, so a web
+page open on the monitor's host cannot reload it. ``/readyz`` text passes the redactor.
 """
 from __future__ import annotations
 
@@ -19,11 +26,13 @@ import logging
 import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
+from ..redact import redact
 from ..settings import HttpSettings
 
 __all__ = ["MetricsServer", "parse_listen"]
@@ -33,8 +42,11 @@ log = logging.getLogger(__name__)
 ReadyCheck = Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]
 _MAX_HEADER_BYTES = 16 * 1024
 _READ_TIMEOUT = 10.0
+_LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "localhost.localdomain"})
+#: a header a cross-origin page cannot add without a CORS preflight (which is never granted)
+REQUEST_HEADER = "X-Monitor-Request"
 _REASONS = {200: "OK", 202: "Accepted", 400: "Bad Request", 401: "Unauthorized",
-            404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable"}
+            403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable"}
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
@@ -58,6 +70,28 @@ class MetricsServer:
             token = f"{settings.basic_auth.username}:" \
                     f"{settings.basic_auth.password.get_secret_value()}"
             self._auth = b"Basic " + base64.b64encode(token.encode())
+
+    def _host_allowed(self, value: str) -> bool:
+        """``value`` (a Host header or an Origin's netloc) names this endpoint."""
+        host = urlsplit(f"//{value.strip()}").hostname if value.strip() else None
+        if not host:
+            return False
+        listen_host, _ = parse_listen(self._settings.listen)
+        names = set(_LOOPBACK_NAMES) | {h.lower() for h in self._settings.allowed_hosts}
+        if listen_host not in ("", "0.0.0.0", "::"):
+            names.add(listen_host.lower())
+        return host.lower() in names
+
+    def _refuse_state_change(self, headers: dict[str, str]) -> str | None:
+        """Why a POST must be refused (DNS rebinding, CSRF), or None."""
+        if not self._host_allowed(headers.get("host", "")):
+            return "Host header does not name this endpoint (see http.allowed_hosts)"
+        origin = headers.get("origin")
+        if origin and (origin == "null" or not self._host_allowed(urlsplit(origin).netloc)):
+            return "cross-origin request"
+        if self._auth is None and not headers.get(REQUEST_HEADER.lower()):
+            return f"a POST needs the {REQUEST_HEADER} header (or basic auth)"
+        return None
 
     @property
     def address(self) -> tuple[str, int]:
@@ -140,10 +174,16 @@ class MetricsServer:
                 return 405, text, b"method not allowed\n"
             encoder, content_type = choose_encoder(headers.get("accept", ""))
             return 200, {"Content-Type": content_type}, encoder(self._registry)
+        if method == "POST":
+            why = self._refuse_state_change(headers)
+            if why is not None:
+                log.warning("metrics endpoint: refused POST %s: %s", path[:100], why)
+                return 403, text, why.encode() + b"\n"
         if path == "/readyz":
             ok, details = await self._ready()
+            body = orjson.dumps({"ready": ok, **details}, default=str).decode()
             return (200 if ok else 503), {"Content-Type": "application/json"}, \
-                orjson.dumps({"ready": ok, **details}, default=str) + b"\n"
+                redact(body).encode() + b"\n"
         if path == "/-/reload":
             if method != "POST":
                 return 405, text, b"use POST\n"

@@ -37,7 +37,9 @@ async def test_paths_without_auth() -> None:
             ready = await client.get(f"{url}/readyz")
             assert ready.status_code == 503 and ready.json()["ready"] is False
             assert (await client.get(f"{url}/-/reload")).status_code == 405
-            assert (await client.post(f"{url}/-/reload")).status_code == 202
+            assert (await client.post(f"{url}/-/reload")).status_code == 403  # no header
+            assert (await client.post(f"{url}/-/reload", headers={"X-Monitor-Request": "1"})
+                    ).status_code == 202
             assert reloads == [1]
             assert (await client.get(f"{url}/nope")).status_code == 404
     finally:
