@@ -308,3 +308,22 @@ async def test_a_burst_of_1000_findings_is_delivered_in_batches_while_rules_run(
               f"{runs_during:.0f}")
     finally:
         own.stop()
+
+
+async def test_the_daemons_compliance_results_become_control_alerts(
+        harness_factory: Callable[..., Any]) -> None:
+    """The real compliance job on an index without data: controls cannot be checked (their
+    sources are empty), and each arrives as one alert naming requirement, control and reason."""
+    h: Harness = await harness_factory(["alertname", "control_id"], controls=True,
+                                       findings=False)
+    alerts = await _until(lambda: [a for _, a in h.receiver.alerts("firing")
+                                   if a["labels"].get("kind") == "control"], 120,
+                          "control alerts from the compliance job")
+    alert = alerts[0]
+    assert alert["labels"]["alertname"] == "MonitorComplianceControlFailing"
+    assert alert["labels"]["pci"] and alert["labels"]["control_id"]
+    assert alert["labels"]["framework"] == "pci-dss-4.0.1"
+    assert "Status: insufficient_data" in alert["annotations"]["description"]
+    assert "Reason: " in alert["annotations"]["description"]
+    ids = [a["labels"]["control_id"] for a in alerts]
+    assert len(ids) == len(set(ids))  # one alert per control
