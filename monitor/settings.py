@@ -7,6 +7,7 @@ file, the dotted field path and what was expected.
 """
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import os
 from collections.abc import Mapping
@@ -19,7 +20,7 @@ from pydantic import (BaseModel, ConfigDict, Field, SecretStr, ValidationError, 
 from .errors import ConfigError, ConfigIssue
 from .identifiers import TICKET_PATTERN
 from .redact import is_secret_key, redact
-from .yamlio import YamlError, load_yaml
+from .yamlio import YamlError, load_yaml, locate
 
 __all__ = [
     "Settings", "ElasticsearchSettings", "CheckpointApiSource", "SyslogSource", "GitRepoSource",
@@ -715,6 +716,12 @@ def _issue_from_error(file: str, error: Mapping[str, Any]) -> ConfigIssue:
     return ConfigIssue(file=file, field=field, expected=redact(message), got=redact(shown)[:80])
 
 
+def _placed(issue: ConfigIssue, loc: tuple[int | str, ...]) -> ConfigIssue:
+    """The issue with the line and column of its field, when it comes from a file."""
+    found = locate(issue.file, loc) if Path(issue.file).is_file() else None
+    return dataclasses.replace(issue, line=found[0], column=found[1]) if found else issue
+
+
 def settings_from_dict(data: Any, source: str = "<dict>", base_dir: Path | None = None) -> Settings:
     if data is None:
         data = {}
@@ -724,7 +731,8 @@ def settings_from_dict(data: Any, source: str = "<dict>", base_dir: Path | None 
     try:
         settings = Settings.model_validate({**data, "base_dir": base_dir or Path(".")})
     except ValidationError as exc:
-        raise ConfigError([_issue_from_error(source, err) for err in exc.errors()]) from None
+        raise ConfigError([_placed(_issue_from_error(source, err), err["loc"])
+                           for err in exc.errors()]) from None
     for field, secret in unresolved_secrets(settings):
         secret.setting, secret.file = field, source
     return settings
@@ -736,6 +744,6 @@ def load_settings(path: str | Path) -> Settings:
     try:
         data = load_yaml(path)
     except YamlError as exc:
-        raise ConfigError([ConfigIssue(str(path), "(file)",
-                                       redact(str(exc).split(": ", 1)[-1]))]) from None
+        raise ConfigError([ConfigIssue(str(path), "(file)", redact(str(exc).split(": ", 1)[-1]),
+                                       line=exc.line, column=exc.column)]) from None
     return settings_from_dict(data, str(path), path.resolve().parent)

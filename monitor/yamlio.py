@@ -5,16 +5,15 @@ a mistake, so we refuse it and say where.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-__all__ = ["YamlError", "load_yaml", "load_yaml_text"]
+from .errors import YamlError
 
-
-class YamlError(ValueError):
-    """The text is not valid YAML for us; the message names file, line and column."""
+__all__ = ["YamlError", "load_yaml", "load_yaml_text", "locate"]
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -43,9 +42,10 @@ def load_yaml_text(text: str, source: str = "<string>") -> Any:
         return yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
+        line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
+        where = f"{source}:{line}:{column}" if mark else source
         problem = getattr(exc, "problem", None) or str(exc)
-        raise YamlError(f"{where}: invalid YAML: {problem}") from exc
+        raise YamlError(f"{where}: invalid YAML: {problem}", source, line, column) from exc
 
 
 def load_yaml(path: str | Path) -> Any:
@@ -53,5 +53,38 @@ def load_yaml(path: str | Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise YamlError(f"{path}: cannot read: {exc}") from exc
+        raise YamlError(f"{path}: cannot read: {exc}", str(path)) from exc
     return load_yaml_text(text, str(path))
+
+
+def locate(path: str | Path, loc: Sequence[str | int], *, key: bool = False
+           ) -> tuple[int, int] | None:
+    """Line and column (from 1) of the value at ``loc`` (keys and list indexes) in the YAML file
+    ``path``: of the deepest part of ``loc`` that exists, so a missing field points at the
+    mapping that lacks it; ``key``: of the last key itself rather than its value (an unknown
+    key). None when the file cannot be read or parsed. Used only to place an error, so the file
+    is read again rather than carrying positions through every load."""
+    try:
+        node = yaml.compose(Path(path).read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    if node is None:
+        return None
+    mark = node.start_mark
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            pair = next(((k, v) for k, v in node.value
+                         if isinstance(k, yaml.ScalarNode) and k.value == str(part)), None)
+            found = pair[1] if pair else None
+            if pair:
+                mark = pair[0].start_mark if key else pair[1].start_mark
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) \
+                and 0 <= part < len(node.value):
+            found = node.value[part]
+            mark = found.start_mark
+        else:
+            found = None
+        if found is None:
+            break
+        node = found
+    return mark.line + 1, mark.column + 1

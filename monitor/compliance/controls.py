@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..errors import RuleError
 from ..inventory.model import Inventory
+from ..issues import problem_lines
 from ..resources import rules_dir
 from ..yamlio import YamlError, load_yaml
 
@@ -276,17 +277,9 @@ def default_sources_path() -> Path:
     return rules_dir() / "pci" / "sources.yaml"
 
 
-def _errors(where: str, exc: ValidationError) -> list[str]:
-    out = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"] if not (isinstance(p, str) and p in (
-            "no_matches", "each_present", "max_age", "ratio", "reconcile", "streak", "retention",
-            "clock_skew")))
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key (check spelling)"
-        out.append(f"{where}: {loc or '(top level)'}: {msg}")
-    return out
+#: union tags pydantic puts in a check's error path (one per check kind)
+_CHECK_TAGS = ("no_matches", "each_present", "max_age", "ratio", "reconcile", "streak",
+               "retention", "clock_skew")
 
 
 def load_control_file(path: Path, sources: dict[str, Source] | None = None) -> Control:
@@ -301,7 +294,8 @@ def load_control_file(path: Path, sources: dict[str, Source] | None = None) -> C
     try:
         control = Control.model_validate({**data, "path": str(path)})
     except ValidationError as exc:
-        raise RuleError("\n".join(_errors(where, exc) + problems)) from None
+        raise RuleError("\n".join(problem_lines(exc, str(path), str(data.get("id", "<no id>")),
+                                               drop=_CHECK_TAGS) + problems)) from None
     if path.stem != control.id:
         problems.append(f"{where}: id: file name must be {control.id}.yaml")
     if sources is not None:
@@ -335,7 +329,8 @@ def load_sources(path: str | Path | None = None) -> dict[str, Source]:
         try:
             out[name] = Source.model_validate({**(body or {}), "name": name})
         except ValidationError as exc:
-            problems.extend(_errors(f"{path}: source {name}", exc))
+            problems.extend(problem_lines(exc, str(path), f"source {name}", drop=_CHECK_TAGS,
+                                          prefix=("sources", name)))
     if problems:
         raise RuleError("\n".join(problems))
     return out

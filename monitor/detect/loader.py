@@ -83,7 +83,8 @@ def load_mapping(path: Path) -> tuple[dict[str, Any] | None, list[RuleIssue]]:
     try:
         data = load_yaml(path)
     except YamlError as exc:
-        return None, [RuleIssue(str(path), "", "", str(exc).removeprefix(f"{path}:").strip())]
+        return None, [RuleIssue(str(path), "", "", str(exc).split(": ", 1)[-1],
+                                line=exc.line, column=exc.column)]
     if not isinstance(data, dict):
         return None, [RuleIssue(str(path), "", "", "a mapping at the top level",
                                 type(data).__name__)]

@@ -30,6 +30,7 @@ from typing import Any
 
 import yaml
 
+from ..errors import SigmaUnavailable
 from .lint import attack_data
 from .schema import RISK_BANDS, RuleValidationError, parse_rule
 
@@ -69,10 +70,6 @@ LOGSOURCES: dict[tuple[str | None, str | None, str | None], tuple[str, tuple[str
 _LEVELS = {"informational": "low", "low": "low", "medium": "medium", "high": "high",
            "critical": "critical"}
 _STATUS = {"stable": "stable", "test": "test", "experimental": "experimental"}
-
-
-class SigmaUnavailable(RuntimeError):
-    """pySigma or its Elasticsearch backend is not installed."""
 
 
 @dataclass(frozen=True, slots=True)

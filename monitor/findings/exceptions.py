@@ -66,10 +66,10 @@ def parse_exceptions(data: Any, file: str) -> list[FindingException]:
         try:
             exc = FindingException.model_validate(item)
         except ValidationError as err:
-            for issue in issues_from_validation(err, file, str((item or {}).get("id", ""))
-                                                if isinstance(item, dict) else ""):
-                issues.append(RuleIssue(issue.file, issue.rule_id,
-                                        f"exceptions.{i}.{issue.field}", issue.expected, issue.got))
+            rule_id = str(item.get("id", "")) if isinstance(item, dict) else ""
+            for issue in issues_from_validation(err, file, rule_id, prefix=("exceptions", i)):
+                issues.append(RuleIssue(issue.file, issue.rule_id, f"exceptions.{i}.{issue.field}",
+                                        issue.expected, issue.got, issue.line, issue.column))
             continue
         if exc.id in seen:
             issues.append(RuleIssue(file, exc.id, f"exceptions.{i}.id", "a unique id", exc.id))

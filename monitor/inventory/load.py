@@ -32,6 +32,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..errors import RuleError
+from ..issues import problem_lines
 from ..yamlio import YamlError, load_yaml
 from .model import Inventory
 
@@ -46,17 +47,6 @@ __all__ = [
 SNAPSHOT_ID = "inventory:snapshot"
 
 
-def _issues(source: str, exc: ValidationError) -> str:
-    lines = []
-    for err in exc.errors():
-        field = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key (check spelling)"
-        lines.append(f"{source}: {field}: {msg}")
-    return "\n".join(lines)
-
-
 def inventory_from_dict(data: Any, source: str = "<inventory>") -> Inventory:
     if data is None:
         data = {}
@@ -65,7 +55,7 @@ def inventory_from_dict(data: Any, source: str = "<inventory>") -> Inventory:
     try:
         return Inventory.model_validate(data)
     except ValidationError as exc:
-        raise RuleError(_issues(source, exc)) from None
+        raise RuleError("\n".join(problem_lines(exc, source))) from None
 
 
 def _split(value: str) -> list[str]:

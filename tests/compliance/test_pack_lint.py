@@ -103,7 +103,9 @@ def test_control_file_errors_name_file_control_and_field(tmp_path: Path) -> None
                  .replace("type: no_matches", "type: no_matches\n    frobnicate: 1"))
     with pytest.raises(RuleError) as err:
         load_control_file(bad, sources)
-    assert f"{bad}: CHK-91: checks.0.frobnicate: unknown key" in str(err.value)
+    line = 1 + next(i for i, text in enumerate(bad.read_text().splitlines())
+                    if "frobnicate" in text)
+    assert f"{bad}:{line}:5: CHK-91: checks.0.frobnicate: unknown key" in str(err.value)
     typo = _write(tmp_path, "CHK-92.yaml", GOOD.replace("CHK-90", "CHK-92")
                   .replace("$inventory.cde_networks", "$inventory.cde_netwroks"))
     with pytest.raises(RuleError, match=r"CHK-92: checks\[0\]\.violation\.terms\.destination\.ip: "
