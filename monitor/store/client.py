@@ -6,10 +6,12 @@ TLS verification on unless the settings turn it off, credentials never in URLs o
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from elastic_transport import TransportError
+from elastic_transport import AsyncTransport, TransportApiResponse, TransportError
 from elasticsearch import AsyncElasticsearch
 from elasticsearch import exceptions as es_exc
 from elasticsearch.serializer import OrjsonSerializer
@@ -18,7 +20,8 @@ from ..errors import StoreError, StoreUnavailable
 from ..settings import ElasticsearchSettings
 from .indices import IndexNames
 
-__all__ = ["Capabilities", "Store", "build_client", "open_store", "translate_error"]
+__all__ = ["Capabilities", "ObservedTransport", "RequestObserver", "Store", "build_client",
+           "open_store", "translate_error"]
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +84,36 @@ def _reason(exc: es_exc.ApiError) -> str:
     return str(error or exc.message)[:300]
 
 
+#: told of every request: method, path, seconds, the exception when it raised (else None)
+RequestObserver = Callable[[str, str, float, BaseException | None], None]
+
+
+class ObservedTransport(AsyncTransport):
+    """The client's transport with a seam for observers (``observe``): the metrics module times
+    every request through it, and the store stays free of metrics. Observers must not raise."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.observers: list[RequestObserver] = []
+
+    def observe(self, observer: RequestObserver) -> None:
+        self.observers.append(observer)
+
+    async def perform_request(self, method: str, target: str,  # type: ignore[override]
+                              **kwargs: Any) -> TransportApiResponse:  # same keywords, passed on
+        started = time.perf_counter()
+        error: BaseException | None = None
+        try:
+            return await super().perform_request(method, target, **kwargs)
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            seconds = time.perf_counter() - started
+            for observer in self.observers:
+                observer(method, target, seconds, error)
+
+
 def build_client(settings: ElasticsearchSettings) -> AsyncElasticsearch:
     """Build the async client. No network I/O happens here."""
     kwargs: dict[str, Any] = {
@@ -90,6 +123,7 @@ def build_client(settings: ElasticsearchSettings) -> AsyncElasticsearch:
         "max_retries": 0,  # the writer owns retries and backoff
         "node_class": "httpxasync",  # one HTTP stack for the whole daemon: httpx
         "serializers": {"application/json": OrjsonSerializer()},
+        "transport_class": ObservedTransport,
     }
     if settings.username:
         assert settings.password is not None
