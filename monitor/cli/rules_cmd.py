@@ -212,6 +212,7 @@ def _run(args: argparse.Namespace) -> int:
               "duplicates": stats.duplicates, "excepted": stats.excepted,
               "errors": stats.errors, "round_trips": stats.round_trips,
               "unbound": {k: list(v) for k, v in stats.unbound.items()},
+              "learning": {k: v.isoformat() if v else None for k, v in stats.learning.items()},
               "took_ms": stats.took_ms, "seconds": round(stats.duration_seconds, 3),
               "dry_run": args.dry_run,
               "results": [_finding_row(d) for d in stats.results]}
@@ -227,6 +228,8 @@ def _run(args: argparse.Namespace) -> int:
         lines.extend(f"error {k}: {v}" for k, v in r["errors"].items())
         lines.extend(f"not evaluated {k}: the inventory lacks {', '.join(v)}"
                      for k, v in r["unbound"].items())
+        lines.extend(f"learning {k}: its history is not indexed yet, no findings before "
+                     f"{v or '(no data yet)'}" for k, v in r["learning"].items())
         return "\n".join(lines)
 
     emit(report, args.json, text)

@@ -260,6 +260,8 @@ def _wire_rules(ctx: Context, components: Components) -> None:
                     matches_delta = Counter()
         for rule_id in stats.truncated:
             ctx.metrics.rule_truncated.labels(rule=rule_id).inc()
+        for rule_id, rs in engine_stats.rules.items():
+            ctx.metrics.rule_learning.labels(rule=rule_id).set(1 if rs.learning else 0)
         if stats.errors and not stats.rules_evaluated:
             raise RuntimeError("every due rule failed: " + "; ".join(
                 f"{k}: {v}" for k, v in list(stats.errors.items())[:3]))
@@ -268,6 +270,7 @@ def _wire_rules(ctx: Context, components: Components) -> None:
                                  "errors": len(stats.errors), "gaps": len(stats.gaps),
                                  "truncated": len(stats.truncated),
                                  "unbound": len(stats.unbound),
+                                 "learning": len(stats.learning),
                                  "round_trips": stats.round_trips}, rules=tuple(runs),
                          detail={"first_error": next(iter(stats.errors.values()))[:500]}
                          if stats.errors else {})

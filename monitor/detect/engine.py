@@ -23,7 +23,7 @@ Entry points (what the daemon and the CLI call)::
                            matches{severity}, last_success, lag_seconds, gaps, searched_to).
 
 Each step of every due rule's evaluation goes out as ONE ``_msearch`` (rule types are pure
-generators, see ``types/base.py``); candidates, composite pages and evidence are further
+generators, see ``types/base.py``, driven by ``drive.py``); candidates, composite pages and evidence are further
 batched steps. Segments of a backfill are searched ``ROUNDS_IN_FLIGHT`` at a time and
 processed (committed) in order. Commit protocol per rule and segment (restart-safe, nothing twice or never):
 
@@ -36,12 +36,11 @@ processed (committed) in order. Commit protocol per rule and segment (restart-sa
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import time
-from collections import Counter, deque
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
-from contextlib import aclosing, contextmanager
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -53,14 +52,14 @@ from ..findings.store import write_findings
 from ..inventory.model import Inventory
 from ..model import Finding
 from ..store import StateDoc, StateStore, Store
-from ..store.search import SearchStats, eql_search, msearch
+from ..store.search import SearchStats
 from .bind import bind_all
 from .compile import evidence_body, iso
+from .drive import Round, RuleSearchError
+from .drive import rounds as search_rounds
 from .schema import Rule
 from .suppress import Suppressor
-from .types import RUNNERS
-from .types.base import Ctx, Draft, Gen, Search, lockstep, mark_truncated, to_dt
-from .types.cardinality import PAIRS
+from .types.base import Draft, to_dt
 
 __all__ = [
     "EngineStats",
@@ -76,11 +75,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 Fault = Callable[[str, str], None]
-#: parts of the responses no rule type reads, left out by Elasticsearch: ``key_as_string`` of
-#: every date histogram bucket, ``doc_count`` of the (second, value) composites. Serializing,
-#: sending and parsing responses is outside Elasticsearch's ``took`` and costs ~80 ms per MB
-#: here (2-core bench machine); these were a fifth of the backfill's bytes
-RESPONSE_FILTER = f"-**.key_as_string,-**.{PAIRS}.buckets.doc_count"
 #: findings of one rule and segment carried in the state document as the outbox (beyond this
 #: they are written before the commit instead)
 MAX_OUTBOX = 1000
@@ -104,6 +98,9 @@ class RuleStats:
     lag_seconds: float = 0.0
     gaps: int = 0
     last_error: str | None = None
+    #: the rule's history is not indexed yet (cold start): it raises nothing meanwhile
+    learning: bool = False
+    learning_until: datetime | None = None
 
 
 @dataclass
@@ -136,6 +133,9 @@ class EvalStats:
     errors: dict[str, str] = field(default_factory=dict)
     #: rule id -> what a flood cut (``max_findings``); the run still succeeded
     truncated: dict[str, str] = field(default_factory=dict)
+    #: rule id -> when it will have the history its question needs (None: no data at all);
+    #: a learning rule raises no finding for the moments its history does not cover
+    learning: dict[str, datetime | None] = field(default_factory=dict)
     #: drafts dropped by sliding suppression (same group, within the suppression window of
     #: the finding that fired: the same incident)
     suppressed: int = 0
@@ -148,112 +148,6 @@ class EvalStats:
     duration_seconds: float = 0.0
     committed: list[tuple[str, datetime, datetime]] = field(default_factory=list)
     results: list[dict[str, Any]] = field(default_factory=list)
-
-
-# -- driving the pure rule types --------------------------------------------------------------
-
-_gc_pause: dict[str, Any] = {"depth": 0, "was_enabled": True}
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Automatic (cyclic) garbage collection off while rules search. Parsing and walking large
-    aggregation responses makes hundreds of thousands of acyclic objects, and every full
-    collection they trigger rescans the whole heap: on the 2M-event bench backfill this halves
-    the engine's CPU time (2.1 s -> 1.1 s). Reference counting still frees all of them; cyclic
-    garbage of other tasks waits until the last overlapping evaluation ends (depth count)."""
-    if _gc_pause["depth"] == 0:
-        _gc_pause["was_enabled"] = gc.isenabled()
-        gc.disable()
-    _gc_pause["depth"] += 1
-    try:
-        yield
-    finally:
-        _gc_pause["depth"] -= 1
-        if _gc_pause["depth"] == 0 and _gc_pause["was_enabled"]:
-            gc.enable()
-
-
-async def _drive(gen: Gen, store: Store, stats: SearchStats) -> Any:
-    """Run a (lockstep) generator: each yield is one ``_msearch`` (EQL searches go singly)."""
-    with _gc_paused():
-        return await _drive_steps(gen, store, stats)
-
-
-async def _drive_steps(gen: Gen, store: Store, stats: SearchStats) -> Any:
-    try:
-        batch = next(gen)
-    except StopIteration as stop:
-        return stop.value
-    while True:
-        responses: list[dict[str, Any]] = [{}] * len(batch)
-        plain = [(i, s) for i, s in enumerate(batch) if not s.eql]
-        if plain:
-            got = await msearch(store, [(s.kind, s.body) for _, s in plain], stats,
-                                raise_errors=False, filter_path=RESPONSE_FILTER)
-            for (i, _), body in zip(plain, got, strict=True):
-                responses[i] = body
-        for i, s in enumerate(batch):
-            if s.eql:
-                try:
-                    responses[i] = await eql_search(store, s.kind, s.body, stats)
-                except MonitorError as exc:
-                    responses[i] = {"error": {"type": "eql", "reason": str(exc)}}
-        try:
-            batch = gen.send(responses)
-        except StopIteration as stop:
-            return stop.value
-
-
-class RuleSearchError(MonitorError):
-    """Elasticsearch refused one of a rule's searches (e.g. a Lucene syntax error)."""
-
-
-def _guard(gen: Gen) -> Gen:
-    """Run one rule's generator; a refused search or an exception fails that rule only."""
-    try:
-        batch = next(gen)
-        while True:
-            responses = yield batch
-            for response in responses:
-                if "error" in response:
-                    error = response["error"]
-                    cause = (error.get("caused_by") or {}).get("reason") or ""
-                    root = ((error.get("root_cause") or [{}])[0] or {}).get("reason") or ""
-                    return RuleSearchError(f"search refused: {error.get('type', '')} "
-                                           f"{error.get('reason', '')} {cause or root}".strip())
-            batch = gen.send(responses)
-    except StopIteration as stop:
-        return stop.value
-    except Exception as exc:  # noqa: BLE001 - reported per rule
-        return exc
-
-
-def _evidence(rule: Rule, drafts: list[Draft]) -> Gen:
-    need = [d.evidence_range is not None and not d.sample_ids for d in drafts]
-    searches = [Search(rule.index, evidence_body(rule, d.group, *d.evidence_range))
-                for d, n in zip(drafts, need, strict=True) if n]
-    responses = (yield searches) if searches else []
-    out = []
-    it = iter(responses)
-    for d, n in zip(drafts, need, strict=True):
-        if not n:
-            out.append(d)
-            continue
-        response = next(it)
-        ids = tuple(h["_id"] for h in response["hits"]["hits"])
-        out.append(Draft(**{**{k: getattr(d, k) for k in Draft.__slots__}, "sample_ids": ids}))
-    return out
-
-
-def _rule_gen(ctx: Ctx) -> Gen:
-    drafts = yield from RUNNERS[ctx.rule.type](ctx)
-    limit = ctx.rule.max_findings
-    if len(drafts) > limit:  # whatever the type: the earliest windows are kept
-        drafts.sort(key=lambda d: d.window_start)
-        drafts = mark_truncated(drafts[:limit],
-                                f"findings: kept the first {limit} of {len(drafts)} (max_findings)")
-    return (yield from _evidence(ctx.rule, drafts))
 
 
 def to_finding(rule: Rule, d: Draft, store: Store) -> Finding:
@@ -275,6 +169,8 @@ def to_finding(rule: Rule, d: Draft, store: Store) -> Finding:
 def _docs(rule: Rule, drafts: list[Draft], store: Store, exceptions: Sequence[FindingException],
           evaluated: tuple[datetime, datetime], now: datetime, out: EvalStats,
           suppressor: Suppressor | None = None) -> list[dict]:
+    if getattr(drafts, "learning", False):
+        out.learning[rule.id] = getattr(drafts, "learning_until", None)
     if suppressor is not None:
         before = suppressor.dropped
         drafts = suppressor.admit(rule.id, drafts)
@@ -294,53 +190,6 @@ def _docs(rule: Rule, drafts: list[Draft], store: Store, exceptions: Sequence[Fi
         docs.append(finding_doc(finding, evaluated=evaluated, now=now,
                                 exception_expires=iso(exc.expires) if exc else None))
     return docs
-
-
-async def _search_round(items: list[tuple[Rule, datetime, datetime]], store: Store,
-                        search_stats: SearchStats) -> list[list[Draft] | Exception]:
-    eql = bool(store.capabilities and store.capabilities.has("eql"))
-    gens = [_guard(_rule_gen(Ctx(rule, s, e, eql))) for rule, s, e in items]
-    return await _drive(lockstep(gens), store, search_stats)
-
-
-#: evaluation rounds (one segment of every rule) searched at once: while the engine parses
-#: and evaluates one round's responses, Elasticsearch already works on the next (2M-event
-#: bench backfill, median of 4: 5.5 s -> 3.9 s wall for the same searches)
-ROUNDS_IN_FLIGHT = 2
-
-Round = list[tuple[Rule, datetime, datetime]]
-
-
-async def _rounds(rounds: Iterator[tuple[Any, Round]], store: Store, stats: SearchStats
-                  ) -> AsyncIterator[tuple[Any, list[list[Draft] | Exception] | MonitorError]]:
-    """Search ``(tag, round)`` items in order, up to ``ROUNDS_IN_FLIGHT`` at a time, and yield
-    ``(tag, results)`` in order, or ``(tag, error)`` when the round's searches failed as a whole
-    (Elasticsearch unreachable). A round is drawn from ``rounds`` only when it is started, so
-    the caller can drop rules that failed meanwhile; use under ``aclosing`` (cancels the rest)."""
-    pending: deque[tuple[Any, asyncio.Future]] = deque()
-
-    def fill() -> None:
-        while len(pending) < ROUNDS_IN_FLIGHT:
-            nxt = next(rounds, None)
-            if nxt is None:
-                return
-            tag, items = nxt
-            pending.append((tag, asyncio.ensure_future(_search_round(items, store, stats))))
-
-    fill()
-    try:
-        while pending:
-            tag, task = pending.popleft()
-            try:
-                results: list[list[Draft] | Exception] | MonitorError = await task
-            except MonitorError as exc:
-                results = exc
-            fill()
-            yield tag, results
-    finally:
-        for _, task in pending:
-            task.cancel()
-        await asyncio.gather(*(task for _, task in pending), return_exceptions=True)
 
 
 def _segments(start: datetime, end: datetime, size: timedelta) -> list[tuple[datetime, datetime]]:
@@ -369,7 +218,7 @@ async def evaluate_range(rules: Iterable[Rule], store: Store, start: datetime, e
     rules, out.unbound = bind_all(list(rules), inventory, now.date())
     suppressors = {r.id: Suppressor(r.suppress_window) for r in rules}
     rounds = (((s, e), [(r, s, e) for r in rules]) for s, e in _segments(start, end, max_segment))
-    async with aclosing(_rounds(rounds, store, sstats)) as searched:
+    async with aclosing(search_rounds(rounds, store, sstats, {})) as searched:
         async for (seg_start, seg_end), results in searched:
             if isinstance(results, MonitorError):
                 raise results
@@ -476,7 +325,7 @@ async def evaluate_due(rules: Iterable[Rule], store: Store, state: StateStore, n
                 return
             yield (round_no, active), [(p.rule, *p.segments[round_no]) for p in active]
 
-    async with aclosing(_rounds(rounds(), store, sstats)) as searched:
+    async with aclosing(search_rounds(rounds(), store, sstats, {})) as searched:
         async for (round_no, active), results in searched:
             if isinstance(results, MonitorError):
                 for p in plans:
@@ -528,6 +377,8 @@ async def evaluate_due(rules: Iterable[Rule], store: Store, state: StateStore, n
             rstats.searched_to = to_dt(plan.doc.value["searched_to"])
         if not dry_run and plan.segments and plan.rule.id not in out.errors:
             rstats.searched_to = plan.segments[-1][1]
+        rstats.learning = plan.rule.id in out.learning
+        rstats.learning_until = out.learning.get(plan.rule.id)
         if rstats.searched_to is not None:
             rstats.lag_seconds = max(0.0, (now - rstats.searched_to).total_seconds())
     stats.search.requests += sstats.requests

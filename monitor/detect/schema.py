@@ -274,7 +274,13 @@ class SpikeParams(_Model):
     window: Duration
     reference: Duration
     factor: float = Field(gt=1)
+    #: ``up``: current ≥ factor × expected (and ≥ min_count); ``down``: current ≤ expected /
+    #: factor (a source or a kind of traffic dropping away); ``both``
+    direction: Literal["up", "down", "both"] = "up"
     min_count: int = Field(1, ge=1)
+    #: the reference must hold at least this many events to be a reference at all (ElastAlert's
+    #: ``threshold_ref``): an empty or near-empty reference makes any count look like a spike
+    min_reference: int = Field(1, ge=1)
 
 
 class Step(Query):

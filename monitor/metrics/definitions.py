@@ -112,6 +112,10 @@ class Metrics:
             "monitor_rule_truncated_total",
             "Evaluated segments of a rule cut by its max_findings flood guard.",
             ["rule"], registry=r)
+        self.rule_learning = Gauge(
+            "monitor_rule_learning",
+            "1 while a rule's question needs more indexed history than there is (cold start: "
+            "new_terms, flatline, spike raise nothing meanwhile).", ["rule"], registry=r)
         self.rule_last_success = Gauge(
             "monitor_rule_last_success_timestamp_seconds",
             "Unix time a rule last evaluated successfully.", ["rule"], registry=r)
@@ -275,6 +279,7 @@ class Metrics:
             self.rule_matches.labels(rule=rule_id, severity=severity)
         self.rule_duration.labels(rule=rule_id)
         self.rule_truncated.labels(rule=rule_id)
+        self.rule_learning.labels(rule=rule_id)
         self.rule_last_success.labels(rule=rule_id)
 
     def set_rule_info(self, rules: dict[str, tuple[str, str, str]]) -> None:

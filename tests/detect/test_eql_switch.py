@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from monitor.detect.compile import sequence_eql
-from monitor.detect.engine import _rule_gen, evaluate_range
+from monitor.detect.drive import rule_gen as _rule_gen
+from monitor.detect.engine import evaluate_range
 from monitor.detect.types.base import Ctx
 from monitor.store import Capabilities, Store
 

@@ -37,11 +37,15 @@ async def _simulate(store: Store, scenarios: tuple = ()) -> datetime:
         last = max(last, moment)
     result = await BulkWriter(store).write(docs, refresh=True)
     assert result.indexed == len(docs)
-    # the administrators' usual workstations, seen the week before (new-terms history)
+    # the administrators' usual workstations, seen over the 14 days before (the new-terms
+    # history: with less indexed history the rule is still learning and judges nothing)
     await load(store, [event(START - timedelta(days=6, hours=-i % 8), checkpoint__operation="Log In",
                              event__outcome="success", user__name=admin,
                              source__ip=f"10.0.5.{i}", observer__vendor="Checkpoint")
-                       for admin in ADMINS for i in range(2, 41)])
+                       for admin in ADMINS for i in range(2, 41)]
+               + [event(START - timedelta(days=15), checkpoint__operation="Log In",
+                        event__outcome="success", user__name="alice", source__ip="10.0.5.2",
+                        observer__vendor="Checkpoint")])
     return last
 
 

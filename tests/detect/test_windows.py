@@ -163,6 +163,9 @@ async def test_flatline_one_finding_per_silence_across_runs(dstore: Store) -> No
                   observer__name="gw-1")  # last event 09:59:00, then silence
     docs += series(T0 - timedelta(hours=1), 120, timedelta(minutes=1),
                    observer__vendor="Checkpoint", observer__name="gw-2")
+    # a day of indexed history (else the rule is still learning: see test_cold_start.py)
+    docs.append(event(T0 - timedelta(hours=25), observer__vendor="Checkpoint",
+                      observer__name="gw-2"))
     await load(dstore, docs)
     state = StateStore(dstore)
     found = []

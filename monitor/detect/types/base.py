@@ -79,6 +79,10 @@ class Ctx:
     start: datetime
     end: datetime
     eql: bool = False
+    #: shared by the evaluations of one run: rule id → its earliest document (learning.py)
+    cache: dict[str, datetime] | None = None
+    #: what the evaluation found out besides drafts (``oldest``, ``learning_until``)
+    status: dict[str, Any] = field(default_factory=dict)
 
 
 Gen = Generator[list[Search], list[dict[str, Any]], Any]

@@ -11,7 +11,11 @@ searches per run, whatever the number of steps:
    overstated).
 
 A silence episode is keyed by the last event seen, so it yields one finding however many runs
-or steps observe it.
+or steps observe it; when the data already shows the group back, the finding says when the
+silence ended (``silence_ended``, else ``ongoing: true``). Every step of the run window is
+checked, whatever the interval (a backfill segment of an hour at 30 s is 120 steps: cheap, the
+steps are evaluated over the two composites in memory). A step whose ``history`` is not indexed
+yet is not judged (cold start, ``learning.py``).
 """
 from __future__ import annotations
 
@@ -20,15 +24,16 @@ from datetime import UTC, datetime, timedelta
 
 from ..compile import bool_filter, composite_sources, scope
 from .base import PAGE, Ctx, Draft, Gen, composite_all, group_of, lockstep, to_dt
-
-MAX_STEPS = 48
+from .learning import covered
 
 
 def eval_points(ctx: Ctx) -> list[datetime]:
+    """Every ``interval`` step of the run window, aligned on its end (all of them: a cap here
+    once left the start of long segments unjudged)."""
     step = ctx.rule.schedule.interval
     points = []
     t = ctx.end
-    while t > ctx.start and len(points) < MAX_STEPS:
+    while t > ctx.start:
         points.append(t)
         t -= step
     return sorted(points)
@@ -78,11 +83,16 @@ def run(ctx: Ctx) -> Gen:
         key = tuple(sorted(group.items()))
         groups.setdefault(key, group)
         times.setdefault(key, []).append(b["key"]["t"] / 1000 + resolution)
+    for series in times.values():
+        series.sort()
     drafts: dict[tuple, Draft] = {}
     for at in eval_points(ctx):
+        if not covered(ctx, at):
+            continue
         for key, group in groups.items():
-            seen = [t for t in times.get(key, []) if t <= at.timestamp()]
-            recent_last = max(seen) if seen else None
+            series = times.get(key, [])
+            upto = bisect.bisect_right(series, at.timestamp())
+            recent_last = series[upto - 1] if upto else None
             if recent_last is not None:
                 last = datetime.fromtimestamp(recent_last, UTC)
             elif key in last_before:
@@ -91,12 +101,20 @@ def run(ctx: Ctx) -> Gen:
                 continue  # first seen after this step: not yet expected
             if at - last < p.window or at - last > p.history:
                 continue
+            if (key, last) in drafts:
+                continue  # the episode is already known from an earlier step
+            after = bisect.bisect_right(series, last.timestamp())
+            extra: dict = {"silent_seconds": int((at - last).total_seconds()),
+                           "observed_at": at.isoformat(), "last_event": last.isoformat()}
+            if after < len(series):  # a bucket END: the first event came before it
+                back = datetime.fromtimestamp(series[after] - resolution, UTC)
+                extra["silence_ended"] = max(back, last).isoformat()
+            else:
+                extra["ongoing"] = True
             drafts[(key, last)] = Draft(
                 group=group, window_start=last, window_end=last + p.window, count=0,
                 first_seen=last, last_seen=last, evidence_range=None,
-                detection={"known": known(None), "recent": recent(None)},
-                extra={"silent_seconds": int((at - last).total_seconds()),
-                       "observed_at": at.isoformat(), "last_event": last.isoformat()})
+                detection={"known": known(None), "recent": recent(None)}, extra=extra)
     return list(drafts.values())
 
 

@@ -2,7 +2,9 @@
 
 The baseline is the indexed history itself (persisted in Elasticsearch, so a restart cannot
 flood alerts): one composite over the term fields on ``[start - history, end)`` with the first
-time each combination was seen; combinations first seen inside ``[start, end)`` are new.
+time each combination was seen; combinations first seen inside ``[start, end)`` are new —
+provided the index holds the whole ``history`` before that first sighting (``types/learning.py``):
+on a fresh install every combination is "first seen", which says nothing.
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from datetime import timedelta
 
 from ..compile import bool_filter, composite_sources, scope
 from .base import PAGE, Ctx, Draft, Gen, bucket_start, composite_all, group_of, to_dt
+from .learning import covered
 
 
 def run(ctx: Ctx) -> Gen:
@@ -31,7 +34,7 @@ def run(ctx: Ctx) -> Gen:
     drafts = []
     for b in buckets:
         first = to_dt(b["first"]["value"])
-        if not ctx.start <= first < ctx.end:
+        if not ctx.start <= first < ctx.end or not covered(ctx, first):
             continue
         start = bucket_start(first, width)
         drafts.append(Draft(group=group_of(b["key"], params.fields), window_start=start,

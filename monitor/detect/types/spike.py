@@ -5,10 +5,16 @@ Checked at each ``interval`` step inside the run window. When ``window`` and ``r
 multiples of ``interval`` (the usual case) one composite of (group, interval bucket) — buckets
 aligned on the steps with an ``offset`` — answers every step; otherwise one composite per step
 with two ``filters`` sub-aggregations (current, reference).
+
+A reference is a reference only when it is whole: at least ``min_reference`` events, indexed
+history reaching back over it (cold start, ``learning.py``), and — in the bucketed form — no
+interval bucket of the reference empty for every group at once (an ingestion gap of the source,
+not quiet traffic). ``direction: down`` finds the opposite: current ≤ expected / factor.
 """
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from ..compile import bool_filter, composite_sources, iso, scope, time_range
 from .base import (
@@ -24,6 +30,7 @@ from .base import (
     lockstep,
 )
 from .flatline import eval_points
+from .learning import covered
 
 
 def _per_step(ctx: Ctx, at: datetime) -> Gen:
@@ -82,16 +89,27 @@ def _bucketed(ctx: Ctx, points: list[datetime]) -> Gen:
         groups[key] = group
         series.setdefault(key, {})[b["key"]["t"] / 1000] = b["doc_count"]
     n_cur, n_ref = p.window // rule.schedule.interval, p.reference // rule.schedule.interval
+    overall: set[float] = {t for counts in series.values() for t, n in counts.items() if n}
     out: dict[datetime, list] = {}
     for at in points:
         end = at.timestamp()
         rows = []
+        gap = any(end - step * (n_cur + i + 1) not in overall for i in range(n_ref))
+        if gap:  # the source sent nothing at all in part of the reference: not a reference
+            out[at] = []
+            continue
         for key, counts in series.items():
             cur = sum(counts.get(end - step * (i + 1), 0) for i in range(n_cur))
             ref = sum(counts.get(end - step * (n_cur + i + 1), 0) for i in range(n_ref))
             rows.append((groups[key], cur, ref))
         out[at] = rows
     return body(None), out
+
+
+def _spiking(p: Any, cur: int, baseline: float) -> bool:
+    up = cur >= p.min_count and cur >= p.factor * baseline
+    down = cur <= baseline / p.factor
+    return {"up": up, "down": down, "both": up or down}[p.direction]
 
 
 def run(ctx: Ctx) -> Gen:
@@ -109,9 +127,11 @@ def run(ctx: Ctx) -> Gen:
     width = rule.suppress_window
     drafts: dict[tuple, Draft] = {}
     for at, (detection, rows) in zip(points, results, strict=True):
+        if not covered(ctx, at):
+            continue
         for group, cur, ref in rows:
             baseline = ref * ratio
-            if cur < p.min_count or cur < p.factor * baseline:
+            if ref < p.min_reference or not _spiking(p, cur, baseline):
                 continue
             start = bucket_start(at - timedelta(milliseconds=1), width)
             key = (tuple(sorted(group.items())), start)
@@ -123,5 +143,6 @@ def run(ctx: Ctx) -> Gen:
                 detection=detection,
                 extra={"reference_count": ref, "expected_per_window": round(baseline, 2),
                        "factor": round(cur / baseline, 2) if baseline else None,
+                       "direction": "up" if cur >= baseline else "down",
                        "evaluated_at": iso(at)})
     return list(drafts.values())
