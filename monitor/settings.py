@@ -237,10 +237,31 @@ class CheckpointApiSource(_Model):
         return self
 
 
+def _file_mode(value: Any) -> int:
+    """``0640`` (YAML reads a leading 0 as octal), ``"0640"`` or ``"0o640"``; never o+w."""
+    if isinstance(value, str):
+        try:
+            value = int(value.removeprefix("0o"), 8)
+        except ValueError:
+            raise ValueError("a file mode in octal, e.g. 0640") from None
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 0o777:
+        raise ValueError("a file mode in octal, e.g. 0640")
+    if value & 0o002:
+        raise ValueError("a world-writable file mode is refused")
+    return value
+
+
 class SpoolSettings(_Model):
     dir: Path = Path("var/spool")
     max_bytes: int = Field(1024**3, ge=1024)
     fsync_every_records: int = Field(1000, ge=1)
+    #: spooled records are raw log lines: owner and group only
+    file_mode: int = 0o640
+
+    @field_validator("file_mode", mode="before")
+    @classmethod
+    def _mode(cls, value: Any) -> int:
+        return _file_mode(value)
 
 
 class SyslogTls(_Model):
@@ -462,6 +483,13 @@ class ReportsSettings(_Model):
     kinds: list[ReportKind] = Field(default_factory=lambda: [ReportKind()])
     keep: int = Field(400, ge=1)
     chromium: Path = Path("/usr/bin/chromium")
+    #: reports carry firewall logs and findings: owner and group only
+    file_mode: int = 0o640
+
+    @field_validator("file_mode", mode="before")
+    @classmethod
+    def _mode(cls, value: Any) -> int:
+        return _file_mode(value)
 
 
 class RetentionSettings(_Model):

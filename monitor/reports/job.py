@@ -104,7 +104,7 @@ async def render_report(settings: Settings, store: Store, kind: ReportKind | str
         folder = settings.base_dir / folder
     data = await gather_report(store, period, inputs, now, stats)
     record = await write_report_files(data, folder, list(formats or settings.reports.formats),
-                                      settings.reports.chromium)
+                                      settings.reports.chromium, settings.reports.file_mode)
     update_index(folder, record, settings.reports.keep)
     await record_report(store, record)
     return record

@@ -20,7 +20,15 @@ from ..store import BulkWriter, Store
 from .data import ReportData
 from .pdf import html_to_pdf
 from .period import iso
-from .render import file_stem, render_html, render_index, render_json, sha256_hex, write_atomic
+from .render import (
+    FILE_MODE,
+    file_stem,
+    render_html,
+    render_index,
+    render_json,
+    sha256_hex,
+    write_atomic,
+)
 
 __all__ = [
     "MANIFEST",
@@ -78,8 +86,10 @@ class ReportRecord:
 
 
 async def write_report_files(data: ReportData, out_dir: Path, formats: list[str] | tuple[str, ...],
-                             chromium: Path = Path("/usr/bin/chromium")) -> ReportRecord:
-    """Render and write the requested formats (PDF is printed from the HTML)."""
+                             chromium: Path = Path("/usr/bin/chromium"),
+                             mode: int = FILE_MODE) -> ReportRecord:
+    """Render and write the requested formats (PDF is printed from the HTML); every file gets
+    ``mode`` (``reports.file_mode``, default 0640: reports carry firewall logs)."""
     unknown = [f for f in formats if f not in FORMATS]
     if unknown or not formats:
         raise ValueError(f"unknown report format(s) {unknown or formats}: use html, json, pdf")
@@ -91,16 +101,16 @@ async def write_report_files(data: ReportData, out_dir: Path, formats: list[str]
     html_path = out_dir / f"{stem}.html"
     if "json" in formats:
         payload = render_json(data)
-        write_atomic(out_dir / f"{stem}.json", payload)
+        write_atomic(out_dir / f"{stem}.json", payload, mode)
         files.append(ReportFile("json", out_dir / f"{stem}.json", sha256_hex(payload), len(payload)))
     if "html" in formats or "pdf" in formats:
         payload = render_html(data, json_name=json_name).encode("utf-8")
-        write_atomic(html_path, payload)
+        write_atomic(html_path, payload, mode)
         if "html" in formats:
             files.append(ReportFile("html", html_path, sha256_hex(payload), len(payload)))
     if "pdf" in formats:
         pdf_path = out_dir / f"{stem}.pdf"
-        await html_to_pdf(html_path, pdf_path, chromium)
+        await html_to_pdf(html_path, pdf_path, chromium, mode=mode)
         blob = pdf_path.read_bytes()
         files.append(ReportFile("pdf", pdf_path, sha256_hex(blob), len(blob)))
         if "html" not in formats:

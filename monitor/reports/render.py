@@ -164,8 +164,13 @@ def sha256_hex(payload: bytes) -> str:
     return hashlib.sha256(payload).hexdigest()
 
 
-def write_atomic(path: Path, payload: bytes) -> None:
-    """Write to a temporary file in the same folder, fsync, then ``os.replace``."""
+#: reports hold firewall logs and findings: owner and group only (``reports.file_mode``)
+FILE_MODE = 0o640
+
+
+def write_atomic(path: Path, payload: bytes, mode: int | None = None) -> None:
+    """Write to a temporary file in the same folder, fsync, then ``os.replace``; the file gets
+    ``mode`` (default ``FILE_MODE``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -173,7 +178,7 @@ def write_atomic(path: Path, payload: bytes) -> None:
             handle.write(payload)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, FILE_MODE if mode is None else mode)
         os.replace(tmp, path)
     except BaseException:
         try:

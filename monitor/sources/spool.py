@@ -45,9 +45,10 @@ class DiskSpool:
     def __init__(self, settings: SpoolSettings, name: str = "syslog",
                  segment_bytes: int = _SEGMENT_BYTES) -> None:
         self.dir = Path(settings.dir) / name
-        self.dir.mkdir(parents=True, exist_ok=True)
+        self.dir.mkdir(parents=True, exist_ok=True, mode=0o750)
         self.max_bytes = settings.max_bytes
         self.fsync_every = settings.fsync_every_records
+        self.file_mode = settings.file_mode
         self.segment_bytes = min(segment_bytes, max(1024, settings.max_bytes // 4))
         self._file: object | None = None
         self._fd: int | None = None
@@ -83,7 +84,9 @@ class DiskSpool:
 
     def _write_offset(self, segment: int, offset: int) -> None:
         tmp = self.dir / (_OFFSET_FILE + ".tmp")
-        tmp.write_text(f"{segment} {offset}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, self.file_mode)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(f"{segment} {offset}")
         os.replace(tmp, self.dir / _OFFSET_FILE)
         self._skip = (segment, offset)
 
@@ -92,7 +95,8 @@ class DiskSpool:
         existing = self._segments()
         self._segment = (existing[-1] + 1) if existing else 1
         path = self.dir / f"{self._segment:012d}.seg"
-        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, self.file_mode)
+        os.fchmod(self._fd, self.file_mode)  # not widened or narrowed by the umask
         self._size = 0
 
     def append(self, records: list[RawRecord]) -> int:
