@@ -50,7 +50,8 @@ from .engine import evaluate_range
 from .loader import LoadedRule, fixtures_path
 from .schema import Rule, RuleIssue, RuleValidationError, parse_duration
 
-__all__ = ["Case", "CaseResult", "expand", "load_cases", "nest", "run_case", "run_fixtures"]
+__all__ = ["Case", "CaseResult", "Overlap", "expand", "load_cases", "nest", "overlaps",
+           "run_case", "run_fixtures"]
 
 
 @dataclass(frozen=True)
@@ -261,3 +262,43 @@ async def run_fixtures(entries: list[LoadedRule], store: Store) -> list[CaseResu
         else:
             results.append(await _evaluate(entry, label, case, store))
     return results
+
+
+@dataclass(frozen=True)
+class Overlap:
+    """Rule ``other`` fired on events of a positive case of rule ``rule`` (shared samples)."""
+
+    rule_id: str
+    case: str
+    other_id: str
+    shared: tuple[str, ...]
+
+
+async def overlaps(entries: list[LoadedRule], store: Store) -> list[Overlap]:
+    """Every enabled rule over every positive case of every other enabled rule: which pairs
+    fire on the same events. One incident should be one finding: a pair that does must ask a
+    different question (then it says so, see the pack test), or one of them goes."""
+    enabled = [e for e in entries if e.rule.enabled]
+    planned = []
+    for entry in enabled:
+        for i, case in enumerate(load_cases(entry)):
+            if case.expected:
+                planned.append((entry, f"ov-{entry.rule.id[:8]}-{i}-{uuid.uuid4().hex[:6]}",
+                                case))
+    error = await _load_cases(store, [(label, case) for _, label, case in planned])
+    if error:
+        raise ValueError(error)
+    found: list[Overlap] = []
+    for entry, label, case in planned:
+        rules = [scoped_rule(e.rule, label) for e in enabled]
+        stats = await evaluate_range(rules, store, case.start, case.end, write=False,
+                                     inventory=case.inventory or fixture_inventory())
+        samples: dict[str, set[str]] = {}
+        for doc in stats.results:
+            samples.setdefault(doc["rule"]["id"], set()).update(doc["finding"]["sample_ids"])
+        mine = samples.get(entry.rule.id, set())
+        for other_id, ids in sorted(samples.items()):
+            if other_id != entry.rule.id and mine & ids:
+                found.append(Overlap(entry.rule.id, case.name, other_id,
+                                     tuple(sorted(mine & ids))))
+    return found
