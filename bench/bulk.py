@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from monitor.model import Document
 from monitor.settings import ElasticsearchSettings
 from monitor.store import BulkWriter, open_store
+from monitor.store.search import drop_prefix
 from monitor.store.setup import install_templates
 
 
@@ -114,9 +115,7 @@ async def main() -> int:
             print(f"round {round_ + 1}: raw {raw_rates[-1]:,.0f} docs/s, "
                   f"writer {writer_rates[-1]:,.0f} docs/s", flush=True)
     finally:
-        await store.es.indices.delete(index=f"{prefix}-*", ignore_unavailable=True,
-                                      allow_no_indices=True)
-        await store.es.indices.delete_index_template(name=f"{prefix}-*")
+        await drop_prefix(store)
         await store.close()
     raw, writer_rate = statistics.median(raw_rates), statistics.median(writer_rates)
     ratios = [w / r for w, r in zip(writer_rates, raw_rates, strict=True)]

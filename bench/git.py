@@ -41,6 +41,7 @@ from monitor.settings import ElasticsearchSettings, GitRepoSource
 from monitor.sources.git import Git, Mirror, SignatureCache
 from monitor.sources.git.sync import _batches, plan_branches
 from monitor.store import BulkWriter, StateStore, open_store
+from monitor.store.search import drop_prefix
 from monitor.store.setup import install_templates
 
 _ENV = {"PATH": os.environ["PATH"], "LC_ALL": "C", "GIT_CONFIG_NOSYSTEM": "1",
@@ -197,9 +198,7 @@ async def end_to_end(url: str, cfg: GitRepoSource, cache_dir: Path) -> tuple[flo
         assert stats.indexed == count, (stats, count)
         return ours, raw, count
     finally:
-        await store.es.indices.delete(index=f"{prefix}-*", ignore_unavailable=True,
-                                      allow_no_indices=True)  # the raw prefix matches too
-        await store.es.indices.delete_index_template(name=f"{prefix}-*")
+        await drop_prefix(store)
         await store.close()
         await raw_store.close()
 

@@ -30,6 +30,7 @@ from monitor.settings import ElasticsearchSettings
 from monitor.simulate import SimConfig, generate
 from monitor.sources.logfiles import ingest_files
 from monitor.store import BulkWriter, open_store
+from monitor.store.search import drop_prefix
 from monitor.store.setup import install_templates
 from monitor.store.writer import source_json
 
@@ -41,9 +42,7 @@ async def fresh_store(url: str):  # type: ignore[no-untyped-def]
 
 
 async def drop(store) -> None:  # type: ignore[no-untyped-def]
-    await store.es.indices.delete(index=f"{store.names.prefix}-*", ignore_unavailable=True,
-                                  allow_no_indices=True, expand_wildcards="all")
-    await store.es.indices.delete_index_template(name=f"{store.names.prefix}-*")
+    await drop_prefix(store)
     await store.close()
 
 

@@ -34,7 +34,7 @@ from monitor.reports.period import iso, period_for
 from monitor.reports.publish import write_report_files
 from monitor.settings import ElasticsearchSettings
 from monitor.store import BulkWriter, open_store
-from monitor.store.search import SearchStats
+from monitor.store.search import SearchStats, drop_prefix
 from monitor.store.setup import install_templates
 
 NOW = datetime(2026, 11, 1, 0, 30, tzinfo=UTC)
@@ -127,8 +127,7 @@ async def main() -> None:
                        prefix=args.prefix)
     try:
         if not args.reuse:
-            await store.es.indices.delete(index=f"{args.prefix}-*", ignore_unavailable=True,
-                                          allow_no_indices=True, expand_wildcards="all")
+            await drop_prefix(store)
             await install_templates(store)
             started = time.perf_counter()
             writer = BulkWriter(store)
@@ -164,10 +163,7 @@ async def main() -> None:
                   f"{sum(1 for s in data.provenance.sources if s.gaps)}")
     finally:
         if not args.keep:
-            await store.es.indices.delete(index=f"{args.prefix}-*", ignore_unavailable=True,
-                                          allow_no_indices=True, expand_wildcards="all")
-            await store.es.options(ignore_status=404).indices.delete_index_template(
-                name=f"{args.prefix}-*")
+            await drop_prefix(store)
         await store.close()
 
 

@@ -37,7 +37,7 @@ from monitor.detect.engine import evaluate_range
 from monitor.detect.loader import load_rules
 from monitor.settings import ElasticsearchSettings
 from monitor.store import open_store
-from monitor.store.search import SearchStats
+from monitor.store.search import SearchStats, drop_prefix
 from monitor.store.setup import install_templates
 
 START = datetime(2026, 2, 10, 0, 0, tzinfo=UTC)
@@ -289,9 +289,7 @@ async def main() -> None:
                       f"{rule.type:<11} {rule.name}")
     finally:
         if not args.keep:
-            await store.es.indices.delete(index=f"{prefix}-*", ignore_unavailable=True,
-                                          allow_no_indices=True, expand_wildcards="all")
-            await store.es.indices.delete_index_template(name=f"{prefix}-*")
+            await drop_prefix(store)
         await store.close()
 
 

@@ -17,6 +17,7 @@ import pytest
 
 from monitor.settings import ElasticsearchSettings
 from monitor.store import Store, open_store
+from monitor.store.search import drop_prefix
 from monitor.store.setup import install_templates
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,9 +64,7 @@ async def store(es_settings: ElasticsearchSettings, es_prefix: str) -> AsyncIter
     try:
         yield s
     finally:
-        await s.es.indices.delete(index=f"{es_prefix}-*", ignore_unavailable=True,
-                                  allow_no_indices=True, expand_wildcards="all")
-        await s.es.indices.delete_index_template(name=f"{es_prefix}-*")
+        await drop_prefix(s)
         await s.close()
 
 

@@ -235,6 +235,7 @@ def _test(args: argparse.Namespace) -> int:
     from ..inventory import load_inventory
     from ..resources import rules_dir
     from ..store import open_store
+    from ..store.search import drop_prefix
     from ..store.setup import install_templates
 
     settings = load_or_exit(args)
@@ -258,9 +259,7 @@ def _test(args: argparse.Namespace) -> int:
                 outcomes.extend(await run_control_fixtures(store, control, sources, inventory))
             return outcomes
         finally:
-            await store.es.indices.delete(index=f"{prefix}-*", ignore_unavailable=True,
-                                          allow_no_indices=True, expand_wildcards="all")
-            await store.es.indices.delete_index_template(name=f"{prefix}-*")
+            await drop_prefix(store)
             await store.close()
 
     outcomes = run_async(go)

@@ -120,6 +120,7 @@ def _list(args: argparse.Namespace) -> int:
 def _test(args: argparse.Namespace) -> int:
     from ..detect.fixtures import run_fixtures
     from ..store import open_store
+    from ..store.search import drop_prefix
     from ..store.setup import install_templates
 
     settings = load_or_exit(args)
@@ -137,9 +138,7 @@ def _test(args: argparse.Namespace) -> int:
             await store.detect()
             return await run_fixtures(entries, store)
         finally:
-            await store.es.indices.delete(index=f"{prefix}-*", ignore_unavailable=True,
-                                          allow_no_indices=True, expand_wildcards="all")
-            await store.es.indices.delete_index_template(name=f"{prefix}-*")
+            await drop_prefix(store)
             await store.close()
 
     results = run_async(go)

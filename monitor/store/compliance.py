@@ -4,12 +4,13 @@ Kept apart from ``search.py`` (the threat engine's helpers) so two people editin
 working tree never commit each other's half-done changes. Every function translates
 Elasticsearch errors into ``monitor.errors`` types.
 
-* ``aggregate_many(store, [(kind, body), ...]) -> [response, ...]``: one ``_msearch`` round trip,
-  ``size: 0`` bodies (aggregations only; nothing is downloaded).
+* ``aggregate_many(store, [(kind, body), ...]) -> [response, ...]``: ``size: 0`` bodies
+  (aggregations only; nothing is downloaded) through ``search.msearch``.
 * ``put_documents(store, kind, [(id, source), ...], refresh=False) -> int``: index-or-replace
   (``op_type=index``), for documents whose content legitimately changes under a stable id
   (a control re-evaluated for the same period, the inventory snapshot).
-* ``get_document(store, kind, id)`` and ``search_documents(store, kind, query, size, sort)``
+* ``get_document(store, kind, id)`` (the source of ``search.get_doc``) and
+  ``search_documents(store, kind, query, size, sort)``
   for small result sets (compliance results of one period, inventory items).
 """
 from __future__ import annotations
@@ -20,6 +21,7 @@ import orjson
 
 from ..errors import StoreError
 from .client import Store, translate_error
+from .search import get_doc, msearch
 
 __all__ = ["MSEARCH_TIMEOUT_SECONDS", "aggregate", "aggregate_many", "get_document",
            "put_documents", "search_documents"]
@@ -31,30 +33,10 @@ MSEARCH_TIMEOUT_SECONDS = 120.0
 async def aggregate_many(store: Store, requests: list[tuple[str, dict[str, Any]]]
                          ) -> list[dict[str, Any]]:
     """Run ``size: 0`` searches (by index kind) in one ``_msearch``; raise on any failure."""
-    if not requests:
-        return []
-    lines: list[bytes] = []
-    for kind, body in requests:
-        header = {"index": store.names.read(kind), "ignore_unavailable": True,
-                  "allow_no_indices": True}
-        lines.append(orjson.dumps(header))
-        lines.append(orjson.dumps({"size": 0, "track_total_hits": True, **body}))
-    payload = b"\n".join(lines) + b"\n"
+    bodies = [(kind, {"size": 0, "track_total_hits": True, **body}) for kind, body in requests]
     # one request answers every control: give it more time than a single search gets
     timeout = max(store.settings.request_timeout_seconds, MSEARCH_TIMEOUT_SECONDS)
-    try:
-        response = await store.es.options(request_timeout=timeout).msearch(body=payload)
-    except Exception as exc:
-        raise translate_error(exc, "compliance msearch") from exc
-    results: list[dict[str, Any]] = []
-    for (kind, _), item in zip(requests, response.body.get("responses", []), strict=False):
-        if "error" in item:
-            error = item["error"]
-            reason = error.get("reason") if isinstance(error, dict) else error
-            root = (error.get("root_cause") or [{}])[0].get("reason") if isinstance(error, dict) else ""
-            raise StoreError(f"compliance search on {kind}: {reason} {root or ''}".strip())
-        results.append(item)
-    return results
+    return await msearch(store, bodies, what="compliance msearch", timeout=timeout)
 
 
 async def aggregate(store: Store, kind: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -85,15 +67,9 @@ async def put_documents(store: Store, kind: str, docs: list[tuple[str, dict[str,
 
 
 async def get_document(store: Store, kind: str, doc_id: str) -> dict[str, Any] | None:
-    """A document by id from a non-dated kind (inventory, state, reports), or None."""
-    try:
-        response = await store.es.search(index=store.names.read(kind), size=1,
-                                         query={"ids": {"values": [doc_id]}},
-                                         ignore_unavailable=True, allow_no_indices=True)
-    except Exception as exc:
-        raise translate_error(exc, f"read {kind}/{doc_id}") from exc
-    hits = response.body["hits"]["hits"]
-    return dict(hits[0]["_source"]) if hits else None
+    """A document's source by id (inventory, state, reports), or None."""
+    hit = await get_doc(store, kind, doc_id)
+    return hit.source if hit else None
 
 
 async def search_documents(store: Store, kind: str, query: dict[str, Any], *, size: int = 1000,

@@ -5,7 +5,7 @@ sends them. Every helper tolerates missing indices (a fresh install answers empt
 and can add Elasticsearch's own ``took`` to a :class:`SearchStats` so a caller can report how
 much of its time was spent inside Elasticsearch.
 
-* ``search``, ``msearch_kinds``, ``composite_buckets`` (reports, compliance): see below.
+* ``search``, ``msearch``, ``composite_buckets`` (reports, compliance, rules): see below.
 
 Helpers used by the rule engine and findings (one small function per need):
 
@@ -15,28 +15,28 @@ Helpers used by the rule engine and findings (one small function per need):
   (a ``SearchStats``) accumulates round trips and Elasticsearch's own ``took``; ``filter_path``
   leaves out response parts the caller never reads.
 * ``search(store, kind, body, stats=None) -> dict`` one search.
-* ``composite_pages(store, kind, body, name="g")`` async iterator over every bucket of the
-  composite aggregation ``name``, paging with ``after_key``.
+* ``composite_buckets(store, kind, query, sources, ...)`` async iterator over every bucket of
+  a composite aggregation, paging with ``after_key``.
 * ``eql_search(store, kind, body, stats=None) -> dict`` (only where capabilities have EQL).
-* ``get_doc(store, kind, doc_id) -> (index, source, seq_no, primary_term) | None`` by id over
+* ``get_doc(store, kind, doc_id) -> Hit(index, source, seq_no, primary_term) | None`` by id over
   every index of a kind; ``replace_doc(...)`` compare-and-set write back.
 * ``refresh(store, kinds)``; ``drop_kinds(store, kinds)`` deletes a prefix's indices of the
-  given kinds (test harness and bench clean-up; never ``_delete_by_query``).
+  given kinds (test harness and bench clean-up; never ``_delete_by_query``); ``drop_prefix``
+  deletes every index and template of the store's prefix.
 """
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from elasticsearch import exceptions as es_exc
 
 from ..errors import ConflictError, StoreError
 from .client import Store, translate_error
 
-__all__ = ["SearchStats", "msearch_kinds", "composite_buckets", "msearch",
-           "search", "composite_pages", "eql_search", "get_doc", "replace_doc", "refresh",
-           "drop_kinds"]
+__all__ = ["Hit", "SearchStats", "composite_buckets", "drop_kinds", "drop_prefix", "eql_search",
+           "get_doc", "msearch", "refresh", "replace_doc", "search"]
 
 _TOLERANT = {"ignore_unavailable": True, "allow_no_indices": True}
 
@@ -60,38 +60,6 @@ class SearchStats:
 
 def _index(store: Store, kind: str) -> str:
     return store.names.read(kind)
-
-
-async def msearch_kinds(store: Store, searches: Sequence[tuple[str, dict[str, Any]]], *,
-                        what: str, stats: SearchStats | None = None) -> list[dict[str, Any]]:
-    """Run several (kind, body) searches in one ``_msearch`` round trip, answers in order.
-
-    A search that fails inside the batch raises ``StoreError`` naming its position and kind.
-    """
-    if not searches:
-        return []
-    lines: list[dict[str, Any]] = []
-    for kind, body in searches:
-        lines.append({"index": store.names.read(kind), **_TOLERANT})
-        lines.append(body)
-    try:
-        response = await store.es.msearch(searches=lines)
-    except Exception as exc:
-        raise translate_error(exc, what) from exc
-    answers = list(response.body.get("responses", []))
-    out: list[dict[str, Any]] = []
-    for position, ((kind, _), answer) in enumerate(zip(searches, answers, strict=True)):
-        if "error" in answer:
-            error = answer["error"]
-            reason = error.get("reason") if isinstance(error, dict) else error
-            raise StoreError(f"{what}: search {position} on {kind} failed: {str(reason)[:300]}")
-        out.append(answer)
-        if stats is not None:
-            stats.took_ms += int(answer.get("took", 0))
-            stats.searches += 1
-    if stats is not None:
-        stats.requests += 1
-    return out
 
 
 async def composite_buckets(store: Store, kind: str, query: dict[str, Any],
@@ -120,10 +88,15 @@ async def composite_buckets(store: Store, kind: str, query: dict[str, Any],
 
 async def msearch(store: Store, requests: Sequence[tuple[str, dict[str, Any]]],
                   stats: SearchStats | None = None, *, raise_errors: bool = True,
-                  filter_path: str | None = None) -> list[dict[str, Any]]:
-    """With ``raise_errors=False`` a failed item comes back as ``{"error": {...}}`` in its
-    position (the rule engine fails only the rule that sent it). ``filter_path`` (e.g.
-    ``-**.key_as_string``) trims what Elasticsearch serializes and the client parses."""
+                  filter_path: str | None = None, what: str = "msearch",
+                  timeout: float | None = None) -> list[dict[str, Any]]:
+    """The one ``_msearch``: ``[(kind, body), ...]`` in one round trip, answers in order.
+
+    With ``raise_errors=False`` a failed item comes back as ``{"error": {...}}`` in its
+    position (the rule engine fails only the rule that sent it); otherwise ``StoreError``
+    names ``what``, the position and the kind. ``filter_path`` (e.g. ``-**.key_as_string``)
+    trims what Elasticsearch serializes and the client parses; ``timeout`` (seconds) replaces
+    the client's request timeout for a batch that answers many searches."""
     if not requests:
         return []
     lines: list[dict[str, Any]] = []
@@ -131,10 +104,11 @@ async def msearch(store: Store, requests: Sequence[tuple[str, dict[str, Any]]],
         lines.append({"index": _index(store, kind), "ignore_unavailable": True,
                       "allow_no_indices": True})
         lines.append(body)
+    client = store.es.options(request_timeout=timeout) if timeout is not None else store.es
     try:
-        response = await store.es.msearch(searches=lines, filter_path=filter_path)
+        response = await client.msearch(searches=lines, filter_path=filter_path)
     except Exception as exc:
-        raise translate_error(exc, "msearch") from exc
+        raise translate_error(exc, what) from exc
     out = []
     for i, item in enumerate(response.body["responses"]):
         if "error" in item and not raise_errors:
@@ -145,7 +119,7 @@ async def msearch(store: Store, requests: Sequence[tuple[str, dict[str, Any]]],
             error = item["error"]
             reason = error.get("reason") if isinstance(error, dict) else error
             caused = (error.get("caused_by") or {}).get("reason") if isinstance(error, dict) else ""
-            raise StoreError(f"msearch item {i} ({requests[i][0]}): {reason} {caused or ''}".strip())
+            raise StoreError(f"{what} item {i} ({requests[i][0]}): {reason} {caused or ''}".strip())
         out.append(item)
     if stats is not None:
         stats.requests += 1
@@ -172,25 +146,6 @@ async def search(store: Store, kind: str, body: dict[str, Any],
     return dict(response.body)
 
 
-async def composite_pages(store: Store, kind: str, body: dict[str, Any],
-                          name: str = "g") -> AsyncIterator[dict[str, Any]]:
-    after = None
-    while True:
-        page = dict(body)
-        aggs = dict(page["aggs"])
-        comp = dict(aggs[name])
-        comp["composite"] = {**comp["composite"], **({"after": after} if after else {})}
-        aggs[name] = comp
-        page["aggs"] = aggs
-        response = await search(store, kind, page)
-        agg = response["aggregations"][name]
-        for bucket in agg["buckets"]:
-            yield bucket
-        after = agg.get("after_key")
-        if not after or not agg["buckets"]:
-            return
-
-
 async def eql_search(store: Store, kind: str, body: dict[str, Any],
                      stats: SearchStats | None = None) -> dict[str, Any]:
     try:
@@ -204,15 +159,24 @@ async def eql_search(store: Store, kind: str, body: dict[str, Any],
     return dict(response.body)
 
 
-async def get_doc(store: Store, kind: str, doc_id: str
-                  ) -> tuple[str, dict[str, Any], int, int] | None:
+class Hit(NamedTuple):
+    """One document as stored: where, what, and its version for a compare-and-set write."""
+
+    index: str
+    source: dict[str, Any]
+    seq_no: int
+    primary_term: int
+
+
+async def get_doc(store: Store, kind: str, doc_id: str) -> Hit | None:
+    """The one get: a document by id over every index of ``kind`` (dated or not), or None."""
     body = {"size": 1, "seq_no_primary_term": True, "query": {"ids": {"values": [doc_id]}}}
-    response = await search(store, kind, body)
+    response = await search(store, kind, body, what=f"read {kind}/{doc_id}")
     hits = response["hits"]["hits"]
     if not hits:
         return None
     hit = hits[0]
-    return hit["_index"], hit["_source"], hit["_seq_no"], hit["_primary_term"]
+    return Hit(hit["_index"], dict(hit["_source"]), hit["_seq_no"], hit["_primary_term"])
 
 
 async def replace_doc(store: Store, index: str, doc_id: str, source: dict[str, Any],
@@ -241,3 +205,18 @@ async def drop_kinds(store: Store, kinds: Iterable[str]) -> None:
                                           allow_no_indices=True, expand_wildcards="open")
         except Exception as exc:
             raise translate_error(exc, f"delete {kind} indices") from exc
+
+
+async def drop_prefix(store: Store) -> None:
+    """Delete every index and index template of the store's prefix: the throw-away prefixes of
+    rule and control fixture runs, tests and benchmarks. Never ``_delete_by_query``."""
+    prefix = store.names.prefix
+    if not prefix or any(c in prefix for c in "*,?"):
+        raise StoreError(f"refusing to drop the indices of prefix {prefix!r}")
+    try:
+        await store.es.indices.delete(index=f"{prefix}-*", ignore_unavailable=True,
+                                      allow_no_indices=True, expand_wildcards="all")
+        await store.es.options(ignore_status=404).indices.delete_index_template(
+            name=f"{prefix}-*")
+    except Exception as exc:
+        raise translate_error(exc, f"drop {prefix}-*") from exc

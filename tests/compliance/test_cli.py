@@ -30,13 +30,12 @@ def _cleanup(es_url: str, prefix: str) -> None:
 
     from monitor.settings import ElasticsearchSettings
     from monitor.store import open_store
+    from monitor.store.search import drop_prefix
 
     async def go() -> None:
         store = open_store(ElasticsearchSettings(hosts=[es_url]), prefix=prefix)
         try:
-            await store.es.indices.delete(index=f"{prefix}-*", ignore_unavailable=True,
-                                          allow_no_indices=True, expand_wildcards="all")
-            await store.es.indices.delete_index_template(name=f"{prefix}-*")
+            await drop_prefix(store)
         finally:
             await store.close()
 

@@ -15,6 +15,7 @@ from monitor.inventory import load_inventory
 from monitor.resources import rules_dir
 from monitor.settings import ElasticsearchSettings
 from monitor.store import open_store
+from monitor.store.search import drop_prefix
 from monitor.store.setup import install_templates
 
 SOURCES = load_sources()
@@ -30,9 +31,7 @@ async def shared_store(es_url: str):
     try:
         yield store
     finally:
-        await store.es.indices.delete(index=f"{prefix}-*", ignore_unavailable=True,
-                                      allow_no_indices=True, expand_wildcards="all")
-        await store.es.indices.delete_index_template(name=f"{prefix}-*")
+        await drop_prefix(store)
         await store.close()
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from monitor.settings import ElasticsearchSettings
 from monitor.store import Store, open_store
-from monitor.store.search import drop_kinds
+from monitor.store.search import drop_kinds, drop_prefix
 from monitor.store.setup import install_templates
 
 
@@ -22,9 +22,7 @@ async def module_store(es_url: str) -> AsyncIterator[Store]:
     try:
         yield store
     finally:
-        await store.es.indices.delete(index=f"{prefix}-*", ignore_unavailable=True,
-                                      allow_no_indices=True, expand_wildcards="all")
-        await store.es.indices.delete_index_template(name=f"{prefix}-*")
+        await drop_prefix(store)
         await store.close()
 
 

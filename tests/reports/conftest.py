@@ -8,6 +8,7 @@ import pytest
 
 from monitor.settings import ElasticsearchSettings
 from monitor.store import Store, open_store
+from monitor.store.search import drop_prefix
 from monitor.store.setup import install_templates
 
 from . import fixtures
@@ -16,23 +17,17 @@ from . import fixtures
 GOLDEN_PREFIX = "t-reports-fixture"
 
 
-async def _drop(store: Store, prefix: str) -> None:
-    await store.es.indices.delete(index=f"{prefix}-*", ignore_unavailable=True,
-                                  allow_no_indices=True, expand_wildcards="all")
-    await store.es.options(ignore_status=404).indices.delete_index_template(name=f"{prefix}-*")
-
-
 @pytest.fixture(scope="session")
 async def seeded(es_url: str) -> AsyncIterator[Store]:
     """The fixture data set of ``tests/reports/fixtures.py``; tests must not write to it."""
     store = open_store(ElasticsearchSettings(hosts=[es_url]), prefix=GOLDEN_PREFIX)
-    await _drop(store, GOLDEN_PREFIX)
+    await drop_prefix(store)
     await install_templates(store)
     await fixtures.seed(store)
     try:
         yield store
     finally:
-        await _drop(store, GOLDEN_PREFIX)
+        await drop_prefix(store)
         await store.close()
 
 

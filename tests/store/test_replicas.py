@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from monitor.settings import ElasticsearchSettings
 from monitor.store import open_store
+from monitor.store.search import drop_prefix
 from monitor.store.setup import install_templates, replicas_for
 
 
@@ -20,8 +21,6 @@ async def test_single_node_gets_no_replica_and_an_explicit_value_wins(
         settings = body["index_templates"][0]["index_template"]["template"]["settings"]
         assert str(settings["index"]["number_of_replicas"]) == str(await replicas_for(auto))
     finally:
-        await auto.es.indices.delete(index=f"{es_prefix}-*", ignore_unavailable=True,
-                                     allow_no_indices=True, expand_wildcards="all")
-        await auto.es.indices.delete_index_template(name=f"{es_prefix}-*")
+        await drop_prefix(auto)
         await auto.close()
         await explicit.close()
