@@ -25,10 +25,13 @@ class WriteResult:
 
 
 async def write_findings(store: Store, docs: list[dict[str, Any]],
-                         refresh: bool = True) -> WriteResult:
+                         refresh: bool = True, *, writer: BulkWriter | None = None
+                         ) -> WriteResult:
+    """Create the finding documents (an existing id is a duplicate). ``writer``: the daemon's,
+    so its result hooks and metrics see findings too; a plain one for the CLI and tests."""
     if not docs:
         return WriteResult()
-    writer = BulkWriter(store)
+    writer = writer or BulkWriter(store)
     result = await writer.write((Document("findings", d["finding"]["id"], d) for d in docs),
                                 label="findings")
     if refresh:

@@ -188,6 +188,9 @@ def report_document(record: ReportRecord) -> Document:
     return Document(kind="reports", id=doc_id, source=source)
 
 
-async def record_report(store: Store, record: ReportRecord) -> None:
-    """Store the report record (PCI DSS 10.4.1 evidence that the review ran), refreshed."""
-    await BulkWriter(store).write([report_document(record)], label="reports", refresh=True)
+async def record_report(store: Store, record: ReportRecord, *,
+                        writer: BulkWriter | None = None) -> None:
+    """Store the report record (PCI DSS 10.4.1 evidence that the review ran), refreshed.
+    ``writer``: the daemon's (its hooks and metrics), else a plain one."""
+    await (writer or BulkWriter(store)).write([report_document(record)], label="reports",
+                                              refresh=True)
