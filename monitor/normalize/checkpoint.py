@@ -107,7 +107,8 @@ def _no_header() -> tuple[str | None, str | None]:
 
 def _document(fields: Fields, *, source: str, payload: bytes,
               header: Callable[[], tuple[str | None, str | None]], received_at: datetime,
-              original: str | None, fmt: str, leftover: str) -> Document:
+              original: str | None, fmt: str, leftover: str,
+              content: str | None = None) -> Document:
     doc = to_ecs(fields, header=header, fallback=lambda: format_ts(received_at))
     created = _received_ts(received_at)
     event = doc["event"]
@@ -129,10 +130,21 @@ def _document(fields: Fields, *, source: str, payload: bytes,
         origin = fields.get("origin")
         sequence = fields.get("sequencenum")
         doc_id = checkpoint_event_id(loguid, sequence if isinstance(sequence, str) else None,
-                                     origin if isinstance(origin, str) else None)
+                                     origin if isinstance(origin, str) else None, content)
     else:
         doc_id = payload_id(source, payload)
     return Document(_KIND, doc_id, doc)
+
+
+def _content(message: str, fmt: str) -> str:
+    """What a line's id covers besides the loguid (``ids.py``): the ``k:"v"`` body of a Log
+    Exporter record (the compiled fast path hashes the same text), else the whole message
+    after the syslog header; never the header, which relays rewrite."""
+    message = message.strip()
+    if fmt == "syslog":
+        end = message.rfind("]")
+        return message[1:end] if end > 0 else message[1:]
+    return message
 
 
 def normalize_checkpoint(raw: RawRecord, keep_original: bool = True) -> Document | DeadLetter:
@@ -166,7 +178,8 @@ def normalize_checkpoint(raw: RawRecord, keep_original: bool = True) -> Document
         fields, fmt, env, leftover = parsed
         return _document(fields, source=raw.source, payload=payload, header=env.resolve,
                          received_at=raw.received_at,
-                         original=text if keep_original else None, fmt=fmt, leftover=leftover)
+                         original=text if keep_original else None, fmt=fmt, leftover=leftover,
+                         content=_content(env.message, fmt))
     except Exception as exc:  # noqa: BLE001 - never raises: any bug in a parser dead-letters the line
         return DeadLetter(raw.source, raw.payload,
                           f"normalizer error {type(exc).__name__}: {str(exc)[:200]}",

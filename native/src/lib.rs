@@ -41,10 +41,12 @@ fn is_ascii_py_space(c: char) -> bool {
     c.is_ascii_whitespace() || c == '\x0b' || ('\x1c'..='\x1f').contains(&c)
 }
 
-/// `checkpoint_event_id`: sha256 of origin, loguid and sequence number, 40 hex characters.
-fn event_id(origin: &str, loguid: &str, sequence: &str) -> String {
+/// `checkpoint_event_id` for a line: sha256 of origin, loguid, sequence number and the
+/// `k:"v"` body (a forged line with a predicted loguid must not take the real log's id),
+/// 40 hex characters.
+fn event_id(origin: &str, loguid: &str, sequence: &str, body: &str) -> String {
     let mut digest = Sha256::new();
-    for (index, part) in ["cp", origin, loguid, sequence].iter().enumerate() {
+    for (index, part) in ["cp", origin, loguid, sequence, body].iter().enumerate() {
         if index > 0 {
             digest.update([0x1f]);
         }
@@ -142,6 +144,7 @@ fn normalize<'a>(
             fields.get(k!("origin")).unwrap_or(""),
             &loguid,
             fields.get(k!("sequencenum")).unwrap_or(""),
+            body,
         )
     });
     let timestamp = doc.str_of("@timestamp").unwrap_or_default().to_owned();

@@ -59,7 +59,9 @@ def test_original_is_configurable_and_id_is_stable() -> None:
     first = normalize_checkpoint(RawRecord("a", line.encode(), NOW))
     second = normalize_checkpoint(RawRecord("b", line.encode(), NOW), keep_original=False)
     assert isinstance(first, Document) and isinstance(second, Document)
-    assert first.id == second.id == checkpoint_event_id("{0x1,0x2,0x3,0x4}", "2", "10.0.0.1")
+    body = line[line.index("[") + 1:line.rindex("]")]
+    assert first.id == second.id == checkpoint_event_id("{0x1,0x2,0x3,0x4}", "2", "10.0.0.1",
+                                                        body)
     assert first.source["event"]["original"] == line
     assert "original" not in second.source["event"]
     update = normalize_checkpoint(RawRecord("a", line.replace('"2"', '"3"').encode(), NOW))
