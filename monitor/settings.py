@@ -439,12 +439,36 @@ class Sources(_Model):
         return self
 
 
+class FastLane(_Model):
+    """Seconds, not minutes, for rule types whose incremental run is cheap.
+
+    A match/threshold/cardinality/sequence rule searches only what arrived since its last
+    window (one aggregation over seconds of data, ~ms), so running it every ``interval_seconds``
+    costs little; its own longer interval and delay are shortened to these. Its window
+    semantics and exactly-once findings are unchanged (same engine, smaller steps). Reads are
+    refresh-aware: a run reads no further than the oldest line a receiver of this instance has
+    taken in but not yet made searchable, so the delay only covers lateness before the receiver.
+    A line older than the delay when it reaches us (API pulls, file pickup, another instance's
+    backlog) is judged once the engine cursors on ingest time (event.ingested); until then
+    ``enabled: null`` (auto) turns the lane on only when the syslog receiver is the sole source
+    of events, and only for rules over ``events`` (git/forge changes arrive per sync).
+    """
+
+    enabled: bool | None = None
+    types: list[Literal["match", "threshold", "cardinality", "sequence"]] = Field(
+        default_factory=lambda: ["match", "threshold", "cardinality", "sequence"])
+    interval_seconds: float = Field(10.0, gt=0)
+    delay_seconds: float = Field(5.0, ge=0)
+
+
 class RulesSettings(_Model):
     #: folders of rule files; empty means the packs bundled with the monitor
     dirs: list[Path] = Field(default_factory=list)
     exceptions_file: Path | None = None
     inventory_file: Path | None = None
-    schedule: Schedule = Schedule(interval_seconds=60)
+    #: the rules job's tick: each run evaluates only the rules whose next window is due
+    schedule: Schedule = Schedule(interval_seconds=10)
+    fast_lane: FastLane = FastLane()
     compliance_schedule: Schedule = Schedule(interval_seconds=3600)
     max_backfill_segment_seconds: float = Field(3600.0, gt=0)
 

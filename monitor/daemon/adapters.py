@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .components import Components, Context
+from .fastlane import apply_fast_lane, lane_enabled, read_until
 from .jobs import JobSpec, RuleRun, RunReport, cron, interval
 from .wire_alerting import report_delivery, wire_alerting
 
@@ -144,6 +145,9 @@ class _ReceiverService:
             if self._stopped is not None:
                 self._stopped.set()
 
+    def horizon(self) -> float | None:
+        return self._receiver.horizon()  # type: ignore[no-any-return]
+
     def status(self) -> dict[str, Any]:
         counters = self._receiver.counters
         return {"healthy": self._listening, "spool_bytes": counters.spool_bytes,
@@ -164,15 +168,18 @@ def _wire_syslog(ctx: Context, components: Components) -> None:
     running = [s for s in (ctx.previous.services if ctx.previous else []) if s.name == "syslog"]
     if running:  # reload: the listening receiver (and its spool) stays; restart to change it
         components.services.append(running[0])
+        if isinstance(running[0], _ReceiverService):
+            components.horizons.append(running[0].horizon)
         components.sources["syslog"] = int(syslog.spool.max_bytes)
         return
     from ..sources.syslog import SyslogReceiver
     cfg = syslog
     receiver = SyslogReceiver(cfg, ctx.writer_for("syslog"), store=ctx.store,
                               keep_original=ctx.settings.elasticsearch.keep_original)
-    components.services.append(_ReceiverService(
-        receiver, int(syslog.spool.max_bytes),
-        stop_timeout=ctx.settings.daemon.shutdown_timeout_seconds / 2))
+    service = _ReceiverService(receiver, int(syslog.spool.max_bytes),
+                               stop_timeout=ctx.settings.daemon.shutdown_timeout_seconds / 2)
+    components.services.append(service)
+    components.horizons.append(service.horizon)
     components.sources["syslog"] = int(syslog.spool.max_bytes)
 
 
@@ -230,7 +237,8 @@ def _wire_rules(ctx: Context, components: Components) -> None:
     dirs = list(settings.dirs) or None
     ruleset = load_rules(dirs)  # raises RuleValidationError with every issue
     exceptions = load_exceptions(settings.exceptions_file)
-    rules = [rule for rule in ruleset if rule.enabled]
+    rules = apply_fast_lane([rule for rule in ruleset if rule.enabled], settings.fast_lane,
+                            lane_enabled(settings.fast_lane, ctx.settings.sources))
     components.rule_ids.extend(rule.id for rule in rules)
     for rule in rules:
         components.rule_info[rule.id] = (rule.name, rule.severity.value, rule.type)
@@ -243,7 +251,8 @@ def _wire_rules(ctx: Context, components: Components) -> None:
     inventory = InventorySource(settings.inventory_file)
 
     async def evaluate() -> RunReport:
-        stats = await evaluate_due(rules, ctx.store, ctx.state, datetime.now(UTC),
+        stats = await evaluate_due(rules, ctx.store, ctx.state,
+                                   read_until(components.horizons, datetime.now(UTC)),
                                    stats=engine_stats, exceptions=exceptions,
                                    max_segment=max_segment,
                                    inventory=await inventory.current(ctx.store))

@@ -70,6 +70,9 @@ class Components:
     quiet_sources: set[str] = field(default_factory=set)
     #: called on shutdown after services stopped: persist cursors, log out of APIs
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    #: per in-process receiver: arrival time before which all it took in is searchable, or
+    #: None when nothing is pending; the rules job reads no further (``fastlane.read_until``)
+    horizons: list[Callable[[], float | None]] = field(default_factory=list)
     #: the compliance job sets the requirement metrics itself (else the stats job reads them)
     compliance_wired: bool = False
 

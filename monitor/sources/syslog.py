@@ -41,6 +41,8 @@ __all__ = ["Framer", "ReceiverCounters", "SyslogReceiver"]
 log = logging.getLogger(__name__)
 
 SOURCE = "checkpoint:syslog"
+#: the index templates' refresh interval (1 s) plus a margin: a written record is searchable then
+_REFRESH_SECONDS = 1.5
 #: records normalized per worker-thread call; bounds the documents alive at once
 NORMALIZE_SLICE = 500
 
@@ -187,6 +189,10 @@ class SyslogReceiver:
         self._connections: set[asyncio.Task[Any]] = set()
         self._stopping = False
         self._degraded = not self.spool.empty()  # leftover spool from a previous run
+        #: ``horizon()``: arrival time of the oldest record taken but not yet searchable
+        self._inflight: float | None = None
+        self._spool_since: float | None = 0.0 if self._degraded else None
+        self._visible: tuple[float, float] | None = None  # (oldest written, searchable after)
         #: UDP overflowed the queue: later datagrams go to the spool too (order) until the
         #: flusher, once the ``_ahead`` records queued before the overflow are written, drains it
         self._overflow = False
@@ -424,7 +430,23 @@ class SyslogReceiver:
                         await self._put(record)
 
     # -- output -------------------------------------------------------------------------
+    def horizon(self) -> float | None:
+        """Arrival time (unix seconds) before which every record this receiver took in is
+        indexed and searchable (one refresh after its bulk), or None when nothing is pending.
+
+        The rules job reads no further (refresh-aware reads): a line held up by our own queue,
+        bulk retries or the spool is judged once searchable instead of being passed over.
+        """
+        marks = [m for m in (self._inflight, self._spool_since) if m is not None]
+        if self.queue.qsize():  # FIFO: the head is the oldest queued record
+            marks.append(self.queue._queue[0].received_at.timestamp())  # type: ignore[attr-defined]
+        if self._visible is not None and time.time() < self._visible[1]:
+            marks.append(self._visible[0])
+        return min(marks) if marks else None
+
     def _to_spool(self, records: list[RawRecord]) -> None:
+        if self._spool_since is None and records:
+            self._spool_since = records[0].received_at.timestamp()
         refused = self.spool.append(records)
         self.counters.spooled += len(records) - refused
         self.counters.spool_bytes = self.spool.bytes
@@ -510,6 +532,17 @@ class SyslogReceiver:
         return items, newest
 
     async def _write(self, batch: list[RawRecord]) -> bool:
+        """Write a batch, keeping ``horizon()`` behind it until it is searchable."""
+        self._inflight = batch[0].received_at.timestamp() if batch else None
+        try:
+            written = await self._write_batch(batch)
+            if written and self._inflight is not None:
+                self._visible = (self._inflight, time.time() + _REFRESH_SECONDS)
+            return written
+        finally:
+            self._inflight = None
+
+    async def _write_batch(self, batch: list[RawRecord]) -> bool:
         newest = 0.0
 
         async def documents() -> AsyncIterator[Document | DeadLetter]:
@@ -566,4 +599,5 @@ class SyslogReceiver:
             if rounds > 1000:
                 log.error("syslog: spool keeps growing during replay; will continue later")
                 return False
+        self._spool_since = None
         return True
