@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +25,7 @@ if str(ROOT) not in sys.path:  # the tests import tests.daemon.procs (the proces
 SCRIPT = str(ROOT / "scripts" / "elasticsearch")
 
 
-def es_script(*args: str, timeout: float = 400) -> subprocess.CompletedProcess[str]:
+def es_script(*args: str, timeout: float = 700) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, SCRIPT, *args], capture_output=True, text=True,
                           check=False, timeout=timeout)
 
@@ -47,13 +48,17 @@ class Cluster:
     def client(self, node: int | None = None) -> httpx.Client:
         """A client to a live node (the first that answers unless ``node`` is given)."""
         urls = [self.urls[node - 1]] if node else self.urls
-        for url in urls:
-            try:
-                httpx.get(f"{url}/_cluster/health", timeout=5).raise_for_status()
-                return httpx.Client(base_url=url, timeout=120)
-            except httpx.HTTPError:
-                continue
-        raise AssertionError("no node of the cluster answers")
+        deadline = time.monotonic() + 120  # a loaded machine answers slowly, not never
+        while True:
+            for url in urls:
+                try:
+                    httpx.get(f"{url}/_cluster/health", timeout=30).raise_for_status()
+                    return httpx.Client(base_url=url, timeout=120)
+                except httpx.HTTPError:
+                    continue
+            if time.monotonic() > deadline:
+                raise AssertionError("no node of the cluster answers")
+            time.sleep(1)
 
     def health(self, **params: str) -> dict[str, Any]:
         with self.client() as client:
@@ -69,14 +74,15 @@ class Cluster:
         assert out.returncode == 0, out.stderr
 
     def restart(self, node: int) -> None:
-        out = es_script("start-node", "--name", self.name, "--node", str(node))
+        out = es_script("start-node", "--name", self.name, "--node", str(node), "--wait", "600",
+                        timeout=700)
         assert out.returncode == 0, out.stderr
 
     def heal(self) -> None:
         """Bring every node back (a test that failed half-way must not poison the next)."""
         for index, member in enumerate(self.record["nodes"], start=1):
             try:
-                httpx.get(f"{member['url']}/_cluster/health", timeout=5).raise_for_status()
+                httpx.get(f"{member['url']}/_cluster/health", timeout=30).raise_for_status()
             except httpx.HTTPError:
                 self.restart(index)
 
@@ -99,7 +105,8 @@ def cluster() -> Iterator[Cluster]:
         yield Cluster(json.loads(out.stdout))
         return
     name = f"pytest-cluster-{os.getpid()}"
-    out = es_script("start", "--name", name, "--nodes", "3", "--heap", "512m", "--json")
+    out = es_script("start", "--name", name, "--nodes", "3", "--heap", "512m", "--json",
+                    "--wait", "600", timeout=700)
     if out.returncode != 0:
         es_script("stop", "--name", name)
         pytest.fail(f"could not start a 3-node cluster: {out.stderr[-3000:]}")

@@ -22,7 +22,7 @@ from .traffic import Sender
 @pytest.fixture(scope="module")
 def tiny_queue_node() -> Iterator[Cluster]:
     name = f"pytest-429-{free_port()}"
-    out = es_script("start", "--name", name, "--heap", "512m", "--json",
+    out = es_script("start", "--name", name, "--heap", "512m", "--json", "--wait", "600",
                     "--setting", "thread_pool.write.size: 1",
                     "--setting", "thread_pool.write.queue_size: 1")
     if out.returncode != 0:
