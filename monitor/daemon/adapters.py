@@ -85,12 +85,12 @@ def _wire_snapshots(ctx: Context, components: Components) -> None:
     wanted = [cfg for cfg in ctx.settings.sources.checkpoint_api if cfg.snapshots]
     if not wanted:
         return
-    from ..sources.checkpoint_snapshots import snapshot_once
+    from ..ingest import ingest_once
+    from ..sources.checkpoint_snapshots import CheckpointSnapshots
     for cfg in wanted:
         async def snap(cfg=cfg) -> RunReport:
-            stats = await snapshot_once(cfg, ctx.writer)
-            counts = stats.as_dict()
-            return RunReport(counts={k: v for k, v in counts.items() if isinstance(v, int)})
+            report = await ingest_once(CheckpointSnapshots(cfg), ctx.writer)
+            return RunReport(counts=report.as_counts())
 
         components.jobs.append(JobSpec(f"snapshot:{cfg.name}", snap,
                                        interval(cfg.snapshot_schedule.interval_seconds),

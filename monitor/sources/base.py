@@ -1,14 +1,54 @@
-"""What every source shares: the counters of one pull.
+"""What every source shares: the pull protocol and the counters of one pull.
 
-``SyncStats`` is returned by the git and forge syncs; the daemon turns it into the job's report
-and metrics (per source, through the registry), so no module keeps running totals of its own.
+A source is a pure pull: ``fetch(cursor)`` returns a :class:`Batch` (the records read since
+``cursor`` and the cursor to continue from) and ``normalize(record)`` turns one record into
+documents or dead letters. The source never writes and never moves its cursor: the one ingest
+pipeline (``monitor/ingest.py``) writes through the daemon's writer, then commits the cursor
+only once the write is acknowledged, so a crash or an outage repeats work instead of losing it.
+
+``SyncStats`` is returned by the git and forge syncs (not yet on the protocol); the daemon turns
+it into the job's report and metrics, so no module keeps running totals of its own.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
-__all__ = ["SyncStats"]
+from ..model import DeadLetter, Document
+
+__all__ = ["Batch", "PullSource", "SyncStats"]
+
+R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Batch(Generic[R]):
+    """What one ``fetch`` read: the records, the cursor to continue from (JSON-able; None when
+    the source keeps none) and counts worth reporting (bounded names, e.g. ``gateways``)."""
+
+    records: Sequence[R]
+    next_cursor: Any = None
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+class PullSource(Protocol[R]):
+    """A source the ingest pipeline can drive. ``name`` labels its writes, metrics and cursor."""
+
+    name: str
+
+    async def fetch(self, cursor: Any) -> Batch[R]:
+        """The records after ``cursor`` (None: from the beginning or the configured start)."""
+        ...
+
+    def normalize(self, record: R) -> Iterable[Document | DeadLetter]:
+        """One record as documents or dead letters; pure, no I/O."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections (log out of an API, close an HTTP client)."""
+        ...
 
 
 @dataclass(slots=True)

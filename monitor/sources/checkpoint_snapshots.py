@@ -1,8 +1,9 @@
 """Management configuration snapshots → ``inventory`` documents for the compliance controls.
 
-Entry point for the daemon (on ``cfg.snapshot_schedule``)::
+A pull source (``sources/base.py``) the daemon drives with the ingest pipeline (on
+``cfg.snapshot_schedule``)::
 
-    stats = await snapshot_once(cfg, writer, client=None, now=None) -> SnapshotStats
+    report = await ingest_once(CheckpointSnapshots(cfg), writer)   # monitor/ingest.py
 
 One snapshot reads ``show-gateways-and-servers`` (installed access/threat policy name and
 installation date per gateway) and ``show-access-rulebase`` for each layer in
@@ -14,34 +15,21 @@ derive from (source, snapshot, object uid), so re-running the same snapshot is i
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
-from ..model import Document
+from ..model import DeadLetter, Document
 from ..settings import CheckpointApiSource
-from ..store.writer import BulkWriter
+from .base import Batch
 from .checkpoint_api import CheckpointApiClient, build_http_client
 
-__all__ = ["ANY_UID", "SnapshotStats", "gateway_doc", "rule_docs", "snapshot_once"]
+__all__ = ["ANY_UID", "CheckpointSnapshots", "SnapshotRecord", "gateway_doc", "rule_docs"]
 
 ANY_UID = "97aeb369-9aea-11d5-bd16-0090272ccb30"
 _PAGE = 100
-
-
-@dataclass(slots=True)
-class SnapshotStats:
-    gateways: int = 0
-    rules: int = 0
-    indexed: int = 0
-    duplicates: int = 0
-    snapshot_id: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def _id(*parts: str) -> str:
@@ -148,34 +136,54 @@ async def _paged(api: CheckpointApiClient, command: str, body: dict[str, Any]
         offset = to
 
 
-async def snapshot_once(cfg: CheckpointApiSource, writer: BulkWriter, *,
-                        client: httpx.AsyncClient | None = None,
-                        now: Callable[[], datetime] = lambda: datetime.now(UTC),
-                        **api_options: Any) -> SnapshotStats:
-    owns = client is None
-    http = client or await build_http_client(cfg)
-    api = CheckpointApiClient(cfg, http, **api_options)
-    snapshot_id = now().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    stats = SnapshotStats(snapshot_id=snapshot_id)
-    source = f"checkpoint:api:{cfg.name}"
-    try:
-        docs: list[Document] = []
+#: ("gateway", snapshot id, object) or ("layer", snapshot id, layer name, rulebase page)
+SnapshotRecord = tuple[Any, ...]
+
+
+class CheckpointSnapshots:
+    """One management server's gateways and access rulebases, read as one snapshot per fetch.
+
+    No cursor: every snapshot is complete, and its ids derive from (source, snapshot, uid)."""
+
+    name = "checkpoint-snapshot"
+
+    def __init__(self, cfg: CheckpointApiSource, *, client: httpx.AsyncClient | None = None,
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 **api_options: Any) -> None:
+        self.cfg, self._client, self._now, self._options = cfg, client, now, api_options
+        self._owned: httpx.AsyncClient | None = None
+        self._api: CheckpointApiClient | None = None
+        self.source = f"checkpoint:api:{cfg.name}"
+
+    async def fetch(self, cursor: Any = None) -> Batch[SnapshotRecord]:
+        if self._client is None:
+            self._owned = await build_http_client(self.cfg)
+        api = self._api = CheckpointApiClient(self.cfg, self._client or self._owned,
+                                              **self._options)
+        snapshot_id = self._now().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        records: list[SnapshotRecord] = []
         for page in await _paged(api, "show-gateways-and-servers", {"details-level": "full"}):
-            for obj in page.get("objects") or []:
-                if isinstance(obj, dict):
-                    docs.append(gateway_doc(source, snapshot_id, obj))
-                    stats.gateways += 1
-        for layer in cfg.access_layers:
+            records.extend(("gateway", snapshot_id, obj) for obj in page.get("objects") or []
+                           if isinstance(obj, dict))
+        gateways = len(records)
+        rules = 0
+        for layer in self.cfg.access_layers:
             for page in await _paged(api, "show-access-rulebase",
                                      {"name": layer, "details-level": "standard",
                                       "use-object-dictionary": True, "show-hits": True}):
-                rules = rule_docs(source, snapshot_id, layer, page)
-                stats.rules += len(rules)
-                docs.extend(rules)
-        result = await writer.write(docs, label="checkpoint-snapshot")
-        stats.indexed, stats.duplicates = result.indexed, result.duplicates
-        return stats
-    finally:
-        await api.logout()
-        if owns:
-            await http.aclose()
+                records.append(("layer", snapshot_id, layer, page))
+                rules += len(rule_docs(self.source, snapshot_id, layer, page))
+        return Batch(records, None, {"gateways": gateways, "rules": rules})
+
+    def normalize(self, record: SnapshotRecord) -> Iterable[Document | DeadLetter]:
+        if record[0] == "gateway":
+            return [gateway_doc(self.source, record[1], record[2])]
+        return rule_docs(self.source, record[1], record[2], record[3])
+
+    async def close(self) -> None:
+        try:
+            if self._api is not None:
+                await self._api.logout()
+        finally:
+            if self._owned is not None:
+                await self._owned.aclose()

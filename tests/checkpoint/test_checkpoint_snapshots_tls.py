@@ -15,7 +15,8 @@ import respx
 
 from monitor.errors import SourceError
 from monitor.settings import CheckpointApiSource, TlsClient
-from monitor.sources.checkpoint_snapshots import ANY_UID, snapshot_once
+from monitor.ingest import ingest_once
+from monitor.sources.checkpoint_snapshots import ANY_UID, CheckpointSnapshots
 from monitor.sources.checkpoint_tls import ssl_context_for
 from monitor.store import BulkWriter
 
@@ -68,8 +69,10 @@ async def test_snapshot_writes_gateways_and_rules(store: Any) -> None:
         mock.route(host="127.0.0.1").pass_through()
         mock.post(url__startswith=BASE).mock(side_effect=handler)
         async with httpx.AsyncClient() as client:
-            stats = await snapshot_once(cfg, BulkWriter(store), client=client, now=lambda: T0)
-    assert stats.gateways == 2 and stats.rules == 2 and stats.indexed == 4
+            report = await ingest_once(CheckpointSnapshots(cfg, client=client, now=lambda: T0),
+                                       BulkWriter(store))
+    assert report.counts["gateways"] == 2 and report.counts["rules"] == 2
+    assert report.result.indexed == 4
     await store.es.indices.refresh(index=store.names.inventory)
     found = await store.es.search(index=store.names.inventory, size=10,
                                   query={"term": {"inventory.kind": "checkpoint_access_rule"}},

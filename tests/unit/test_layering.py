@@ -26,7 +26,7 @@ LAYERS: list[set[str]] = [
     {"logsetup", "normalize", "simulate"},
     {"store"},
     {"sources", "inventory", "findings", "metrics"},
-    {"detect", "compliance", "reports", "alerting"},
+    {"detect", "compliance", "reports", "alerting", "ingest"},
     {"daemon"},
     {"cli"},
 ]

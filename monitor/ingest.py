@@ -1,0 +1,60 @@
+"""The one ingest pipeline: pull → normalize → write → commit the cursor.
+
+``ingest_once(source, writer, state)`` drives any :class:`~monitor.sources.base.PullSource`:
+it reads the source's cursor from the state index, fetches one batch, normalizes every record
+through the source's pure ``normalize``, writes the result with the writer it is given (the
+daemon's, whose hooks and per-source metrics see every write) and only then stores the next
+cursor, with compare-and-set. A failed write raises before the cursor moves; stable document
+ids make the repeat harmless. Sources never import ``store``.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from .model import DeadLetter, Document
+from .sources.base import PullSource
+from .store import BulkResult, BulkWriter, StateStore
+
+__all__ = ["IngestReport", "cursor_key", "ingest_once"]
+
+
+@dataclass(slots=True)
+class IngestReport:
+    """One run: records read, what the writer did, the source's own counts, the cursor now."""
+
+    records: int = 0
+    result: BulkResult = field(default_factory=BulkResult)
+    counts: dict[str, int] = field(default_factory=dict)
+    cursor: Any = None
+
+    def as_counts(self) -> dict[str, int]:
+        return {"records": self.records, "indexed": self.result.indexed,
+                "duplicates": self.result.duplicates,
+                "dead_lettered": self.result.dead_lettered, **self.counts}
+
+
+def cursor_key(name: str) -> str:
+    return f"cursor:{name}"
+
+
+async def ingest_once(source: PullSource[Any], writer: BulkWriter,
+                      state: StateStore | None = None, *, close: bool = True) -> IngestReport:
+    """Pull one batch of ``source`` into the store; the cursor moves only after the write."""
+    try:
+        current = await state.get(cursor_key(source.name)) if state is not None else None
+        cursor = current.value.get("cursor") if current is not None else None
+        batch = await source.fetch(cursor)
+
+        def items() -> Iterator[Document | DeadLetter]:
+            for record in batch.records:
+                yield from source.normalize(record)
+
+        result = await writer.write(items(), label=source.name)
+        if state is not None and batch.next_cursor is not None and batch.next_cursor != cursor:
+            await state.put(cursor_key(source.name), {"cursor": batch.next_cursor}, current)
+        return IngestReport(len(batch.records), result, dict(batch.counts), batch.next_cursor)
+    finally:
+        if close:
+            await source.close()

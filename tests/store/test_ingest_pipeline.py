@@ -1,0 +1,65 @@
+"""The one ingest pipeline: normalize → write → cursor, the cursor moving only after the write."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import pytest
+
+from monitor.errors import StoreUnavailable
+from monitor.ingest import cursor_key, ingest_once
+from monitor.model import DeadLetter, Document
+from monitor.settings import BulkSettings, ElasticsearchSettings
+from monitor.sources.base import Batch
+from monitor.store import BulkWriter, StateStore, Store, open_store
+
+
+class Numbers:
+    """A pull source over a list: the cursor is the next position."""
+
+    name = "numbers"
+
+    def __init__(self, values: list[int]) -> None:
+        self.values, self.seen, self.closed = values, [], False
+
+    async def fetch(self, cursor: Any) -> Batch[int]:
+        start = int(cursor or 0)
+        self.seen.append(cursor)
+        return Batch(self.values[start:start + 3], start + len(self.values[start:start + 3]),
+                     {"odd": sum(v % 2 for v in self.values[start:start + 3])})
+
+    def normalize(self, record: int) -> Iterable[Document | DeadLetter]:
+        if record < 0:
+            return [DeadLetter("numbers", str(record).encode(), "negative")]
+        return [Document("events", f"n-{record}", {"@timestamp": "2026-11-24T10:00:00Z",
+                                                   "event": {"sequence": record}})]
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+async def test_writes_then_commits_the_cursor_and_resumes_from_it(store: Store) -> None:
+    state, source = StateStore(store), Numbers([1, 2, -3, 4, 5])
+    first = await ingest_once(source, BulkWriter(store), state)
+    assert (first.records, first.result.indexed, first.result.dead_lettered) == (3, 2, 1)
+    assert first.counts == {"odd": 2} and source.closed
+    assert (await state.get(cursor_key("numbers"))).value == {"cursor": 3}
+    second = await ingest_once(source, BulkWriter(store), state)
+    assert source.seen == [None, 3] and second.result.indexed == 2
+    assert (await state.get(cursor_key("numbers"))).value == {"cursor": 5}
+
+
+async def test_a_failed_write_leaves_the_cursor_where_it_was(store: Store) -> None:
+    state = StateStore(store)
+    await ingest_once(Numbers([1, 2, 3, 4]), BulkWriter(store), state)
+    nowhere = open_store(ElasticsearchSettings(hosts=["http://127.0.0.1:9"],
+                                               request_timeout_seconds=5), store.names.prefix)
+    quick = BulkSettings(max_retries=0, initial_backoff_seconds=0.01, max_backoff_seconds=0.01)
+    source = Numbers([1, 2, 3, 4])
+    try:
+        with pytest.raises(StoreUnavailable):
+            await ingest_once(source, BulkWriter(nowhere, quick), state)
+    finally:
+        await nowhere.close()
+    assert source.seen == [3] and source.closed  # closed even when the write failed
+    assert (await state.get(cursor_key("numbers"))).value == {"cursor": 3}
