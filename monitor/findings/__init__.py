@@ -10,13 +10,13 @@ through its lifecycle (open → acknowledged → closed, who and why kept in the
 from .build import finding_doc, finding_id, group_key
 from .exceptions import FindingException, load_exceptions, match_exception
 from .store import (
-                    LIFECYCLE,
-                    WriteResult,
-                    effective_status,
-                    get_finding,
-                    list_findings,
-                    transition,
-                    write_findings,
+    LIFECYCLE,
+    WriteResult,
+    effective_status,
+    get_finding,
+    list_findings,
+    transition,
+    write_findings,
 )
 
 __all__ = ["finding_doc", "finding_id", "group_key", "FindingException", "load_exceptions",
