@@ -29,9 +29,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from latency import cpu_seconds, free_port, start_daemon, wait_ready  # noqa: E402
+from latency import cpu_seconds, free_port, start_daemon, wait_ready
 
-from monitor.simulate.checkpoint import SimConfig, generate  # noqa: E402
+from monitor.simulate.checkpoint import SimConfig, generate
 
 
 def es_json(es: str, path: str, body: dict | None = None, method: str = "POST") -> dict:
@@ -80,7 +80,7 @@ def one_round(es: str, instances: int, lines: int, work: Path, seed: int) -> dic
             with socket.create_connection(("127.0.0.1", port), timeout=300) as sock:
                 sock.sendall(body)
 
-        threads = [threading.Thread(target=send, args=(p, b)) for p, b in zip(ports, bodies)]
+        threads = [threading.Thread(target=send, args=(p, b)) for p, b in zip(ports, bodies, strict=True)]
         for thread in threads:
             thread.start()
         total = sum(body.count(b"\n") for body in bodies)
@@ -89,7 +89,7 @@ def one_round(es: str, instances: int, lines: int, work: Path, seed: int) -> dic
                 raise SystemExit("not all lines indexed within 15 minutes")
             time.sleep(0.5)
         elapsed = time.monotonic() - began
-        cpu = sum(cpu_seconds(d.pid) - c for (d, _), c in zip(daemons, cpu0))
+        cpu = sum(cpu_seconds(d.pid) - c for (d, _), c in zip(daemons, cpu0, strict=True))
         return {"instances": instances, "lines": total, "seconds": round(elapsed, 1),
                 "events_per_s": round(total / elapsed), "daemon_cpu_s": round(cpu, 1),
                 "events_per_daemon_cpu_s": round(total / cpu) if cpu else None}

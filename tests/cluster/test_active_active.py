@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.daemon.conftest import daemon_prefix  # noqa: F401 - the fixture, shared
+from monitor.simulate.checkpoint import PortScan
 from tests.daemon.procs import MonitorProcess, base_config, free_port, wait_for
 from tests.daemon.test_e2e_prometheus import critical_rule_pack
 
@@ -52,7 +52,8 @@ def _origin(origin: str) -> dict:
 
 
 def test_two_receivers_one_killed_every_received_line_once_one_leader(
-        tmp_path: Path, es_url: str, daemon_prefix: str) -> None:
+        tmp_path: Path, es_url: str, es_prefix: str) -> None:
+    daemon_prefix = es_prefix
     rules = critical_rule_pack(tmp_path / "rules")
     procs, ports = [], {}
     for name in ("alpha", "beta"):
@@ -123,8 +124,12 @@ def test_two_receivers_one_killed_every_received_line_once_one_leader(
     finally:
         for proc in procs:
             proc.stop()
+        with httpx.Client(base_url=es_url, timeout=120) as client:
+            client.delete(f"/{daemon_prefix}-*", params={"expand_wildcards": "all",
+                                                         "ignore_unavailable": "true",
+                                                         "allow_no_indices": "true"})
+            client.delete(f"/_index_template/{daemon_prefix}-*")
 
 
-def _scan(attacker: str):  # noqa: ANN202 - a simulator scenario
-    from monitor.simulate.checkpoint import PortScan
+def _scan(attacker: str) -> PortScan:
     return PortScan(attacker=attacker, target="10.20.5.10", at=0, ports=40, interval=0.02)
