@@ -1,5 +1,5 @@
 """requirements.lock (what scripts/bootstrap installs, with hashes) agrees with pyproject.toml:
-every dependency of the project and its test extra is pinned there at a version the project
+every dependency of the project and its test and lint extras is pinned there at a version the project
 accepts, with hashes. A dependency added without ``scripts/lock`` fails here, not on a user's
 machine."""
 from __future__ import annotations
@@ -26,8 +26,8 @@ def _locked() -> dict[str, str]:
 
 def test_lock_pins_every_declared_dependency_at_an_accepted_version() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    declared = [Requirement(r) for r in
-                project["dependencies"] + project["optional-dependencies"]["test"]]
+    extras = project["optional-dependencies"]
+    declared = [Requirement(r) for r in project["dependencies"] + extras["test"] + extras["lint"]]
     locked = _locked()
     problems = []
     for req in declared:
