@@ -391,7 +391,8 @@ class CheckpointApiCollector:
                 if stamp and (self.last_event_time is None or stamp > self.last_event_time):
                     self.last_event_time = stamp
             items.append(result)
-        result = await self.writer.write(items, label=f"checkpoint-api-{log_type}")
+        result = await self.writer.write(items, label=f"checkpoint-api-{log_type}",
+                                         check_time=True)
         stats.indexed += result.indexed
         stats.duplicates += result.duplicates
         stats.dead_lettered += result.dead_lettered

@@ -65,7 +65,7 @@ async def write(writer: BulkWriter, docs: list[Any], stats: SyncStats, label: st
     letters = sum(1 for doc in docs if isinstance(doc, DeadLetter))
     stats.documents += len(docs) - letters
     if docs:
-        result = await writer.write(docs, label=label)
+        result = await writer.write(docs, label=label, check_time=True)
         stats.indexed += result.indexed
         stats.duplicates += result.duplicates
         stats.dead_lettered += result.dead_lettered

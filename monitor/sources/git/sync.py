@@ -131,15 +131,7 @@ async def sync_repo(cfg: GitRepoSource, store: Store, writer: BulkWriter,
         tips: dict[str, str] = dict(value.get("branches") or {})
         old_tags: dict[str, list[str]] = dict(value.get("tags") or {})
         heads = await asyncio.to_thread(git.heads)
-        refs = select_branches(heads, cfg.branches, cfg.protected_branches)
-        if not refs:
-            stats.warnings.append(f"no branch matches {cfg.branches}")
-            log.warning("git %s: no branch matches %s", cfg.name, cfg.branches)
-        gone = sorted(ref for ref in tips if ref not in heads)
-        if gone:
-            stats.warnings.append(f"{len(gone)} recorded branch(es) no longer exist")
-            log.warning("git %s: branches gone since the last run: %s", cfg.name,
-                        ", ".join(r[:100] for r in gone[:10]))
+        refs = _branches(cfg, heads, tips, stats)
         plans = await asyncio.to_thread(plan_branches, git, refs, tips, since,
                                         progress is not None)
         tags = await asyncio.to_thread(git.tags) if cfg.tags else []
@@ -150,35 +142,9 @@ async def sync_repo(cfg: GitRepoSource, store: Store, writer: BulkWriter,
         total = sum(p.total for p in plans)
         done = 0
 
-        events: list[Any] = []
-        for plan in plans:
-            if plan.rewrite:
-                assert plan.old is not None
-                events.append(changes.rewrite_document(source, plan.ref, plan.old, plan.new,
-                                                       plan.merge_base, detected))
-                stats.rewrites += 1
-                # keep the rewritten commits reachable in the mirror (evidence, CHK-08)
-                ref_hash = hashlib.sha256(plan.ref.encode()).hexdigest()[:12]
-                archive = f"refs/daemon/archive/{ref_hash}/{plan.old}"
-                if await asyncio.to_thread(git.has_commit, plan.old):
-                    await asyncio.to_thread(git.update_ref, archive, plan.old)
-                log.warning("git %s: history rewritten on %s (%s -> %s)", cfg.name,
-                            plan.ref[:200], plan.old[:12], plan.new[:12])
+        events = await _rewrites(git, cfg.name, plans, source, detected, stats)
         if cfg.tags:
-            created, moved, deleted = diff_tags(old_tags, tags)
-            for tag in created + [t for t, _ in moved]:  # a moved tag is also a new tag
-                sig = await asyncio.to_thread(git.verify_tag, tag.object_sha) \
-                    if tag.signed else None
-                events.append(changes.tag_document(source, tag, sig))
-            for tag, previous in moved:
-                events.append(changes.tag_moved_document(source, tag, previous, detected))
-            for ref, previous in deleted:
-                events.append(changes.tag_deleted_document(source, ref, previous, detected))
-            stats.tags += len(created)
-            stats.rewrites += len(moved) + len(deleted)
-            if moved or deleted:
-                log.warning("git %s: %d tag(s) moved, %d deleted", cfg.name, len(moved),
-                            len(deleted))
+            events += await _tag_events(git, cfg.name, old_tags, tags, source, detected, stats)
 
         def produce() -> Iterator[list[Any]]:
             """Runs in a worker thread: git, parsing and document building, batch by batch."""
@@ -205,24 +171,89 @@ async def sync_repo(cfg: GitRepoSource, store: Store, writer: BulkWriter,
                 if progress:
                     progress(done, total)
 
-        result = await writer.write(counted(), label=f"git:{cfg.name}")
+        result = await writer.write(counted(), label=f"git:{cfg.name}",
+                                    check_time=True)  # commit dates are the author's claim
         stats.add_result(result)
         await asyncio.to_thread(cache.save)
         value = {"branches": {**tips, **{p.ref: p.new for p in plans}},
                  "tags": {t.ref: [t.object_sha, t.target_sha] for t in tags} if cfg.tags
                  else old_tags,
                  "url": source.url, "synced_at": detected}
-        try:
-            await state.put(key, value, current)
-        except ConflictError:
-            raise GitError(f"git {cfg.name}: another instance synced this repository "
-                           "concurrently; state not advanced") from None
+        await _advance(state, key, value, current, cfg.name)
     except SourceError:
         stats.errors += 1
         raise
     finally:
         stats.seconds = time.monotonic() - started
     return stats
+
+
+def _branches(cfg: GitRepoSource, heads: dict[str, str], tips: dict[str, str],
+              stats: SyncStats) -> list[str]:
+    """The configured branches that exist; warns about none matching and recorded ones gone."""
+    refs = select_branches(heads, cfg.branches, cfg.protected_branches)
+    if not refs:
+        stats.warnings.append(f"no branch matches {cfg.branches}")
+        log.warning("git %s: no branch matches %s", cfg.name, cfg.branches)
+    gone = sorted(ref for ref in tips if ref not in heads)
+    if gone:
+        stats.warnings.append(f"{len(gone)} recorded branch(es) no longer exist")
+        log.warning("git %s: branches gone since the last run: %s", cfg.name,
+                    ", ".join(r[:100] for r in gone[:10]))
+    return refs
+
+
+async def _advance(state: StateStore, key: str, value: dict[str, Any], current: Any,
+                   name: str) -> None:
+    """Move the repository's cursor (after the write), compare-and-set."""
+    try:
+        await state.put(key, value, current)
+    except ConflictError:
+        raise GitError(f"git {name}: another instance synced this repository "
+                       "concurrently; state not advanced") from None
+
+
+async def _rewrites(git: Git, name: str, plans: list[BranchPlan], source: Any, detected: str,
+                    stats: SyncStats) -> list[Any]:
+    """A ``history_rewrite`` document per force-pushed branch; the old tip stays reachable."""
+    from ...normalize import changes
+
+    events: list[Any] = []
+    for plan in plans:
+        if plan.rewrite:
+            assert plan.old is not None
+            events.append(changes.rewrite_document(source, plan.ref, plan.old, plan.new,
+                                                   plan.merge_base, detected))
+            stats.rewrites += 1
+            # keep the rewritten commits reachable in the mirror (evidence, CHK-08)
+            ref_hash = hashlib.sha256(plan.ref.encode()).hexdigest()[:12]
+            archive = f"refs/daemon/archive/{ref_hash}/{plan.old}"
+            if await asyncio.to_thread(git.has_commit, plan.old):
+                await asyncio.to_thread(git.update_ref, archive, plan.old)
+            log.warning("git %s: history rewritten on %s (%s -> %s)", name,
+                        plan.ref[:200], plan.old[:12], plan.new[:12])
+    return events
+
+
+async def _tag_events(git: Git, name: str, old_tags: dict[str, list[str]], tags: list[GitTag],
+                      source: Any, detected: str, stats: SyncStats) -> list[Any]:
+    """Documents for created, moved and deleted tags (signed tags verified)."""
+    from ...normalize import changes
+
+    events: list[Any] = []
+    created, moved, deleted = diff_tags(old_tags, tags)
+    for tag in created + [t for t, _ in moved]:  # a moved tag is also a new tag
+        sig = await asyncio.to_thread(git.verify_tag, tag.object_sha) if tag.signed else None
+        events.append(changes.tag_document(source, tag, sig))
+    for tag, previous in moved:
+        events.append(changes.tag_moved_document(source, tag, previous, detected))
+    for ref, previous in deleted:
+        events.append(changes.tag_deleted_document(source, ref, previous, detected))
+    stats.tags += len(created)
+    stats.rewrites += len(moved) + len(deleted)
+    if moved or deleted:
+        log.warning("git %s: %d tag(s) moved, %d deleted", name, len(moved), len(deleted))
+    return events
 
 
 #: build documents in a worker thread ahead of indexing (False: in the event loop, batch by
