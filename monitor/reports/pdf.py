@@ -74,8 +74,8 @@ async def html_to_pdf(html: Path, pdf: Path, chromium: Path = Path("/usr/bin/chr
             "--no-pdf-header-footer", f"--print-to-pdf={out}", Path(page).as_uri(),
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
             env={"HOME": work, "PATH": os.environ.get("PATH", "/usr/bin:/bin")},
-            **({"user": account[0], "group": account[1], "extra_groups": []}
-               if account is not None else {}))
+            user=account[0] if account else None, group=account[1] if account else None,
+            extra_groups=[] if account else None)
         try:
             _, err = await asyncio.wait_for(process.communicate(), timeout)
         except TimeoutError:

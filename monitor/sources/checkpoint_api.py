@@ -42,7 +42,7 @@ from ..store.state import StateStore
 from ..store.writer import BulkWriter
 from ..timefmt import iso_s
 from .checkpoint_tls import ssl_context_for
-from .httpclient import Backoff, Origin, build_client
+from .httpclient import Backoff, Origin, Retryable, build_client, retrying
 
 __all__ = [
     "CheckpointApiClient",
@@ -185,36 +185,45 @@ class CheckpointApiClient:
 
     async def _post(self, command: str, body: dict[str, Any], *, authenticated: bool,
                     attempts: int | None = None) -> dict[str, Any]:
+        """One API call, retried (shared layer, tenacity) on timeouts, connection errors,
+        "busy" answers, 5xx and truncated JSON; session loss and refusals propagate at once."""
         limit = attempts or self.max_attempts
-        last_error = ""
-        for attempt in range(limit):
-            headers = {"Content-Type": "application/json"}
-            if authenticated:
-                if self.sid is None:
-                    raise _SessionLost("no session")
-                headers["X-chkp-sid"] = self.sid
-            self.stats.requests += 1
-            try:
-                response = await self.http.post(self.origin.check_url(f"{self.base}/{command}"),
-                                                content=orjson.dumps(body), headers=headers)
-            except httpx.TimeoutException as exc:
-                last_error = f"timeout ({type(exc).__name__})"
-            except httpx.TransportError as exc:
-                last_error = f"connection failed ({type(exc).__name__}: {exc})"
-            else:
-                self.last_call = self.monotonic()
-                outcome = self._interpret(command, response)
-                if isinstance(outcome, dict):
-                    return outcome
-                last_error = outcome
-            if attempt + 1 < limit:
-                delay = self.backoff.delay(attempt)
-                self.stats.retries += 1
-                log.warning("checkpoint api %s: %s failed: %s; retry in %.0fs", self.cfg.name,
-                            command, last_error, delay)
-                await self.sleep(delay)
-        raise SourceError(f"checkpoint api {self.cfg.name}: {command} failed after {limit} "
-                          f"attempts: {last_error}")
+
+        def on_retry(attempt: int, error: Retryable, delay: float) -> None:
+            self.stats.retries += 1
+            log.warning("checkpoint api %s: %s failed: %s; retry in %.0fs", self.cfg.name,
+                        command, error, delay)
+
+        try:
+            async for attempt in retrying(self.backoff, limit, sleep=self.sleep,
+                                          on_retry=on_retry):
+                with attempt:
+                    return await self._post_once(command, body, authenticated)
+        except Retryable as exc:
+            raise SourceError(f"checkpoint api {self.cfg.name}: {command} failed after "
+                              f"{limit} attempts: {exc}") from None
+        raise AssertionError("unreachable: the retry loop returns or raises")
+
+    async def _post_once(self, command: str, body: dict[str, Any],
+                         authenticated: bool) -> dict[str, Any]:
+        headers = {"Content-Type": "application/json"}
+        if authenticated:
+            if self.sid is None:
+                raise _SessionLost("no session")
+            headers["X-chkp-sid"] = self.sid
+        self.stats.requests += 1
+        try:
+            response = await self.http.post(self.origin.check_url(f"{self.base}/{command}"),
+                                            content=orjson.dumps(body), headers=headers)
+        except httpx.TimeoutException as exc:
+            raise Retryable(f"timeout ({type(exc).__name__})") from None
+        except httpx.TransportError as exc:
+            raise Retryable(f"connection failed ({type(exc).__name__}: {exc})") from None
+        self.last_call = self.monotonic()
+        outcome = self._interpret(command, response)
+        if isinstance(outcome, dict):
+            return outcome
+        raise Retryable(outcome)
 
     def _interpret(self, command: str, response: httpx.Response) -> dict[str, Any] | str:
         """A dict on success, a retryable reason string, or raise."""

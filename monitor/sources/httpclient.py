@@ -9,9 +9,10 @@ What both need and used to hand-write twice:
   next page, a redirect target, a URL inside an answer) must keep the configured scheme, host
   and port. A GitLab with a wrong ``external_url`` behind a TLS proxy sends
   ``Link: <http://same-host/...>``: following it would send the token in clear text;
-* ``Backoff``: exponential backoff with jitter for transient failures, from tenacity's
-  ``wait_exponential_jitter`` (the delay policy; the loops stay with their callers because
-  rate-limit and session semantics differ);
+* ``retrying(...)``: the retry loop, tenacity's ``AsyncRetrying``: a call raises ``Retryable``
+  (a transient failure; ``wait`` set when the server said how long, e.g. ``Retry-After``) and
+  is retried after that wait or ``Backoff``'s exponential delay with jitter (tenacity's
+  ``wait_exponential_jitter``), up to ``attempts``; anything else propagates at once;
 * ``EtagCache``: a bounded LRU of URL → (ETag, body), one per client instance (a module-global
   cache keyed by source name leaked answers between tests and between reloads);
 * ``redact_url``: what may appear in a log line or an error (no userinfo, no query values).
@@ -21,18 +22,26 @@ from __future__ import annotations
 import logging
 import ssl
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from tenacity import wait_exponential_jitter
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
 from tenacity.wait import wait_base
 
 from ..errors import SourceError
 from ..redact import redact_url
 
-__all__ = ["Backoff", "DowngradeRefused", "EtagCache", "Origin", "build_client", "redact_url"]
+__all__ = ["Backoff", "DowngradeRefused", "EtagCache", "Origin", "Retryable", "build_client",
+           "redact_url", "retrying"]
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +90,37 @@ class Backoff:
     def delay(self, attempt: int) -> float:
         state = _RetryState(attempt + 1)
         return float(self._wait(state))  # type: ignore[arg-type]
+
+
+class Retryable(SourceError):
+    """A transient failure: retry. ``wait``: seconds the server asked for (else backoff)."""
+
+    def __init__(self, why: str, wait: float | None = None, status: int | None = None) -> None:
+        super().__init__(why)
+        self.wait = wait
+        self.status = status
+
+
+def retrying(backoff: Backoff, attempts: int, *, sleep: Callable[[float], Awaitable[Any]],
+             on_retry: Callable[[int, Retryable, float], None]) -> AsyncRetrying:
+    """``async for attempt in retrying(...): with attempt: ...``; the last ``Retryable`` is
+    re-raised when ``attempts`` are spent. ``on_retry(attempt, error, delay)`` logs/counts."""
+
+    def wait(state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        if isinstance(error, Retryable) and error.wait is not None:
+            return error.wait
+        return backoff.delay(state.attempt_number - 1)
+
+    def before_sleep(state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        delay = state.next_action.sleep if state.next_action else 0.0
+        if isinstance(error, Retryable):
+            on_retry(state.attempt_number, error, delay)
+
+    return AsyncRetrying(stop=stop_after_attempt(attempts), wait=wait, sleep=sleep,
+                         retry=retry_if_exception_type(Retryable), reraise=True,
+                         before_sleep=before_sleep)
 
 
 @dataclass(slots=True)

@@ -35,7 +35,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from ...errors import SourceError
-from ..httpclient import Backoff, DowngradeRefused, EtagCache, Origin
+from ..httpclient import Backoff, DowngradeRefused, EtagCache, Origin, Retryable, retrying
 from ..httpclient import build_client as _build_client
 
 __all__ = [
@@ -144,64 +144,74 @@ class ForgeHttp:
     async def request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
                       json: Any = None, ok: tuple[int, ...] = (200,), etag: bool = True,
                       headers: dict[str, str] | None = None) -> Reply:
+        """One call through the shared retry loop (``httpclient.retrying``): connection errors
+        and 5xx back off with jitter, rate limits wait what the server asked for."""
         url = self.url(path)
-        request = self.client.build_request(method, url, params=params, json=json)
-        key = str(request.url)
-        attempt = 0
-        while True:
-            await self._wait_blocked()
-            send_headers = dict(self.headers)
-            if self.auth is not None and headers is None:
-                send_headers.update(await self.auth())
-            send_headers.update(headers or {})
-            cached = self.etags.get(key) if etag and method == "GET" else None
-            if cached:
-                send_headers["If-None-Match"] = cached[0]
-            request = self.client.build_request(method, url, params=params, json=json,
-                                                headers=send_headers)
-            self.counters.requests += 1
-            try:
-                response = await self.client.send(request)
-            except httpx.HTTPError as exc:
-                if attempt + 1 >= self.max_attempts:
-                    self.counters.errors += 1
-                    raise ForgeError(f"{self.source}: {method} {_path(key)}: "
-                                     f"{type(exc).__name__}") from None
-                await self._backoff(attempt, f"{type(exc).__name__}")
-                attempt += 1
-                continue
-            self._note_quota(response)
-            status = response.status_code
-            self.last_status = status
-            if status == 304 and cached:
-                self.counters.not_modified += 1
-                return Reply(304, cached[1], response.headers, key)
-            wait = self._rate_limit_wait(response, attempt)
-            if wait is not None:
-                if attempt + 1 >= self.max_attempts or wait > self.max_wait:
-                    self.counters.errors += 1
-                    raise ForgeError(f"{self.source}: rate limited on {_path(key)}; "
-                                     f"would wait {wait:.0f}s", status)
+        key = str(self.client.build_request(method, url, params=params, json=json).url)
+
+        def on_retry(attempt: int, error: Retryable, delay: float) -> None:
+            if error.wait is not None:
                 self.counters.rate_limit_waits += 1
-                self.counters.rate_limit_wait_seconds += wait
-                log.warning("%s: rate limited (%d on %s %s); waiting %.0fs", self.source, status,
-                            method, _path(key), wait)
-                await self.sleep(wait)
-                attempt += 1
-                continue
-            if status in _RETRY_STATUSES and attempt + 1 < self.max_attempts:
-                await self._backoff(attempt, f"HTTP {status}")
-                attempt += 1
-                continue
-            if status not in ok:
+                self.counters.rate_limit_wait_seconds += delay
+                log.warning("%s: %s on %s %s; waiting %.0fs", self.source, error, method,
+                            _path(key), delay)
+            else:
+                log.warning("%s: %s; retry in %.1fs", self.source, error, delay)
+
+        try:
+            async for attempt in retrying(self.backoff, self.max_attempts, sleep=self.sleep,
+                                          on_retry=on_retry):
+                with attempt:
+                    return await self._attempt(method, url, key, attempt.retry_state.attempt_number - 1,
+                                               params=params, json=json, ok=ok, etag=etag,
+                                               headers=headers)
+        except Retryable as exc:
+            self.counters.errors += 1
+            raise ForgeError(f"{self.source}: {method} {_path(key)}: {exc}", exc.status) from None
+        raise AssertionError("unreachable: the retry loop returns or raises")
+
+    async def _attempt(self, method: str, url: str, key: str, attempt: int, *,
+                       params: dict[str, Any] | None, json: Any, ok: tuple[int, ...],
+                       etag: bool, headers: dict[str, str] | None) -> Reply:
+        await self._wait_blocked()
+        send_headers = dict(self.headers)
+        if self.auth is not None and headers is None:
+            send_headers.update(await self.auth())
+        send_headers.update(headers or {})
+        cached = self.etags.get(key) if etag and method == "GET" else None
+        if cached:
+            send_headers["If-None-Match"] = cached[0]
+        request = self.client.build_request(method, url, params=params, json=json,
+                                            headers=send_headers)
+        self.counters.requests += 1
+        try:
+            response = await self.client.send(request)
+        except httpx.HTTPError as exc:
+            raise Retryable(type(exc).__name__) from None
+        self._note_quota(response)
+        status = response.status_code
+        self.last_status = status
+        if status == 304 and cached:
+            self.counters.not_modified += 1
+            return Reply(304, cached[1], response.headers, key)
+        wait = self._rate_limit_wait(response, attempt)
+        if wait is not None:
+            why = f"rate limited ({status}); would wait {wait:.0f}s"
+            if wait > self.max_wait:
                 self.counters.errors += 1
-                raise ForgeError(f"{self.source}: {method} {_path(key)} answered {status}: "
-                                 f"{_message(response)}", status)
-            data = _json(response) if status != 204 else None
-            tag = response.headers.get("etag")
-            if etag and method == "GET" and tag and status == 200:
-                self.etags.put(key, tag, data)
-            return Reply(status, data, response.headers, key)
+                raise ForgeError(f"{self.source}: {method} {_path(key)}: {why}", status)
+            raise Retryable(why, wait=wait, status=status)
+        if status in _RETRY_STATUSES:
+            raise Retryable(f"answered {status}: {_message(response)}", status=status)
+        if status not in ok:
+            self.counters.errors += 1
+            raise ForgeError(f"{self.source}: {method} {_path(key)} answered {status}: "
+                             f"{_message(response)}", status)
+        data = _json(response) if status != 204 else None
+        tag = response.headers.get("etag")
+        if etag and method == "GET" and tag and status == 200:
+            self.etags.put(key, tag, data)
+        return Reply(status, data, response.headers, key)
 
     async def pages(self, path: str, params: dict[str, Any] | None = None, *,
                     key: str | None = None, max_pages: int = 100) -> AsyncIterator[list[Any]]:
@@ -259,11 +269,6 @@ class ForgeHttp:
         if remaining == "0" and reset:
             return max(0.0, reset - self.clock()) + 1
         return min(self.max_wait, 60.0 * (2 ** attempt))
-
-    async def _backoff(self, attempt: int, why: str) -> None:
-        delay = self.backoff.delay(attempt)
-        log.warning("%s: %s; retry in %.1fs", self.source, why, delay)
-        await self.sleep(delay)
 
 
 def _reset_at(headers: httpx.Headers) -> float | None:
