@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-
 from daemon.procs import ROOT, MonitorProcess, base_config, http_get, wait_for
+
 from monitor.errors import ConfigError
 from monitor.settings import settings_from_dict
 
