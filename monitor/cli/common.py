@@ -40,7 +40,11 @@ class CommandGroups:
 
 
 def fail(message: str, code: int = EXIT_FAIL) -> int:
-    print(f"monitor: {message}", file=sys.stderr)
+    """Print an error for a person; exception texts can carry URLs with userinfo or a secret
+    typed under the wrong key, so they pass the one redaction function first."""
+    from ..redact import redact
+
+    print(f"monitor: {redact(message)}", file=sys.stderr)
     return code
 
 
@@ -83,7 +87,7 @@ def load_or_exit(args: argparse.Namespace) -> Settings:
             return settings_from_dict({}, "<defaults>")
         return load_settings(path)
     except ConfigError as exc:
-        print(f"monitor: invalid configuration:\n{exc}", file=sys.stderr)
+        fail(f"invalid configuration:\n{exc}")
         raise SystemExit(EXIT_USAGE) from None
 
 
