@@ -24,6 +24,7 @@ import base64
 import hmac
 import logging
 import ssl
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -65,6 +66,9 @@ class MetricsServer:
         self._ready = ready
         self._reload = reload
         self._server: asyncio.Server | None = None
+        #: state-changing requests refused (Host, Origin, missing header); logged once per 10 s
+        self.refused_posts = 0
+        self._last_refusal_log = -10.0
         self._auth: bytes | None = None
         if settings.basic_auth is not None:
             token = f"{settings.basic_auth.username}:" \
@@ -177,7 +181,12 @@ class MetricsServer:
         if method == "POST":
             why = self._refuse_state_change(headers)
             if why is not None:
-                log.warning("metrics endpoint: refused POST %s: %s", path[:100], why)
+                self.refused_posts += 1
+                now = time.monotonic()
+                if now - self._last_refusal_log >= 10:  # a page can retry in a loop
+                    self._last_refusal_log = now
+                    log.warning("metrics endpoint: refused POST %s: %s (%d refused so far)",
+                                path[:100], why, self.refused_posts)
                 return 403, text, why.encode() + b"\n"
         if path == "/readyz":
             ok, details = await self._ready()

@@ -46,7 +46,7 @@ async def test_reload_refuses_rebinding_and_cross_site_posts() -> None:
                                headers={**ok, "Origin": "https://evil.example"})).status_code == 403
             assert (await post(f"{url}/-/reload", headers={**ok, "Origin": "null"})
                     ).status_code == 403
-            assert reloads == []
+            assert reloads == [] and server.refused_posts == 4
             assert (await post(f"{url}/-/reload", headers=ok)).status_code == 202
             assert (await post(f"{url}/-/reload",
                                headers={**ok, "Host": f"monitor.internal:{port}",
