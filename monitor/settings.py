@@ -439,6 +439,10 @@ class Sources(_Model):
         return self
 
 
+FastLaneType = Literal["match", "threshold", "cardinality", "sequence"]
+FAST_LANE_TYPES: tuple[FastLaneType, ...] = ("match", "threshold", "cardinality", "sequence")
+
+
 class FastLane(_Model):
     """Seconds, not minutes, for rule types whose incremental run is cheap.
 
@@ -455,8 +459,7 @@ class FastLane(_Model):
     """
 
     enabled: bool | None = None
-    types: list[Literal["match", "threshold", "cardinality", "sequence"]] = Field(
-        default_factory=lambda: ["match", "threshold", "cardinality", "sequence"])
+    types: list[FastLaneType] = Field(default_factory=lambda: list(FAST_LANE_TYPES))
     interval_seconds: float = Field(10.0, gt=0)
     delay_seconds: float = Field(5.0, ge=0)
 
