@@ -57,6 +57,7 @@ from .bind import bind_all
 from .compile import evidence_body, iso
 from .drive import Round, RuleSearchError
 from .drive import rounds as search_rounds
+from .late import late_segments, late_starts
 from .schema import Rule
 from .suppress import Suppressor
 from .types.base import Draft, to_dt
@@ -136,6 +137,9 @@ class EvalStats:
     #: rule id -> when it will have the history its question needs (None: no data at all);
     #: a learning rule raises no finding for the moments its history does not cover
     learning: dict[str, datetime | None] = field(default_factory=dict)
+    #: rule id -> the earliest event time of documents ingested after their window was
+    #: searched (judged again in this run)
+    late: dict[str, datetime] = field(default_factory=dict)
     #: drafts dropped by sliding suppression (same group, within the suppression window of
     #: the finding that fired: the same incident)
     suppressed: int = 0
@@ -248,6 +252,10 @@ class _Plan:
     doc: StateDoc | None
     segments: list[tuple[datetime, datetime]]
     suppressor: Suppressor | None = None
+    #: the first ``n_late`` segments re-judge windows already searched (late documents)
+    n_late: int = 0
+    #: the ingest-time cursor this run moves to (``late.py``)
+    ingest_end: datetime | None = None
 
     def __post_init__(self) -> None:
         value = self.doc.value if self.doc is not None else {}
@@ -301,11 +309,11 @@ async def evaluate_due(rules: Iterable[Rule], store: Store, state: StateStore, n
         stats.rule(rule_id).runs["skipped"] += 1
         log.warning("rule %s not evaluated: the inventory lacks %s", rule_id, ", ".join(missing))
     plans: list[_Plan] = []
-    for rule in rules:
-        rstats = stats.rule(rule.id)
-        plan = await _plan(rule, state, now, max_segment, out, rstats)
-        if plan is None:
-            continue
+    planned = [p for p in [await _plan(r, state, now, max_segment, out, stats.rule(r.id))
+                           for r in rules] if p is not None]
+    await _add_late(planned, store, sstats, now, max_segment, out)
+    for plan in planned:
+        rstats = stats.rule(plan.rule.id)
         if not dry_run:
             await _replay_outbox(store, state, plan, out)
         if plan.segments:
@@ -354,6 +362,9 @@ async def evaluate_due(rules: Iterable[Rule], store: Store, state: StateStore, n
                 if dry_run:
                     out.results.extend(docs)
                     continue
+                if round_no < plan.n_late:  # re-judged: ids are deterministic, writes
+                    commits.append(_write_late(docs, store, out))  # create-only
+                    continue
                 commits.append(_commit(plan, seg_start, seg_end, docs, store, state, now, out,
                                        fault))
             outcomes = await asyncio.gather(*commits, return_exceptions=True)
@@ -364,6 +375,8 @@ async def evaluate_due(rules: Iterable[Rule], store: Store, state: StateStore, n
                     failed.add(rid)
                 elif isinstance(outcome, BaseException):
                     raise outcome
+    if not dry_run:
+        await _late_only(plans, state, now, out)
     for plan in plans:
         rstats = stats.rule(plan.rule.id)
         rstats.last_duration_seconds = time.perf_counter() - timers[plan.rule.id]
@@ -389,6 +402,51 @@ async def evaluate_due(rules: Iterable[Rule], store: Store, state: StateStore, n
     return out
 
 
+async def _add_late(plans: list[_Plan], store: Store, sstats: SearchStats, now: datetime,
+                    max_segment: timedelta, out: EvalStats) -> None:
+    """Prepend to each plan the searched windows that late documents fall in (``late.py``)."""
+    asks, asked = [], []
+    for plan in plans:
+        plan.ingest_end = floor_second(now - plan.rule.schedule.delay)
+        value = plan.doc.value if plan.doc is not None else {}
+        if not value.get("ingested_to") or not value.get("searched_to") or \
+                plan.rule.type == "flatline":
+            continue
+        searched_to = to_dt(value["searched_to"])
+        asks.append((plan.rule, to_dt(value["ingested_to"]), plan.ingest_end, searched_to))
+        asked.append((plan, searched_to))
+    for (plan, searched_to), earliest in zip(asked, await late_starts(asks, store, sstats),
+                                             strict=True):
+        if earliest is None:
+            continue
+        late = late_segments(earliest, searched_to, plan.rule, max_segment)
+        out.late[plan.rule.id] = earliest
+        plan.segments, plan.n_late = late + plan.segments, len(late)
+
+
+async def _late_only(plans: list[_Plan], state: StateStore, now: datetime,
+                     out: EvalStats) -> None:
+    """A run that only re-judged late documents (no new window was due) moves the ingest
+    cursor on its own; a run with a new window moves it with that window's commit."""
+    for plan in plans:
+        if not plan.n_late or plan.n_late != len(plan.segments) or plan.doc is None or \
+                plan.rule.id in out.errors or plan.ingest_end is None:
+            continue
+        value = {**plan.doc.value, "ingested_to": iso(plan.ingest_end)}
+        try:
+            plan.doc = await state.put(state_key(plan.rule.id), value, plan.doc,
+                                       kind="rule-window", now=now)
+        except ConflictError as exc:
+            out.errors[plan.rule.id] = f"another evaluator committed this rule's window: {exc}"
+
+
+async def _write_late(docs: list[dict], store: Store, out: EvalStats) -> None:
+    if docs:
+        res = await write_findings(store, docs)
+        out.created += res.created
+        out.duplicates += res.duplicates
+
+
 async def _commit(plan: _Plan, seg_start: datetime, seg_end: datetime, docs: list[dict],
                   store: Store, state: StateStore, now: datetime, out: EvalStats,
                   fault: Fault | None) -> tuple[str, str] | None:
@@ -404,7 +462,10 @@ async def _commit(plan: _Plan, seg_start: datetime, seg_end: datetime, docs: lis
         out.duplicates += res.duplicates
         docs = []
     value = {"searched_to": iso(seg_end), "searched_from": iso(seg_start),
-             "rule_version": rule.version, "last_success": iso(now), "pending": docs}
+             "rule_version": rule.version, "last_success": iso(now), "pending": docs,
+             "ingested_to": (plan.doc.value.get("ingested_to") if plan.doc else None)}
+    if seg_end == plan.segments[-1][1] and plan.ingest_end is not None:
+        value["ingested_to"] = iso(plan.ingest_end)  # the whole run is judged
     if plan.suppressor is not None:
         value["suppress"] = plan.suppressor.state(seg_end - rule.suppress_window - rule.window)
     try:

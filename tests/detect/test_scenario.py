@@ -87,7 +87,6 @@ EXPECTED: dict[str, list[str | None]] = {
     "Host sweep from a single source": ["source.ip=198.51.100.77"],
     "Firewall admin brute force": ["source.ip=192.0.2.200"],
     "Admin login success after repeated failures": ["source.ip=192.0.2.200"],
-    "Sigma: Many Check Point Admin Login Failures From One Address": ["source.ip=192.0.2.200"],
     "Firewall admin login from a new address": ["source.ip=192.0.2.200|user.name=admin"],
     "Firewall rule action changed to Accept": ["checkpoint.session_uid=|user.name=rogue"],
     "Out-of-band firewall policy install or publish": [None, None],  # Publish + Install Policy
