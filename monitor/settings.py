@@ -164,7 +164,7 @@ class ElasticsearchSettings(_Model):
         return hosts
 
     @model_validator(mode="after")
-    def _auth(self) -> "ElasticsearchSettings":
+    def _auth(self) -> ElasticsearchSettings:
         if self.password is not None and not self.username:
             raise ValueError("password given without username")
         if self.api_key is not None and self.username:
@@ -229,7 +229,7 @@ class CheckpointApiSource(_Model):
         return _resolve_secrets(data, ("password", "api_key"))
 
     @model_validator(mode="after")
-    def _auth(self) -> "CheckpointApiSource":
+    def _auth(self) -> CheckpointApiSource:
         if not self.url.startswith("https://"):
             raise ValueError("url must be https:// (the management API carries credentials)")
         if self.api_key is None and (self.username is None or self.password is None):
@@ -401,7 +401,7 @@ class GithubSource(_ForgeSource):
     max_commits_per_run: int = Field(500, ge=1)
 
     @model_validator(mode="after")
-    def _auth(self) -> "GithubSource":
+    def _auth(self) -> GithubSource:
         app = (self.app_id, self.installation_id, self.private_key)
         if any(v is not None for v in app) and not all(v is not None for v in app):
             raise ValueError("a GitHub App needs app_id, installation_id and private_key")
@@ -429,7 +429,7 @@ class Sources(_Model):
     argocd: list[ArgoCdSource] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _unique_names(self) -> "Sources":
+    def _unique_names(self) -> Sources:
         seen: set[str] = set()
         for group in (self.checkpoint_api, self.git, self.github, self.gitlab, self.argocd):
             for source in group:
@@ -535,7 +535,7 @@ class HaSettings(_Model):
     lease_name: str = Field("lease-active", pattern=r"^[A-Za-z0-9_.:-]+$")
 
     @model_validator(mode="after")
-    def _renew_before_expiry(self) -> "HaSettings":
+    def _renew_before_expiry(self) -> HaSettings:
         if self.renew_seconds * 2 > self.lease_seconds:
             raise ValueError("renew_seconds must be at most half of lease_seconds, or the "
                              "active instance may lose its lease between two renewals")
@@ -618,7 +618,7 @@ class WebhookTarget(_HttpTarget):
         return None if url is None else cls._check_url(url)
 
     @model_validator(mode="after")
-    def _signed(self) -> "WebhookTarget":
+    def _signed(self) -> WebhookTarget:
         if self.url is not None and self.secret is None:
             raise ValueError("a webhook needs a secret (secret_file / secret_env) to sign bodies")
         return self

@@ -6,8 +6,17 @@ import argparse
 import getpass
 from typing import Any
 
-from .common import (EXIT_FAIL, EXIT_OK, EXIT_USAGE, CommandGroups, emit, fail, guarded,
-                     load_or_exit, run_async)
+from .common import (
+    EXIT_FAIL,
+    EXIT_OK,
+    EXIT_USAGE,
+    CommandGroups,
+    emit,
+    fail,
+    guarded,
+    load_or_exit,
+    run_async,
+)
 
 __all__ = ["register"]
 

@@ -10,8 +10,17 @@ import argparse
 import sys
 from typing import Any
 
-from .common import (EXIT_OK, EXIT_USAGE, CommandGroups, emit, fail, guarded, iso_date,
-                     load_or_exit, run_async)
+from .common import (
+    EXIT_OK,
+    EXIT_USAGE,
+    CommandGroups,
+    emit,
+    fail,
+    guarded,
+    iso_date,
+    load_or_exit,
+    run_async,
+)
 from .git_cmd import change_sources
 
 __all__ = ["register"]

@@ -68,7 +68,7 @@ def parse_cp_body(body: str) -> tuple[Fields, str]:
             keytext = '"'.join(parts[0:-1:2])
             if _FAST_KEYS.fullmatch(keytext) is not None:
                 fields: Fields = dict(zip(
-                    keytext.replace("::", ":")[:-1].split(':"; '), parts[1::2]))
+                    keytext.replace("::", ":")[:-1].split(':"; '), parts[1::2], strict=False))
                 if len(fields) == count:  # a repeated key needs lists: general path
                     return fields, ""
     return _parse_general(body)

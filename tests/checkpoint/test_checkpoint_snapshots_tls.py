@@ -14,8 +14,8 @@ import pytest
 import respx
 
 from monitor.errors import SourceError
-from monitor.settings import CheckpointApiSource, TlsClient
 from monitor.ingest import ingest_once
+from monitor.settings import CheckpointApiSource, TlsClient
 from monitor.sources.checkpoint_snapshots import ANY_UID, CheckpointSnapshots
 from monitor.sources.checkpoint_tls import ssl_context_for
 from monitor.store import BulkWriter
