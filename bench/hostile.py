@@ -178,7 +178,7 @@ def main() -> int:
         "http": {"listen": f"127.0.0.1:{http}"},
         "logging": {"format": "json", "level": "WARNING"},
     }))
-    log = open(work / "monitor.log", "wb")  # noqa: SIM115
+    log = open(work / "monitor.log", "wb")  # noqa: SIM115 - the daemon writes to it until the end of the run
     daemon = subprocess.Popen([sys.executable, "-m", "monitor.cli.main", "-c",
                                str(work / "config.yaml"), "run"], cwd=work, stdout=log,
                               stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(ROOT)})

@@ -35,18 +35,18 @@ from monitor.store.setup import install_templates
 from monitor.store.writer import source_json
 
 
-async def fresh_store(url: str):  # type: ignore[no-untyped-def]
+async def fresh_store(url: str):  # type: ignore[no-untyped-def]  # benchmark helper
     store = open_store(ElasticsearchSettings(hosts=[url]), prefix=f"bench-{uuid.uuid4().hex[:8]}")
     await install_templates(store)
     return store
 
 
-async def drop(store) -> None:  # type: ignore[no-untyped-def]
+async def drop(store) -> None:  # type: ignore[no-untyped-def]  # benchmark helper
     await drop_prefix(store)
     await store.close()
 
 
-async def raw_bulk(url: str, store, docs: list[Document]) -> float:  # type: ignore[no-untyped-def]
+async def raw_bulk(url: str, store, docs: list[Document]) -> float:  # type: ignore[no-untyped-def]  # benchmark helper
     bodies = []
     for start in range(0, len(docs), 5000):
         parts = []
@@ -93,7 +93,7 @@ async def run(args: argparse.Namespace) -> None:
                 await drop(store)
             store = await fresh_store(args.url)
             try:
-                raw_rates.append(await raw_bulk(args.url, store, docs))  # type: ignore[arg-type]
+                raw_rates.append(await raw_bulk(args.url, store, docs))  # type: ignore[arg-type]  # benchmark helper
             finally:
                 await drop(store)
     finally:

@@ -89,7 +89,7 @@ class Document(NamedTuple):
     #: a dict, or ``EncodedSource`` (already JSON: sent as it is)
     source: dict[str, Any] | EncodedSource
     #: shadows ``tuple.index`` (a NamedTuple field may): the name the bulk API uses
-    index: str | None = None  # type: ignore[assignment]
+    index: str | None = None  # type: ignore[assignment]  # shadows tuple.index on purpose (bulk API name)
 
 
 @dataclass(frozen=True, slots=True)

@@ -119,7 +119,7 @@ def build_alerting(settings: Settings, store: Store, metrics: Metrics,
                         kibana_url=settings.kibana.url, kibana_data_view=settings.kibana.data_view,
                         notes=dict(notes or {}))
 
-    def dropper(name: str):  # type: ignore[no-untyped-def]
+    def dropper(name: str):  # type: ignore[no-untyped-def]  # returns the counter of one destination
         return lambda count: metrics.alerts_dropped.labels(destination=name).inc(count)
 
     def queued() -> None:

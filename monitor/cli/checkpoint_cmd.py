@@ -154,7 +154,7 @@ def _simulate(args: argparse.Namespace) -> int:
     eps = args.rate if realtime else args.eps
     config = SimConfig(count=count, seed=args.seed, start=start, events_per_second=eps,
                        scenarios=scenarios)
-    out = sys.stdout if args.out == "-" else open(args.out, "w", encoding="utf-8")  # noqa: SIM115
+    out = sys.stdout if args.out == "-" else open(args.out, "w", encoding="utf-8")  # noqa: SIM115 - stdout or a file, closed by the caller
     began = time.monotonic()
     try:
         for index, (_moment, line) in enumerate(generate(config)):

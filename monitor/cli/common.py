@@ -100,7 +100,7 @@ def _exists(path: str) -> bool:
 def run_async(factory: Callable[[], Awaitable[T]]) -> T:
     import asyncio
 
-    return asyncio.run(factory())  # type: ignore[arg-type]
+    return asyncio.run(factory())  # type: ignore[arg-type]  # asyncio.run wants a Coroutine, factories return Awaitable
 
 
 def emit(data: Any, as_json: bool, text: Callable[[Any], str]) -> None:

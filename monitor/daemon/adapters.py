@@ -146,7 +146,7 @@ class _ReceiverService:
                 self._stopped.set()
 
     def horizon(self) -> float | None:
-        return self._receiver.horizon()  # type: ignore[no-any-return]
+        return self._receiver.horizon()  # type: ignore[no-any-return]  # the receiver module is not typed strict yet
 
     def status(self) -> dict[str, Any]:
         counters = self._receiver.counters

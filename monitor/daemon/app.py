@@ -348,7 +348,7 @@ class Daemon:
         for closer in previous.closers:
             try:
                 await closer()
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:  # noqa: BLE001 - one failing component must not stop the others
                 log.warning("closing a replaced source failed",
                             extra={"fields": {"error": str(exc)}})
 
@@ -370,7 +370,7 @@ class Daemon:
         for service in self.components.services:
             try:
                 status = dict(service.status())
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:  # noqa: BLE001 - one failing component must not stop the others
                 status = {"healthy": False, "error": str(exc)}
             task = self._service_tasks.get(service.name)
             if task is None or task.done():
@@ -453,7 +453,7 @@ class Daemon:
             async def close(closer: Callable[[], Awaitable[None]]) -> None:
                 try:
                     await closer()
-                except Exception as exc:  # noqa: BLE001
+                except Exception as exc:  # noqa: BLE001 - one failing component must not stop the others
                     log.error("close failed", extra={"fields": {"error": str(exc)}})
 
             # persist cursors / log out, and hand the lease over, side by side
@@ -489,14 +489,14 @@ class Daemon:
         # no timeout imposed here: a receiver bounds its own flush and spools the rest
         try:
             await service.stop()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - one failing component must not stop the others
             log.error("service stop failed", extra={"fields": {
                 "service": service.name, "error": f"{type(exc).__name__}: {exc}"}})
         task = self._service_tasks.get(service.name)
         if task is not None:
             try:
                 await asyncio.wait_for(asyncio.shield(task), timeout=2)
-            except (TimeoutError, Exception):  # noqa: BLE001
+            except (TimeoutError, Exception):  # noqa: BLE001 - one failing component must not stop the others
                 task.cancel()
 
     async def _close_quietly(self) -> None:

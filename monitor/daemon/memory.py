@@ -40,5 +40,5 @@ def trim_heap() -> bool:
     trim = _malloc_trim()
     if trim is None:
         return False
-    trim(0)  # type: ignore[operator]
+    trim(0)  # type: ignore[operator]  # a ctypes function, untyped
     return True

@@ -118,11 +118,11 @@ class ReceiverCollector(Collector):
                                       "Records refused or cut, by reason.",
                                       labels=["source", "reason"])
         for name, status in sorted(statuses.items()):
-            received.add_metric([name], float(status.get("received", 0) or 0))  # type: ignore[arg-type]
-            spooled.add_metric([name], float(status.get("spooled", 0) or 0))  # type: ignore[arg-type]
-            replayed.add_metric([name], float(status.get("replayed", 0) or 0))  # type: ignore[arg-type]
+            received.add_metric([name], float(status.get("received", 0) or 0))  # type: ignore[arg-type]  # client_python types label values loosely
+            spooled.add_metric([name], float(status.get("spooled", 0) or 0))  # type: ignore[arg-type]  # client_python types label values loosely
+            replayed.add_metric([name], float(status.get("replayed", 0) or 0))  # type: ignore[arg-type]  # client_python types label values loosely
             for key, reason in _RECEIVER_REFUSALS.items():
-                refused.add_metric([name, reason], float(status.get(key, 0) or 0))  # type: ignore[arg-type]
+                refused.add_metric([name, reason], float(status.get(key, 0) or 0))  # type: ignore[arg-type]  # client_python types label values loosely
         yield received
         yield spooled
         yield replayed

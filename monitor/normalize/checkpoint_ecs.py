@@ -109,7 +109,7 @@ def event_time(value: str) -> tuple[str, str | None] | None:
     """Check Point ``time``: epoch seconds, epoch milliseconds or ISO text → (ts, zone)."""
     cached = _TIME_CACHE.get(value, _MISSING)
     if cached is not _MISSING:
-        return cached  # type: ignore[return-value]
+        return cached  # type: ignore[return-value]  # the cache holds only results
     result = _event_time(value)
     if len(value) <= 40:
         if len(_TIME_CACHE) > 4096:
@@ -240,10 +240,10 @@ def to_ecs(f: Fields, *, header: Callable[[], tuple[str | None, str | None]],
     """Build the ECS document (without ``event.original``) from exporter-named fields.
     ``header()`` gives the syslog header time and zone; it is only called without ``time``."""
     doc: dict[str, Any] = {}
-    s: dict[str, str] = f  # type: ignore[assignment]
+    s: dict[str, str] = f  # type: ignore[assignment]  # no repeated key in most lines: no copy
     for value in f.values():
         if value.__class__ is list:  # repeated keys: ECS scalars take the first value
-            s = {k: (v[0] if v.__class__ is list else v) for k, v in f.items()}  # type: ignore[misc]
+            s = {k: (v[0] if v.__class__ is list else v) for k, v in f.items()}  # type: ignore[misc]  # first value of a repeated key
             break
     keys = f.keys()
     event: dict[str, Any] = {"module": "checkpoint", "dataset": dataset_of(f, s)}
@@ -383,7 +383,7 @@ def _endpoints(doc: dict[str, Any], f: Fields, s: dict[str, str]) -> None:
     if not keys.isdisjoint(_SIDE_COUNT_KEYS):
         for key, side in (("client_outbound_bytes", src), ("server_outbound_bytes", dst)):
             # a repeated key is a list, which _int does not take (the line is dead-lettered)
-            count = _int(f.get(key))  # type: ignore[arg-type]
+            count = _int(f.get(key))  # type: ignore[arg-type]  # see the comment above
             if count is not None:
                 side["bytes"] = count
         for key, side in (("client_outbound_packets", src), ("server_outbound_packets", dst)):

@@ -89,7 +89,7 @@ class Backoff:
 
     def delay(self, attempt: int) -> float:
         state = _RetryState(attempt + 1)
-        return float(self._wait(state))  # type: ignore[arg-type]
+        return float(self._wait(state))  # type: ignore[arg-type]  # a minimal stand-in for tenacity RetryCallState
 
 
 class Retryable(SourceError):

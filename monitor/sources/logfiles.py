@@ -88,8 +88,8 @@ def _open(path: str) -> tuple[BinaryIO, _Counting, int]:
     counter = _Counting(raw)
     buffered = io.BufferedReader(counter, buffer_size=1 << 20)
     if buffered.peek(2)[:2] == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=buffered), counter, total  # type: ignore[return-value]
-    return buffered, counter, total  # type: ignore[return-value]
+        return gzip.GzipFile(fileobj=buffered), counter, total  # type: ignore[return-value]  # binary streams, typed as BinaryIO
+    return buffered, counter, total  # type: ignore[return-value]  # binary streams, typed as BinaryIO
 
 
 class CutLine(bytes):

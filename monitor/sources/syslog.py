@@ -369,7 +369,7 @@ class SyslogReceiver:
         """
         marks = [m for m in (self._inflight, self._spool_since) if m is not None]
         if self.queue.qsize():  # FIFO: the head is the oldest queued record
-            marks.append(self.queue._queue[0].received_at.timestamp())  # type: ignore[attr-defined]
+            marks.append(self.queue._queue[0].received_at.timestamp())  # type: ignore[attr-defined]  # peeks at asyncio.Queue internals for the oldest item
         if self._visible is not None and time.time() < self._visible[1]:
             marks.append(self._visible[0])
         return min(marks) if marks else None

@@ -99,7 +99,7 @@ class ObservedTransport(AsyncTransport):
     def observe(self, observer: RequestObserver) -> None:
         self.observers.append(observer)
 
-    async def perform_request(self, method: str, target: str,  # type: ignore[override]
+    async def perform_request(self, method: str, target: str,  # type: ignore[override]  # same keywords, passed on
                               **kwargs: Any) -> TransportApiResponse:  # same keywords, passed on
         started = time.perf_counter()
         error: BaseException | None = None

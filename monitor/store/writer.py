@@ -237,33 +237,33 @@ class BulkWriter:
         dumps, option = orjson.dumps, orjson.OPT_NON_STR_KEYS
         cache, general, names = self._index_cache, self._item, self._store.names
         source = items.__aiter__() if isinstance(items, AsyncIterable) else None
-        iterator = iter(items) if source is None else None  # type: ignore[arg-type]
+        iterator = iter(items) if source is None else None  # type: ignore[arg-type]  # exactly one of source and iterator is set
         chunk = _Chunk()
         parts, indices, labels = chunk.parts, chunk.indices, chunk.labels
         size = count = 0
         while True:
             try:
                 entry = await source.__anext__() if source is not None \
-                    else next(iterator)  # type: ignore[arg-type]
+                    else next(iterator)  # type: ignore[arg-type]  # exactly one of source and iterator is set
             except (StopIteration, StopAsyncIteration):
                 break
             count += 1
             if type(entry) is Document:
                 document = entry.source
                 encoded = type(document) is EncodedSource
-                timestamp = document.timestamp if encoded else document.get("@timestamp")  # type: ignore[union-attr]
+                timestamp = document.timestamp if encoded else document.get("@timestamp")  # type: ignore[union-attr]  # a Document here: DeadLetter has no timestamp
             else:
                 timestamp = None
-            if type(timestamp) is str and timestamp[-1:] == "Z" and entry.index is None:  # type: ignore[union-attr]
-                kind = entry.kind  # type: ignore[union-attr]
+            if type(timestamp) is str and timestamp[-1:] == "Z" and entry.index is None:  # type: ignore[union-attr]  # a Document here: DeadLetter has no timestamp
+                kind = entry.kind  # type: ignore[union-attr]  # a Document here: DeadLetter has no timestamp
                 key = kind + timestamp[:7]
                 cached = cache.get(key)
                 if cached is None:
                     index = names.write(kind, timestamp)
                     cached = cache[key] = (index, b'{"create":{"_index":' + dumps(index) + b',"_id":')
                 try:
-                    body = document.json if encoded else dumps(document, option=option)  # type: ignore[union-attr]
-                    action = cached[1] + dumps(entry.id) + b"}}"  # type: ignore[union-attr]
+                    body = document.json if encoded else dumps(document, option=option)  # type: ignore[union-attr]  # a Document here: DeadLetter has no timestamp
+                    action = cached[1] + dumps(entry.id) + b"}}"  # type: ignore[union-attr]  # a Document here: DeadLetter has no timestamp
                 except (TypeError, orjson.JSONEncodeError):
                     action, body, index, kind = general(entry)
                 else:

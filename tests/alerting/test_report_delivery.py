@@ -64,7 +64,7 @@ class Mailbox:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        self.messages.append((envelope, message))  # type: ignore[arg-type]
+        self.messages.append((envelope, message))  # type: ignore[arg-type]  # a test double of the SMTP handler
         return "250 OK"
 
 

@@ -33,7 +33,7 @@ def _daemon(tmp: Path, cluster: Cluster, prefix: str, name: str = "node-loss") -
         "logging": {"format": "json"},
     }
     proc = MonitorProcess(tmp, name, config)
-    proc.tcp_port = tcp  # type: ignore[attr-defined]
+    proc.tcp_port = tcp  # type: ignore[attr-defined]  # the test tags the process with its port
     return proc
 
 
@@ -54,7 +54,7 @@ def _repeated_ids(cluster: Cluster, index: str) -> int:
 def _ingest_through(cluster: Cluster, proc: MonitorProcess, prefix: str, victim: int,
                     seconds_before: float = 8, seconds_after: float = 15) -> dict:
     """Stream at RATE, kill ``victim`` mid-way, keep streaming; return what was observed."""
-    sender = Sender([proc.tcp_port], RATE, seed=victim, origin="10.99.0.1")  # type: ignore[attr-defined]
+    sender = Sender([proc.tcp_port], RATE, seed=victim, origin="10.99.0.1")  # type: ignore[attr-defined]  # the test tags the process with its port
     sender.start()
     time.sleep(seconds_before)
     cluster.kill(victim)

@@ -86,7 +86,7 @@ class Stack:
                                 "static_configs": [{"targets": targets}]}],
         }
         (tmp / "prometheus.yml").write_text(yaml.safe_dump(prom_config))
-        self.logs = [open(tmp / "alertmanager.log", "wb"), open(tmp / "prometheus.log", "wb")]  # noqa: SIM115
+        self.logs = [open(tmp / "alertmanager.log", "wb"), open(tmp / "prometheus.log", "wb")]  # noqa: SIM115 - closed in stop()
         self.alertmanager = subprocess.Popen([
             need("prometheus-alertmanager", "prometheus-alertmanager"),
             f"--config.file={tmp / 'alertmanager.yml'}", f"--storage.path={tmp / 'am-data'}",

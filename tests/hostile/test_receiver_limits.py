@@ -71,7 +71,7 @@ class _Counting:
 
 async def test_idle_connections_are_closed(tmp_path: Path) -> None:
     receiver = SyslogReceiver(_cfg(tmp_path, idle_timeout_seconds=1.0),
-                              _Counting())  # type: ignore[arg-type]
+                              _Counting())  # type: ignore[arg-type]  # a counting test double for the writer
     await receiver.start()
     try:
         conns = [await _connect(receiver.addresses["tcp"]) for _ in range(20)]
@@ -88,7 +88,7 @@ async def test_idle_connections_are_closed(tmp_path: Path) -> None:
 
 async def test_connection_caps_global_and_per_sender(tmp_path: Path) -> None:
     cfg = _cfg(tmp_path, max_connections=15, max_connections_per_sender=10)
-    receiver = SyslogReceiver(cfg, _Counting())  # type: ignore[arg-type]
+    receiver = SyslogReceiver(cfg, _Counting())  # type: ignore[arg-type]  # a counting test double for the writer
     await receiver.start()
     try:
         address = receiver.addresses["tcp"]
@@ -119,7 +119,7 @@ async def test_allow_list_before_tls_handshake_and_refusal_logs_throttled(
     tls = SyslogTls(listen="127.0.0.1:0", cert_file=pki["server_cert"],
                     key_file=pki["server_key"])
     cfg = _cfg(tmp_path, tcp=None, tls=tls, allowed_senders=["10.255.0.0/16"])
-    receiver = SyslogReceiver(cfg, _Counting())  # type: ignore[arg-type]
+    receiver = SyslogReceiver(cfg, _Counting())  # type: ignore[arg-type]  # a counting test double for the writer
     await receiver.start()
     caplog.set_level(logging.WARNING, logger="monitor.sources.syslog")
     try:
@@ -143,7 +143,7 @@ async def test_queue_is_bounded_in_bytes(tmp_path: Path) -> None:
     cfg = _cfg(tmp_path, queue_max_bytes=bound, max_message_bytes=65536)
     writer = _Counting()
     writer.gate.clear()  # the writer waits: the queue must fill and hold
-    receiver = SyslogReceiver(cfg, writer, batch_size=200)  # type: ignore[arg-type]
+    receiver = SyslogReceiver(cfg, writer, batch_size=200)  # type: ignore[arg-type]  # a counting test double for the writer
     await receiver.start()
     line = b'<134>1 2026-12-01T00:00:00Z gw CheckPoint 1 - [' + b"k" * 60_000 + b"]\n"
     peak = 0

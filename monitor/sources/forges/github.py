@@ -100,8 +100,8 @@ def app_jwt(app_id: int, private_key_pem: str, now: float) -> str:
     payload = b64(json.dumps({"iat": int(now) - 60, "exp": int(now) + 540, "iss": str(app_id)},
                              separators=(",", ":")).encode())
     key = serialization.load_pem_private_key(private_key_pem.encode(), password=None)
-    signature = key.sign(f"{header}.{payload}".encode(), padding.PKCS1v15(),  # type: ignore[union-attr,call-arg]
-                         hashes.SHA256())  # type: ignore[call-arg]
+    signature = key.sign(f"{header}.{payload}".encode(), padding.PKCS1v15(),  # type: ignore[union-attr,call-arg]  # an RSA key (checked on load)
+                         hashes.SHA256())  # type: ignore[call-arg]  # RSA sign takes padding and hash
     return f"{header}.{payload}.{b64(signature)}"
 
 

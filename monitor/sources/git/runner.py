@@ -141,14 +141,14 @@ class Git:
 
                 def feed() -> None:
                     try:
-                        proc.stdin.write(input)  # type: ignore[union-attr]
-                        proc.stdin.close()  # type: ignore[union-attr]
+                        proc.stdin.write(input)  # type: ignore[union-attr]  # stdin is a pipe: Popen was given PIPE
+                        proc.stdin.close()  # type: ignore[union-attr]  # stdin is a pipe: Popen was given PIPE
                     except OSError:
                         pass
                 threading.Thread(target=feed, daemon=True).start()
             assert proc.stdout is not None
             while True:
-                data = proc.stdout.read1(chunk)  # type: ignore[attr-defined]
+                data = proc.stdout.read1(chunk)  # type: ignore[attr-defined]  # stdout is a BufferedReader: Popen was given PIPE
                 if not data:
                     break
                 yield data

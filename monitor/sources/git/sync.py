@@ -270,7 +270,7 @@ async def _inline(produce: Callable[[], Iterator[list[Any]]]) -> AsyncIterator[l
                 return
             yield item
     finally:
-        await asyncio.to_thread(iterator.close)  # type: ignore[attr-defined]
+        await asyncio.to_thread(iterator.close)  # type: ignore[attr-defined]  # produce() returns a generator, which has close()
 
 
 async def _prefetch(produce: Callable[[], Iterator[list[Any]]], depth: int = 2
