@@ -29,6 +29,7 @@ from ..inventory.model import Inventory
 from ..model import ControlResult
 from ..store import Store
 from ..store.compliance import put_documents
+from ..store.search import refresh
 from .catalogue import Catalogue, Requirement
 from .controls import Control, Fixture, Source
 from .queries import duration, iso
@@ -132,8 +133,7 @@ async def run_fixture(store: Store, control: Control, fixture: Fixture,
         batch = [(doc_id, doc) for k, doc_id, doc in docs if k == kind]
         for offset in range(0, len(batch), 2000):
             await put_documents(store, kind, batch[offset:offset + 2000])
-    await store.es.indices.refresh(index=",".join(store.names.read(k) for k in _KINDS),
-                                   ignore_unavailable=True, allow_no_indices=True)
+    await refresh(store, _KINDS)
     catalogue = Catalogue("pci-dss-4.0.1", "4.0.1", tuple(
         Requirement(r, r, (control.id,)) for r in control.requirements))
     results: list[ControlResult] = await evaluate_period(

@@ -6,7 +6,6 @@ An observer on the store's transport (``store.client.ObservedTransport``) sees e
 from __future__ import annotations
 
 from ..store import Store
-from ..store.client import ObservedTransport
 from .definitions import Metrics, es_operation
 
 __all__ = ["instrument_store"]
@@ -14,9 +13,6 @@ __all__ = ["instrument_store"]
 
 def instrument_store(store: Store, metrics: Metrics) -> None:
     """Time every Elasticsearch request by API family; count those that got no answer or a 5xx."""
-    transport = store.es.transport
-    if not isinstance(transport, ObservedTransport):
-        raise TypeError("the store's client was not built by store.client.build_client")
     duration, errors = metrics.es_request_duration, metrics.es_request_errors
 
     def observe(method: str, target: str, seconds: float, error: BaseException | None) -> None:
@@ -27,4 +23,4 @@ def instrument_store(store: Store, metrics: Metrics) -> None:
                 errors.labels(operation=operation).inc()
         duration.labels(operation=operation).observe(seconds)
 
-    transport.observe(observe)
+    store.observe(observe)

@@ -187,6 +187,13 @@ class Store:
                      "retention uses dated indices", self.capabilities.version)
         return self.capabilities
 
+    def observe(self, observer: RequestObserver) -> None:
+        """Tell ``observer`` of every request this store's client sends (metrics hook in)."""
+        transport = self.es.transport
+        if not isinstance(transport, ObservedTransport):
+            raise TypeError("the client was not built by store.client.build_client")
+        transport.observe(observer)
+
     async def close(self) -> None:
         await self.es.close()
 

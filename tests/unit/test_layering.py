@@ -79,6 +79,20 @@ def _graph() -> dict[str, set[str]]:
     return graph
 
 
+def test_only_the_store_talks_to_elasticsearch() -> None:
+    """No module outside ``monitor/store`` imports the client or reaches into ``store.es``."""
+    found = []
+    for module, path in _modules().items():
+        if _stage(module) == "store":
+            continue
+        text = path.read_text(encoding="utf-8")
+        for marker in ("import elasticsearch", "from elasticsearch", "import elastic_transport",
+                       "from elastic_transport", ".es."):
+            if marker in text:
+                found.append(f"{module}: {marker}")
+    assert not found
+
+
 def test_every_import_names_a_module_that_exists() -> None:
     """A relative import with one dot too few still parses: catch it here, not at run time."""
     modules = _modules()
