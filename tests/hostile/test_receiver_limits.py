@@ -189,7 +189,8 @@ def test_tokenizer_is_linear_on_key_characters_without_colon() -> None:
     line = ("<134>1 2026-12-01T00:00:00Z gw CheckPoint 1 - [" + "a" * (256 * 1024 - 64)
             + "]").encode()
     now = datetime.now(UTC)
-    assert _best_ms(lambda: normalize_checkpoint(RawRecord("s", line, now))) <= 20
+    # the whole line (decode, envelope, copies of 256 KB): ~10 ms here; margin for a busy box
+    assert _best_ms(lambda: normalize_checkpoint(RawRecord("s", line, now))) <= 50
     # with a pair at the end the regex must scan the whole run: linear, not 128 tries a byte
     assert _best_ms(lambda: parse_cp_body(body + 'k:"v"')) <= 200  # was 1,200 ms
     assert _best_ms(lambda: parse_sd_fields(body + 'k="v"')) <= 200
