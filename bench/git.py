@@ -160,7 +160,7 @@ async def end_to_end(url: str, cfg: GitRepoSource, cache_dir: Path) -> tuple[flo
         print(f"mirror clone for the end-to-end run: {time.perf_counter() - t:.1f}s (not timed)")
         start = time.perf_counter()
         stats = await __import__("monitor.sources.git", fromlist=["sync_repo"]).sync_repo(
-            cfg, store, BulkWriter(store), StateStore(store), cache_dir)
+            cfg, BulkWriter(store), StateStore(store), cache_dir)
         ours = time.perf_counter() - start
         # the same documents, serialized before the clock starts, through raw _bulk
         git = Mirror(cfg, cache_dir).git

@@ -105,7 +105,7 @@ async def _sync_all(settings: Settings, sources: list[tuple[str, Any]], since: s
                 rewound = (await rewind(state, cfg, cursor_keys(kind, cfg), since)
                            if since else [])
                 if kind == "git":
-                    stats = await sync_repo(cfg, store, writer, state, cfg.mirror_dir,
+                    stats = await sync_repo(cfg, writer, state, cfg.mirror_dir,
                                             since=since, progress=progress)
                 elif kind == "github":
                     stats = await sync_github(cfg, store, writer, state)

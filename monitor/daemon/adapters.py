@@ -195,7 +195,7 @@ def _wire_git(ctx: Context, components: Components) -> None:
 
         async def pull(cfg=cfg, cache=cache) -> RunReport:
             cache.mkdir(parents=True, exist_ok=True)
-            stats = await sync_repo(cfg, ctx.store, ctx.writer_for(cfg.name), ctx.state, cache)
+            stats = await sync_repo(cfg, ctx.writer_for(cfg.name), ctx.state, cache)
             return RunReport(counts={"commits": stats.commits, "tags": stats.tags,
                                      "indexed": stats.indexed, "rewrites": stats.rewrites})
 

@@ -85,7 +85,7 @@ class Syncer:
         self.state = StateStore(store)
 
     async def __call__(self, cfg: GitRepoSource, **kwargs: Any) -> SyncStats:
-        stats = await sync_repo(cfg, self.store, self.writer, self.state, self.cache_dir, **kwargs)
+        stats = await sync_repo(cfg, self.writer, self.state, self.cache_dir, **kwargs)
         await self.store.es.indices.refresh(index=self.store.names.changes,
                                             ignore_unavailable=True, allow_no_indices=True)
         return stats

@@ -2,7 +2,7 @@
 
 Entry point for the daemon (one call per configured repository and schedule tick)::
 
-    stats = await sync_repo(cfg, store, writer, state, cache_dir)   # -> SyncStats
+    stats = await sync_repo(cfg, writer, state, cache_dir)   # -> SyncStats
 
 ``sync_repo`` keeps a bare mirror of ``cfg.url`` in ``cache_dir/<name>.git`` (local paths are
 mirrored too, so the monitor never writes into a user's repository), fetches it, and turns what

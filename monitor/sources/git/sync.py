@@ -23,7 +23,7 @@ from .runner import Git, redact_url
 
 if TYPE_CHECKING:  # pragma: no cover
     from ...settings import GitRepoSource
-    from ...store import BulkWriter, StateStore, Store
+    from ...store import BulkWriter, StateStore
 
 log = logging.getLogger("monitor.sources.git")
 
@@ -103,7 +103,7 @@ def diff_tags(old: dict[str, list[str]], tags: list[GitTag]) -> tuple[
 ProgressFn = Callable[[int, int], None]
 
 
-async def sync_repo(cfg: GitRepoSource, store: Store, writer: BulkWriter,
+async def sync_repo(cfg: GitRepoSource, writer: BulkWriter,
                     state: StateStore, cache_dir: Path | None = None, *,
                     since: str | None = None,
                     progress: ProgressFn | None = None, batch: int = 5000,
@@ -114,7 +114,6 @@ async def sync_repo(cfg: GitRepoSource, store: Store, writer: BulkWriter,
     ``progress(done, total)`` is called per batch."""
     from ...normalize import changes
 
-    del store  # documents go through the writer, progress through the state store
     cache_dir = Path(cache_dir if cache_dir is not None else cfg.mirror_dir)
 
     started = time.monotonic()
