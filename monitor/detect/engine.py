@@ -60,6 +60,7 @@ from .drive import rounds as search_rounds
 from .late import late_segments, late_starts
 from .schema import Rule
 from .suppress import Suppressor
+from .sync import SyncState, read_sync, stale_drafts
 from .types.base import Draft, to_dt
 
 __all__ = [
@@ -273,9 +274,13 @@ async def _replay_outbox(store: Store, state: StateStore, plan: _Plan, out: Eval
 
 
 async def _plan(rule: Rule, state: StateStore, now: datetime, max_segment: timedelta,
-                out: EvalStats, rstats: RuleStats) -> _Plan | None:
+                out: EvalStats, rstats: RuleStats, sync: SyncState | None = None
+                ) -> _Plan | None:
     doc = await state.get(state_key(rule.id))
     end = floor_second(now - rule.schedule.delay)
+    if rule.reconcile is not None and sync is not None and sync.through is not None:
+        # judge installs only on synced change data (sync.py): the window waits for it
+        end = min(end, floor_second(sync.through - rule.reconcile.sync_grace))
     if doc is not None and doc.value.get("searched_to"):
         start = to_dt(doc.value["searched_to"])
         if end - start < rule.schedule.interval:
@@ -309,8 +314,11 @@ async def evaluate_due(rules: Iterable[Rule], store: Store, state: StateStore, n
         stats.rule(rule_id).runs["skipped"] += 1
         log.warning("rule %s not evaluated: the inventory lacks %s", rule_id, ", ".join(missing))
     plans: list[_Plan] = []
-    planned = [p for p in [await _plan(r, state, now, max_segment, out, stats.rule(r.id))
+    sync = await read_sync(store, sstats) if any(r.reconcile for r in rules) else None
+    planned = [p for p in [await _plan(r, state, now, max_segment, out, stats.rule(r.id), sync)
                            for r in rules] if p is not None]
+    if sync is not None:
+        await _stale_sources(rules, sync, store, exceptions, now, out, dry_run)
     await _add_late(planned, store, sstats, now, max_segment, out)
     for plan in planned:
         rstats = stats.rule(plan.rule.id)
@@ -422,6 +430,21 @@ async def _add_late(plans: list[_Plan], store: Store, sstats: SearchStats, now: 
         late = late_segments(earliest, searched_to, plan.rule, max_segment)
         out.late[plan.rule.id] = earliest
         plan.segments, plan.n_late = late + plan.segments, len(late)
+
+
+async def _stale_sources(rules: list[Rule], sync: SyncState, store: Store,
+                         exceptions: Sequence[FindingException], now: datetime, out: EvalStats,
+                         dry_run: bool) -> None:
+    """A change source silent past ``stale_after`` is a finding of its own (``sync.py``)."""
+    for rule in rules:
+        if rule.reconcile is None:
+            continue
+        docs = _docs(rule, stale_drafts(rule, sync, now), store, exceptions, (now, now), now, out)
+        out.findings += len(docs)
+        if dry_run:
+            out.results.extend(docs)
+        else:
+            await _write_late(docs, store, out)
 
 
 async def _late_only(plans: list[_Plan], state: StateStore, now: datetime,

@@ -324,6 +324,13 @@ class ReconcileParams(_Model):
     b_identity_field: FieldName | None = None
     window: Duration = timedelta(hours=2)
     a_key: FieldName = "event.id"
+    #: judge an A event only once every change source (git, GitHub, GitLab, Argo CD cursors)
+    #: has synced past its time plus this grace: an approving PR synced minutes after the
+    #: install must not make it look out-of-band. Until then the rule's window waits.
+    sync_grace: Duration = timedelta(minutes=2)
+    #: a change source that has not synced for this long is a finding of its own (and the
+    #: installs after it keep waiting, never judged out-of-band on missing data)
+    stale_after: Duration = timedelta(hours=1)
 
 
 class Rule(RuleMeta):
