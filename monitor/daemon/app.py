@@ -33,7 +33,7 @@ from ..store import BulkResult, BulkWriter, StateStore, Store, open_store
 from ..store.setup import apply_retention, install_templates, template_status
 from .adapters import build_components
 from .clusterhealth import cluster_health
-from .components import ComponentBuilder, Components, Context, Service
+from .components import ComponentBuilder, Components, Context
 from .diagnose import diagnose, not_up_yet
 from .ha import LeaseThread, default_instance_id
 from .jobs import JobSpec, JobTable, RunReport, interval
@@ -46,6 +46,7 @@ from .lifecycle import (
     write_pidfile,
 )
 from .memory import trim_heap
+from .services import ServiceRunner
 from .stats import refresh_stats
 
 __all__ = ["Daemon", "StartupError"]
@@ -69,7 +70,8 @@ class Daemon:
         self.metrics = Metrics(self.registry, __version__)
         self.positions = Positions()
         self.registry.register(LagCollector(self.positions))
-        self.registry.register(ReceiverCollector(self._service_statuses))
+        self.registry.register(ReceiverCollector(
+            lambda: self.services.statuses(self.components.services)))
         self.instance_id = settings.ha.instance_id or default_instance_id()
         self.lifecycle = Lifecycle()
         self._redactor = redactor
@@ -78,12 +80,12 @@ class Daemon:
         self.jobs: JobTable | None = None
         self.server: MetricsServer | None = None
         self.components = Components()
-        self._service_tasks: dict[str, asyncio.Task[None]] = {}
         self._background: list[asyncio.Task[None]] = []
         self._stop_background = asyncio.Event()
         self.last_reload_error: str | None = None
         self._es_ok = False
         self._started_at = time.time()
+        self.services = ServiceRunner(self.metrics, self.lifecycle, self._started_at)
 
     # -- serve ------------------------------------------------------------------------------
 
@@ -144,7 +146,7 @@ class Daemon:
                                     reload=self.lifecycle.request_reload)
         await self.server.start()
         for service in self.components.services:
-            self._start_service(service)
+            self.services.start(service, self.settings.daemon.source_silent_after_seconds)
         self.jobs.start()
         log.warning("daemon started", extra={"fields": {
             "instance": self.instance_id, "version": __version__,
@@ -253,30 +255,6 @@ class Daemon:
             log.info("job table updated", extra={"fields": {k: ",".join(v) for k, v in
                                                             changes.items()}})
 
-    def _start_service(self, service: Service) -> None:
-        async def guarded() -> None:
-            backoff = 1.0
-            while not self.lifecycle.should_exit:
-                try:
-                    await service.run()
-                    return
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # noqa: BLE001 - a receiver crash is retried
-                    self.metrics.source_errors.labels(source=service.name).inc()
-                    self.metrics.source_up.labels(source=service.name).set(0)
-                    log.error("service failed; restarting", extra={"fields": {
-                        "service": service.name, "error": f"{type(exc).__name__}: {exc}",
-                        "retry_in_s": backoff}})
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, 60.0)
-
-        self.metrics.add_source(service.name, service.status().get("spool_capacity_bytes"),
-                                self.settings.daemon.source_silent_after_seconds,
-                                started_at=self._started_at)
-        self.metrics.source_up.labels(source=service.name).set(1)
-        self._service_tasks[service.name] = asyncio.create_task(guarded(), name=service.name)
-
     # -- main loop --------------------------------------------------------------------------
 
     async def main_loop(self) -> None:
@@ -286,8 +264,8 @@ class Daemon:
                 break
             if self.lifecycle.take_reload():
                 await self.reload()
-            for name, task in list(self._service_tasks.items()):
-                if task.done() and not self.lifecycle.should_exit:
+            if not self.lifecycle.should_exit:
+                for name in self.services.stopped():
                     log.error("service stopped unexpectedly", extra={"fields": {"service": name}})
 
     async def reload(self) -> bool:
@@ -354,28 +332,10 @@ class Daemon:
 
     # -- readiness and stats ----------------------------------------------------------------
 
-    def _service_statuses(self) -> dict[str, dict[str, Any]]:
-        out = {}
-        for service in self.components.services:
-            try:
-                out[service.name] = dict(service.status())
-            except Exception:  # noqa: BLE001 - a scrape must not fail because of one receiver
-                out[service.name] = {}
-        return out
-
     async def readiness(self) -> tuple[bool, dict[str, Any]]:
         es_ok, cluster = await cluster_health(self.store, self.metrics)
         self._es_ok = es_ok
-        services = {}
-        for service in self.components.services:
-            try:
-                status = dict(service.status())
-            except Exception as exc:  # noqa: BLE001 - one failing component must not stop the others
-                status = {"healthy": False, "error": str(exc)}
-            task = self._service_tasks.get(service.name)
-            if task is None or task.done():
-                status["healthy"] = False
-            services[service.name] = status
+        services = self.services.health(self.components.services)
         sources_ok = all(bool(s.get("healthy")) for s in services.values())
         lease = self.lease.status() if self.lease else {"role": "starting"}
         lease_ok = self.lease is not None and self.lease.last_error is None
@@ -445,7 +405,7 @@ class Daemon:
             if self.server is not None:
                 await self.server.stop()  # health checks now fail fast: we are going away
             # receivers stop accepting and flush their buffers and spool
-            await asyncio.gather(*(self._stop_service(s) for s in self.components.services))
+            await asyncio.gather(*(self.services.stop(s) for s in self.components.services))
             if self.jobs is not None:
                 await self.jobs.stop(left(0.6))
             self._stop_background.set()
@@ -473,7 +433,7 @@ class Daemon:
                       "forced exit", extra={"fields": {"elapsed_s": round(time.monotonic() -
                                                                           started, 2)}})
         force.cancel()
-        leftovers = [t for t in [*self._service_tasks.values(), *self._background]
+        leftovers = [t for t in [*self.services.tasks.values(), *self._background]
                      if not t.done()]
         for task in leftovers:
             task.cancel()
@@ -484,20 +444,6 @@ class Daemon:
                                                  "elapsed_s": round(time.monotonic() - started,
                                                                     2)}})
         return code
-
-    async def _stop_service(self, service: Service) -> None:
-        # no timeout imposed here: a receiver bounds its own flush and spools the rest
-        try:
-            await service.stop()
-        except Exception as exc:  # noqa: BLE001 - one failing component must not stop the others
-            log.error("service stop failed", extra={"fields": {
-                "service": service.name, "error": f"{type(exc).__name__}: {exc}"}})
-        task = self._service_tasks.get(service.name)
-        if task is not None:
-            try:
-                await asyncio.wait_for(asyncio.shield(task), timeout=2)
-            except (TimeoutError, Exception):  # noqa: BLE001 - one failing component must not stop the others
-                task.cancel()
 
     async def _close_quietly(self) -> None:
         if self.store is not None:
