@@ -144,9 +144,12 @@ def _evaluate(args: argparse.Namespace) -> int:
     async def go() -> tuple[list[Any], Any]:
         store = open_store(settings.elasticsearch)
         try:
+            from ..findings.exceptions import load_exceptions
             results = await evaluate_period(controls, catalogue, store, start, end, now,
                                             inventory=inventory, sources=sources,
-                                            write=not args.dry_run)
+                                            write=not args.dry_run,
+                                            waivers=load_exceptions(
+                                                settings.rules.exceptions_file))
         finally:
             await store.close()
         return results, summarize(catalogue, results)

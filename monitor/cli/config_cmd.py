@@ -32,6 +32,12 @@ def _check(args: argparse.Namespace) -> int:
         message = "invalid configuration:\n" + str(exc)
         emit({"ok": False, "issues": issues}, args.json, lambda _: message)
         return EXIT_USAGE
+    problems = _files(settings)
+    if problems:
+        message = "invalid configuration:\n" + "\n".join(problems)
+        emit({"ok": False, "issues": [{"problem": p} for p in problems]}, args.json,
+             lambda _: message)
+        return EXIT_USAGE
     summary = {
         "ok": True, "file": args.config,
         "elasticsearch": settings.elasticsearch.hosts,
@@ -41,3 +47,25 @@ def _check(args: argparse.Namespace) -> int:
     }
     emit(summary, args.json, lambda s: f"{s['file']}: ok")
     return EXIT_OK
+
+
+def _files(settings: object) -> list[str]:
+    """The files the settings name, read the way the daemon reads them: the exceptions file
+    (finding exceptions and control waivers, one schema) and the inventory."""
+    from ..errors import RuleError, RuleValidationError
+    from ..findings.exceptions import load_exceptions
+    from ..inventory import load_inventory
+
+    rules = getattr(settings, "rules", None)
+    problems: list[str] = []
+    if rules is not None and rules.exceptions_file is not None:
+        try:
+            load_exceptions(rules.exceptions_file)
+        except RuleValidationError as exc:
+            problems += [str(issue) for issue in exc.issues]
+    if rules is not None and rules.inventory_file is not None:
+        try:
+            load_inventory(rules.inventory_file)
+        except RuleError as exc:
+            problems.append(str(exc))
+    return problems

@@ -115,7 +115,8 @@ def fixture_inventory(base: Inventory, fixture: Fixture) -> Inventory:
 
 
 async def run_fixture(store: Store, control: Control, fixture: Fixture,
-                      sources: dict[str, Source], base_inventory: Inventory) -> FixtureOutcome:
+                      sources: dict[str, Source], base_inventory: Inventory,
+                      waivers: list[Any] | None = None) -> FixtureOutcome:
     label = f"{control.id}/{uuid.uuid4().hex[:12]}"
     docs: list[tuple[str, str, dict[str, Any]]] = []
     if fixture.fill:
@@ -139,7 +140,7 @@ async def run_fixture(store: Store, control: Control, fixture: Fixture,
     results: list[ControlResult] = await evaluate_period(
         [control], catalogue, store, FIXTURE_START, FIXTURE_END, FIXTURE_END + timedelta(hours=1),
         inventory=fixture_inventory(base_inventory, fixture), sources=sources, write=False,
-        scope={"term": {"labels.fixture": label}})
+        scope={"term": {"labels.fixture": label}}, waivers=waivers)
     result = results[0]
     return FixtureOutcome(control.id, fixture.name, fixture.expect, result.status.value,
                           result.reason, int(result.counts.get("failed", 0)), fixture.expect_failed)

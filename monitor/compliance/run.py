@@ -31,12 +31,13 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from ..errors import RuleError
+from ..findings.exceptions import FindingException, active_waivers
 from ..inventory.model import Inventory
 from ..inventory.storage import read_inventory
 from ..model import ControlResult, ControlStatus, rollup_status
@@ -98,9 +99,13 @@ async def evaluate_period(controls: list[Control], catalogue: Catalogue, store: 
                           inventory: Inventory | None = None,
                           sources: dict[str, Source] | None = None,
                           write: bool = True,
-                          scope: dict[str, Any] | None = None) -> list[ControlResult]:
+                          scope: dict[str, Any] | None = None,
+                          waivers: list[FindingException] | None = None) -> list[ControlResult]:
     """Evaluate every control for [start, end) and (by default) write the results.
-    ``scope``: an extra query filter on every search (fixture isolation; None in production)."""
+    ``scope``: an extra query filter on every search (fixture isolation; None in production).
+    ``waivers``: the exceptions file (``findings.exceptions``); a failed control with a control
+    waiver in force at the period end is ``waived``, the failure and the waiver in its evidence;
+    an expired waiver is not applied (the failure resurfaces)."""
     now = (now or datetime.now(UTC)).astimezone(UTC)
     period = Period(start.astimezone(UTC), end.astimezone(UTC))
     sources = sources if sources is not None else load_sources()
@@ -111,7 +116,8 @@ async def evaluate_period(controls: list[Control], catalogue: Catalogue, store: 
                         "it report insufficient_data")
             inventory = Inventory(generic_accounts=[], insecure_services=[])
     gathered = await gather_evidence(controls, sources, inventory, store, period, now, scope)
-    results = [evaluate_control(c, gathered.evidence[c.id], period, now, catalogue.framework)
+    results = [_waived(evaluate_control(c, gathered.evidence[c.id], period, now,
+                                        catalogue.framework), waivers or [], period)
                for c in controls]
     log.info("compliance %s..%s: %d controls, %d searches in %d round trips (took %d ms)",
              iso(period.start), iso(period.end), len(results), gathered.searches,
@@ -121,6 +127,22 @@ async def evaluate_period(controls: list[Control], catalogue: Catalogue, store: 
             (result_id(r.framework, r.control_id, r.period_start, r.period_end),
              result_document(r)) for r in results], refresh=True)
     return results
+
+
+def _waived(result: ControlResult, waivers: list[FindingException], period: Period
+            ) -> ControlResult:
+    if result.status != ControlStatus.failed:
+        return result
+    active = active_waivers(waivers, result.control_id, result.requirements,
+                            min(period.end, result.evaluated_at))
+    if not active:
+        return result
+    shown = [{"id": w.id, "justification": w.justification, "approver": w.approver,
+              "expires": iso(w.expires)} for w in active]
+    return replace(result, status=ControlStatus.waived,
+                   reason=f"failure accepted by waiver {', '.join(w.id for w in active)}: "
+                          + result.reason,
+                   evidence={**result.evidence, "waivers": shown, "waived_status": "fail"})
 
 
 @dataclass(frozen=True, slots=True)

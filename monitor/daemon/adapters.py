@@ -299,11 +299,14 @@ def _wire_compliance(ctx: Context, components: Components) -> None:
     components.frameworks[catalogue.framework] = list(catalogue.ids)
     metrics = ctx.metrics
     inventory_file = ctx.settings.rules.inventory_file
+    from ..findings.exceptions import load_exceptions
+    from ..inventory import InventorySource, load_inventory
     if inventory_file is not None:
-        from ..inventory import load_inventory
-        inventory = load_inventory(inventory_file)  # RuleError if bad: refuse to start/reload
-    else:
-        inventory = None  # the snapshot stored by `monitor inventory load`
+        load_inventory(inventory_file)  # RuleError if bad: refuse to start/reload
+    # re-read at every run (else the snapshot stored by `monitor inventory load`)
+    inventories = InventorySource(inventory_file)
+    # control waivers: the exceptions file the rule engine reads, with the same schema
+    waivers = load_exceptions(ctx.settings.rules.exceptions_file)
     finalized: set[datetime] = set()
 
     async def evaluate() -> RunReport:
@@ -312,13 +315,14 @@ def _wire_compliance(ctx: Context, components: Components) -> None:
         # the last run before midnight misses the day's final minutes: once per day, settle
         # yesterday with its complete data before moving on
         yesterday = start - timedelta(days=1)
+        inventory = await inventories.current(ctx.store)
         if yesterday not in finalized:
             await evaluate_period(controls, catalogue, ctx.store, yesterday, start, now,
-                                  sources=sources, inventory=inventory)
+                                  sources=sources, inventory=inventory, waivers=waivers)
             finalized.add(yesterday)
         results = await evaluate_period(controls, catalogue, ctx.store, start,
                                         start + timedelta(days=1), now, sources=sources,
-                                        inventory=inventory)
+                                        inventory=inventory, waivers=waivers)
         summary = summarize(catalogue, results)
         publish_metrics(metrics, summary, now)  # requirement ids come from the catalogue
         return RunReport(counts={f"controls_{k}": v for k, v in summary.by_status.items()})

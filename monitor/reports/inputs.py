@@ -199,39 +199,21 @@ def load_source_intervals(path: Path | None = None) -> dict[str, int]:
 
 
 def load_waivers(path: Path | None) -> tuple[tuple[Waiver, ...], list[str]]:
-    """Read waivers/exceptions (a list, or ``{exceptions|waivers: [...]}``) with expiry."""
+    """The exceptions file read the way the rule engine, the compliance evaluator and
+    ``config check`` read it (``findings.exceptions``: one schema, justification, approver and
+    expiry required). An invalid file gives no waiver and its problems: a waiver that would not
+    be accepted elsewhere is not accepted here either."""
     if path is None:
         return (), []
+    from ..errors import RuleValidationError
+    from ..findings.exceptions import load_exceptions
+
     try:
-        data = load_yaml(path)
-    except YamlError as exc:
-        return (), [f"waivers unreadable: {exc}"]
-    if isinstance(data, dict):
-        data = data.get("waivers") or data.get("exceptions") or []
-    if not isinstance(data, list):
-        return (), [f"{path}: expected a list of waivers"]
-    out: list[Waiver] = []
-    for position, entry in enumerate(data):
-        if not isinstance(entry, dict):
-            continue
-        target = entry.get("control") or entry.get("control_id") or entry.get("requirement") \
-            or entry.get("target")
-        kind = "control"
-        if target is None and ("rules" in entry or "match" in entry or "rule" in entry):
-            kind = "finding"
-            rules = _strs(entry.get("rules") or entry.get("rule"))
-            match = entry.get("match") if isinstance(entry.get("match"), dict) else {}
-            target = ("rules " + ", ".join(rules) if rules else "every threat rule") + "".join(
-                f"; {k}={v}" for k, v in sorted(match.items(), key=lambda kv: str(kv[0])))
-        if target is None:
-            continue
-        out.append(Waiver(kind=kind,
-            id=str(entry.get("id") or f"waiver-{position + 1}"), target=str(target),
-            justification=str(entry.get("justification") or ""),
-            approver=str(entry.get("approver") or entry.get("approved_by") or ""),
-            expires=parse_time(entry.get("expires") or entry.get("expires_at")
-                               or entry.get("expiration_date") or entry.get("expiry")),
-            granted=parse_time(entry.get("granted") or entry.get("created"))))
+        entries = load_exceptions(path)
+    except RuleValidationError as exc:
+        return (), [str(issue) for issue in exc.issues]
+    out = [Waiver(kind=e.kind, id=e.id, target=e.target, justification=e.justification,
+                  approver=e.approver, expires=e.expires, granted=e.granted) for e in entries]
     return tuple(sorted(out, key=lambda w: (w.target, w.id))), []
 
 
