@@ -131,9 +131,11 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-def start_daemon(work: Path, es: str, prefix: str, tcp: int, http: int) -> subprocess.Popen:
+def start_daemon(work: Path, es: str, prefix: str, tcp: int, http: int,
+                 fast_lane: bool | None = None) -> subprocess.Popen:
     (work / "config.yaml").write_text(yaml.safe_dump({
         "elasticsearch": {"hosts": [es], "index_prefix": prefix},
+        "rules": {"fast_lane": {"enabled": fast_lane}},
         "sources": {"syslog": {"enabled": True, "udp": None, "tcp": f"127.0.0.1:{tcp}",
                                "spool": {"dir": str(work / "spool")}}},
         "http": {"listen": f"127.0.0.1:{http}"},
@@ -171,12 +173,16 @@ def main() -> int:
     parser.add_argument("--grace", type=float, default=90.0,
                         help="seconds to wait for the last findings")
     parser.add_argument("--keep", action="store_true", help="keep the indices afterwards")
+    parser.add_argument("--no-fast-lane", action="store_true",
+                        help="the rules' own schedules (the baseline: 5-minute interval, "
+                             "1-minute delay); give --grace 420")
     args = parser.parse_args()
 
     prefix = f"lat-{int(time.time())}"
     work = Path(tempfile.mkdtemp(prefix="monitor-latency-"))
     tcp, http = free_port(), free_port()
-    daemon = start_daemon(work, args.es, prefix, tcp, http)
+    daemon = start_daemon(work, args.es, prefix, tcp, http,
+                          fast_lane=False if args.no_fast_lane else None)
     if not wait_ready(http, daemon):
         print("daemon did not become ready; see", work / "monitor.log")
         daemon.kill()
@@ -222,7 +228,8 @@ def main() -> int:
     sender.join(timeout=30)
     daemon.send_signal(signal.SIGTERM)
     daemon.wait(timeout=120)
-    result = {"rate": args.rate, "measured_minutes": round(wall / 60, 2),
+    result = {"rate": args.rate, "fast_lane": not args.no_fast_lane,
+              "measured_minutes": round(wall / 60, 2),
               "scenarios": len(injected), "missing": missing,
               "daemon_cpu_share_of_one_core": round(cpu / wall, 3), "per_type": {}}
     for kind, values in latencies.items():
