@@ -74,7 +74,7 @@ class SyncStats:
     warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]  # slots=True adds __slots__ at runtime
+        return {name: getattr(self, name) for name in self.__slots__}
 
     def add_result(self, result: Any) -> None:
         self.indexed += result.indexed

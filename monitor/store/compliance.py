@@ -54,8 +54,9 @@ async def put_documents(store: Store, kind: str, docs: list[tuple[str, dict[str,
         lines.append(orjson.dumps({"index": {"_index": index, "_id": doc_id}}))
         lines.append(orjson.dumps(source, option=orjson.OPT_NON_STR_KEYS))
     try:
-        response = await store.es.bulk(operations=b"\n".join(lines) + b"\n",
-                                       refresh="wait_for" if refresh else False)
+        response = await store.es.bulk(
+            operations=b"\n".join(lines) + b"\n",  # type: ignore[arg-type]  # NDJSON bytes
+            refresh="wait_for" if refresh else False)
     except Exception as exc:
         raise translate_error(exc, f"write {kind}") from exc
     if response.body.get("errors"):

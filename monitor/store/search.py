@@ -162,7 +162,7 @@ async def eql_search(store: Store, kind: str, body: dict[str, Any],
 class Hit(NamedTuple):
     """One document as stored: where, what, and its version for a compare-and-set write."""
 
-    index: str
+    index: str  # type: ignore[assignment]  # shadows tuple.index: the name Elasticsearch uses
     source: dict[str, Any]
     seq_no: int
     primary_term: int

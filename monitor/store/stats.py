@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from .client import Store, translate_error
+from .search import refresh, search
 
 __all__ = [
     "ControlStatusRow",
@@ -20,7 +21,7 @@ __all__ = [
     "open_findings_by_severity",
 ]
 
-_TOLERANT = {"ignore_unavailable": True, "allow_no_indices": True}
+_TOLERANT: dict[str, Any] = {"ignore_unavailable": True, "allow_no_indices": True}
 
 
 def _ts(value: Any) -> float | None:
@@ -41,11 +42,8 @@ async def open_findings_by_severity(store: Store) -> dict[str, int]:
             "query": {"bool": {"filter": [{"term": {"finding.status": "open"}}],
                                "must_not": [{"term": {"finding.suppressed": True}}]}},
             "aggs": {"severity": {"terms": {"field": "rule.severity", "size": 10}}}}
-    try:
-        response = await store.es.search(index=store.names.findings, **body, **_TOLERANT)
-    except Exception as exc:
-        raise translate_error(exc, "count open findings") from exc
-    buckets = (response.body.get("aggregations") or {}).get("severity", {}).get("buckets", [])
+    response = await search(store, "findings", body, what="count open findings")
+    buckets = (response.get("aggregations") or {}).get("severity", {}).get("buckets", [])
     return {str(b["key"]): int(b["doc_count"]) for b in buckets}
 
 
@@ -67,12 +65,9 @@ async def latest_control_statuses(store: Store, max_controls: int = 500) -> list
                     "size": 1, "sort": [{"control.evaluated_at": {"order": "desc"}}],
                     "_source": ["control.id", "control.framework", "control.status",
                                 "control.requirements", "control.evaluated_at"]}}}}}}
-    try:
-        response = await store.es.search(index=store.names.compliance, **body, **_TOLERANT)
-    except Exception as exc:
-        raise translate_error(exc, "read compliance results") from exc
+    response = await search(store, "compliance", body, what="read compliance results")
     rows = []
-    buckets = (response.body.get("aggregations") or {}).get("controls", {}).get("buckets", [])
+    buckets = (response.get("aggregations") or {}).get("controls", {}).get("buckets", [])
     for bucket in buckets:
         hits = bucket["latest"]["hits"]["hits"]
         if not hits:
@@ -98,12 +93,9 @@ async def last_reports(store: Store) -> dict[tuple[str, str], float]:
                                                                  "size": 20},
                                                        "aggs": {"last": {"max": {
                                                            "field": "report.generated_at"}}}}}}}}
-    try:
-        response = await store.es.search(index=store.names.reports, **body, **_TOLERANT)
-    except Exception as exc:
-        raise translate_error(exc, "read reports") from exc
+    response = await search(store, "reports", body, what="read reports")
     out: dict[tuple[str, str], float] = {}
-    aggs = response.body.get("aggregations") or {}
+    aggs = response.get("aggregations") or {}
     for framework in aggs.get("framework", {}).get("buckets", []):
         for period in framework["period"]["buckets"]:
             value = period["last"].get("value")
@@ -114,8 +106,8 @@ async def last_reports(store: Store) -> dict[tuple[str, str], float]:
 
 async def count_docs(store: Store, kind: str, query: dict[str, Any] | None = None) -> int:
     """Number of documents of ``kind`` (optionally matching ``query``)."""
+    await refresh(store, [kind])
     try:
-        await store.es.indices.refresh(index=store.names.read(kind), **_TOLERANT)
         response = await store.es.count(index=store.names.read(kind),
                                         query=query or {"match_all": {}}, **_TOLERANT)
     except Exception as exc:
@@ -128,9 +120,6 @@ async def finding_id_counts(store: Store, size: int = 10_000) -> dict[str, int]:
     body = {"size": 0, "track_total_hits": False,
             "aggs": {"ids": {"terms": {"field": "finding.id", "size": size,
                                        "min_doc_count": 1}}}}
-    try:
-        response = await store.es.search(index=store.names.findings, **body, **_TOLERANT)
-    except Exception as exc:
-        raise translate_error(exc, "count finding ids") from exc
-    buckets = (response.body.get("aggregations") or {}).get("ids", {}).get("buckets", [])
+    response = await search(store, "findings", body, what="count finding ids")
+    buckets = (response.get("aggregations") or {}).get("ids", {}).get("buckets", [])
     return {str(b["key"]): int(b["doc_count"]) for b in buckets}

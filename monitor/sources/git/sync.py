@@ -155,7 +155,7 @@ async def sync_repo(cfg: GitRepoSource, writer: BulkWriter,
                                                    mainline=mainline)
                            for commit, sig, mainline in chunk]
 
-        async def counted():
+        async def counted() -> AsyncIterator[Any]:
             nonlocal done
             for doc in events:
                 stats.documents += 1
