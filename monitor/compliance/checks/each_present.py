@@ -1,12 +1,17 @@
 """``each_present``: every expected value of ``field`` has data in every ``interval`` bucket
-(or once in the window when no interval)."""
+(or once in the window when no interval).
+
+With ``lookback_days`` (CHK-33: every administrator logged in within 90 days) an absence is a
+failure only when the data reaches back over the whole lookback: on an index holding three
+weeks, "not seen in 90 days" is unknown, so the check is ``insufficient_data`` until then."""
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from ...model import ControlStatus
 from ..controls import EachPresent
-from ..queries import Period, bool_filter, duration, iso, substitute, time_range, window_of
+from ..queries import Period, bool_filter, duration, iso, ms, substitute, time_range, window_of
 from .base import MAX_LISTED, CheckOutcome, Judging, Request, expected_keys, gaps
 
 
@@ -26,8 +31,12 @@ def requests(check: EachPresent, params: dict[str, Any], period: Period) -> list
         group["aggs"] = {"buckets": {"date_histogram": {
             "field": "@timestamp", "fixed_interval": check.interval, "min_doc_count": 1}}}
     query = substitute(check.query, params, period)
-    return [(check.kind, {"query": bool_filter(time_range(window), query),
-                          "aggs": {"groups": group}})]
+    out = [(check.kind, {"query": bool_filter(time_range(window), query),
+                         "aggs": {"groups": group}})]
+    if check.lookback_days:  # how far back the data goes at all (no time bound)
+        out.append((check.kind, {"query": bool_filter(query),
+                                 "aggs": {"oldest": {"min": {"field": "@timestamp"}}}}))
+    return out
 
 
 def _per_value(check: EachPresent, expected: list[str], buckets: dict[str, Any],
@@ -55,6 +64,19 @@ def _per_value(check: EachPresent, expected: list[str], buckets: dict[str, Any],
     return per_value, evaluated, failed
 
 
+def _short_history(check: EachPresent, response: dict[str, Any], window: Period) -> str | None:
+    """The start of the data when it does not reach back over the lookback (a day's slack)."""
+    if not check.lookback_days:
+        return None
+    found = response.get("aggregations", {}).get("oldest", {})
+    oldest = found.get("value")
+    if oldest is None:
+        return "never (no data)"
+    if oldest > ms(window.start + timedelta(days=1)):
+        return str(found.get("value_as_string") or oldest)
+    return None
+
+
 def judge(check: EachPresent, responses: list[dict[str, Any]], ctx: Judging) -> CheckOutcome:
     name = check.name
     window = window_of(check, ctx.period)
@@ -70,6 +92,13 @@ def judge(check: EachPresent, responses: list[dict[str, Any]], ctx: Judging) -> 
         return CheckOutcome(name, check.type, ControlStatus.insufficient_data,
                             f"{name}: no expected values (inventory empty)", 0, 0, details,
                             ctx.queries)
+    short = _short_history(check, responses[-1], window)
+    if failed and short:
+        details["data_since"] = short
+        return CheckOutcome(name, check.type, ControlStatus.insufficient_data,
+                            f"{name}: data only since {short}, less than the "
+                            f"{check.lookback_days:g}-day lookback (missing for "
+                            f"{', '.join(silent[:10])})", evaluated, 0, details, ctx.queries)
     if failed:
         return CheckOutcome(name, check.type, ControlStatus.failed,
                             f"{name}: missing for {', '.join(silent[:10])}"
