@@ -19,6 +19,7 @@ from monitor.settings import CheckpointApiSource, TlsClient
 from monitor.sources.checkpoint_snapshots import ANY_UID, CheckpointSnapshots
 from monitor.sources.checkpoint_tls import ssl_context_for
 from monitor.store import BulkWriter
+from monitor.store.search import refresh, search
 
 from .certs import make_pki
 from .fake_mgmt import BASE, T0
@@ -73,17 +74,16 @@ async def test_snapshot_writes_gateways_and_rules(store: Any) -> None:
                                        BulkWriter(store))
     assert report.counts["gateways"] == 2 and report.counts["rules"] == 2
     assert report.result.indexed == 4
-    await store.es.indices.refresh(index=store.names.inventory)
-    found = await store.es.search(index=store.names.inventory, size=10,
-                                  query={"term": {"inventory.kind": "checkpoint_access_rule"}},
-                                  sort=[{"inventory.number": "asc"}])
+    await refresh(store, ["inventory"])
+    found = await search(store, "inventory", {
+        "size": 10, "query": {"term": {"inventory.kind": "checkpoint_access_rule"}},
+        "sort": [{"inventory.number": "asc"}]})
     rules = [h["_source"]["inventory"] for h in found["hits"]["hits"]]
     assert rules[0]["section"] == "CDE" and rules[0]["action"] == "Accept"
     assert rules[0]["any_source"] is True and rules[0]["any_destination"] is False
     assert rules[0]["destination"] == ["web-01"] and rules[0]["hits"] == 42
     assert rules[1]["any_service"] is True and rules[1]["action"] == "Drop"
-    gw = await store.es.search(index=store.names.inventory,
-                               query={"term": {"inventory.name": "gw-cde-1"}})
+    gw = await search(store, "inventory", {"query": {"term": {"inventory.name": "gw-cde-1"}}})
     gateway = gw["hits"]["hits"][0]["_source"]["inventory"]
     assert gateway["access_policy_name"] == "Standard"
     assert gateway["snapshot_id"] == "2026-03-01T12:00:00Z"

@@ -13,6 +13,7 @@ from monitor.daemon.components import Components, Context
 from monitor.errors import RuleError
 from monitor.metrics.definitions import Metrics
 from monitor.settings import settings_from_dict
+from monitor.store.search import refresh, search
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,10 +40,10 @@ async def test_job_settles_yesterday_once_and_evaluates_today(store):
     yesterday = str(today - timedelta(days=1))
 
     async def evaluated_at_by_day() -> dict[str, str]:
-        await store.es.indices.refresh(index=store.names.compliance)
-        answer = await store.es.search(index=store.names.compliance, size=0, aggs={
+        await refresh(store, ["compliance"])
+        answer = await search(store, "compliance", {"size": 0, "aggs": {
             "starts": {"terms": {"field": "control.period.start", "size": 10},
-                       "aggs": {"at": {"max": {"field": "control.evaluated_at"}}}}})
+                       "aggs": {"at": {"max": {"field": "control.evaluated_at"}}}}}})
         return {b["key_as_string"][:10]: b["at"]["value_as_string"]
                 for b in answer["aggregations"]["starts"]["buckets"]}
 

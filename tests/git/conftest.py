@@ -12,6 +12,7 @@ import pytest
 from monitor.settings import GitRepoSource
 from monitor.sources.git import SyncStats, sync_repo
 from monitor.store import BulkWriter, StateStore
+from monitor.store.search import refresh, search
 
 _clock = itertools.count()
 
@@ -86,17 +87,14 @@ class Syncer:
 
     async def __call__(self, cfg: GitRepoSource, **kwargs: Any) -> SyncStats:
         stats = await sync_repo(cfg, self.writer, self.state, self.cache_dir, **kwargs)
-        await self.store.es.indices.refresh(index=self.store.names.changes,
-                                            ignore_unavailable=True, allow_no_indices=True)
+        await refresh(self.store, ["changes"])
         return stats
 
     async def docs(self, **term: Any) -> list[dict[str, Any]]:
         query: dict[str, Any] = {"match_all": {}}
         if term:
             query = {"bool": {"filter": [{"term": {k: v}} for k, v in term.items()]}}
-        response = await self.store.es.search(index=self.store.names.changes, query=query,
-                                              size=1000, ignore_unavailable=True,
-                                              allow_no_indices=True)
+        response = await search(self.store, "changes", {"query": query, "size": 1000})
         return [dict(hit["_source"], _id=hit["_id"]) for hit in response["hits"]["hits"]]
 
 

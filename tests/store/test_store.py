@@ -8,8 +8,10 @@ import pytest
 from monitor.errors import ConflictError, StoreUnavailable
 from monitor.model import DeadLetter, Document
 from monitor.settings import BulkSettings, ElasticsearchSettings
-from monitor.store import BulkWriter, StateStore, open_store
+from monitor.store import BulkWriter, StateStore, Store, open_store
+from monitor.store.search import search
 from monitor.store.setup import apply_retention, install_templates, template_status
+from monitor.store.stats import count_docs
 
 
 def _docs(n: int, start: int = 0) -> list[Document]:
@@ -22,11 +24,8 @@ def _docs(n: int, start: int = 0) -> list[Document]:
     }) for i in range(start, start + n)]
 
 
-async def _count(store, kind: str) -> int:
-    await store.es.indices.refresh(index=store.names.read(kind), ignore_unavailable=True)
-    response = await store.es.count(index=store.names.read(kind), ignore_unavailable=True,
-                                    allow_no_indices=True)
-    return response["count"]
+async def _count(store: Store, kind: str) -> int:
+    return await count_docs(store, kind)
 
 
 async def test_templates_install_twice_without_change(store):
@@ -69,7 +68,7 @@ async def test_rejected_document_is_dead_lettered_and_batch_survives(store):
     result = await writer.write(docs, refresh=True)
     assert result.indexed == 120 and result.dead_lettered == 1
     assert await _count(store, "events") == 120
-    hits = (await store.es.search(index=store.names.deadletter))["hits"]["hits"]
+    hits = (await search(store, "deadletter", {}))["hits"]["hits"]
     assert len(hits) == 1
     letter = hits[0]["_source"]["deadletter"]
     assert "not-an-ip<script>" in letter["raw"]  # raw payload kept verbatim
@@ -83,7 +82,7 @@ async def test_parse_dead_letters_keep_raw_bytes(store):
     result = await writer.write([DeadLetter("checkpoint:file", raw, "no key:value fields")],
                                 refresh=True)
     assert (result.indexed, result.dead_lettered) == (0, 1)
-    hit = (await store.es.search(index=store.names.deadletter))["hits"]["hits"][0]["_source"]
+    hit = (await search(store, "deadletter", {}))["hits"]["hits"][0]["_source"]
     import base64
     assert base64.b64decode(hit["deadletter"]["raw_base64"]) == raw
 
