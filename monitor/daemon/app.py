@@ -29,7 +29,7 @@ from ..metrics.server import MetricsServer
 from ..normalize.native import describe as normalizer_in_use
 from ..redact import redact
 from ..settings import Settings, load_settings
-from ..store import BulkResult, BulkWriter, StateStore, Store, open_store
+from ..store import BulkWriter, StateStore, Store, open_store
 from ..store.setup import apply_retention, install_templates, template_status
 from .adapters import build_components
 from .clusterhealth import cluster_health
@@ -48,6 +48,7 @@ from .lifecycle import (
 from .memory import trim_heap
 from .services import ServiceRunner
 from .stats import refresh_stats
+from .writes import SourceWrites
 
 __all__ = ["Daemon", "StartupError"]
 
@@ -86,6 +87,7 @@ class Daemon:
         self._es_ok = False
         self._started_at = time.time()
         self.services = ServiceRunner(self.metrics, self.lifecycle, self._started_at)
+        self.writes = SourceWrites(self.metrics, self._known_sources)
 
     # -- serve ------------------------------------------------------------------------------
 
@@ -115,12 +117,11 @@ class Daemon:
     async def startup(self) -> None:
         settings = self.settings
         self.metrics.start_time.set(time.time())
-        self._started_at = time.time()
+        self._started_at = self.services.started_at = time.time()
         self.store = open_store(settings.elasticsearch)
         instrument_store(self.store, self.metrics)
         await self._check_elasticsearch()
-        writer = BulkWriter(self.store, on_result=self._on_bulk_result,
-                            on_rejection=self._on_rejection)
+        writer = self.writes.writer(self.store)
         state = StateStore(self.store)
         es_settings = settings.elasticsearch
 
@@ -358,25 +359,10 @@ class Daemon:
 
     def _writer_for(self, source: str) -> BulkWriter:
         assert self.store is not None
-        return BulkWriter(self.store,
-                          on_result=lambda _label, result: self._on_bulk_result(source, result),
-                          on_rejection=self._on_rejection)
+        return self.writes.writer_for(self.store, source)
 
-    def _on_bulk_result(self, label: str, result: BulkResult) -> None:
-        metrics = self.metrics
-        if label not in self.components.sources and \
-                label not in {s.name for s in self.components.services}:
-            return
-        metrics.source_ingested.labels(source=label).inc(result.indexed)
-        metrics.source_duplicates.labels(source=label).inc(result.duplicates)
-        metrics.source_dead_lettered.labels(source=label).inc(result.dead_lettered)
-        now = time.time()
-        if result.indexed or result.dead_lettered:  # new records; replays do not count
-            metrics.source_last_event.labels(source=label).set(now)
-        metrics.source_last_success.labels(source=label).set(now)
-
-    def _on_rejection(self, count: int) -> None:
-        self.metrics.es_bulk_rejections.inc(count)
+    def _known_sources(self) -> set[str]:
+        return {*self.components.sources, *(s.name for s in self.components.services)}
 
     def _on_role_change(self, active: bool) -> None:
         self.metrics.set_role(active)
