@@ -31,8 +31,8 @@ def requests(check: EachPresent, params: dict[str, Any], period: Period) -> list
         group["aggs"] = {"buckets": {"date_histogram": {
             "field": "@timestamp", "fixed_interval": check.interval, "min_doc_count": 1}}}
     query = substitute(check.query, params, period)
-    out = [(check.kind, {"query": bool_filter(time_range(window), query),
-                         "aggs": {"groups": group}})]
+    out: list[tuple[str, dict[str, Any]]] = [(check.kind, {
+        "query": bool_filter(time_range(window), query), "aggs": {"groups": group}})]
     if check.lookback_days:  # how far back the data goes at all (no time bound)
         out.append((check.kind, {"query": bool_filter(query),
                                  "aggs": {"oldest": {"min": {"field": "@timestamp"}}}}))
