@@ -10,6 +10,7 @@ import argparse
 import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .common import (
@@ -60,7 +61,10 @@ def register(groups: CommandGroups) -> None:
                           "--rate: now)")
     sim.add_argument("--eps", type=float, default=20.0, help="simulated events per second")
     sim.add_argument("--scenario", action="append", default=[],
-                     help="name[:k=v,...]: port_scan, host_sweep, brute_force, out_of_band_change")
+                     help="name[:k=v,...]: port_scan, host_sweep, brute_force, out_of_band_change, "
+                          "cleartext_into_cde, gitops_install")
+    sim.add_argument("--inventory", type=Path, default=None,
+                     help="place traffic and scenarios on the network this inventory describes")
     sim.add_argument("--out", default="-", help="output file (default stdout)")
     sim.set_defaults(handler=guarded(_simulate))
 
@@ -152,8 +156,17 @@ def _simulate(args: argparse.Namespace) -> int:
         start = start.replace(tzinfo=UTC)
     count = int(args.rate * args.duration) if realtime else (args.count or 1000)
     eps = args.rate if realtime else args.eps
+    network = None
+    if args.inventory is not None:
+        from ..errors import RuleError
+        from ..inventory import load_inventory
+        from ..simulate.network import Network
+        try:
+            network = Network.from_inventory(load_inventory(args.inventory))
+        except (RuleError, ValueError) as exc:
+            return fail(str(exc), EXIT_USAGE)
     config = SimConfig(count=count, seed=args.seed, start=start, events_per_second=eps,
-                       scenarios=scenarios)
+                       scenarios=scenarios, network=network)
     out = sys.stdout if args.out == "-" else open(args.out, "w", encoding="utf-8")  # noqa: SIM115 - stdout or a file, closed by the caller
     began = time.monotonic()
     try:

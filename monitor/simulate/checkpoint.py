@@ -28,19 +28,26 @@ import heapq
 import ipaddress
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from .network import DEFAULT as DEFAULT_NETWORK
+from .network import Network
 
 __all__ = [
     "SCENARIOS",
     "BruteForce",
+    "CleartextIntoCde",
+    "GitOpsInstall",
+    "Network",
     "HostSweep",
     "OutOfBandChange",
     "PortScan",
     "SimConfig",
     "format_line",
     "generate",
+    "place",
     "scenario_from_spec",
 ]
 
@@ -120,9 +127,51 @@ class OutOfBandChange:
     policy: str = "Standard"
 
 
+@dataclass(frozen=True)
+class CleartextIntoCde:
+    """``count`` accepted connections on a cleartext service (Telnet by default) from an
+    office host into a CDE host."""
+
+    source: str = "10.1.2.44"
+    target: str = "10.20.5.10"
+    port: int = 23
+    at: float = 300.0
+    count: int = 3
+
+
+@dataclass(frozen=True)
+class GitOpsInstall:
+    """An approved pipeline install: the deploy identity publishes and installs a policy
+    whose session names the merged commit (``git:<repo>@<sha>``). Nothing should flag it when
+    the forge data holds the approving pull request and the deployment."""
+
+    deployer: str = "svc-policy-deployer"
+    client_ip: str = "10.0.5.200"
+    sha: str = "3f2a9c1d0e8b7a6f5e4d3c2b1a0f9e8d7c6b5a41"
+    repo: str = "firewall-policy"
+    at: float = 360.0
+    gateway: str = "gw-cde-1"
+
+
 SCENARIOS: dict[str, type] = {"port_scan": PortScan, "host_sweep": HostSweep,
-                              "brute_force": BruteForce, "out_of_band_change": OutOfBandChange}
-Scenario = PortScan | HostSweep | BruteForce | OutOfBandChange
+                              "brute_force": BruteForce, "out_of_band_change": OutOfBandChange,
+                              "cleartext_into_cde": CleartextIntoCde,
+                              "gitops_install": GitOpsInstall}
+Scenario = PortScan | HostSweep | BruteForce | OutOfBandChange | CleartextIntoCde | GitOpsInstall
+
+
+def place(item: Scenario, network: Network) -> Scenario:
+    """The scenario on ``network``: where it still uses the built-in network's addresses and
+    names (its defaults), the network's own (CDE host, office subnet, gateways, workstations)."""
+    own = {"target": network.cde_host, "subnet": network.office_subnet,
+           "source": network.office_prefix + "44",
+           "client_ip": network.admin_prefix + "200",
+           "gateway": network.gateways[network.cde_gateway][0]}
+    changes = {}
+    for f in fields(item):
+        if f.name in own and getattr(item, f.name) == f.default:
+            changes[f.name] = own[f.name]
+    return replace(item, **changes) if changes else item
 
 
 @dataclass(frozen=True)
@@ -134,6 +183,8 @@ class SimConfig:
     start: datetime = datetime(2026, 1, 1, tzinfo=UTC)
     events_per_second: float = 20.0
     scenarios: tuple[Scenario, ...] = field(default_factory=tuple)
+    #: where the traffic goes (``Network.from_inventory``); None: the built-in network
+    network: Network | None = None
 
 
 def scenario_from_spec(spec: str) -> Scenario:
@@ -161,6 +212,7 @@ def scenario_from_spec(spec: str) -> Scenario:
 class _Gen:
     def __init__(self, config: SimConfig) -> None:
         self.config = config
+        self.net = config.network or DEFAULT_NETWORK
         self.rng = random.Random(config.seed)
         self.counter = 0
         scale = config.events_per_second / DESIGN_RATE
@@ -182,9 +234,8 @@ class _Gen:
                   ("sequencenum", "1"), ("time", str(int(moment.timestamp()))), ("version", "5")]
         return items
 
-    @staticmethod
-    def gw_name(origin: str) -> str:
-        for name, ip in GATEWAYS:
+    def gw_name(self, origin: str) -> str:
+        for name, ip in self.net.gateways:
             if ip == origin:
                 return name
         return "cp-mgmt"
@@ -193,7 +244,8 @@ class _Gen:
         if self.hosts is None:
             return self.rng.choice(prefixes) + str(self.rng.randint(2, 250))
         offset = self.rng.randrange(self.hosts)
-        return str(ipaddress.IPv4Address(_SCALED_BASE[prefixes] + 256 * (offset // 250)
+        base = _SCALED_BASE.get(prefixes) or int(ipaddress.ip_address(prefixes[0] + "0"))
+        return str(ipaddress.IPv4Address(base + 256 * (offset // 250)
                                          + 2 + offset % 250))
 
     def connection(self, moment: datetime, src: str, dst: str, port: int, service_id: str,
@@ -209,7 +261,7 @@ class _Gen:
 
     def audit(self, moment: datetime, admin: str, client_ip: str, operation: str, subject: str,
               extra: list[tuple[str, str]], status: str | None = None) -> str:
-        items = self.head(moment, MGMT_IP, "Accept", "outbound")
+        items = self.head(moment, self.net.mgmt_ip, "Accept", "outbound")
         items += [("administrator", admin), ("client_ip", client_ip)]
         if status:
             items.append(("audit_status", status))
@@ -219,28 +271,28 @@ class _Gen:
 
     def baseline(self, moment: datetime) -> str:
         roll = self.rng.random()
-        origin = self.rng.choice(GATEWAYS)[1]
+        origin = self.rng.choice(self.net.gateways)[1]
         if roll < 0.55:
             port, sid, proto = self.rng.choice(SERVICES[:3])
             rule = RULES[0] if port != 53 else RULES[1]
-            return self.connection(moment, self.ip(INTERNAL), self.ip(EXTERNAL), port, sid, proto,
+            return self.connection(moment, self.ip(self.net.internal), self.ip(self.net.external), port, sid, proto,
                                    rule, origin)
         if roll < 0.75:
             port, sid, proto = self.rng.choice(SERVICES)
-            return self.connection(moment, self.ip(EXTERNAL), self.ip(INTERNAL), port, sid, proto,
+            return self.connection(moment, self.ip(self.net.external), self.ip(self.net.internal), port, sid, proto,
                                    RULES[3], origin)
         if roll < 0.85:  # hide NAT
-            line = self.connection(moment, self.ip(INTERNAL), self.ip(EXTERNAL), 443, "https", "6",
+            line = self.connection(moment, self.ip(self.net.internal), self.ip(self.net.external), 443, "https", "6",
                                    RULES[0], origin)
             nat = f'; xlatesrc:"{origin}"; xlatesport:"{self.rng.randint(10000, 60000)}"]'
             return line[:-1] + nat
         if roll < 0.90:  # VPN
             items = self.head(moment, origin, self.rng.choice(("Encrypt", "Decrypt")))
-            items += [("community", "RemoteAccess"), ("dst", self.ip(INTERNAL)),
+            items += [("community", "RemoteAccess"), ("dst", self.ip(self.net.internal)),
                       ("fw_subproduct", "VPN-1"), ("methods:", "ESP: AES-256 + SHA256"),
-                      ("peer_gateway", self.ip(EXTERNAL)), ("product", "VPN-1 & FireWall-1"),
+                      ("peer_gateway", self.ip(self.net.external)), ("product", "VPN-1 & FireWall-1"),
                       ("proto", "6"), ("scheme:", "IKE"), ("service", "443"),
-                      ("src", self.ip(EXTERNAL)), ("user", self.rng.choice(ADMINS)),
+                      ("src", self.ip(self.net.external)), ("user", self.rng.choice(self.net.admins)),
                       ("vpn_feature_name", "VPN")]
             return format_line(moment, self.gw_name(origin), 1930, items)
         if roll < 0.94:  # IPS
@@ -248,16 +300,16 @@ class _Gen:
             action = self.rng.choice(("Detect", "Prevent"))
             items = self.head(moment, origin, action)
             items += [("attack", "Remote Code Execution"), ("confidence_level", "4"),
-                      ("dst", self.ip(INTERNAL)), ("industry_reference", cve or "none"),
+                      ("dst", self.ip(self.net.internal)), ("industry_reference", cve or "none"),
                       ("performance_impact", "2"), ("product", "IPS"),
                       ("protection_id", f"asm_dynamic_prop_{self.rng.randint(1000, 9999)}"),
                       ("protection_name", name), ("protection_type", "IPS"), ("proto", "6"),
                       ("rule_action", action), ("s_port", str(self.rng.randint(1024, 65535))),
-                      ("service", "445"), ("severity", "3"), ("src", self.ip(EXTERNAL))]
+                      ("service", "445"), ("severity", "3"), ("src", self.ip(self.net.external))]
             return format_line(moment, self.gw_name(origin), 1930, items)
         if roll < 0.96:  # Anti-Bot
             items = self.head(moment, origin, "Block", "outbound")
-            items += [("confidence_level", "5"), ("dst", self.ip(EXTERNAL)),
+            items += [("confidence_level", "5"), ("dst", self.ip(self.net.external)),
                       ("malware_action", "Communication with C&C site"),
                       ("malware_family", "Emotet"),
                       ("malware_rule_id", "{F50127A1-D5C9-4BAC-8C3F-2D2557E6FFAD}"),
@@ -265,10 +317,10 @@ class _Gen:
                       ("protection_name", "Emotet.TC.a"), ("protection_type", "URL reputation"),
                       ("proto", "6"), ("resource", "http://bad.example/gate.php"),
                       ("s_port", str(self.rng.randint(1024, 65535))), ("service", "80"),
-                      ("severity", "2"), ("src", self.ip(INTERNAL))]
+                      ("severity", "2"), ("src", self.ip(self.net.internal))]
             return format_line(moment, self.gw_name(origin), 1930, items)
-        admin = self.rng.choice(ADMINS)
-        client = "10.0.5." + str(self.rng.randint(2, 40))
+        admin = self.rng.choice(self.net.admins)
+        client = self.net.admin_prefix + str(self.rng.randint(2, 40))
         if roll < 0.985:
             op = self.rng.choice(("Log In", "Log Out"))
             subject = "Administrator Login" if op == "Log In" else "Administrator Logout"
@@ -282,6 +334,9 @@ class _Gen:
                            ("objecttype", "Access Control Rule"), ("session_description", ticket),
                            ("session_name", f"{admin}@1/1/2026")])
 
+    def _gitops(self, start: datetime, item: GitOpsInstall) -> list[tuple[datetime, str]]:
+        return _gitops_lines(self, start, item)
+
     def scenario(self, item: Scenario) -> list[tuple[datetime, str]]:
         start = self.config.start + timedelta(seconds=item.at)
         out: list[tuple[datetime, str]] = []
@@ -290,14 +345,15 @@ class _Gen:
                 moment = start + timedelta(seconds=i * item.interval)
                 port = item.first_port + i
                 out.append((moment, self.connection(moment, item.attacker, item.target, port,
-                                                    str(port), "6", RULES[3], GATEWAYS[1][1])))
+                                                    str(port), "6", RULES[3],
+                                                    self.net.gateways[self.net.cde_gateway][1])))
         elif isinstance(item, HostSweep):
             hosts = list(ipaddress.ip_network(item.subnet, strict=False).hosts())[:item.hosts]
             for i, host in enumerate(hosts):
                 moment = start + timedelta(seconds=i * item.interval)
                 out.append((moment, self.connection(moment, item.attacker, str(host), item.port,
                                                     str(item.port), "6", RULES[3],
-                                                    GATEWAYS[0][1])))
+                                                    self.net.gateways[self.net.edge_gateway][1])))
         elif isinstance(item, BruteForce):
             for i in range(item.failures):
                 moment = start + timedelta(seconds=i * item.interval)
@@ -310,6 +366,14 @@ class _Gen:
                 out.append((moment, self.audit(moment, item.admin, item.attacker, "Log In",
                                                "Administrator Login",
                                                [("operation_number", "10")], "Success")))
+        elif isinstance(item, CleartextIntoCde):
+            for i in range(item.count):
+                moment = start + timedelta(seconds=i * 20)
+                out.append((moment, self.connection(
+                    moment, item.source, item.target, item.port, str(item.port), "6",
+                    RULES[2], self.net.gateways[self.net.cde_gateway][1])))
+        elif isinstance(item, GitOpsInstall):
+            out.extend(self._gitops(start, item))
         else:
             session = [("session_name", f"{item.admin}@session"), ("session_description", "")]
             out.append((start, self.audit(
@@ -331,6 +395,19 @@ class _Gen:
         return out
 
 
+def _gitops_lines(gen: _Gen, start: datetime, item: GitOpsInstall) -> list[tuple[datetime, str]]:
+    session = [("session_name", f"git:{item.repo}@{item.sha[:12]}"),
+               ("session_description", f"deploy {item.repo} {item.sha}")]
+    publish = gen.audit(start, item.deployer, item.client_ip, "Publish", "Revision Control",
+                        [("fieldschanges", "3 Objects were changed")] + session)
+    moment = start + timedelta(seconds=30)
+    install = gen.audit(moment, item.deployer, item.client_ip, "Install Policy",
+                        "Policy Installation",
+                        [("additional_info", "Access Control Policy: Standard"),
+                         ("objectname", item.gateway)] + session, "Success")
+    return [(start, publish), (moment, install)]
+
+
 def generate(config: SimConfig) -> Iterator[tuple[datetime, str]]:
     """Baseline and scenario lines merged in time order (deterministic for seed + start)."""
     gen = _Gen(config)
@@ -341,6 +418,8 @@ def generate(config: SimConfig) -> Iterator[tuple[datetime, str]]:
             moment = config.start + timedelta(seconds=i * step)
             yield moment, gen.baseline(moment)
 
-    injected = sorted((pair for item in config.scenarios for pair in gen.scenario(item)),
+    placed = [place(item, config.network) if config.network else item
+              for item in config.scenarios]
+    injected = sorted((pair for item in placed for pair in gen.scenario(item)),
                       key=lambda pair: pair[0])
     yield from heapq.merge(baseline(), injected, key=lambda pair: pair[0])
