@@ -11,11 +11,19 @@ import dataclasses
 import ipaddress
 import os
 from collections.abc import Mapping
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import (BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator,
-                      model_validator)
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .errors import ConfigError, ConfigIssue
 from .identifiers import TICKET_PATTERN
@@ -51,6 +59,10 @@ class UnresolvedSecret(SecretStr):
         raise ConfigError([ConfigIssue(self.file, self.setting, self.problem)])
 
 
+#: the settings file's folder while it is validated (secret files are read during validation)
+_SECRET_BASE: ContextVar[Path | None] = ContextVar("secret_base", default=None)
+
+
 def _resolve_secrets(data: Any, names: tuple[str, ...]) -> Any:
     """Turn ``x_file`` / ``x_env`` into ``x`` before validation; the value is then a SecretStr
     (an ``UnresolvedSecret`` when the variable or file is missing: an error only when used)."""
@@ -61,6 +73,9 @@ def _resolve_secrets(data: Any, names: tuple[str, ...]) -> Any:
         file_key, env_key = f"{name}_file", f"{name}_env"
         if file_key in data:
             path = Path(str(data.pop(file_key)))
+            base = _SECRET_BASE.get()
+            if base is not None and not path.is_absolute():
+                path = base / path  # like every path of the file: from the file's folder
             try:
                 data[name] = path.read_text(encoding="utf-8").strip()
             except OSError as exc:
@@ -783,11 +798,14 @@ def settings_from_dict(data: Any, source: str = "<dict>", base_dir: Path | None 
     if not isinstance(data, dict):
         raise ConfigError([ConfigIssue(source, "(top level)", "a mapping of settings",
                                        type(data).__name__)])
+    token = _SECRET_BASE.set(base_dir)
     try:
         settings = Settings.model_validate({**data, "base_dir": base_dir or Path(".")})
     except ValidationError as exc:
         raise ConfigError([_placed(_issue_from_error(source, err), err["loc"])
                            for err in exc.errors()]) from None
+    finally:
+        _SECRET_BASE.reset(token)
     for field, secret in unresolved_secrets(settings):
         secret.setting, secret.file = field, source
     return settings

@@ -57,3 +57,19 @@ def test_rules_cli_reads_the_configured_folder_from_anywhere(
     assert main(["-c", str(config), "rules", "list", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [row["id"] for row in rows] == [RULE["id"]]
+
+
+def test_secret_files_are_read_from_the_settings_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "etc"
+    folder.mkdir()
+    (folder / "es-password").write_text("s3cret\n")
+    config = folder / "config.yaml"
+    config.write_text(yaml.safe_dump({"elasticsearch": {
+        "hosts": ["https://es.example:9200"], "username": "monitor",
+        "password_file": "es-password"}}))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    password = load_settings(config).elasticsearch.password
+    assert password is not None and password.get_secret_value() == "s3cret"
