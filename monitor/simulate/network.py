@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-
-from ..inventory.model import Inventory
+from typing import Any
 
 __all__ = ["DEFAULT", "Network"]
 
@@ -56,7 +55,9 @@ class Network:
         return self.office_prefix + "0/24"
 
     @classmethod
-    def from_inventory(cls, inventory: Inventory) -> Network:
+    def from_inventory(cls, inventory: Any) -> Network:
+        """``inventory`` is a ``monitor.inventory.Inventory`` (read by attribute: the simulator
+        sits below the inventory package in the layering and does not import it)."""
         gateways = tuple((g.name, g.ip) for g in inventory.gateways if g.ip)
         if not gateways:
             raise ValueError("the inventory lists no gateway with an ip: nothing to simulate on")
