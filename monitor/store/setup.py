@@ -28,7 +28,7 @@ async def _existing(store: Store) -> dict[str, dict[str, Any]]:
         response = await store.es.indices.get_index_template(name=f"{store.names.prefix}-*")
     except es_exc.NotFoundError:
         return {}
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise translate_error(exc, "read templates") from exc
     return {t["name"]: t["index_template"] for t in response.get("index_templates", [])}
 
@@ -44,7 +44,7 @@ async def replicas_for(store: Store) -> int:
         return store.settings.number_of_replicas
     try:
         health = await store.es.cluster.health()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise translate_error(exc, "count data nodes") from exc
     data_nodes = int(health.get("number_of_data_nodes", 1))
     replicas = 1 if data_nodes > 1 else 0
@@ -81,7 +81,7 @@ async def install_templates(store: Store) -> list[TemplateStatus]:
         body = wanted[status.name]
         try:
             await store.es.indices.put_index_template(name=status.name, **body)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise translate_error(exc, f"install template {status.name}") from exc
         result.append(TemplateStatus(status.name, "created" if status.action == "missing"
                                      else "updated"))
@@ -97,7 +97,7 @@ async def ensure_single_indices(store: Store) -> None:
         except es_exc.BadRequestError as exc:
             if "resource_already_exists_exception" not in str(exc):
                 raise translate_error(exc, f"create {index}") from exc
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise translate_error(exc, f"create {index}") from exc
 
 
@@ -113,7 +113,7 @@ async def apply_retention(store: Store, keep_months: dict[str, int],
         try:
             response = await store.es.indices.get(index=store.names.read(kind),
                                                   allow_no_indices=True, expand_wildcards="open")
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise translate_error(exc, f"list {kind} indices") from exc
         for index in sorted(response.body):
             month = store.names.month_of_index(index, kind)
@@ -123,7 +123,7 @@ async def apply_retention(store: Store, keep_months: dict[str, int],
             if age >= months:
                 try:
                     await store.es.indices.delete(index=index)
-                except Exception as exc:  # noqa: BLE001
+                except Exception as exc:
                     raise translate_error(exc, f"delete {index}") from exc
                 log.info("retention: deleted %s (%d months old, keep %d)", index, age, months)
                 deleted.append(index)
