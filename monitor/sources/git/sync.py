@@ -103,9 +103,8 @@ def diff_tags(old: dict[str, list[str]], tags: list[GitTag]) -> tuple[
 ProgressFn = Callable[[int, int], None]
 
 
-async def sync_repo(cfg: GitRepoSource, writer: BulkWriter,
-                    state: StateStore, cache_dir: Path | None = None, *,
-                    since: str | None = None,
+async def sync_repo(cfg: GitRepoSource, writer: BulkWriter, state: StateStore,
+                    cache_dir: Path | None = None, *, since: str | None = None,
                     progress: ProgressFn | None = None, batch: int = 5000,
                     now: datetime | None = None) -> SyncStats:
     """Fetch ``cfg``'s mirror and index what changed since the last run (see module doc).
@@ -115,7 +114,6 @@ async def sync_repo(cfg: GitRepoSource, writer: BulkWriter,
     from ...normalize import changes
 
     cache_dir = Path(cache_dir if cache_dir is not None else cfg.mirror_dir)
-
     started = time.monotonic()
     stats = SyncStats(cfg.name, "git")
     detected = (now or datetime.now(UTC)).astimezone(UTC).isoformat().replace("+00:00", "Z")
