@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["OBJECT_ID", "SHA_MENTION", "TICKET", "TICKET_PATTERN", "shas_in"]
+__all__ = ["OBJECT_ID", "SHA_MENTION", "TICKET", "TICKET_PATTERN", "references", "shas_in"]
 
 #: ticket ids in subjects, bodies, trailers and session descriptions: JIRA-style keys
 #: (``PAY-123``) and ITSM change numbers (``CHG0887797``); a repository may set its own
@@ -35,3 +35,18 @@ def shas_in(text: str) -> list[str]:
         if len(word) >= 12 or not word.isdigit():
             found.setdefault(word, None)
     return list(found)
+
+
+def references(texts: list[str]) -> tuple[list[str], list[str]]:
+    """(SHAs, tickets) an install or publish references in its session name and description:
+    what the out-of-band rule, CHK-01 and the report's change-control section all match on."""
+    shas: list[str] = []
+    tickets: list[str] = []
+    for text in texts:
+        for sha in shas_in(text):
+            if sha not in shas:
+                shas.append(sha)
+        for ticket in TICKET.findall(text):
+            if ticket not in tickets:
+                tickets.append(ticket)
+    return shas, tickets

@@ -120,10 +120,18 @@ class Ratio(_Check):
 
 class Reconcile(_Check):
     type: Literal["reconcile"]
-    field: str
+    #: the event's reference texts (an install's session name and description): the same
+    #: fields the out-of-band rule reads, searched with the same extraction
+    #: (``identifiers.references``) so the rule, this check and the report agree
+    field: str | list[str]
     changes_query: Query
     match_fields: list[str] = Field(default_factory=lambda: ["change.sha", "change.tickets"])
     changes_lookback_days: float = Field(30, gt=0)
+
+
+    @property
+    def fields(self) -> list[str]:
+        return [self.field] if isinstance(self.field, str) else list(self.field)
 
 
 class Streak(_Check):

@@ -310,6 +310,11 @@ class Inventory(_Model):
             "allowed_outbound_cde": _allowed_query(cde, "source", "allowed_outbound", nets),
             **{f"zone_{role}_networks": networks for role, networks in self.roles().items()},
             "public_services_query": _public_query(self.public_services),
+            # the repositories an install may come from (management_servers[].repos); no
+            # declaration binds nothing (match_all)
+            "change_repos_query": ({"terms": {"change.repo": sorted(
+                {r for s in self.management_servers for r in s.repos})}}
+                if any(s.repos for s in self.management_servers) else {"match_all": {}}),
             "insecure_services_query": _services_query(self.insecure_services),
             "insecure_exceptions_query": _exceptions_query(
                 [e for e in self.insecure_exceptions

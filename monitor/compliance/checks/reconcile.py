@@ -4,11 +4,11 @@ Two rounds: ``requests`` groups the events by their reference text; ``followup``
 SHAs and tickets found in those texts among the approved changes; ``judge`` compares."""
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from typing import Any
 
-from ...identifiers import SHA_MENTION, TICKET_PATTERN, shas_in
+from ...identifiers import SHA_MENTION
+from ...identifiers import references as shared_references
 from ...model import ControlStatus
 from ..controls import Reconcile
 from ..queries import (
@@ -31,22 +31,28 @@ def requests(check: Reconcile, params: dict[str, Any], period: Period) -> list[R
     query = substitute(check.query, params, period)
     return [(check.kind, {"query": bool_filter(time_range(window), query), "aggs": {"refs": {
         "composite": {"size": 1000, "sources": [
-            {"ref": {"terms": {"field": check.field, "missing_bucket": True}}}]},
+            {f"ref{i}": {"terms": {"field": f, "missing_bucket": True}}}
+            for i, f in enumerate(check.fields)]},
         "aggs": {**FIRST_LAST, **samples(3)}}}})]
+
+
+def _text(key: dict[str, Any]) -> str | None:
+    """The bucket's reference texts joined (``None`` when every field is missing)."""
+    parts = [str(v) for k, v in sorted(key.items()) if k.startswith("ref") and v is not None]
+    return " | ".join(parts) if parts else None
 
 
 def references(check: Reconcile, response: dict[str, Any], params: dict[str, Any]
                ) -> dict[str, list[str]]:
-    """Reference value (session description etc.) → the SHAs and tickets found in it."""
-    ticket = re.compile(params.get("ticket_pattern") or TICKET_PATTERN)
+    """Reference texts (session name | description) → the SHAs and tickets found in them, by
+    ``identifiers.references``: the out-of-band rule's extraction, so both agree."""
     out: dict[str, list[str]] = {}
     for bucket in response.get("aggregations", {}).get("refs", {}).get("buckets", []):
-        text = bucket["key"]["ref"]
+        text = _text(bucket["key"])
         if text is None:
             continue
-        found = shas_in(str(text))
-        found += [m.group(0) for m in ticket.finditer(str(text))]
-        out[str(text)] = sorted(set(found))
+        shas, tickets = shared_references([text])
+        out[text] = sorted(set(shas) | set(tickets))
     return out
 
 
@@ -86,8 +92,8 @@ def _rows(check: Reconcile, first: dict[str, Any], lookup: dict[str, Any],
     rows = []
     unmatched = 0
     for bucket in first.get("aggregations", {}).get("refs", {}).get("buckets", []):
-        text = bucket["key"]["ref"]
-        found = refs.get(str(text), []) if text is not None else []
+        text = _text(bucket["key"])
+        found = refs.get(text, []) if text is not None else []
         hits = [r for r in found if r in approved or any(
             a.startswith(r) for a in approved_lower if SHA_MENTION.fullmatch(r))]
         rows.append({"reference": text, "refs": found, "matched": hits,

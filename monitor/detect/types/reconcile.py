@@ -12,22 +12,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from ...identifiers import TICKET, shas_in
+from ...identifiers import references
 from ..compile import base_query, bool_filter, composite_sources, key_filter, scope, time_range
 from .base import PAGE, Ctx, Draft, Gen, Search, aggs, bucket_start, composite_all, to_dt
 
 
 def tokens(texts: list[str]) -> tuple[list[str], list[str]]:
-    shas: list[str] = []
-    tickets: list[str] = []
-    for text in texts:
-        for sha in shas_in(text):
-            if sha not in shas:
-                shas.append(sha)
-        for ticket in TICKET.findall(text):
-            if ticket not in tickets:
-                tickets.append(ticket)
-    return shas, tickets
+    """The SHAs and tickets in A's texts: ``identifiers.references``, the one extraction the
+    rule, CHK-01 and the report share."""
+    return references(texts)
 
 
 def run(ctx: Ctx) -> Gen:
