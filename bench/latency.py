@@ -15,8 +15,10 @@ Each scenario has its own attacker address (or administrator), so each finding i
 the scenario that caused it. Latency is ``event.created`` of the finding document (when the
 engine built it, just before it was written) minus the moment the scenario's FIRST line was
 handed to the receiver's socket (conservative: for threshold/sequence the burst itself lasts
-about 2 s). Prints p50/p95/max per rule type and the daemon's CPU share over the run.
-Not a test: it never fails on a number.
+about 2 s). With ``--alertmanager`` (Debian's ``prometheus-alertmanager`` on loopback, route
+``group_by: [finding_id]``, ``group_wait: 1s``, a webhook receiver served here) it also measures
+(b): the same first line to the alert's arrival at that webhook. Prints p50/p95/max per rule
+type and the daemon's CPU share over the run. Not a test: it never fails on a number.
 
     python bench/latency.py --es http://127.0.0.1:9200 --minutes 3
 """
@@ -25,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -35,7 +38,9 @@ import threading
 import time
 import urllib.request
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -116,8 +121,53 @@ class Sender(threading.Thread):
             time.sleep(max(0.0, tick - time.monotonic()))
 
 
+class Webhook:
+    """Alertmanager's webhook receiver: first arrival time per finding id."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.first: dict[str, float] = {}
+        first = self.first
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                now = time.time()
+                for alert in body.get("alerts", []):
+                    finding = alert.get("labels", {}).get("finding_id")
+                    if finding and alert.get("status") == "firing":
+                        first.setdefault(finding, now)
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def start_alertmanager(work: Path, hook: Webhook) -> tuple[subprocess.Popen, str]:
+    binary = shutil.which("prometheus-alertmanager")
+    if binary is None:
+        raise SystemExit("prometheus-alertmanager not found (Debian package)")
+    port = free_port()
+    (work / "am.yml").write_text(yaml.safe_dump({
+        "route": {"receiver": "hook", "group_by": ["finding_id"], "group_wait": "1s",
+                  "group_interval": "1s", "repeat_interval": "4h"},
+        "receivers": [{"name": "hook", "webhook_configs": [
+            {"url": f"http://127.0.0.1:{hook.port}/hook"}]}]}))
+    log = open(work / "am.log", "wb")  # noqa: SIM115 - the child holds it
+    proc = subprocess.Popen([binary, f"--config.file={work / 'am.yml'}",
+                             f"--storage.path={work / 'am-data'}",
+                             f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
+                            stdout=log, stderr=subprocess.STDOUT)
+    return proc, f"http://127.0.0.1:{port}"
+
+
 def findings(es: str, prefix: str) -> list[dict]:
-    body = json.dumps({"size": 2000, "_source": ["rule.id", "finding.group_key", "event.created"],
+    body = json.dumps({"size": 2000, "_source": ["rule.id", "finding.group_key", "finding.id",
+                                                 "event.created"],
                        "query": {"terms": {"rule.id": list(RULES.values())}}}).encode()
     request = urllib.request.Request(
         f"{es}/{prefix}-findings-*/_search?ignore_unavailable=true&allow_no_indices=true",
@@ -132,10 +182,14 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def start_daemon(work: Path, es: str, prefix: str, tcp: int, http: int,
-                 fast_lane: bool | None = None) -> subprocess.Popen:
+                 fast_lane: bool | None = None, alertmanager: str | None = None
+                 ) -> subprocess.Popen:
+    alerting = {"enabled": True, "alertmanager": {"urls": [alertmanager]}, "controls": False,
+                "queue": {"dir": str(work / "alert-queue")}} if alertmanager else {}
     (work / "config.yaml").write_text(yaml.safe_dump({
         "elasticsearch": {"hosts": [es], "index_prefix": prefix},
         "rules": {"fast_lane": {"enabled": fast_lane}},
+        **({"alerting": alerting} if alerting else {}),
         "sources": {"syslog": {"enabled": True, "udp": None, "tcp": f"127.0.0.1:{tcp}",
                                "spool": {"dir": str(work / "spool")}}},
         "http": {"listen": f"127.0.0.1:{http}"},
@@ -176,13 +230,17 @@ def main() -> int:
     parser.add_argument("--no-fast-lane", action="store_true",
                         help="the rules' own schedules (the baseline: 5-minute interval, "
                              "1-minute delay); give --grace 420")
+    parser.add_argument("--alertmanager", action="store_true",
+                        help="also measure to the alert at an Alertmanager webhook receiver")
     args = parser.parse_args()
 
     prefix = f"lat-{int(time.time())}"
     work = Path(tempfile.mkdtemp(prefix="monitor-latency-"))
     tcp, http = free_port(), free_port()
+    hook = Webhook() if args.alertmanager else None
+    am, am_url = start_alertmanager(work, hook) if hook else (None, None)
     daemon = start_daemon(work, args.es, prefix, tcp, http,
-                          fast_lane=False if args.no_fast_lane else None)
+                          fast_lane=False if args.no_fast_lane else None, alertmanager=am_url)
     if not wait_ready(http, daemon):
         print("daemon did not become ready; see", work / "monitor.log")
         daemon.kill()
@@ -204,23 +262,32 @@ def main() -> int:
     wall = time.monotonic() - wall0
     deadline = time.monotonic() + args.grace
     latencies: dict[str, list[float]] = {kind: [] for kind in TYPES}
+    alerted: dict[str, list[float]] = {kind: [] for kind in TYPES}
     missing: list[tuple[str, str]] = []
     while True:
-        found: dict[tuple[str, str], float] = {}
+        found: dict[tuple[str, str], tuple[float, str]] = {}
         for doc in findings(args.es, prefix):
             created = datetime.fromisoformat(doc["event"]["created"].replace("Z", "+00:00"))
+            values = {part.split("=", 1)[-1] for part in doc["finding"]["group_key"].split("|")}
             for kind, rule_id in RULES.items():
                 if doc["rule"]["id"] == rule_id:
-                    found[(kind, doc["finding"]["group_key"])] = created.timestamp()
+                    for value in values:  # exact values: 203.0.113.1 is not 203.0.113.11
+                        moment = (created.timestamp(), doc["finding"]["id"])
+                        found[(kind, value)] = min(found.get((kind, value), moment), moment)
         missing = []
-        for kind in TYPES:
-            latencies[kind] = []
+        latencies = {kind: [] for kind in TYPES}
+        alerted = {kind: [] for kind in TYPES}
         for kind, key, sent_at in injected:
-            match = [t for (k, group), t in found.items() if k == kind and key in group]
-            if match:
-                latencies[kind].append(min(match) - sent_at)
-            else:
+            if (kind, key) not in found:
                 missing.append((kind, key))
+                continue
+            created_at, finding = found[(kind, key)]
+            latencies[kind].append(created_at - sent_at)
+            if hook is not None:
+                if finding in hook.first:
+                    alerted[kind].append(hook.first[finding] - sent_at)
+                else:
+                    missing.append((kind, f"{key} (alert)"))
         if not missing or time.monotonic() > deadline:
             break
         time.sleep(2)
@@ -231,17 +298,24 @@ def main() -> int:
     result = {"rate": args.rate, "fast_lane": not args.no_fast_lane,
               "measured_minutes": round(wall / 60, 2),
               "scenarios": len(injected), "missing": missing,
-              "daemon_cpu_share_of_one_core": round(cpu / wall, 3), "per_type": {}}
-    for kind, values in latencies.items():
-        if values:
-            result["per_type"][kind] = {
-                "n": len(values), "p50_s": round(statistics.median(values), 1),
-                "p95_s": round(percentile(values, 0.95), 1), "max_s": round(max(values), 1)}
-    every = [v for values in latencies.values() for v in values]
-    if every:
-        result["all"] = {"n": len(every), "p50_s": round(statistics.median(every), 1),
-                         "p95_s": round(percentile(every, 0.95), 1),
-                         "max_s": round(max(every), 1)}
+              "daemon_cpu_share_of_one_core": round(cpu / wall, 3)}
+    for name, table in (("per_type", latencies), ("alert_per_type", alerted)):
+        if name == "alert_per_type" and hook is None:
+            continue
+        result[name] = {}
+        for kind, values in table.items():
+            if values:
+                result[name][kind] = {
+                    "n": len(values), "p50_s": round(statistics.median(values), 1),
+                    "p95_s": round(percentile(values, 0.95), 1), "max_s": round(max(values), 1)}
+        every = [v for values in table.values() for v in values]
+        if every:
+            result[name]["all"] = {"n": len(every), "p50_s": round(statistics.median(every), 1),
+                                   "p95_s": round(percentile(every, 0.95), 1),
+                                   "max_s": round(max(every), 1)}
+    if am is not None:
+        am.terminate()
+        am.wait(timeout=30)
     print(json.dumps(result, indent=2))
     if not args.keep:
         for path in (f"/{prefix}-*?expand_wildcards=all", f"/_index_template/{prefix}-*"):
