@@ -108,11 +108,11 @@ async def _sync_all(settings: Settings, sources: list[tuple[str, Any]], since: s
                     stats = await sync_repo(cfg, writer, state, cfg.mirror_dir,
                                             since=since, progress=progress)
                 elif kind == "github":
-                    stats = await sync_github(cfg, store, writer, state)
+                    stats = await sync_github(cfg, writer, state)
                 elif kind == "gitlab":
-                    stats = await sync_gitlab(cfg, store, writer, state)
+                    stats = await sync_gitlab(cfg, writer, state)
                 else:
-                    stats = await sync_argocd(cfg, store, writer, state)
+                    stats = await sync_argocd(cfg, writer, state)
                 results.append({"ok": True, "rewound": len(rewound), **stats.as_dict()})
             except MonitorError as exc:
                 results.append({"ok": False, "source": cfg.name, "kind": kind,

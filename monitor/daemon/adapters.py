@@ -216,7 +216,7 @@ def _wire_forges(ctx: Context, components: Components) -> None:
         sync = getattr(forges, f"sync_{kind}")
 
         async def pull(cfg=cfg, sync=sync) -> RunReport:
-            stats = await sync(cfg, ctx.store, ctx.writer_for(cfg.name), ctx.state)
+            stats = await sync(cfg, ctx.writer_for(cfg.name), ctx.state)
             counts = stats.as_dict()
             return RunReport(counts={k: v for k, v in counts.items() if isinstance(v, int)})
 

@@ -205,7 +205,7 @@ async def test_github_pagination_rate_limit_reviews_and_direct_push(store):
     with respx.mock(assert_all_called=False) as mock:
         _es(mock, store)
         _github_routes(mock, deployments)
-        stats = await sync_github(_gh_cfg(), store, BulkWriter(store), StateStore(store),
+        stats = await sync_github(_gh_cfg(), BulkWriter(store), StateStore(store),
                                   sleep=sleeps, now=NOW)
     # rate limit: one wait until the reset, announced and counted
     assert stats.rate_limit_waits == 1 and 29 <= sleeps.calls[0] <= 32
@@ -271,8 +271,8 @@ async def test_github_etag_304_is_used_and_costs_nothing(store):
     with respx.mock(assert_all_called=False) as mock:
         _es(mock, store)
         _github_routes(mock, deployments)
-        first = await sync_github(cfg, store, writer, state, sleep=Sleeps(), now=NOW)
-        second = await sync_github(cfg, store, writer, state, sleep=Sleeps(), now=NOW)
+        first = await sync_github(cfg, writer, state, sleep=Sleeps(), now=NOW)
+        second = await sync_github(cfg, writer, state, sleep=Sleeps(), now=NOW)
     assert seen == [None, '"v1"']
     assert first.not_modified == 0 and second.not_modified >= 1
     assert second.indexed == 0  # nothing new: statuses, PRs, pushes all known (duplicates)
@@ -347,7 +347,7 @@ async def test_github_last_pusher_is_the_push_actor_of_the_head_sha(store):
     with respx.mock(assert_all_called=False) as mock:
         _es(mock, store)
         route = _pusher_routes(mock, pulls, reviews, commits, activity)
-        stats = await sync_github(_gh_cfg(name="gh-push"), store, BulkWriter(store),
+        stats = await sync_github(_gh_cfg(name="gh-push"), BulkWriter(store),
                                   StateStore(store), sleep=Sleeps(), now=NOW)
     assert stats.errors == 0 and route.call_count == 3  # the fork's head is not looked up
     assert sorted(asked) == ["refs/heads/feature-21", "refs/heads/feature-22",
@@ -389,7 +389,7 @@ async def test_github_without_activity_api_falls_back_once_and_says_so(store):
         route = _pusher_routes(mock, pulls, reviews, commits, lambda request: httpx.Response(
             404, json={"message": "Not Found",
                        "documentation_url": "https://docs.github.com/rest"}))
-        stats = await sync_github(_gh_cfg(name="gh-ghes"), store, BulkWriter(store),
+        stats = await sync_github(_gh_cfg(name="gh-ghes"), BulkWriter(store),
                                   StateStore(store), sleep=Sleeps(), now=NOW)
     assert stats.errors == 0 and route.call_count == 1
     prs = {p["change"]["pull_request"]["number"]: p["change"]
@@ -515,7 +515,7 @@ async def test_gitlab_deployments_merge_requests_approvals_pipelines(store):
             {"id": 601, "sha": SHA_MERGE, "ref": "main", "status": "success"}])
         cfg = GitlabSource(name="gl", base_url="https://gitlab.example.com", token="glpat",
                            projects=["net/policy"])
-        stats = await sync_gitlab(cfg, store, BulkWriter(store), StateStore(store),
+        stats = await sync_gitlab(cfg, BulkWriter(store), StateStore(store),
                                   sleep=Sleeps(), now=NOW)
     assert stats.indexed == 3 and stats.errors == 0
     dep = (await _docs(store, **{"change.kind": "deployment"}))[0]["change"]
@@ -574,7 +574,7 @@ async def test_gitlab_approval_rules_unmet_and_tier_without_rules(store):
                               ).respond(403, json={"message": "403 Forbidden"})
         cfg = GitlabSource(name="gl-rules", base_url="https://gitlab.example.com", token="glpat",
                            projects=["net/policy", "net/free"])
-        stats = await sync_gitlab(cfg, store, BulkWriter(store), StateStore(store),
+        stats = await sync_gitlab(cfg, BulkWriter(store), StateStore(store),
                                   sleep=Sleeps(), now=NOW)
     assert stats.errors == 0 and stats.dead_lettered == 0 and free_state.call_count == 1
     mrs = {(m["change"]["repo"], m["change"]["pull_request"]["number"]): m["change"]
@@ -630,13 +630,13 @@ async def test_argocd_history_operation_and_gap_detection(store):
     with respx.mock(assert_all_called=False) as mock:
         _es(mock, store)
         route = mock.get(route_url).respond(200, json=_app([3, 4, 5]))
-        first = await sync_argocd(cfg, store, writer, state, sleep=Sleeps(), now=NOW)
+        first = await sync_argocd(cfg, writer, state, sleep=Sleeps(), now=NOW)
         assert route.calls.last.request.headers["authorization"] == "Bearer jwt"
         assert first.gaps == 0 and first.indexed == 4  # 3 history entries + the operation
         route.respond(200, json=_app([6, 7, 8]))
-        assert (await sync_argocd(cfg, store, writer, state, sleep=Sleeps(), now=NOW)).gaps == 0
+        assert (await sync_argocd(cfg, writer, state, sleep=Sleeps(), now=NOW)).gaps == 0
         route.respond(200, json=_app([11, 12, 13], phase="Failed"))  # 9 and 10 were lost
-        third = await sync_argocd(cfg, store, writer, state, sleep=Sleeps(), now=NOW)
+        third = await sync_argocd(cfg, writer, state, sleep=Sleeps(), now=NOW)
     assert third.gaps == 1
     gaps = await _docs(store, **{"change.kind": "history_gap"})
     assert [g["change"]["gap"] for g in gaps] == [{"after_id": 8, "before_id": 11, "missing": 2}]
@@ -690,7 +690,7 @@ async def test_github_app_installation_token_is_minted_and_reused(store):
         _es(mock, store)
         mock.post(f"{GH}/app/installations/5/access_tokens").mock(side_effect=mint)
         deps = mock.get(url__regex=rf"{GH}/repos/acme/\w+/deployments").respond(200, json=[])
-        await sync_github(cfg, store, BulkWriter(store), StateStore(store), sleep=Sleeps(),
+        await sync_github(cfg, BulkWriter(store), StateStore(store), sleep=Sleeps(),
                           now=NOW)
     assert minted == ["1234"]  # one token for both repositories
     assert [c.request.headers["authorization"] for c in deps.calls] == \
@@ -710,7 +710,7 @@ async def test_malformed_forge_items_are_dead_lettered_not_fatal(store):
     with respx.mock(assert_all_called=False) as mock:
         _es(mock, store)
         mock.get("https://argocd.example.com/api/v1/applications").respond(200, json=apps)
-        stats = await sync_argocd(cfg, store, BulkWriter(store), StateStore(store),
+        stats = await sync_argocd(cfg, BulkWriter(store), StateStore(store),
                                   sleep=Sleeps(), now=NOW)
     assert stats.errors == 0 and stats.dead_lettered == 2
     # the good application is indexed (two history entries, one operation); nothing

@@ -1,8 +1,8 @@
 """Forge and GitOps APIs: GitHub, GitLab, Argo CD. One ``sync_*`` entry point per kind::
 
-    await sync_github(cfg: GithubSource, store, writer, state, client=None) -> SyncStats
-    await sync_gitlab(cfg: GitlabSource, store, writer, state, client=None) -> SyncStats
-    await sync_argocd(cfg: ArgoCdSource, store, writer, state, client=None) -> SyncStats
+    await sync_github(cfg: GithubSource, writer, state, client=None) -> SyncStats
+    await sync_gitlab(cfg: GitlabSource, writer, state, client=None) -> SyncStats
+    await sync_argocd(cfg: ArgoCdSource, writer, state, client=None) -> SyncStats
 
 ``http`` holds the shared pagination / ETag / rate-limit logic and the per-source
 ``COUNTERS`` (requests, 304s, rate-limit waits) the metrics module reads.

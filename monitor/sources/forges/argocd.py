@@ -2,7 +2,7 @@
 
 Entry point for the daemon::
 
-    stats = await sync_argocd(cfg, store, writer, state, client=None)   # -> SyncStats
+    stats = await sync_argocd(cfg, writer, state, client=None)   # -> SyncStats
 
 For each application (``cfg.applications``, or every application the token can see), each
 ``status.history`` entry becomes an ``argocd_sync`` document (revision, deployedAt,
@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import httpx
 
     from ...settings import ArgoCdSource
-    from ...store import BulkWriter, StateStore, Store
+    from ...store import BulkWriter, StateStore
 
 __all__ = ["history_gaps", "sync_argocd"]
 
@@ -53,12 +53,11 @@ def history_gaps(last_id: int | None, ids: list[int]) -> list[tuple[int, int]]:
     return gaps
 
 
-async def sync_argocd(cfg: ArgoCdSource, store: Store, writer: BulkWriter,
-                      state: StateStore, client: httpx.AsyncClient | None = None, *,
+async def sync_argocd(cfg: ArgoCdSource, writer: BulkWriter, state: StateStore,
+                      client: httpx.AsyncClient | None = None, *,
                       sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
                       now: datetime | None = None) -> SyncStats:
     """Collect sync history and operation state, detect history gaps (see module doc)."""
-    del store
     detected = iso((now or datetime.now(UTC)).astimezone(UTC))
     key = f"argocd:{cfg.name}"
     async with forge_run(

@@ -2,7 +2,7 @@
 
 Entry point for the daemon (one call per configured source and schedule tick)::
 
-    stats = await sync_github(cfg, store, writer, state, client=None)   # -> SyncStats
+    stats = await sync_github(cfg, writer, state, client=None)   # -> SyncStats
 
 Per repository, what is new since the last run (cursors in the state index under
 ``github:<source>:<owner/name>``) becomes ``changes`` documents:
@@ -49,7 +49,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import httpx
 
     from ...settings import GithubSource
-    from ...store import BulkWriter, StateStore, Store
+    from ...store import BulkWriter, StateStore
 
 __all__ = ["API_VERSION", "GithubAuth", "PushActors", "required_checks", "sync_github"]
 
@@ -122,12 +122,11 @@ def required_checks(snapshot: dict[str, Any]) -> list[str]:
     return sorted(set(names))
 
 
-async def sync_github(cfg: GithubSource, store: Store, writer: BulkWriter,
-                      state: StateStore, client: httpx.AsyncClient | None = None, *,
+async def sync_github(cfg: GithubSource, writer: BulkWriter, state: StateStore,
+                      client: httpx.AsyncClient | None = None, *,
                       sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
                       now: datetime | None = None) -> SyncStats:
     """Collect deployments, merged PRs, direct pushes and branch rules (see module doc)."""
-    del store  # documents go through the writer, cursors through the state store
     auth = GithubAuth(cfg)
     moment = (now or datetime.now(UTC)).astimezone(UTC)
     async with forge_run(

@@ -2,7 +2,7 @@
 
 Entry point for the daemon::
 
-    stats = await sync_gitlab(cfg, store, writer, state, client=None)   # -> SyncStats
+    stats = await sync_gitlab(cfg, writer, state, client=None)   # -> SyncStats
 
 Per project (``group/project`` or a numeric id), since the cursors kept under
 ``gitlab:<source>:<project>``:
@@ -39,19 +39,18 @@ if TYPE_CHECKING:  # pragma: no cover
     import httpx
 
     from ...settings import GitlabSource
-    from ...store import BulkWriter, StateStore, Store
+    from ...store import BulkWriter, StateStore
 
 __all__ = ["sync_gitlab"]
 
 _PROJECT_RE = re.compile(r"^(?:[0-9]+|[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)+)$")
 
 
-async def sync_gitlab(cfg: GitlabSource, store: Store, writer: BulkWriter,
-                      state: StateStore, client: httpx.AsyncClient | None = None, *,
+async def sync_gitlab(cfg: GitlabSource, writer: BulkWriter, state: StateStore,
+                      client: httpx.AsyncClient | None = None, *,
                       sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
                       now: datetime | None = None) -> SyncStats:
     """Collect deployments and merged merge requests (see module doc)."""
-    del store
     headers = bearer_headers(cfg.token)
     moment = (now or datetime.now(UTC)).astimezone(UTC)
     async with forge_run(
