@@ -23,7 +23,7 @@ from ..errors import StoreError
 from .client import Store, translate_error
 from .search import get_doc, msearch
 
-__all__ = ["MSEARCH_TIMEOUT_SECONDS", "aggregate", "aggregate_many", "get_document",
+__all__ = ["MSEARCH_TIMEOUT_SECONDS", "aggregate_many", "get_document",
            "put_documents", "search_documents"]
 
 #: time allowed for one batched compliance ``_msearch`` (up to 100 aggregation searches)
@@ -37,10 +37,6 @@ async def aggregate_many(store: Store, requests: list[tuple[str, dict[str, Any]]
     # one request answers every control: give it more time than a single search gets
     timeout = max(store.settings.request_timeout_seconds, MSEARCH_TIMEOUT_SECONDS)
     return await msearch(store, bodies, what="compliance msearch", timeout=timeout)
-
-
-async def aggregate(store: Store, kind: str, body: dict[str, Any]) -> dict[str, Any]:
-    return (await aggregate_many(store, [(kind, body)]))[0]
 
 
 async def put_documents(store: Store, kind: str, docs: list[tuple[str, dict[str, Any]]],
