@@ -37,6 +37,8 @@ from .network import Network
 
 __all__ = [
     "SCENARIOS",
+    "AcceptOnCleanup",
+    "AdminAtNight",
     "BruteForce",
     "CleartextIntoCde",
     "GitOpsInstall",
@@ -153,23 +155,51 @@ class GitOpsInstall:
     gateway: str = "gw-cde-1"
 
 
+@dataclass(frozen=True)
+class AdminAtNight:
+    """An administrator logs in to the management server at ``at`` (set it outside business
+    hours) from an admin workstation, and publishes."""
+
+    admin: str = "bob"
+    client_ip: str = "10.0.5.7"
+    at: float = 14 * 3600.0
+
+
+@dataclass(frozen=True)
+class AcceptOnCleanup:
+    """``count`` connections accepted by the cleanup (catch-all) rule: someone turned the last
+    rule of the policy into an Accept."""
+
+    source: str = "203.0.113.90"
+    target: str = "10.1.2.60"
+    port: int = 3389
+    at: float = 400.0
+    count: int = 3
+
+
 SCENARIOS: dict[str, type] = {"port_scan": PortScan, "host_sweep": HostSweep,
                               "brute_force": BruteForce, "out_of_band_change": OutOfBandChange,
                               "cleartext_into_cde": CleartextIntoCde,
-                              "gitops_install": GitOpsInstall}
-Scenario = PortScan | HostSweep | BruteForce | OutOfBandChange | CleartextIntoCde | GitOpsInstall
+                              "gitops_install": GitOpsInstall, "admin_at_night": AdminAtNight,
+                              "accept_on_cleanup": AcceptOnCleanup}
+Scenario = (PortScan | HostSweep | BruteForce | OutOfBandChange | CleartextIntoCde | GitOpsInstall
+            | AdminAtNight | AcceptOnCleanup)
 
 
 def place(item: Scenario, network: Network) -> Scenario:
     """The scenario on ``network``: where it still uses the built-in network's addresses and
     names (its defaults), the network's own (CDE host, office subnet, gateways, workstations)."""
-    own = {"target": network.cde_host, "subnet": network.office_subnet,
+    own = {"target": network.office_prefix + "60" if isinstance(item, AcceptOnCleanup)
+           else network.cde_host, "subnet": network.office_subnet,
            "source": network.office_prefix + "44",
-           "client_ip": network.admin_prefix + "200",
+           "client_ip": network.admin_prefix + ("7" if isinstance(item, AdminAtNight)
+                                                else "200"),
+           "admin": network.admins[min(1, len(network.admins) - 1)]
+           if isinstance(item, AdminAtNight) else None,
            "gateway": network.gateways[network.cde_gateway][0]}
     changes = {}
     for f in fields(item):
-        if f.name in own and getattr(item, f.name) == f.default:
+        if own.get(f.name) is not None and getattr(item, f.name) == f.default:
             changes[f.name] = own[f.name]
     return replace(item, **changes) if changes else item
 
@@ -319,6 +349,9 @@ class _Gen:
                       ("s_port", str(self.rng.randint(1024, 65535))), ("service", "80"),
                       ("severity", "2"), ("src", self.ip(self.net.internal))]
             return format_line(moment, self.gw_name(origin), 1930, items)
+        if not self.net.working(moment):  # administrators are home: the office browses
+            return self.connection(moment, self.ip(self.net.internal), self.ip(self.net.external),
+                                   443, "https", "6", RULES[0], origin)
         admin = self.rng.choice(self.net.admins)
         client = self.net.admin_prefix + str(self.rng.randint(2, 40))
         if roll < 0.985:
@@ -374,6 +407,17 @@ class _Gen:
                     RULES[2], self.net.gateways[self.net.cde_gateway][1])))
         elif isinstance(item, GitOpsInstall):
             out.extend(self._gitops(start, item))
+        elif isinstance(item, AcceptOnCleanup):
+            cleanup = RULES[3][:2] + ("Accept",)
+            for i in range(item.count):
+                moment = start + timedelta(seconds=i * 30)
+                out.append((moment, self.connection(
+                    moment, item.source, item.target, item.port, str(item.port), "6", cleanup,
+                    self.net.gateways[self.net.edge_gateway][1])))
+        elif isinstance(item, AdminAtNight):
+            out.append((start, self.audit(start, item.admin, item.client_ip, "Log In",
+                                          "Administrator Login", [("operation_number", "10")],
+                                          "Success")))
         else:
             session = [("session_name", f"{item.admin}@session"), ("session_description", "")]
             out.append((start, self.audit(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 __all__ = ["DEFAULT", "Network"]
@@ -45,6 +46,16 @@ class Network:
     #: index in ``gateways`` of the CDE gateway and of the edge gateway
     cde_gateway: int = 1
     edge_gateway: int = 0
+    #: when administrators work: (ISO weekdays, start minute, end minute) in UTC; None (the
+    #: built-in network): around the clock, as earlier versions
+    business: tuple[tuple[frozenset[int], int, int], ...] | None = None
+
+    def working(self, moment: datetime) -> bool:
+        if self.business is None:
+            return True
+        minute = moment.hour * 60 + moment.minute
+        return any(moment.isoweekday() in days and lo <= minute < hi
+                   for days, lo, hi in self.business)
 
     @property
     def cde_host(self) -> str:
@@ -79,11 +90,16 @@ class Network:
         mgmt = next((s.ip for s in inventory.management_servers if s.ip), None)
         admins = tuple(a.name for a in inventory.administrators) or cls.admins
         admin = _prefixes(inventory.admin_workstations, 1)
+        days = {"mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7}
+        business = tuple((frozenset(days[d] for d in w.days), w.start.hour * 60 + w.start.minute,
+                          24 * 60 if (w.end.hour, w.end.minute) == (23, 59)
+                          else w.end.hour * 60 + w.end.minute)
+                         for w in inventory.business_hours) or None
         return cls(gateways=gateways, mgmt_ip=mgmt or cls.mgmt_ip,
                    internal=office[:2] + cde[:1], admins=admins,
                    admin_prefix=admin[0] if admin else cls.admin_prefix,
                    cde_prefix=cde[0], office_prefix=office[0], cde_gateway=cde_gw,
-                   edge_gateway=edge_gw)
+                   edge_gateway=edge_gw, business=business)
 
 
 DEFAULT = Network()

@@ -16,6 +16,8 @@ from monitor.model import Document, RawRecord
 from monitor.normalize.checkpoint import normalize_checkpoint
 from monitor.resources import rules_dir
 from monitor.simulate.checkpoint import (
+    AcceptOnCleanup,
+    AdminAtNight,
     BruteForce,
     CleartextIntoCde,
     GitOpsInstall,
@@ -31,7 +33,7 @@ from monitor.store import BulkWriter, Store
 from .helpers import event, load
 
 START = datetime(2026, 3, 3, 8, 0, tzinfo=UTC)  # a Tuesday
-COUNT, RATE, HOUR = 6000, 0.2, 3600.0  # 08:00 .. 16:20
+COUNT, RATE, HOUR = 11000, 0.2, 3600.0  # 08:00 .. 23:16: office hours and the evening
 QUIET = (START + timedelta(hours=4), START + timedelta(hours=7))  # management server quiet
 SHA = "9c1d3f2a0e8b7a6f5e4d3c2b1a0f9e8d7c6b5a41"
 
@@ -62,7 +64,9 @@ def _scenarios(inventory: Inventory, net: Network) -> tuple:
             OutOfBandChange(admin="rogue", client_ip="198.51.100.9", at=5.5 * HOUR),
             CleartextIntoCde(at=6.5 * HOUR),
             GitOpsInstall(deployer=inventory.deploy_identities[0], sha=SHA, at=7 * HOUR,
-                          repo=(inventory.management_servers[0].repos or ["policy"])[0]))
+                          repo=(inventory.management_servers[0].repos or ["policy"])[0]),
+            AcceptOnCleanup(at=7.5 * HOUR),
+            AdminAtNight(at=14 * HOUR))  # 22:00, outside both inventories' business hours
 
 
 def expected(net: Network) -> dict[str, list[str | None]]:
@@ -74,6 +78,8 @@ def expected(net: Network) -> dict[str, list[str | None]]:
         "Firewall admin login from a new address": ["source.ip=192.0.2.200|user.name=admin"],
         "Firewall rule action changed to Accept": ["checkpoint.session_uid=|user.name=rogue"],
         "Out-of-band firewall policy install or publish": [None, None],  # Publish + Install
+        "Traffic accepted by a cleanup or any-any rule": [None],
+        "Firewall administration outside business hours": [f"user.name={net.admins[1]}"],
         "Cleartext protocol accepted into the CDE": [
             f"destination.ip={net.cde_host}|destination.port=23|"
             f"source.ip={net.office_prefix}44"],
@@ -139,7 +145,7 @@ async def _findings(store: Store, inventory: Inventory, last: datetime) -> dict[
 async def test_clean_day_and_quiet_management_server_give_nothing(dstore: Store,
                                                                   inventory: Inventory) -> None:
     last = await _simulate(dstore, inventory, scenarios=False)
-    assert last > START + timedelta(hours=8)
+    assert last > START + timedelta(hours=15)
     assert await _findings(dstore, inventory, last) == {}
 
 
@@ -167,6 +173,7 @@ def test_simulate_cli_places_traffic_on_the_inventorys_network(tmp_path, capsys)
     path = tmp_path / "inventory.yaml"
     path.write_text(yaml.safe_dump(OTHER.model_dump(mode="json")))
     assert main(["simulate", "checkpoint", "--count", "400", "--inventory", str(path),
+                 "--start", "2026-03-03T09:00:00Z",
                  "--scenario", "cleartext_into_cde", "--scenario", "port_scan"]) == 0
     out = capsys.readouterr().out
     assert 'origin:"192.168.200.1"' in out and 'origin:"172.16.0.9"' in out
