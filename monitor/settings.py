@@ -468,12 +468,11 @@ class FastLane(_Model):
     refresh-aware: a run reads no further than the oldest line a receiver of this instance has
     taken in but not yet made searchable, so the delay only covers lateness before the receiver.
     A line older than the delay when it reaches us (API pulls, file pickup, another instance's
-    backlog) is judged once the engine cursors on ingest time (event.ingested); until then
-    ``enabled: null`` (auto) turns the lane on only when the syslog receiver is the sole source
-    of events, and only for rules over ``events`` (git/forge changes arrive per sync).
+    backlog) is judged by the engine's ingest-time cursor (event.ingested), once. Only rules
+    over ``events`` are shortened (git/forge changes arrive per sync: nothing to gain).
     """
 
-    enabled: bool | None = None
+    enabled: bool = True
     types: list[FastLaneType] = Field(default_factory=lambda: list(FAST_LANE_TYPES))
     interval_seconds: float = Field(10.0, gt=0)
     delay_seconds: float = Field(5.0, ge=0)

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .components import Components, Context
-from .fastlane import apply_fast_lane, lane_enabled, read_until
+from .fastlane import apply_fast_lane, read_until
 from .jobs import JobSpec, RuleRun, RunReport, cron, interval
 from .wire_alerting import report_delivery, wire_alerting
 
@@ -237,8 +237,7 @@ def _wire_rules(ctx: Context, components: Components) -> None:
     dirs = list(settings.dirs) or None
     ruleset = load_rules(dirs)  # raises RuleValidationError with every issue
     exceptions = load_exceptions(settings.exceptions_file)
-    rules = apply_fast_lane([rule for rule in ruleset if rule.enabled], settings.fast_lane,
-                            lane_enabled(settings.fast_lane, ctx.settings.sources))
+    rules = apply_fast_lane([rule for rule in ruleset if rule.enabled], settings.fast_lane)
     components.rule_ids.extend(rule.id for rule in rules)
     for rule in rules:
         components.rule_info[rule.id] = (rule.name, rule.severity.value, rule.type)

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import httpx
 
-from monitor.daemon.fastlane import apply_fast_lane, lane_enabled, read_until
+from monitor.daemon.fastlane import apply_fast_lane, read_until
 from monitor.detect.loader import load_rules
-from monitor.settings import FastLane, Sources
+from monitor.settings import FastLane
 from monitor.simulate.checkpoint import PortScan, SimConfig, generate
 
 from .procs import MonitorProcess, base_config, free_port, wait_for
@@ -28,7 +28,7 @@ PORT_SCAN = "5b0e7c1a-3d5e-4f7a-9a41-0c2f6b7d8e01"
 def test_fast_lane_shortens_cheap_event_rules_only() -> None:
     rules = [r for r in load_rules(None) if r.enabled]
     lane = FastLane()
-    fast = {r.id: r for r in apply_fast_lane(rules, lane, enabled=True)}
+    fast = {r.id: r for r in apply_fast_lane(rules, lane)}
     for rule in rules:
         got = fast[rule.id].schedule
         if rule.type in lane.types and rule.index == "events":
@@ -37,13 +37,8 @@ def test_fast_lane_shortens_cheap_event_rules_only() -> None:
         else:
             assert got == rule.schedule, rule.name
     assert fast[PORT_SCAN].schedule.interval == timedelta(seconds=10)
-    off = {r.id: r for r in apply_fast_lane(rules, lane, enabled=False)}
+    off = {r.id: r for r in apply_fast_lane(rules, FastLane(enabled=False))}
     assert off[PORT_SCAN].schedule == next(r for r in rules if r.id == PORT_SCAN).schedule
-    # auto: only when the receiver is the sole source of events
-    assert lane_enabled(lane, Sources.model_validate({"syslog": {"enabled": True}}))
-    assert not lane_enabled(lane, Sources.model_validate(
-        {"syslog": {"enabled": True}, "files": {"paths": ["/var/log/cp/*.log"]}}))
-    assert lane_enabled(FastLane(enabled=True), Sources())
 
 
 def test_reads_stop_at_the_oldest_record_not_yet_searchable() -> None:
