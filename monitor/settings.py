@@ -189,7 +189,7 @@ class ElasticsearchSettings(_Model):
             if plain and not self.allow_plaintext_credentials:
                 raise ValueError(
                     f"credentials would be sent in clear text to {plain[0]}: use https:// "
-                    "(or set allow_plaintext_credentials: true to accept the risk)")
+                    "(or set allow_plaintext_credentials to true to accept the risk)")
             if plain:
                 import logging
 
