@@ -331,6 +331,9 @@ class ReconcileParams(_Model):
     #: a change source that has not synced for this long is a finding of its own (and the
     #: installs after it keep waiting, never judged out-of-band on missing data)
     stale_after: Duration = timedelta(hours=1)
+    #: an exact (SHA/ticket) match counts only for a change merged or deployed before the A
+    #: event (one minute of clock tolerance) and not older than this
+    max_change_age: Duration = timedelta(days=30)
 
 
 class Rule(RuleMeta):

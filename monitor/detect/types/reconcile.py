@@ -16,6 +16,8 @@ from ...identifiers import references
 from ..compile import base_query, bool_filter, composite_sources, key_filter, scope, time_range
 from .base import PAGE, Ctx, Draft, Gen, Search, aggs, bucket_start, composite_all, to_dt
 
+_CLOCK_TOLERANCE = timedelta(minutes=1)
+
 
 def tokens(texts: list[str]) -> tuple[list[str], list[str]]:
     """The SHAs and tickets in A's texts: ``identifiers.references``, the one extraction the
@@ -53,8 +55,10 @@ def run(ctx: Ctx) -> Gen:
     for i, (values, at, shas, tickets, _) in enumerate(records):
         should = [{"prefix": {p.b_sha_field: s}} for s in shas]
         should += [{"term": {p.b_ticket_field: t}} for t in tickets]
-        if should:
-            filters[f"x{i}"] = {"bool": {"should": should, "minimum_should_match": 1}}
+        if should:  # bound: merged/deployed before the install, not older than the limit
+            filters[f"x{i}"] = {"bool": {"should": should, "minimum_should_match": 1,
+                                         "filter": [time_range(at - p.max_change_age,
+                                                               at + _CLOCK_TOLERANCE)]}}
         ident = values.get(p.a_identity_field) if p.a_identity_field else None
         if ident is not None and p.b_identity_field:
             filters[f"y{i}"] = bool_filter({"term": {p.b_identity_field: ident}},
