@@ -39,6 +39,8 @@ __all__ = [
     "SCENARIOS",
     "AcceptOnCleanup",
     "AdminAtNight",
+    "ExpertShell",
+    "VpnLogonFailures",
     "BruteForce",
     "CleartextIntoCde",
     "GitOpsInstall",
@@ -177,13 +179,35 @@ class AcceptOnCleanup:
     count: int = 3
 
 
+@dataclass(frozen=True)
+class VpnLogonFailures:
+    """``attempts`` failed remote-access VPN logins from ``attacker``, ``interval`` seconds
+    apart, cycling over ``users`` account names (1: guessing one password; many: spraying)."""
+
+    attacker: str = "198.51.100.44"
+    users: int = 1
+    attempts: int = 12
+    interval: float = 10.0
+    at: float = 500.0
+
+
+@dataclass(frozen=True)
+class ExpertShell:
+    """An administrator opens the Gaia expert shell on a gateway."""
+
+    admin: str = "carol"
+    client_ip: str = "10.0.5.9"
+    at: float = 600.0
+
+
 SCENARIOS: dict[str, type] = {"port_scan": PortScan, "host_sweep": HostSweep,
                               "brute_force": BruteForce, "out_of_band_change": OutOfBandChange,
                               "cleartext_into_cde": CleartextIntoCde,
                               "gitops_install": GitOpsInstall, "admin_at_night": AdminAtNight,
-                              "accept_on_cleanup": AcceptOnCleanup}
+                              "accept_on_cleanup": AcceptOnCleanup,
+                              "vpn_logon_failures": VpnLogonFailures, "expert_shell": ExpertShell}
 Scenario = (PortScan | HostSweep | BruteForce | OutOfBandChange | CleartextIntoCde | GitOpsInstall
-            | AdminAtNight | AcceptOnCleanup)
+            | AdminAtNight | AcceptOnCleanup | VpnLogonFailures | ExpertShell)
 
 
 def place(item: Scenario, network: Network) -> Scenario:
@@ -193,9 +217,11 @@ def place(item: Scenario, network: Network) -> Scenario:
            else network.cde_host, "subnet": network.office_subnet,
            "source": network.office_prefix + "44",
            "client_ip": network.admin_prefix + ("7" if isinstance(item, AdminAtNight)
+                                                else "9" if isinstance(item, ExpertShell)
                                                 else "200"),
            "admin": network.admins[min(1, len(network.admins) - 1)]
-           if isinstance(item, AdminAtNight) else None,
+           if isinstance(item, AdminAtNight) else network.admins[-1]
+           if isinstance(item, ExpertShell) else None,
            "gateway": network.gateways[network.cde_gateway][0]}
     changes = {}
     for f in fields(item):
@@ -414,6 +440,21 @@ class _Gen:
                 out.append((moment, self.connection(
                     moment, item.source, item.target, item.port, str(item.port), "6", cleanup,
                     self.net.gateways[self.net.edge_gateway][1])))
+        elif isinstance(item, VpnLogonFailures):
+            gateway = self.net.gateways[self.net.edge_gateway][1]
+            for i in range(item.attempts):
+                moment = start + timedelta(seconds=i * item.interval)
+                items = self.head(moment, gateway, "Failed Log In")
+                items += [("auth_method", "Password"), ("fw_subproduct", "VPN-1"),
+                          ("product", "VPN-1 & FireWall-1"), ("src", item.attacker),
+                          ("user", f"user{i % item.users:02d}")]
+                out.append((moment, format_line(moment, self.gw_name(gateway), 1930, items)))
+        elif isinstance(item, ExpertShell):
+            gateway = self.net.gateways[self.net.cde_gateway][1]
+            items = self.head(start, gateway, "Log In")
+            items += [("administrator", item.admin), ("product", "Expert Shell"),
+                      ("src", item.client_ip), ("user", item.admin)]
+            out.append((start, format_line(start, self.gw_name(gateway), 1930, items)))
         elif isinstance(item, AdminAtNight):
             out.append((start, self.audit(start, item.admin, item.client_ip, "Log In",
                                           "Administrator Login", [("operation_number", "10")],

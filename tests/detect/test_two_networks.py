@@ -20,11 +20,13 @@ from monitor.simulate.checkpoint import (
     AdminAtNight,
     BruteForce,
     CleartextIntoCde,
+    ExpertShell,
     GitOpsInstall,
     HostSweep,
     OutOfBandChange,
     PortScan,
     SimConfig,
+    VpnLogonFailures,
     generate,
 )
 from monitor.simulate.network import Network
@@ -66,6 +68,10 @@ def _scenarios(inventory: Inventory, net: Network) -> tuple:
             GitOpsInstall(deployer=inventory.deploy_identities[0], sha=SHA, at=7 * HOUR,
                           repo=(inventory.management_servers[0].repos or ["policy"])[0]),
             AcceptOnCleanup(at=7.5 * HOUR),
+            VpnLogonFailures(attacker="198.51.100.44", users=1, attempts=12, at=8 * HOUR),
+            VpnLogonFailures(attacker="198.51.100.45", users=9, attempts=9, interval=30.0,
+                             at=8.5 * HOUR),
+            ExpertShell(at=9 * HOUR),
             AdminAtNight(at=14 * HOUR))  # 22:00, outside both inventories' business hours
 
 
@@ -79,6 +85,10 @@ def expected(net: Network) -> dict[str, list[str | None]]:
         "Firewall rule action changed to Accept": ["checkpoint.session_uid=|user.name=rogue"],
         "Out-of-band firewall policy install or publish": [None, None],  # Publish + Install
         "Traffic accepted by a cleanup or any-any rule": [None],
+        "VPN brute force from one source": ["source.ip=198.51.100.44"],
+        "VPN password spraying from one source": ["source.ip=198.51.100.45"],
+        "Expert Shell login on a gateway": [
+            f"source.ip={net.admin_prefix}9|user.name={net.admins[-1]}"],
         "Firewall administration outside business hours": [f"user.name={net.admins[1]}"],
         "Cleartext protocol accepted into the CDE": [
             f"destination.ip={net.cde_host}|destination.port=23|"
