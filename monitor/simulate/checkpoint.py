@@ -32,6 +32,15 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from .incidents import (
+    INCIDENTS,
+    DropFlood,
+    GatewayOutage,
+    LoggingDisabled,
+    ThreatNotPrevented,
+    silenced,
+)
+from .incidents import lines as incident_lines
 from .network import DEFAULT as DEFAULT_NETWORK
 from .network import Network
 
@@ -43,6 +52,10 @@ __all__ = [
     "VpnLogonFailures",
     "BruteForce",
     "CleartextIntoCde",
+    "DropFlood",
+    "GatewayOutage",
+    "LoggingDisabled",
+    "ThreatNotPrevented",
     "GitOpsInstall",
     "Network",
     "HostSweep",
@@ -205,9 +218,13 @@ SCENARIOS: dict[str, type] = {"port_scan": PortScan, "host_sweep": HostSweep,
                               "cleartext_into_cde": CleartextIntoCde,
                               "gitops_install": GitOpsInstall, "admin_at_night": AdminAtNight,
                               "accept_on_cleanup": AcceptOnCleanup,
-                              "vpn_logon_failures": VpnLogonFailures, "expert_shell": ExpertShell}
+                              "vpn_logon_failures": VpnLogonFailures, "expert_shell": ExpertShell,
+                              "threat_not_prevented": ThreatNotPrevented,
+                              "logging_disabled": LoggingDisabled, "drop_flood": DropFlood,
+                              "gateway_outage": GatewayOutage}
 Scenario = (PortScan | HostSweep | BruteForce | OutOfBandChange | CleartextIntoCde | GitOpsInstall
-            | AdminAtNight | AcceptOnCleanup | VpnLogonFailures | ExpertShell)
+            | AdminAtNight | AcceptOnCleanup | VpnLogonFailures | ExpertShell
+            | ThreatNotPrevented | LoggingDisabled | DropFlood | GatewayOutage)
 
 
 def place(item: Scenario, network: Network) -> Scenario:
@@ -266,6 +283,9 @@ def scenario_from_spec(spec: str) -> Scenario:
 
 
 class _Gen:
+    rules = RULES
+    format_line = staticmethod(format_line)
+
     def __init__(self, config: SimConfig) -> None:
         self.config = config
         self.net = config.network or DEFAULT_NETWORK
@@ -455,6 +475,8 @@ class _Gen:
             items += [("administrator", item.admin), ("product", "Expert Shell"),
                       ("src", item.client_ip), ("user", item.admin)]
             out.append((start, format_line(start, self.gw_name(gateway), 1930, items)))
+        elif isinstance(item, INCIDENTS):
+            out.extend(incident_lines(self, start, item))
         elif isinstance(item, AdminAtNight):
             out.append((start, self.audit(start, item.admin, item.client_ip, "Log In",
                                           "Administrator Login", [("operation_number", "10")],
@@ -498,10 +520,14 @@ def generate(config: SimConfig) -> Iterator[tuple[datetime, str]]:
     gen = _Gen(config)
     step = 1.0 / config.events_per_second
 
+    outage = any(isinstance(item, GatewayOutage) for item in config.scenarios)
+
     def baseline() -> Iterator[tuple[datetime, str]]:
         for i in range(config.count):
             moment = config.start + timedelta(seconds=i * step)
-            yield moment, gen.baseline(moment)
+            line = gen.baseline(moment)
+            if not (outage and silenced(config, moment, line, gen.net)):
+                yield moment, line
 
     placed = [place(item, config.network) if config.network else item
               for item in config.scenarios]

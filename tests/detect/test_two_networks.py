@@ -20,12 +20,16 @@ from monitor.simulate.checkpoint import (
     AdminAtNight,
     BruteForce,
     CleartextIntoCde,
+    DropFlood,
     ExpertShell,
+    GatewayOutage,
     GitOpsInstall,
     HostSweep,
+    LoggingDisabled,
     OutOfBandChange,
     PortScan,
     SimConfig,
+    ThreatNotPrevented,
     VpnLogonFailures,
     generate,
 )
@@ -72,6 +76,10 @@ def _scenarios(inventory: Inventory, net: Network) -> tuple:
             VpnLogonFailures(attacker="198.51.100.45", users=9, attempts=9, interval=30.0,
                              at=8.5 * HOUR),
             ExpertShell(at=9 * HOUR),
+            ThreatNotPrevented(at=9.25 * HOUR),
+            LoggingDisabled(at=9.5 * HOUR),
+            DropFlood(at=10 * HOUR),
+            GatewayOutage(at=11 * HOUR, minutes=40),
             AdminAtNight(at=14 * HOUR))  # 22:00, outside both inventories' business hours
 
 
@@ -85,6 +93,12 @@ def expected(net: Network) -> dict[str, list[str | None]]:
         "Firewall rule action changed to Accept": ["checkpoint.session_uid=|user.name=rogue"],
         "Out-of-band firewall policy install or publish": [None, None],  # Publish + Install
         "Traffic accepted by a cleanup or any-any rule": [None],
+        "Critical IPS or Anti-Bot detection not prevented": [
+            "checkpoint.protection_name=Apache Log4j Remote Code Execution|"
+            "source.ip=203.0.113.77"],
+        "Logging disabled on a firewall rule": [None],
+        "Spike in dropped connections on a gateway": [None],
+        "Check Point gateway stopped sending logs": [None],
         "VPN brute force from one source": ["source.ip=198.51.100.44"],
         "VPN password spraying from one source": ["source.ip=198.51.100.45"],
         "Expert Shell login on a gateway": [
