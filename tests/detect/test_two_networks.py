@@ -93,6 +93,13 @@ def expected(net: Network) -> dict[str, list[str | None]]:
         "Firewall rule action changed to Accept": ["checkpoint.session_uid=|user.name=rogue"],
         "Out-of-band firewall policy install or publish": [None, None],  # Publish + Install
         "Traffic accepted by a cleanup or any-any rule": [None],
+        "Production deployment outside the change window": [
+            "change.deployment.id=77|change.repo=payments-api"],
+        "Deployment without passing checks": ["change.deployment.id=78|change.repo=web"],
+        "Direct push to a protected branch": [f"change.repo=web|change.sha={'3' * 40}"],
+        "History rewritten on a protected branch": ["change.branch=main|change.repo=web"],
+        "Pull request merged without independent approval": [
+            "change.pull_request.number=12|change.repo=web"],
         "Critical IPS or Anti-Bot detection not prevented": [
             "checkpoint.protection_name=Apache Log4j Remote Code Execution|"
             "source.ip=203.0.113.77"],
@@ -150,7 +157,28 @@ async def _simulate(store: Store, inventory: Inventory, scenarios: bool) -> date
               change__repo=repo, change__checks_passed=True, change__environment="ci",
               change__deployment__id="d-1",
               change__deployment__creator=inventory.deploy_identities[0])], kind="changes")
+    if scenarios:  # the Git side's incidents, as the forge sync writes them
+        await load(store, _git_incidents(inventory), kind="changes")
     return last
+
+
+def _git_incidents(inventory: Inventory) -> list[tuple[str, dict]]:
+    prod = inventory.production_environments[0]
+    at = START + timedelta(hours=8)  # 16:00 Tuesday: outside both inventories' change windows
+    return [
+        event(at, change__kind="deployment", change__repo="payments-api", change__sha="1" * 40,
+              change__deployment__id="77", change__environment=prod, change__checks_passed=True),
+        event(at + timedelta(minutes=5), change__kind="deployment", change__repo="web",
+              change__sha="2" * 40, change__deployment__id="78", change__environment="staging",
+              change__checks_passed=False),
+        event(at + timedelta(minutes=10), change__kind="direct_push", change__repo="web",
+              change__branch="main", change__sha="3" * 40),
+        event(at + timedelta(minutes=15), change__kind="history_rewrite", change__repo="web",
+              change__branch="main", change__sha="4" * 40),
+        event(at + timedelta(minutes=20), change__kind="pull_request", change__repo="web",
+              change__sha="5" * 40, change__pull_request__number=12,
+              change__independent_approval=False, change__checks_passed=True),
+    ]
 
 
 async def _findings(store: Store, inventory: Inventory, last: datetime) -> dict[str, list[str]]:
