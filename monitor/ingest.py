@@ -1,7 +1,9 @@
 """The one ingest pipeline: pull → normalize → write → commit the cursor.
 
 ``ingest_once(source, writer, state)`` drives any :class:`~monitor.sources.base.PullSource`:
-it reads the source's cursor from the state index, fetches one batch, normalizes every record
+it reads the source's cursor from the state index (the state document's value *is* the cursor,
+under ``source.cursor_key`` when the source names one, so a source moved onto the pipeline keeps
+its existing key and layout), fetches one batch, normalizes every record
 through the source's pure ``normalize``, writes the result with the writer it is given (the
 daemon's, whose hooks and per-source metrics see every write) and only then stores the next
 cursor, with compare-and-set. A failed write raises before the cursor moves; stable document
@@ -35,25 +37,30 @@ class IngestReport:
                 "dead_lettered": self.result.dead_lettered, **self.counts}
 
 
-def cursor_key(name: str) -> str:
-    return f"cursor:{name}"
+def cursor_key(source: PullSource[Any]) -> str:
+    """Where the source's cursor lives: its own ``cursor_key``, else ``cursor:<name>``."""
+    own = getattr(source, "cursor_key", None)
+    return str(own) if own else f"cursor:{source.name}"
 
 
 async def ingest_once(source: PullSource[Any], writer: BulkWriter,
                       state: StateStore | None = None, *, close: bool = True) -> IngestReport:
     """Pull one batch of ``source`` into the store; the cursor moves only after the write."""
     try:
-        current = await state.get(cursor_key(source.name)) if state is not None else None
-        cursor = current.value.get("cursor") if current is not None else None
+        key = cursor_key(source)
+        current = await state.get(key) if state is not None else None
+        cursor = dict(current.value) if current is not None else None
         batch = await source.fetch(cursor)
 
         def items() -> Iterator[Document | DeadLetter]:
             for record in batch.records:
                 yield from source.normalize(record)
 
-        result = await writer.write(items(), label=source.name)
+        # a sender's claimed times must not choose the index (store/timewindow.py)
+        result = await writer.write(items(), label=source.name,
+                                    check_time=bool(getattr(source, "check_time", False)))
         if state is not None and batch.next_cursor is not None and batch.next_cursor != cursor:
-            await state.put(cursor_key(source.name), {"cursor": batch.next_cursor}, current)
+            await state.put(key, batch.next_cursor, current)
         return IngestReport(len(batch.records), result, dict(batch.counts), batch.next_cursor)
     finally:
         if close:

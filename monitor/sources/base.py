@@ -25,20 +25,25 @@ R_co = TypeVar("R_co", covariant=True)
 
 @dataclass(frozen=True, slots=True)
 class Batch(Generic[R]):
-    """What one ``fetch`` read: the records, the cursor to continue from (JSON-able; None when
-    the source keeps none) and counts worth reporting (bounded names, e.g. ``gateways``)."""
+    """What one ``fetch`` read: the records, the cursor to continue from (a JSON object, stored
+    as the state document; None when the source keeps none) and counts worth reporting
+    (bounded names, e.g. ``gateways``)."""
 
     records: Sequence[R]
-    next_cursor: Any = None
+    next_cursor: dict[str, Any] | None = None
     counts: dict[str, int] = field(default_factory=dict)
 
 
 class PullSource(Protocol[R]):
-    """A source the ingest pipeline can drive. ``name`` labels its writes, metrics and cursor."""
+    """A source the ingest pipeline can drive. ``name`` labels its writes, metrics and cursor.
+
+    Optional attributes the pipeline reads: ``cursor_key`` (the state key of the cursor, when
+    not ``cursor:<name>``) and ``check_time`` (true for senders whose claimed event times must
+    be screened before they choose an index)."""
 
     name: str
 
-    async def fetch(self, cursor: Any) -> Batch[R]:
+    async def fetch(self, cursor: dict[str, Any] | None) -> Batch[R]:
         """The records after ``cursor`` (None: from the beginning or the configured start)."""
         ...
 

@@ -155,7 +155,7 @@ class CheckpointSnapshots:
         self._api: CheckpointApiClient | None = None
         self.source = f"checkpoint:api:{cfg.name}"
 
-    async def fetch(self, cursor: Any = None) -> Batch[SnapshotRecord]:
+    async def fetch(self, cursor: dict[str, Any] | None = None) -> Batch[SnapshotRecord]:
         if self._client is None:
             self._owned = await build_http_client(self.cfg)
         api = self._api = CheckpointApiClient(self.cfg, self._client or self._owned,

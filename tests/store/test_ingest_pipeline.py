@@ -22,11 +22,11 @@ class Numbers:
     def __init__(self, values: list[int]) -> None:
         self.values, self.seen, self.closed = values, [], False
 
-    async def fetch(self, cursor: Any) -> Batch[int]:
-        start = int(cursor or 0)
-        self.seen.append(cursor)
-        return Batch(self.values[start:start + 3], start + len(self.values[start:start + 3]),
-                     {"odd": sum(v % 2 for v in self.values[start:start + 3])})
+    async def fetch(self, cursor: dict[str, Any] | None) -> Batch[int]:
+        start = int((cursor or {}).get("position", 0))
+        self.seen.append(start if cursor else None)
+        chunk = self.values[start:start + 3]
+        return Batch(chunk, {"position": start + len(chunk)}, {"odd": sum(v % 2 for v in chunk)})
 
     def normalize(self, record: int) -> Iterable[Document | DeadLetter]:
         if record < 0:
@@ -43,10 +43,10 @@ async def test_writes_then_commits_the_cursor_and_resumes_from_it(store: Store) 
     first = await ingest_once(source, BulkWriter(store), state)
     assert (first.records, first.result.indexed, first.result.dead_lettered) == (3, 2, 1)
     assert first.counts == {"odd": 2} and source.closed
-    assert (await state.get(cursor_key("numbers"))).value == {"cursor": 3}
+    assert (await state.get(cursor_key(source))).value == {"position": 3}
     second = await ingest_once(source, BulkWriter(store), state)
     assert source.seen == [None, 3] and second.result.indexed == 2
-    assert (await state.get(cursor_key("numbers"))).value == {"cursor": 5}
+    assert (await state.get(cursor_key(source))).value == {"position": 5}
 
 
 async def test_a_failed_write_leaves_the_cursor_where_it_was(store: Store) -> None:
@@ -62,4 +62,15 @@ async def test_a_failed_write_leaves_the_cursor_where_it_was(store: Store) -> No
     finally:
         await nowhere.close()
     assert source.seen == [3] and source.closed  # closed even when the write failed
-    assert (await state.get(cursor_key("numbers"))).value == {"cursor": 3}
+    assert (await state.get(cursor_key(source))).value == {"position": 3}
+
+
+async def test_a_source_keeps_its_own_state_key(store: Store) -> None:
+    """A source moved onto the pipeline names its existing key; the value is the cursor."""
+    state, source = StateStore(store), Numbers([7, 8])
+    source.cursor_key = "numbers:legacy"  # type: ignore[attr-defined]  # the optional attribute
+    await state.put("numbers:legacy", {"position": 1}, None)
+    report = await ingest_once(source, BulkWriter(store), state)
+    assert source.seen == [1] and report.records == 1
+    assert (await state.get("numbers:legacy")).value == {"position": 2}
+    assert await state.get("cursor:numbers") is None
