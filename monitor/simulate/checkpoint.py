@@ -37,6 +37,7 @@ from .incidents import (
     DropFlood,
     GatewayOutage,
     LoggingDisabled,
+    SmbToInternet,
     ThreatNotPrevented,
     silenced,
 )
@@ -55,6 +56,7 @@ __all__ = [
     "DropFlood",
     "GatewayOutage",
     "LoggingDisabled",
+    "SmbToInternet",
     "ThreatNotPrevented",
     "GitOpsInstall",
     "Network",
@@ -221,18 +223,20 @@ SCENARIOS: dict[str, type] = {"port_scan": PortScan, "host_sweep": HostSweep,
                               "vpn_logon_failures": VpnLogonFailures, "expert_shell": ExpertShell,
                               "threat_not_prevented": ThreatNotPrevented,
                               "logging_disabled": LoggingDisabled, "drop_flood": DropFlood,
-                              "gateway_outage": GatewayOutage}
+                              "gateway_outage": GatewayOutage, "smb_to_internet": SmbToInternet}
 Scenario = (PortScan | HostSweep | BruteForce | OutOfBandChange | CleartextIntoCde | GitOpsInstall
             | AdminAtNight | AcceptOnCleanup | VpnLogonFailures | ExpertShell
-            | ThreatNotPrevented | LoggingDisabled | DropFlood | GatewayOutage)
+            | ThreatNotPrevented | LoggingDisabled | DropFlood | GatewayOutage | SmbToInternet)
 
 
 def place(item: Scenario, network: Network) -> Scenario:
     """The scenario on ``network``: where it still uses the built-in network's addresses and
     names (its defaults), the network's own (CDE host, office subnet, gateways, workstations)."""
     own = {"target": network.office_prefix + "60" if isinstance(item, AcceptOnCleanup)
-           else network.cde_host, "subnet": network.office_subnet,
-           "source": network.office_prefix + "44",
+           else None if isinstance(item, SmbToInternet) else network.cde_host,
+           "subnet": network.office_subnet,
+           "source": network.office_prefix + ("45" if isinstance(item, SmbToInternet)
+                                              else "44"),
            "client_ip": network.admin_prefix + ("7" if isinstance(item, AdminAtNight)
                                                 else "9" if isinstance(item, ExpertShell)
                                                 else "200"),

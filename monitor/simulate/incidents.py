@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-__all__ = ["DropFlood", "GatewayOutage", "INCIDENTS", "LoggingDisabled", "ThreatNotPrevented",
-           "lines", "silenced"]
+__all__ = ["INCIDENTS", "DropFlood", "GatewayOutage", "LoggingDisabled", "SmbToInternet",
+           "ThreatNotPrevented", "lines", "silenced"]
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,16 @@ class GatewayOutage:
     at: float = 1000.0
 
 
-INCIDENTS = (ThreatNotPrevented, LoggingDisabled, DropFlood, GatewayOutage)
+@dataclass(frozen=True)
+class SmbToInternet:
+    """An office host's SMB connection to an outside address, accepted."""
+
+    source: str = "10.1.2.45"
+    target: str = "203.0.113.140"
+    at: float = 1100.0
+
+
+INCIDENTS = (ThreatNotPrevented, LoggingDisabled, DropFlood, GatewayOutage, SmbToInternet)
 
 
 def lines(gen: Any, start: datetime, item: Any) -> list[tuple[datetime, str]]:
@@ -82,6 +91,11 @@ def lines(gen: Any, start: datetime, item: Any) -> list[tuple[datetime, str]]:
             out.append((moment, gen.connection(moment, source, net.cde_host, 443, "https", "6",
                                                cleanup_drop, cde_gw)))
         return out
+    if isinstance(item, SmbToInternet):
+        edge = net.gateways[net.edge_gateway][1]
+        allow = gen.rules[0][:2] + ("Accept",)
+        return [(start, gen.connection(start, item.source, item.target, 445,
+                                       "microsoft-ds", "6", allow, edge))]
     return []
 
 

@@ -29,6 +29,7 @@ from monitor.simulate.checkpoint import (
     OutOfBandChange,
     PortScan,
     SimConfig,
+    SmbToInternet,
     ThreatNotPrevented,
     VpnLogonFailures,
     generate,
@@ -80,6 +81,7 @@ def _scenarios(inventory: Inventory, net: Network) -> tuple:
             LoggingDisabled(at=9.5 * HOUR),
             DropFlood(at=10 * HOUR),
             GatewayOutage(at=11 * HOUR, minutes=40),
+            SmbToInternet(at=12 * HOUR),
             AdminAtNight(at=14 * HOUR))  # 22:00, outside both inventories' business hours
 
 
@@ -93,6 +95,11 @@ def expected(net: Network) -> dict[str, list[str | None]]:
         "Firewall rule action changed to Accept": ["checkpoint.session_uid=|user.name=rogue"],
         "Out-of-band firewall policy install or publish": [None, None],  # Publish + Install
         "Traffic accepted by a cleanup or any-any rule": [None],
+        "Sigma: SMB Accepted Towards a Public Address": [
+            f"destination.ip=203.0.113.140|destination.port=445|"
+            f"source.ip={net.office_prefix}45"],
+        "Commit signed by someone other than its committer": [
+            f"change.repo=web|change.sha={'6' * 40}"],
         "Production deployment outside the change window": [
             "change.deployment.id=77|change.repo=payments-api"],
         "Deployment without passing checks": ["change.deployment.id=78|change.repo=web"],
@@ -178,6 +185,8 @@ def _git_incidents(inventory: Inventory) -> list[tuple[str, dict]]:
         event(at + timedelta(minutes=20), change__kind="pull_request", change__repo="web",
               change__sha="5" * 40, change__pull_request__number=12,
               change__independent_approval=False, change__checks_passed=True),
+        event(at + timedelta(minutes=25), change__kind="commit", change__repo="web",
+              change__sha="6" * 40, change__signature__matches_committer=False),
     ]
 
 
