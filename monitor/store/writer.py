@@ -40,6 +40,22 @@ _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _FILTER = "took,errors,items.*.status,items.*.error.type,items.*.error.reason"
 
 
+def stamp_ingested(document: dict[str, Any], at: str) -> None:
+    """Every stored document carries ``event.ingested``: late-data evaluation cursors on it
+    (``detect/late.py``). Normalizers that know the receive time set it (Check Point); change
+    documents (git, forges, Argo CD) carry their commit/merge/deploy time only, so they get the
+    time they are written here."""
+    event = document.get("event")
+    if event is None:
+        document["event"] = {"ingested": at}
+    elif type(event) is dict and "ingested" not in event:
+        event["ingested"] = at
+
+
+def _now_iso(clock: Callable[[], datetime]) -> str:
+    return clock().astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def source_json(source: dict[str, Any] | EncodedSource) -> bytes:
     """The JSON the writer sends for a document's source (raises if it cannot be serialized)."""
     if type(source) is EncodedSource:
@@ -221,6 +237,8 @@ class BulkWriter:
             index = self._store.names.write("deadletter", source["@timestamp"])
             return (_action(index, doc_id), orjson.dumps(source), index, entry.source)
         index = entry.index or self._store.names.write(entry.kind, entry.source.get("@timestamp"))
+        if type(entry.source) is not EncodedSource:
+            stamp_ingested(entry.source, _now_iso(self._clock))  # type: ignore[arg-type]  # a dict source here
         try:
             body = source_json(entry.source)
         except (TypeError, orjson.JSONEncodeError) as exc:
@@ -241,6 +259,7 @@ class BulkWriter:
         chunk = _Chunk()
         parts, indices, labels = chunk.parts, chunk.indices, chunk.labels
         size = count = 0
+        ingested = _now_iso(self._clock)  # the write time, renewed with every chunk
         while True:
             try:
                 entry = await source.__anext__() if source is not None \
@@ -261,6 +280,8 @@ class BulkWriter:
                 if cached is None:
                     index = names.write(kind, timestamp)
                     cached = cache[key] = (index, b'{"create":{"_index":' + dumps(index) + b',"_id":')
+                if not encoded:
+                    stamp_ingested(document, ingested)  # type: ignore[arg-type]  # a dict source here
                 try:
                     body = document.json if encoded else dumps(document, option=option)  # type: ignore[union-attr]  # a Document here: DeadLetter has no timestamp
                     action = cached[1] + dumps(entry.id) + b"}}"  # type: ignore[union-attr]  # a Document here: DeadLetter has no timestamp
@@ -277,6 +298,7 @@ class BulkWriter:
             size += len(body)
             if len(indices) >= limit_docs or size >= limit_bytes:
                 yield chunk
+                ingested = _now_iso(self._clock)
                 chunk = _Chunk()
                 parts, indices, labels = chunk.parts, chunk.indices, chunk.labels
                 size = 0

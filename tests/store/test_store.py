@@ -141,3 +141,24 @@ async def test_capabilities_detected_on_minimal_build(store):
     assert caps is not None and caps.version.startswith("9.")
     # the integ-test build has no painless/ingest: the daemon must know it is minimal
     assert caps.minimal == (not caps.has("painless"))
+
+
+async def test_every_document_gets_an_ingest_time_late_data_can_cursor_on(store):
+    """Change documents carry their commit time only; the writer stamps event.ingested (the
+    rules' late-data cursor reads it), and keeps a receive time a normalizer already set."""
+    written_at = datetime(2026, 11, 30, 12, 0, 5, tzinfo=UTC)
+    writer = BulkWriter(store, clock=lambda: written_at)
+    commit_time = "2026-11-30T11:50:00Z"
+    docs = [Document("changes", "late-commit", {"@timestamp": commit_time, "message": "fix",
+                                                "event": {"kind": "event", "dataset": "git.commit"}}),
+            Document("changes", "bare", {"@timestamp": commit_time, "message": "no event"}),
+            Document("events", "received", {"@timestamp": commit_time,
+                                             "event": {"ingested": "2026-11-30T11:59:00.000Z"}})]
+    result = await writer.write(docs, refresh=True)
+    assert result.indexed == 3
+    got = {}
+    for kind in ("changes", "events"):
+        hits = (await search(store, kind, {"query": {"match_all": {}}}))["hits"]["hits"]
+        got.update({h["_id"]: h["_source"]["event"]["ingested"] for h in hits})
+    assert got == {"late-commit": "2026-11-30T12:00:05.000Z", "bare": "2026-11-30T12:00:05.000Z",
+                   "received": "2026-11-30T11:59:00.000Z"}
