@@ -37,3 +37,20 @@ def test_lock_pins_every_declared_dependency_at_an_accepted_version() -> None:
         elif not req.specifier.contains(version, prereleases=True):
             problems.append(f"{req.name}: locked {version} outside {req.specifier}")
     assert problems == []
+
+
+def test_no_locked_version_is_a_known_vulnerable_one() -> None:
+    """The offline half of the dependency audit: deploy/security/advisories.txt against the lock
+    (scripts/audit adds pip-audit's online database where PyPI's advisory API is reachable)."""
+    locked = _locked()
+    lines = [line.split(None, 1) for line in
+             (ROOT / "deploy" / "security" / "advisories.txt").read_text().splitlines()
+             if line.strip() and not line.startswith("#")]
+    assert len(lines) >= 6
+    hits = []
+    for spec, advisories in lines:
+        vulnerable = Requirement(spec)
+        version = locked.get(_canonical(vulnerable.name))
+        if version is not None and vulnerable.specifier.contains(version, prereleases=True):
+            hits.append(f"{vulnerable.name}=={version}: {advisories}")
+    assert hits == []
