@@ -26,7 +26,7 @@ def _seen(finding: dict) -> datetime:
 
 
 def summarize(scenarios: list[dict], findings: list[dict], compliance: dict, report: dict,
-              span: timedelta) -> list[str]:
+              span: timedelta, learning: dict[str, str] | None = None) -> list[str]:
     claimed: set[str] = set()
     lines = ["Summary", "  scenarios injected -> findings raised"]
     for scenario in sorted(scenarios, key=lambda s: s["at"]):
@@ -38,6 +38,10 @@ def summarize(scenarios: list[dict], findings: list[dict], compliance: dict, rep
         mark = "\u2714" if mine else "\u2716"
         found = ", ".join(f"{rule} x{n}" if n > 1 else rule for rule, n in sorted(rules.items()))
         lines.append(f"    {mark} {scenario['name']:<24} {found or 'no finding'}")
+    if learning:
+        lines.append("  rules still learning (they need history this data does not cover yet, "
+                     "and raise nothing until then):")
+        lines.extend(f"    {name} (until {until[:16]})" for name, until in sorted(learning.items()))
     clean = [f for f in findings if f["id"] not in claimed]
     lines.append(f"  findings on clean traffic: {len(clean)} (should be 0)")
     for rule, count in sorted(Counter(f["rule"] for f in clean).items()):
@@ -57,11 +61,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     for name in ("scenarios", "rules", "compliance", "report"):
         parser.add_argument(f"--{name}", type=Path, required=True)
+    parser.add_argument("--rule-list", type=Path, help="`monitor rules list --json` (names)")
     parser.add_argument("--span", type=float, default=10.0, help="minutes after a scenario start")
     args = parser.parse_args()
     load = lambda path: json.loads(path.read_text())  # noqa: E731
-    lines = summarize(load(args.scenarios), load(args.rules)["results"], load(args.compliance),
-                      load(args.report), timedelta(minutes=args.span))
+    run = load(args.rules)
+    names = {r["id"]: r["name"] for r in load(args.rule_list)} if args.rule_list else {}
+    learning = {names.get(rule_id, rule_id): until
+                for rule_id, until in (run.get("learning") or {}).items()}
+    lines = summarize(load(args.scenarios), run["results"], load(args.compliance),
+                      load(args.report), timedelta(minutes=args.span), learning)
     print("\n".join(lines))
     return 0
 
