@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from monitor.model import RawRecord
+from monitor.model import Document, RawRecord
 from monitor.normalize.changes import (
     RepoInfo,
     branch_protection_document,
@@ -31,7 +31,6 @@ from monitor.simulate.checkpoint import (
 )
 from monitor.sources.checkpoint_snapshots import gateway_doc, rule_docs
 from monitor.sources.git import GitCommit, Signature
-from monitor.store.writer import Document
 
 DAY = datetime(2026, 11, 24, tzinfo=UTC)
 EVENTS = 2000
