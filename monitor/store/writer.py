@@ -40,6 +40,11 @@ _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _FILTER = "took,errors,items.*.status,items.*.error.type,items.*.error.reason"
 
 
+#: the kinds rules read (their mappings carry ``event.ingested``); the others are strict
+#: mappings of our own records (findings, compliance, reports, state) that have no such field
+INGEST_STAMPED = frozenset({"events", "changes"})
+
+
 def stamp_ingested(document: dict[str, Any], at: str) -> None:
     """Every stored document carries ``event.ingested``: late-data evaluation cursors on it
     (``detect/late.py``). Normalizers that know the receive time set it (Check Point); change
@@ -237,7 +242,7 @@ class BulkWriter:
             index = self._store.names.write("deadletter", source["@timestamp"])
             return (_action(index, doc_id), orjson.dumps(source), index, entry.source)
         index = entry.index or self._store.names.write(entry.kind, entry.source.get("@timestamp"))
-        if type(entry.source) is not EncodedSource:
+        if entry.kind in INGEST_STAMPED and type(entry.source) is not EncodedSource:
             stamp_ingested(entry.source, _now_iso(self._clock))  # type: ignore[arg-type]  # a dict source here
         try:
             body = source_json(entry.source)
@@ -280,7 +285,7 @@ class BulkWriter:
                 if cached is None:
                     index = names.write(kind, timestamp)
                     cached = cache[key] = (index, b'{"create":{"_index":' + dumps(index) + b',"_id":')
-                if not encoded:
+                if not encoded and kind in INGEST_STAMPED:
                     stamp_ingested(document, ingested)  # type: ignore[arg-type]  # a dict source here
                 try:
                     body = document.json if encoded else dumps(document, option=option)  # type: ignore[union-attr]  # a Document here: DeadLetter has no timestamp
