@@ -15,7 +15,7 @@ from typing import Any
 from ..settings import ArgoCdSource, GithubSource, GitlabSource, GitRepoSource
 from ..store import StateStore
 
-__all__ = ["ChangeSource", "cursor_keys", "first_cursor", "rewind", "rewound"]
+__all__ = ["ChangeSource", "cursor_key", "cursor_keys", "first_cursor", "rewind", "rewound"]
 
 ChangeSource = GitRepoSource | GithubSource | GitlabSource | ArgoCdSource
 
@@ -23,13 +23,19 @@ ChangeSource = GitRepoSource | GithubSource | GitlabSource | ArgoCdSource
 _POSITIONS = ("branches", "tags", "last_history_id")
 
 
+def cursor_key(kind: str, name: str, item: str | None = None) -> str:
+    """The one spelling of a change source's state key (the sources and ``rewind`` share it):
+    ``kind:name``, or ``kind:name:item`` per GitHub repository or GitLab project."""
+    return f"{kind}:{name}" if item is None else f"{kind}:{name}:{item}"
+
+
 def cursor_keys(kind: str, cfg: ChangeSource) -> list[str]:
     """The state keys a change source reads and writes (one per repository or project)."""
     if isinstance(cfg, GithubSource):
-        return [f"github:{cfg.name}:{repo}" for repo in cfg.repositories]
+        return [cursor_key("github", cfg.name, repo) for repo in cfg.repositories]
     if isinstance(cfg, GitlabSource):
-        return [f"gitlab:{cfg.name}:{project}" for project in cfg.projects]
-    return [f"{kind}:{cfg.name}"]
+        return [cursor_key("gitlab", cfg.name, project) for project in cfg.projects]
+    return [cursor_key(kind, cfg.name)]
 
 
 def first_cursor(cfg: ChangeSource, since: str) -> dict[str, Any] | None:

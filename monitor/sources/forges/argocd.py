@@ -26,6 +26,7 @@ from urllib.parse import quote
 
 from ...normalize import changes
 from ..base import SyncStats
+from ..cursors import cursor_key
 from .common import bearer_headers, forge_run, guard, iso, write
 from .http import ForgeError, ForgeHttp, build_client
 
@@ -59,7 +60,7 @@ async def sync_argocd(cfg: ArgoCdSource, writer: BulkWriter, state: StateStore,
                       now: datetime | None = None) -> SyncStats:
     """Collect sync history and operation state, detect history gaps (see module doc)."""
     detected = iso((now or datetime.now(UTC)).astimezone(UTC))
-    key = f"argocd:{cfg.name}"
+    key = cursor_key("argocd", cfg.name)
     async with forge_run(
         cfg.name, "argocd", client, lambda: build_client(cfg.tls, cfg.timeout_seconds),
         lambda c: ForgeHttp(cfg.name, cfg.base_url, c, headers=bearer_headers(cfg.token),

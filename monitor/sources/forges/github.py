@@ -42,6 +42,7 @@ from urllib.parse import quote
 from ...identifiers import OBJECT_ID
 from ...normalize import changes
 from ..base import SyncStats
+from ..cursors import cursor_key
 from .common import collect, forge_run, guard, iso, write
 from .http import ForgeError, ForgeHttp, build_client
 
@@ -146,7 +147,7 @@ async def sync_github(cfg: GithubSource, writer: BulkWriter, state: StateStore,
 
 async def _sync_one(http: ForgeHttp, cfg: GithubSource, repo: str, writer: BulkWriter,
                     state: StateStore, stats: SyncStats, now: datetime) -> None:
-    key = f"github:{cfg.name}:{repo}"
+    key = cursor_key("github", cfg.name, repo)
     current = await state.get(key)
     value: dict[str, Any] = dict(current.value) if current else {}
     lookback = iso(now - timedelta(days=cfg.initial_lookback_days))

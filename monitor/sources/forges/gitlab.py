@@ -32,6 +32,7 @@ from urllib.parse import quote
 from ...identifiers import OBJECT_ID
 from ...normalize import changes
 from ..base import SyncStats
+from ..cursors import cursor_key
 from .common import bearer_headers, collect, forge_run, guard, iso, write
 from .http import ForgeError, ForgeHttp, build_client
 
@@ -68,7 +69,7 @@ async def sync_gitlab(cfg: GitlabSource, writer: BulkWriter, state: StateStore,
 
 async def _sync_one(http: ForgeHttp, cfg: GitlabSource, project: str, writer: BulkWriter,
                     state: StateStore, stats: SyncStats, now: datetime) -> None:
-    key = f"gitlab:{cfg.name}:{project}"
+    key = cursor_key("gitlab", cfg.name, project)
     current = await state.get(key)
     value: dict[str, Any] = dict(current.value) if current else {}
     lookback = iso(now - timedelta(days=cfg.initial_lookback_days))

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ...errors import ConflictError, SourceError
 from ...identifiers import OBJECT_ID
 from ..base import SyncStats
+from ..cursors import cursor_key
 from .mirror import Mirror, SignatureCache
 from .records import GitCommit, GitError, GitTag, Signature
 from .runner import Git, redact_url
@@ -117,7 +118,7 @@ async def sync_repo(cfg: GitRepoSource, writer: BulkWriter, state: StateStore,
     started = time.monotonic()
     stats = SyncStats(cfg.name, "git")
     detected = (now or datetime.now(UTC)).astimezone(UTC).isoformat().replace("+00:00", "Z")
-    key = f"git:{cfg.name}"
+    key = cursor_key("git", cfg.name)
     try:
         mirror = Mirror(cfg, Path(cache_dir))
         await asyncio.to_thread(mirror.ensure)
