@@ -42,6 +42,8 @@ class Alerting:
     sender: Sender
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _kicked: asyncio.Task[None] | None = None
+    #: a kick arrived while a kicked sync was running: run once more after it
+    _again: bool = False
 
     async def run_sync(self) -> SyncReport:
         self.sender.ensure_running()
@@ -49,17 +51,25 @@ class Alerting:
             return await self.sync.run(datetime.now(UTC))
 
     def kick(self) -> None:
-        """Sync now, in the background (the rules job just created findings): an alert then
-        leaves within a second of its finding, whatever ``sync_interval_seconds`` is."""
+        """Sync now, in the background (the rules job just stored findings): an alert then
+        leaves within a second of its finding, whatever ``sync_interval_seconds`` is. Kicks
+        during a running sync coalesce into one more sync after it (its listing may have
+        been taken before the newest finding was stored)."""
         if self._kicked is None or self._kicked.done():
             self._kicked = asyncio.create_task(self._kick(), name="alerts-kick")
+        else:
+            self._again = True
 
     async def _kick(self) -> None:
-        try:
-            await self.run_sync()
-        except Exception as exc:  # noqa: BLE001 - the scheduled sync retries
-            log.warning("alert sync after a rules run failed", extra={"fields": {
-                "error": f"{type(exc).__name__}: {exc}"}})
+        while True:
+            self._again = False
+            try:
+                await self.run_sync()
+            except Exception as exc:  # noqa: BLE001 - the scheduled sync retries
+                log.warning("alert sync after a rules run failed", extra={"fields": {
+                    "error": f"{type(exc).__name__}: {exc}"}})
+            if not self._again:
+                return
 
     def ensure_delivery(self) -> int:
         """(Re)start delivery; returns the alerts still queued over every destination."""

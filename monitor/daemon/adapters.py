@@ -249,12 +249,17 @@ def _wire_rules(ctx: Context, components: Components) -> None:
     # re-read at every run: an inventory change applies at the next run, without a restart
     inventory = InventorySource(settings.inventory_file)
 
+    def created() -> None:
+        for hook in components.on_findings_created:
+            hook()
+
     async def evaluate() -> RunReport:
         stats = await evaluate_due(rules, ctx.store, ctx.state,
                                    read_until(components.horizons, datetime.now(UTC)),
                                    stats=engine_stats, exceptions=exceptions,
                                    max_segment=max_segment,
-                                   inventory=await inventory.current(ctx.store))
+                                   inventory=await inventory.current(ctx.store),
+                                   on_created=created)
         runs = []
         for rule_id, rs in engine_stats.rules.items():
             runs_delta = rs.runs - seen_runs.get(rule_id, Counter())

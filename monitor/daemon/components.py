@@ -73,6 +73,8 @@ class Components:
     #: per in-process receiver: arrival time before which all it took in is searchable, or
     #: None when nothing is pending; the rules job reads no further (``fastlane.read_until``)
     horizons: list[Callable[[], float | None]] = field(default_factory=list)
+    #: called after the rules job stored new findings (alerting starts a sync at once)
+    on_findings_created: list[Callable[[], None]] = field(default_factory=list)
     #: the compliance job sets the requirement metrics itself (else the stats job reads them)
     compliance_wired: bool = False
 

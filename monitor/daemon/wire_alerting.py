@@ -3,14 +3,14 @@
 * ``alerts:sync`` (active instance, every ``alerting.sync_interval_seconds``): compares open
   findings and failing controls with what was posted and queues the difference on disk. It
   never waits for a delivery, so rule evaluation never waits for Alertmanager either.
-* the ``rules`` job, when a run created findings, starts a sync at once (in the background).
+* the ``rules`` job, as soon as it has stored a new finding, starts a sync (in the background;
+  the run goes on), so an alert leaves seconds after its finding, not after the whole run.
 * ``alerts:deliver`` (every instance, every 15 s): keeps the delivery task running, which
   drains the disk queues (a standby still delivers what it queued while it was active).
 """
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from .jobs import JobSpec, RunReport, interval
@@ -48,7 +48,7 @@ def wire_alerting(ctx: Context, components: Components) -> None:
 
     components.jobs.append(JobSpec("alerts:sync", sync, interval(cfg.sync_interval_seconds),
                                    kind="alerts"))
-    _kick_after_rules(components, alerting.kick)
+    components.on_findings_created.append(alerting.kick)
     components.jobs.append(JobSpec("alerts:deliver", deliver, interval(15.0), kind="alerts",
                                    active_only=False))
     components.closers.append(alerting.close)
@@ -67,22 +67,3 @@ def report_delivery(ctx: Context) -> Callable[[Any], Awaitable[None]] | None:
         await deliver_report(record, cfg, ctx.metrics, ctx.state, base_dir=ctx.settings.base_dir)
 
     return deliver
-
-
-def _kick_after_rules(components: Components, kick: Callable[[], None]) -> None:
-    """A rules run that created findings starts a sync at once (in the background: the rules
-    job does not wait for it), instead of at the next ``alerts:sync`` tick."""
-    for i, spec in enumerate(components.jobs):
-        if spec.id != "rules":
-            continue
-        evaluate = spec.func
-
-        async def evaluate_then_kick(
-                evaluate: Callable[[], Awaitable[RunReport | None]] = evaluate
-        ) -> RunReport | None:
-            report = await evaluate()
-            if report is not None and report.counts.get("created"):
-                kick()
-            return report
-
-        components.jobs[i] = replace(spec, func=evaluate_then_kick)

@@ -153,6 +153,9 @@ class EvalStats:
     duration_seconds: float = 0.0
     committed: list[tuple[str, datetime, datetime]] = field(default_factory=list)
     results: list[dict[str, Any]] = field(default_factory=list)
+    #: called after a write that created findings (the daemon starts an alert sync): an
+    #: alert leaves when its finding is stored, not when the whole run ends
+    on_created: Callable[[], None] | None = field(default=None, repr=False)
 
 
 def to_finding(rule: Rule, d: Draft, store: Store) -> Finding:
@@ -238,9 +241,7 @@ async def evaluate_range(rules: Iterable[Rule], store: Store, start: datetime, e
             out.findings += len(docs)
             out.results.extend(docs)
             if write and docs:
-                res = await write_findings(store, docs)
-                out.created += res.created
-                out.duplicates += res.duplicates
+                await _write(docs, store, out)
     out.rules_evaluated = len(rules)
     out.round_trips, out.searches, out.took_ms = sstats.round_trips, sstats.searches, sstats.took_ms
     out.duration_seconds = time.perf_counter() - began
@@ -267,10 +268,9 @@ async def _replay_outbox(store: Store, state: StateStore, plan: _Plan, out: Eval
     doc = plan.doc
     if doc is None or not doc.value.get("pending"):
         return
-    res = await write_findings(store, doc.value["pending"])
-    out.created += res.created
-    out.duplicates += res.duplicates
-    plan.doc = await state.put(doc.key, {**doc.value, "pending": []}, doc, kind="rule-window")
+    await _write(doc.value["pending"], store, out)
+    plan.doc = await state.put(doc.key, {**doc.value, "pending": []}, doc, kind="rule-window",
+                               visible=False)
 
 
 async def _plan(rule: Rule, state: StateStore, now: datetime, max_segment: timedelta,
@@ -301,13 +301,15 @@ async def evaluate_due(rules: Iterable[Rule], store: Store, state: StateStore, n
                        exceptions: Sequence[FindingException] = (),
                        max_segment: timedelta = timedelta(hours=1), dry_run: bool = False,
                        fault: Fault | None = None,
-                       inventory: Inventory | None = None) -> EvalStats:
+                       inventory: Inventory | None = None,
+                       on_created: Callable[[], None] | None = None) -> EvalStats:
     """Evaluate every due, enabled rule once (see module docstring). ``fault`` is a test hook
     called as ``fault(point, rule_id)`` at ``searched``, ``committed`` and ``written``.
-    ``inventory`` is read by the caller at every run, so a changed inventory applies at once."""
+    ``inventory`` is read by the caller at every run, so a changed inventory applies at once.
+    ``on_created`` is called after each write that stored a new finding."""
     began = time.perf_counter()
     stats = stats or EngineStats()
-    out = EvalStats()
+    out = EvalStats(on_created=on_created)
     sstats = SearchStats()
     rules, out.unbound = bind_all([r for r in rules if r.enabled], inventory, now.date())
     for rule_id, missing in out.unbound.items():
@@ -371,7 +373,7 @@ async def evaluate_due(rules: Iterable[Rule], store: Store, state: StateStore, n
                     out.results.extend(docs)
                     continue
                 if round_no < plan.n_late:  # re-judged: ids are deterministic, writes
-                    commits.append(_write_late(docs, store, out))  # create-only
+                    commits.append(_write(docs, store, out))  # create-only
                     continue
                 commits.append(_commit(plan, seg_start, seg_end, docs, store, state, now, out,
                                        fault))
@@ -444,7 +446,7 @@ async def _stale_sources(rules: list[Rule], sync: SyncState, store: Store,
         if dry_run:
             out.results.extend(docs)
         else:
-            await _write_late(docs, store, out)
+            await _write(docs, store, out)
 
 
 async def _late_only(plans: list[_Plan], state: StateStore, now: datetime,
@@ -458,16 +460,20 @@ async def _late_only(plans: list[_Plan], state: StateStore, now: datetime,
         value = {**plan.doc.value, "ingested_to": iso(plan.ingest_end)}
         try:
             plan.doc = await state.put(state_key(plan.rule.id), value, plan.doc,
-                                       kind="rule-window", now=now)
+                                       kind="rule-window", now=now, visible=False)
         except ConflictError as exc:
             out.errors[plan.rule.id] = f"another evaluator committed this rule's window: {exc}"
 
 
-async def _write_late(docs: list[dict], store: Store, out: EvalStats) -> None:
-    if docs:
-        res = await write_findings(store, docs)
-        out.created += res.created
-        out.duplicates += res.duplicates
+async def _write(docs: list[dict], store: Store, out: EvalStats) -> None:
+    """Write findings (create-only ids: a replay is harmless) and count what was new."""
+    if not docs:
+        return
+    res = await write_findings(store, docs)
+    out.created += res.created
+    out.duplicates += res.duplicates
+    if res.created and out.on_created is not None:
+        out.on_created()
 
 
 async def _commit(plan: _Plan, seg_start: datetime, seg_end: datetime, docs: list[dict],
@@ -480,9 +486,7 @@ async def _commit(plan: _Plan, seg_start: datetime, seg_end: datetime, docs: lis
     if len(docs) > MAX_OUTBOX:
         # too many to carry in the state document: write first (create-only ids make a
         # replay harmless), then commit; a crash in between re-searches this one window
-        res = await write_findings(store, docs)
-        out.created += res.created
-        out.duplicates += res.duplicates
+        await _write(docs, store, out)
         docs = []
     value = {"searched_to": iso(seg_end), "searched_from": iso(seg_start),
              "rule_version": rule.version, "last_success": iso(now), "pending": docs,
@@ -492,18 +496,19 @@ async def _commit(plan: _Plan, seg_start: datetime, seg_end: datetime, docs: lis
     if plan.suppressor is not None:
         value["suppress"] = plan.suppressor.state(seg_end - rule.suppress_window - rule.window)
     try:
-        plan.doc = await state.put(state_key(rule.id), value, plan.doc, kind="rule-window", now=now)
+        # not waiting for a refresh: windows are read back by get (real time), and a commit
+        # held for a refresh interval delayed every finding (and its alert) behind it
+        plan.doc = await state.put(state_key(rule.id), value, plan.doc, kind="rule-window",
+                                   now=now, visible=False)
     except ConflictError as exc:
         return rule.id, f"another evaluator committed this rule's window: {exc}"
     out.committed.append((rule.id, seg_start, seg_end))
     if fault:
         fault("committed", rule.id)
     if docs:
-        res = await write_findings(store, docs)
-        out.created += res.created
-        out.duplicates += res.duplicates
+        await _write(docs, store, out)
         if fault:
             fault("written", rule.id)
         plan.doc = await state.put(state_key(rule.id), {**value, "pending": []}, plan.doc,
-                                   kind="rule-window", now=now)
+                                   kind="rule-window", now=now, visible=False)
     return None

@@ -27,7 +27,7 @@ from typing import Any
 
 from ..identifiers import TICKET, shas_in
 from ..store import Store
-from ..store.search import SearchStats, composite_buckets, msearch, search
+from ..store.search import SearchStats, composite_buckets, msearch, refresh, search
 from . import queries as q
 from . import sections as sec
 from .data import (
@@ -276,20 +276,15 @@ async def _controls(store: Store, period: Period, inputs: ReportInputs,
     return out
 
 
-# -- change control ---------------------------------------------------------------------------
-
-
-# -- threats, health, history -----------------------------------------------------------------
-
-
-
-
 # -- entry point ------------------------------------------------------------------------------
 
 async def gather_report(store: Store, period: Period, inputs: ReportInputs, now: datetime,
                         stats: SearchStats | None = None) -> ReportData:
     """Every fact of one report, from aggregations. ``now`` is the generation time."""
     stats = stats if stats is not None else SearchStats()
+    # rule windows are committed without waiting for a refresh (the engine reads them back
+    # by id); a report rendered right after a rules run must still see them
+    await refresh(store, ("state",))
     timeline = q.timeline_interval(period)
     batch = [
         ("events", q.change_events(period)),
