@@ -2,7 +2,8 @@
 
 * ``validate [PATH...]``  schema + uniqueness + pack lint (ATT&CK, PCI ids, triage, fixtures);
   every problem printed as ``file [rule id]: field: expected (got ...)``; exit 1 if any.
-* ``list [PATH...]``      id, type, severity, name.
+* ``list [PATH...] [--state]`` id, enabled, type, severity, name; with ``--state`` also what
+  the engine last recorded for each rule (searched to, learning until): read from Elasticsearch.
 * ``test [PATH...] [--rule ID]`` each rule's fixtures against the configured Elasticsearch,
   under a throw-away index prefix that is deleted afterwards.
 * ``run --from T --to T [--rule ID] [--dry-run]`` evaluate a range now (backfill, dry run);
@@ -46,6 +47,9 @@ def register(groups: CommandGroups) -> None:
     p.set_defaults(handler=guarded(_validate))
     p = sub.add_parser("list", help="list rules")
     p.add_argument("paths", nargs="*")
+    p.add_argument("--state", action="store_true",
+                   help="add each rule's evaluation state from Elasticsearch (searched to, "
+                        "learning until)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=guarded(_list))
     p = sub.add_parser("test", help="run every rule's fixtures against Elasticsearch")
@@ -105,16 +109,58 @@ def _list(args: argparse.Namespace) -> int:
     rows = [{"id": r.id, "type": r.type, "severity": r.severity.value, "name": r.name,
              "status": r.status, "enabled": r.enabled, "pci": list(r.pci_dss_v4_0_1)}
             for r in ruleset]
+    if args.state:
+        states = run_async(lambda: _window_states([r["id"] for r in rows], args))
+        for row in rows:
+            row["state"] = states.get(row["id"])
 
     def text(d: list[dict[str, Any]]) -> str:
         lines = [f"{r['id']}  {'enabled ' if r['enabled'] else 'disabled'} {r['type']:<11} "
-                 f"{r['severity']:<8} {r['name']}" for r in d]
+                 f"{r['severity']:<8} {r['name']}{_state_text(r)}" for r in d]
         on = sum(1 for r in d if r["enabled"])
-        lines.append(f"{len(d)} rules, {on} enabled, {len(d) - on} disabled")
+        summary = f"{len(d)} rules, {on} enabled, {len(d) - on} disabled"
+        if args.state:
+            learning = sum(1 for r in d if (r.get("state") or {}).get("learning"))
+            summary += f", {learning} learning"
+        lines.append(summary)
         return "\n".join(lines)
 
     emit(rows, args.json, text)
     return EXIT_OK
+
+
+async def _window_states(rule_ids: list[str], args: argparse.Namespace
+                         ) -> dict[str, dict[str, Any] | None]:
+    """What the engine committed last for each rule (``None``: never evaluated)."""
+    from ..detect.engine import state_key
+    from ..store import StateStore, open_store
+
+    settings = load_or_exit(args)
+    store = open_store(settings.elasticsearch)
+    try:
+        state = StateStore(store)
+        out: dict[str, dict[str, Any] | None] = {}
+        for rule_id in rule_ids:
+            doc = await state.get(state_key(rule_id))
+            value = doc.value if doc is not None else None
+            out[rule_id] = None if value is None else {
+                k: value.get(k) for k in ("searched_to", "last_success", "learning",
+                                          "learning_until")}
+        return out
+    finally:
+        await store.close()
+
+
+def _state_text(row: dict[str, Any]) -> str:
+    if "state" not in row:
+        return ""
+    state = row["state"]
+    if state is None:
+        return "  [never evaluated]"
+    if state.get("learning"):
+        until = state.get("learning_until") or "its first data"
+        return f"  [learning: no findings before {until}]"
+    return f"  [searched to {state.get('searched_to')}]"
 
 
 def _test(args: argparse.Namespace) -> int:

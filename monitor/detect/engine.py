@@ -258,6 +258,10 @@ class _Plan:
     n_late: int = 0
     #: the ingest-time cursor this run moves to (``late.py``)
     ingest_end: datetime | None = None
+    #: the last judged segment lacked the history its question needs (``types/learning.py``);
+    #: kept in the window state so ``rules list --state`` and the report can say so
+    learning: bool = False
+    learning_until: datetime | None = None
 
     def __post_init__(self) -> None:
         value = self.doc.value if self.doc is not None else {}
@@ -366,6 +370,8 @@ async def evaluate_due(rules: Iterable[Rule], store: Store, state: StateStore, n
                     fault("searched", rule.id)
                 docs = _docs(rule, result, store, exceptions, (seg_start, seg_end), now, out,
                              plan.suppressor)
+                plan.learning = bool(getattr(result, "learning", False))
+                plan.learning_until = getattr(result, "learning_until", None)
                 out.findings += len(docs)
                 for d in docs:
                     stats.rule(rule.id).matches[d["rule"]["severity"]] += 1
@@ -400,8 +406,8 @@ async def evaluate_due(rules: Iterable[Rule], store: Store, state: StateStore, n
             rstats.searched_to = to_dt(plan.doc.value["searched_to"])
         if not dry_run and plan.segments and plan.rule.id not in out.errors:
             rstats.searched_to = plan.segments[-1][1]
-        rstats.learning = plan.rule.id in out.learning
-        rstats.learning_until = out.learning.get(plan.rule.id)
+        # the latest judged step decides (a run can start learning and end having learnt)
+        rstats.learning, rstats.learning_until = plan.learning, plan.learning_until
         if rstats.searched_to is not None:
             rstats.lag_seconds = max(0.0, (now - rstats.searched_to).total_seconds())
     stats.search.requests += sstats.requests
@@ -490,7 +496,9 @@ async def _commit(plan: _Plan, seg_start: datetime, seg_end: datetime, docs: lis
         docs = []
     value = {"searched_to": iso(seg_end), "searched_from": iso(seg_start),
              "rule_version": rule.version, "last_success": iso(now), "pending": docs,
-             "ingested_to": (plan.doc.value.get("ingested_to") if plan.doc else None)}
+             "ingested_to": (plan.doc.value.get("ingested_to") if plan.doc else None),
+             "learning": plan.learning,
+             "learning_until": iso(plan.learning_until) if plan.learning_until else None}
     if seg_end == plan.segments[-1][1] and plan.ingest_end is not None:
         value["ingested_to"] = iso(plan.ingest_end)  # the whole run is judged
     if plan.suppressor is not None:

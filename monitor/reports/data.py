@@ -246,6 +246,8 @@ class Health:
     rule_gaps: tuple[StateRow, ...]
     job_failures: tuple[StateRow, ...]
     dead_letters: DeadLetters
+    #: rules whose last run lacked the history their question needs (cold start)
+    rules_learning: tuple[StateRow, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

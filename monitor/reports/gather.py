@@ -328,7 +328,8 @@ async def gather_report(store: Store, period: Period, inputs: ReportInputs, now:
         ingestion_gaps=tuple((s.name, g) for s in sources for g in s.gaps),
         rule_gaps=sec.state_rows(gaps_ans) + sec.rule_window_gaps(windows_ans, period, now),
         job_failures=sec.state_rows(jobs_ans),
-        dead_letters=sec.dead_letters(dead_ans))
+        dead_letters=sec.dead_letters(dead_ans),
+        rules_learning=sec.rules_learning(windows_ans))
     provenance = Provenance(
         framework=inputs.framework, framework_version=inputs.framework_version,
         period_kind=period.kind, period_label=period.label, period_start=period.start,

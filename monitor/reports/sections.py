@@ -294,6 +294,24 @@ def rule_window_gaps(answer: dict[str, Any], period: Period, now: datetime) -> t
     return tuple(rows)
 
 
+def rules_learning(answer: dict[str, Any]) -> tuple[StateRow, ...]:
+    """Threat rules that, at their last run, lacked the history their question needs (cold
+    start): they raise nothing meanwhile, so the auditor sees which questions were not asked."""
+    rows = []
+    for hit in answer["hits"]["hits"]:
+        src = hit["_source"]
+        value = src.get("value") if isinstance(src.get("value"), dict) else {}
+        if not value.get("learning"):
+            continue
+        until = parse_time(value.get("learning_until"))
+        detail = ("history not indexed yet: no findings before "
+                  f"{iso(until)}" if until else "no data of its own indexed yet")
+        rows.append(StateRow(kind="rule learning", key=_text(src.get("key")),
+                             updated_at=parse_time(src.get("updated_at")),
+                             detail=f"{detail}; searched to {_text(value.get('searched_to'))}"))
+    return tuple(rows)
+
+
 def dead_letters(answer: dict[str, Any]) -> DeadLetters:
     aggs = answer.get("aggregations") or {}
     latest = tuple(_sample({"time": h["_source"].get("@timestamp"),

@@ -99,3 +99,56 @@ async def test_run_dry_then_write_then_findings_lifecycle(config: Path, dstore: 
     assert [h["by"] for h in shown["finding"]["history"]] == ["monitor", "alice", "bob"]
     code, _ = await asyncio.to_thread(cli, "rules", "run", "--rule", "nope", *window)
     assert code == 2
+
+
+
+async def test_list_state_says_which_rules_are_learning(tmp_path: Path, config: Path,
+                                                        dstore: Store,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """``rules list --state``: what the engine committed for each rule, learning included."""
+    import asyncio
+    import uuid
+
+    from monitor.detect.engine import evaluate_due
+    from monitor.detect.loader import load_rules
+    from monitor.store import StateStore
+
+    folder = tmp_path / "pack"
+    folder.mkdir()
+    specs = {
+        "new-terms": {"type": "new_terms", "query": "event.action:login",
+                      "new_terms": {"fields": ["user.name", "source.ip"], "history": "14d"}},
+        "match": {"type": "match", "query": "event.action:login"},
+        "idle": {"type": "match", "query": "event.action:never"},
+    }
+    for name, spec in specs.items():
+        (folder / f"{name}.yaml").write_text(yaml.safe_dump(
+            {**BASE_RULE, "id": str(uuid.uuid4()), "name": f"test {name}", **spec}))
+    by_name = {r.name: r for r in load_rules([folder])}
+    learner, matcher, idle = (by_name[f"test {n}"] for n in specs)
+    # a fresh install: a day of logins, then alice from a new address; no 14-day history
+    await load(dstore, series(T0 - timedelta(hours=20), 20, timedelta(hours=1),
+                              event__action="login", user__name="alice", source__ip="10.0.0.1"))
+    await load(dstore, series(T0 - timedelta(minutes=5), 1, timedelta(minutes=1),
+                              event__action="login", user__name="alice", source__ip="10.0.0.9"))
+    await evaluate_due([learner, matcher], dstore, StateStore(dstore), T0)
+
+    def cli(*argv: str) -> tuple[int, str]:
+        code = main(["-c", str(config), *argv])
+        return code, capsys.readouterr().out
+
+    code, out = await asyncio.to_thread(cli, "rules", "list", str(folder), "--state", "--json")
+    assert code == 0
+    rows = {r["id"]: r for r in json.loads(out)}
+    assert rows[learner.id]["state"]["learning"] is True
+    assert rows[learner.id]["state"]["learning_until"].startswith("2026-03-15T")
+    assert rows[matcher.id]["state"]["learning"] is False
+    assert rows[matcher.id]["state"]["searched_to"]
+    assert rows[idle.id]["state"] is None
+    code, out = await asyncio.to_thread(cli, "rules", "list", str(folder), "--state")
+    lines = out.splitlines()
+    assert code == 0 and lines[-1] == "3 rules, 3 enabled, 0 disabled, 1 learning"
+    assert "[learning: no findings before 2026-03-15T" in next(x for x in lines
+                                                                if learner.id in x)
+    assert "[never evaluated]" in next(x for x in lines if idle.id in x)
+    assert "[searched to " in next(x for x in lines if matcher.id in x)

@@ -10,7 +10,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from monitor.detect.engine import EngineStats, evaluate_due, evaluate_range
+from monitor.reports.queries import rule_windows
+from monitor.reports.sections import rules_learning
 from monitor.store import StateStore, Store
+from monitor.store.search import refresh, search
+from monitor.timefmt import iso_ms
 
 from .helpers import event, load, make_rule, series
 
@@ -54,6 +58,22 @@ async def test_spike_after_midnight_with_no_reference_is_not_a_spike(dstore: Sto
     run = await evaluate_due([rule], dstore, state, DAY + 10 * M, stats=engine)
     assert run.findings == 0 and rule.id in run.learning
     assert engine.rules[rule.id].learning
+    # the window state keeps it: `rules list --state` and the report's health section read it
+    doc = await state.get(f"rule-window:{rule.id}")
+    assert doc is not None and doc.value["learning"] is True
+    until = run.learning[rule.id]
+    assert doc.value["learning_until"] == (iso_ms(until) if until else None)
+    await refresh(dstore, ("state",))
+    rows = rules_learning(await search(dstore, "state", rule_windows()))
+    assert [r.key for r in rows] == [f"rule-window:{rule.id}"]
+    assert "no findings before" in rows[0].detail or "no data" in rows[0].detail
+    # an hour of history later the reference is whole: no longer learning, and it says so
+    await load(dstore, series(DAY + 10 * M, 60, M, event__action="Drop", observer__name="gw-1"))
+    await evaluate_due([rule], dstore, state, DAY + 75 * M, stats=engine)
+    doc = await state.get(f"rule-window:{rule.id}")
+    assert doc is not None and doc.value["learning"] is False and not engine.rules[rule.id].learning
+    await refresh(dstore, ("state",))
+    assert rules_learning(await search(dstore, "state", rule_windows())) == ()
 
 
 async def test_spike_needs_a_whole_reference(dstore: Store) -> None:

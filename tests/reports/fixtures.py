@@ -149,6 +149,14 @@ def documents() -> list[Document]:
             "kind": "rule-window", "key": f"rule-window:{rule}", "updated_at": _ts(searched_to),
             "value": {"searched_to": _ts(searched_to), "last_success": _ts(searched_to),
                       "pending": []}}))
+    # a new_terms rule still learning: caught up, but its 14-day history is not indexed yet
+    learnt_at = PERIOD.end + timedelta(days=9)
+    docs.append(Document("state", "rule-window:R-NEWADMINIP", {
+        "kind": "rule-window", "key": "rule-window:R-NEWADMINIP",
+        "updated_at": _ts(PERIOD.end + timedelta(minutes=29)),
+        "value": {"searched_to": _ts(PERIOD.end + timedelta(minutes=29)),
+                  "last_success": _ts(PERIOD.end + timedelta(minutes=29)), "pending": [],
+                  "learning": True, "learning_until": _ts(learnt_at)}}))
     # previous report record
     prev = period_for("daily", NOW - timedelta(days=1))
     docs.append(Document("reports", "prev-report", {
