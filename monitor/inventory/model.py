@@ -315,6 +315,11 @@ class Inventory(_Model):
             "change_repos_query": ({"terms": {"change.repo": sorted(
                 {r for s in self.management_servers for r in s.repos})}}
                 if any(s.repos for s in self.management_servers) else {"match_all": {}}),
+            # the same binding per management server (its origin: ip and name), for the one
+            # reconciliation of an install (inventory/reconcile.py); empty: no binding
+            "change_repos_by_origin": {key: sorted(set(s.repos))
+                                       for s in self.management_servers if s.repos
+                                       for key in {s.name, s.ip} if key},
             "insecure_services_query": _services_query(self.insecure_services),
             "insecure_exceptions_query": _exceptions_query(
                 [e for e in self.insecure_exceptions
