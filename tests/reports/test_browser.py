@@ -18,7 +18,7 @@ import pytest
 
 from monitor.reports.render import render_html
 
-from .cdp import Browser
+from .browser import Browser
 from .fixtures import PAYLOADS
 
 pytestmark = pytest.mark.slow
