@@ -212,14 +212,28 @@ def _wire_forges(ctx: Context, components: Components) -> None:
     if not configured:
         return
     from ..sources import forges
+    from .forge_runs import ingest_changes
     for kind, cfg in configured:
-        sync = getattr(forges, f"sync_{kind}")
+        # pull sources live as long as this wiring: their HTTP client and ETag cache serve
+        # every run (a 304 costs no quota); closed when the daemon stops or reloads
+        sources = forges.pull_sources(kind, cfg)
+        sync = getattr(forges, f"sync_{kind}") if sources is None else None
 
-        async def pull(cfg=cfg, sync=sync) -> RunReport:
-            stats = await sync(cfg, ctx.writer_for(cfg.name), ctx.state)
+        async def pull(cfg=cfg, kind=kind, sources=sources, sync=sync) -> RunReport:
+            writer = ctx.writer_for(cfg.name)
+            if sources is not None:
+                stats = await ingest_changes(sources, kind, cfg.name, writer, ctx.state)
+            else:
+                stats = await sync(cfg, writer, ctx.state)
             counts = stats.as_dict()
             return RunReport(counts={k: v for k, v in counts.items() if isinstance(v, int)})
 
+        if sources is not None:
+            async def close(sources=sources) -> None:
+                for source in sources:
+                    await source.close()
+
+            components.closers.append(close)
         components.sources[cfg.name] = 0
         components.quiet_sources.add(cfg.name)
         components.jobs.append(JobSpec(f"source:{cfg.name}", pull,

@@ -11,8 +11,10 @@ import pytest
 import respx
 from pydantic import ValidationError
 
+from monitor.daemon.forge_runs import ingest_changes
 from monitor.settings import ArgoCdSource, GithubSource, GitlabSource
-from monitor.sources.forges import COUNTERS, sync_argocd, sync_github, sync_gitlab
+from monitor.sources.forges import COUNTERS, sync_github, sync_gitlab
+from monitor.sources.forges.argocd import ArgoCdSource as ArgoCdPull
 from monitor.sources.forges.argocd import history_gaps
 from monitor.sources.forges.http import ForgeError, ForgeHttp
 from monitor.store import BulkWriter, StateStore
@@ -620,6 +622,16 @@ def _app(history_ids: list[int], phase: str = "Succeeded") -> dict[str, Any]:
                              "source": {"repoURL": "https://git.example.com/net/policy.git",
                                         "path": "prod", "targetRevision": "main"},
                              "initiatedBy": {"automated": True}} for i in history_ids]}}
+
+
+async def sync_argocd(cfg: ArgoCdSource, writer: BulkWriter, state: StateStore,
+                      **options: Any):
+    """One run of the Argo CD pull source, the way ``monitor ingest git`` runs it."""
+    source = ArgoCdPull(cfg, **options)
+    try:
+        return await ingest_changes([source], "argocd", cfg.name, writer, state)
+    finally:
+        await source.close()
 
 
 async def test_argocd_history_operation_and_gap_detection(store):

@@ -1,8 +1,10 @@
 """Argo CD API as a deployment-evidence source.
 
-Entry point for the daemon::
+A pull source (``sources/base.py``) the daemon and ``monitor ingest git`` drive with the ingest
+pipeline (``monitor/ingest.py``)::
 
-    stats = await sync_argocd(cfg, writer, state, client=None)   # -> SyncStats
+    source = ArgoCdSource(cfg)                      # keeps its HTTP client until close()
+    report = await ingest_once(source, writer, state, close=False)
 
 For each application (``cfg.applications``, or every application the token can see), each
 ``status.history`` entry becomes an ``argocd_sync`` document (revision, deployedAt,
@@ -10,33 +12,36 @@ initiatedBy, destination as the environment) and the current ``status.operationS
 becomes one document per phase (who initiated it, revision, phase, message).
 
 Argo CD keeps only ``revisionHistoryLimit`` entries (default 10) and their ``id`` increments by
-one per sync, so the last id seen per application is kept in the state index
-(``argocd:<source>``); when the next entry's id is not the next number, entries were deleted
-upstream before we saw them and a ``history_gap`` document records the missing range (CHK-30).
+one per sync, so the last id seen per application is the cursor (state key
+``argocd:<source>``, value ``{"last_history_id": {app: id}, "synced_at": time}``); when the
+next entry's id is not the next number, entries were deleted upstream before we saw them and a
+``history_gap`` document records the missing range (CHK-30). One fetch reads every
+application, so a run is one batch.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from ...model import DeadLetter, Document
 from ...normalize import changes
-from ..base import SyncStats
+from ..base import Batch
 from ..cursors import cursor_key
-from .common import bearer_headers, forge_run, guard, iso, write
+from .common import ForgeConnection, bearer_headers, dead_letter, http_counts, iso
 from .http import ForgeError, ForgeHttp, build_client
 
 if TYPE_CHECKING:  # pragma: no cover
     import httpx
 
-    from ...settings import ArgoCdSource
-    from ...store import BulkWriter, StateStore
+    from ...settings import ArgoCdSource as ArgoCdSettings
 
-__all__ = ["history_gaps", "sync_argocd"]
+__all__ = ["ArgoCdSource", "history_gaps"]
 
 log = logging.getLogger(__name__)
 _APP_RE = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$")
@@ -54,54 +59,102 @@ def history_gaps(last_id: int | None, ids: list[int]) -> list[tuple[int, int]]:
     return gaps
 
 
-async def sync_argocd(cfg: ArgoCdSource, writer: BulkWriter, state: StateStore,
-                      client: httpx.AsyncClient | None = None, *,
-                      sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
-                      now: datetime | None = None) -> SyncStats:
-    """Collect sync history and operation state, detect history gaps (see module doc)."""
-    detected = iso((now or datetime.now(UTC)).astimezone(UTC))
-    key = cursor_key("argocd", cfg.name)
-    async with forge_run(
-        cfg.name, "argocd", client, lambda: build_client(cfg.tls, cfg.timeout_seconds),
-        lambda c: ForgeHttp(cfg.name, cfg.base_url, c, headers=bearer_headers(cfg.token),
-                            sleep=sleep),
-    ) as (http, stats):
-        current = await state.get(key)
-        value: dict[str, Any] = dict(current.value) if current else {}
-        last_ids: dict[str, int] = dict(value.get("last_history_id") or {})
-        apps = await _applications(http, cfg.applications)
-        docs: list[Any] = []
-        async def application(app: dict[str, Any]) -> None:
-            name = str((app.get("metadata") or {}).get("name") or "")
-            if not name:
-                raise ValueError("application without metadata.name")
-            history = [e for e in (app.get("status") or {}).get("history") or []
-                       if isinstance(e, dict) and type(e.get("id")) is int]
-            last = last_ids.get(name)
-            new = [e for e in history if last is None or e["id"] > last]
-            if last is not None and history and max(e["id"] for e in history) < last:
-                log.warning("%s: history ids of %s went back (%d < %d): app recreated?",
-                            cfg.name, name, max(e["id"] for e in history), last)
-            for after, before_id in history_gaps(last, [e["id"] for e in new]):
-                docs.append(changes.history_gap_document("argocd", cfg.name, name, after,
-                                                         before_id, detected))
-                stats.gaps += 1
-                log.warning("%s: %s lost history entries %d..%d before they were read",
-                            cfg.name, name, after + 1, before_id - 1)
-            docs.extend(changes.argocd_history_document(cfg.name, app, e) for e in new)
-            operation = changes.argocd_operation_document(cfg.name, app)
-            if operation is not None:
-                docs.append(operation)
-            if history:
-                last_ids[name] = max([e["id"] for e in history] +
-                                     ([last] if last is not None else []))
+#: one application as read: (the application object, the last history id seen of it, the
+#: detection time of this fetch)
+ArgoRecord = tuple[Any, int | None, str]
 
+
+class ArgoCdSource:
+    """One configured Argo CD as a pull source; ``fetch`` reads every application once."""
+
+    check_time = True  # times come from the API: screened before they choose an index
+
+    def __init__(self, cfg: ArgoCdSettings, *, client: httpx.AsyncClient | None = None,
+                 sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+                 now: datetime | None = None) -> None:
+        self.cfg = cfg
+        self.name = f"argocd:{cfg.name}"
+        self.cursor_key = cursor_key("argocd", cfg.name)
+        self._now = now
+        self.connection = ForgeConnection(
+            lambda: build_client(cfg.tls, cfg.timeout_seconds),
+            lambda c: ForgeHttp(cfg.name, cfg.base_url, c, headers=bearer_headers(cfg.token),
+                                sleep=sleep), client)
+
+    async def fetch(self, cursor: dict[str, Any] | None) -> Batch[ArgoRecord]:
+        detected = iso((self._now or datetime.now(UTC)).astimezone(UTC))
+        value: dict[str, Any] = dict(cursor or {})
+        last_ids: dict[str, int] = dict(value.get("last_history_id") or {})
+        http = self.connection.http()
+        before = replace(http.counters)
+        apps = await _applications(http, self.cfg.applications)
+        records: list[ArgoRecord] = []
+        gaps = documents = 0
         for app in apps:
-            await guard(docs, f"argocd:{cfg.name}", "application", app, application)
-        await write(writer, docs, stats, f"argocd:{cfg.name}")
+            name = _name(app)
+            last = last_ids.get(name) if name else None
+            records.append((app, last, detected))
+            try:
+                docs, newest, found = _application(self.cfg.name, app, last, detected)
+            except _MALFORMED as exc:  # normalize dead-letters it; the cursor stays
+                log.warning("%s: malformed application dead-lettered: %r", self.name, exc)
+                continue
+            gaps += len(found)
+            documents += len(docs)
+            for after, before_id in found:
+                log.warning("%s: %s lost history entries %d..%d before they were read",
+                            self.cfg.name, name, after + 1, before_id - 1)
+            if newest is not None and last is not None and newest < last:
+                log.warning("%s: history ids of %s went back (%d < %d): app recreated?",
+                            self.cfg.name, name, newest, last)
+            if newest is not None:
+                last_ids[name] = newest if last is None else max(newest, last)
         value.update({"last_history_id": last_ids, "synced_at": detected})
-        await state.put(key, value, current)
-    return stats
+        return Batch(records, value, {"gaps": gaps, "documents": documents,
+                                      **http_counts(before, http.counters)})
+
+    def normalize(self, record: ArgoRecord) -> Iterable[Document | DeadLetter]:
+        app, last, detected = record
+        try:
+            return _application(self.cfg.name, app, last, detected)[0]
+        except _MALFORMED as exc:
+            return [dead_letter(self.name, "application", app, exc)]
+
+    async def close(self) -> None:
+        await self.connection.close()
+
+
+_MALFORMED = (KeyError, TypeError, ValueError, AttributeError, IndexError)
+
+
+def _name(app: Any) -> str:
+    try:
+        return str((app.get("metadata") or {}).get("name") or "")
+    except _MALFORMED:
+        return ""
+
+
+def _application(source: str, app: Any, last: int | None, detected: str
+                 ) -> tuple[list[Document], int | None, list[tuple[int, int]]]:
+    """One application's documents (new history entries, history gaps, the current
+    operation), its newest history id (None without history) and the gaps found. Pure;
+    raises on an application of an unexpected shape."""
+    if not isinstance(app, dict):
+        raise TypeError(f"expected an object, got {type(app).__name__}")
+    name = _name(app)
+    if not name:
+        raise ValueError("application without metadata.name")
+    history = [e for e in (app.get("status") or {}).get("history") or []
+               if isinstance(e, dict) and type(e.get("id")) is int]
+    new = [e for e in history if last is None or e["id"] > last]
+    found = history_gaps(last, [e["id"] for e in new])
+    docs = [changes.history_gap_document("argocd", source, name, after, before_id, detected)
+            for after, before_id in found]
+    docs.extend(changes.argocd_history_document(source, app, e) for e in new)
+    operation = changes.argocd_operation_document(source, app)
+    if operation is not None:
+        docs.append(operation)
+    return docs, (max(e["id"] for e in history) if history else None), found
 
 
 async def _applications(http: ForgeHttp, names: list[str]) -> list[Any]:

@@ -1,4 +1,5 @@
-"""Small helpers the forge modules share: collecting pages, stats bookkeeping, timestamps."""
+"""Small helpers the forge modules share: the connection a pull source keeps across runs,
+collecting pages, dead letters, stats bookkeeping, timestamps."""
 from __future__ import annotations
 
 import logging
@@ -16,8 +17,8 @@ from ...timefmt import iso_s
 from ..base import SyncStats
 from .http import ForgeCounters, ForgeError, ForgeHttp, counters
 
-__all__ = ["bearer_headers", "collect", "finish", "forge_run", "guard", "iso", "start_stats",
-           "write"]
+__all__ = ["ForgeConnection", "bearer_headers", "collect", "dead_letter", "finish",
+           "forge_run", "guard", "http_counts", "iso", "start_stats", "write"]
 
 log = logging.getLogger(__name__)
 _MALFORMED = (KeyError, TypeError, ValueError, AttributeError, IndexError)
@@ -40,9 +41,52 @@ async def guard(docs: list[Any], source: str, what: str, item: Any,
             exc = error
             del docs[mark:]  # nothing half-built from this item
     log.warning("%s: malformed %s dead-lettered: %r", source, what, exc)
-    docs.append(DeadLetter(source, orjson.dumps(item, default=str)[:1_000_000],
-                           f"malformed {what}: {exc!r}"[:1000], stage="parse"))
+    docs.append(dead_letter(source, what, item, exc))
     return None
+
+
+def dead_letter(source: str, what: str, item: Any, exc: Exception) -> DeadLetter:
+    """An item of an unexpected shape as a dead letter: its JSON and the reason."""
+    return DeadLetter(source, orjson.dumps(item, default=str)[:1_000_000],
+                      f"malformed {what}: {exc!r}"[:1000], stage="parse")
+
+
+class ForgeConnection:
+    """What a forge pull source keeps from one run to the next: its HTTP client (built on first
+    use; closed by :meth:`close` unless it was handed in) and the ``ForgeHttp`` over it, whose
+    ETag cache, quota block and counters therefore last as long as the source does."""
+
+    def __init__(self, make_client: Callable[[], Any],
+                 make_http: Callable[[Any], ForgeHttp], client: Any = None) -> None:
+        self._make_client, self._make_http = make_client, make_http
+        self._given = client
+        self._owned: Any = None
+        self._http: ForgeHttp | None = None
+
+    def http(self) -> ForgeHttp:
+        if self._http is None:
+            client = self._given
+            if client is None:
+                client = self._owned = self._make_client()
+            self._http = self._make_http(client)
+        return self._http
+
+    async def close(self) -> None:
+        """Close our own client (a next run builds a new one); a client handed in stays open
+        and keeps its ``ForgeHttp``."""
+        owned, self._owned = self._owned, None
+        if owned is not None:
+            self._http = None
+            await owned.aclose()
+
+
+def http_counts(before: ForgeCounters, after: ForgeCounters) -> dict[str, int]:
+    """What one fetch cost: requests, 304s and rate-limit waits (whole seconds waited)."""
+    return {"requests": after.requests - before.requests,
+            "not_modified": after.not_modified - before.not_modified,
+            "rate_limit_waits": after.rate_limit_waits - before.rate_limit_waits,
+            "rate_limit_wait_seconds": round(after.rate_limit_wait_seconds
+                                             - before.rate_limit_wait_seconds)}
 
 
 async def collect(http: ForgeHttp, path: str, params: dict[str, Any] | None = None, *,

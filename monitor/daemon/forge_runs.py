@@ -1,0 +1,56 @@
+"""One run of a forge (Argo CD …) on the ingest pipeline, for the daemon and ``monitor ingest git``.
+
+A forge source is a pull source (``sources/base.py``); a configured forge may be several of them
+(one per cursor) sharing one HTTP client. ``ingest_changes`` drives each with
+``ingest_once`` (normalize → write → commit the cursor, compare-and-set) and, while the source
+says another page waits (its ``more`` attribute) and the cursor still moves, once more, at most
+``max_rounds`` times: every page's cursor is committed right after its own write. The counts of
+every batch add up to the run's ``SyncStats``, which the daemon turns into its job report and
+the command into its summary.
+
+The sources are not closed here: the daemon keeps them (and their ETag caches) from one run to
+the next and closes them when it stops or reloads; the command closes them after its run.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import fields
+from typing import Any
+
+from ..ingest import ingest_once
+from ..sources.base import PullSource, SyncStats
+from ..store import BulkWriter, StateStore
+
+__all__ = ["MAX_ROUNDS", "ingest_changes"]
+
+#: pages one run reads of one source at most (the next run continues from the cursor)
+MAX_ROUNDS = 50
+
+#: the batch counts that add up in ``SyncStats`` (the write's own come from its result)
+_NUMBERS = {f.name for f in fields(SyncStats)} - {
+    "source", "kind", "warnings", "indexed", "duplicates", "dead_lettered", "seconds", "errors"}
+
+
+async def ingest_changes(sources: Sequence[PullSource[Any]], kind: str, name: str,
+                         writer: BulkWriter, state: StateStore, *,
+                         max_rounds: int = MAX_ROUNDS) -> SyncStats:
+    """Ingest every source of one configured forge; returns the run's counts."""
+    stats = SyncStats(name, kind)
+    started = time.monotonic()
+    try:
+        for source in sources:
+            previous: Any = None
+            for _ in range(max_rounds):
+                report = await ingest_once(source, writer, state, close=False)
+                stats.add_result(report.result)
+                for key, value in report.counts.items():
+                    if key in _NUMBERS:
+                        setattr(stats, key, getattr(stats, key) + value)
+                if not report.records or report.cursor is None or report.cursor == previous \
+                        or not getattr(source, "more", False):
+                    break
+                previous = report.cursor
+    finally:
+        stats.seconds = time.monotonic() - started
+    return stats

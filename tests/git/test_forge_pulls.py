@@ -1,0 +1,160 @@
+"""Forges as pull sources on the ingest pipeline: the daemon keeps them across runs, the cursor
+stays where existing installs have it, every page's cursor is committed after its own write.
+HTTP through respx, documents and cursors in the real Elasticsearch."""
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+import respx
+from prometheus_client import CollectorRegistry
+from test_forges import NOW, Sleeps, _app, _docs, _es
+
+from monitor.daemon.adapters import _wire_forges
+from monitor.daemon.components import Components, Context
+from monitor.daemon.forge_runs import ingest_changes
+from monitor.metrics.definitions import Metrics
+from monitor.model import Document
+from monitor.settings import ArgoCdSource, settings_from_dict
+from monitor.sources.base import Batch
+from monitor.sources.forges import pull_sources
+from monitor.sources.forges.argocd import ArgoCdSource as ArgoCdPull
+from monitor.store import BulkWriter, StateStore
+
+ARGO = "https://argocd.example.com"
+APP_URL = f"{ARGO}/api/v1/applications/fw-policy"
+
+
+def _context(store, settings: Any) -> Context:
+    return Context(settings=settings, store=store, writer=BulkWriter(store),
+                   state=StateStore(store), metrics=Metrics(CollectorRegistry(), "test"),
+                   positions=None, instance_id="t", is_active=lambda: True,
+                   writer_for=lambda name: BulkWriter(store))
+
+
+async def test_daemon_job_keeps_the_argocd_source_across_runs_and_closes_it(store):
+    settings = settings_from_dict({"sources": {"argocd": [{
+        "name": "argo", "base_url": ARGO, "token": "jwt", "applications": ["fw-policy"]}]}})
+    components = Components()
+    _wire_forges(_context(store, settings), components)
+    job = next(j for j in components.jobs if j.id == "source:argo")
+    assert job.source == "argo" and "argo" in components.quiet_sources
+    built: list[httpx.AsyncClient] = []
+    real = httpx.AsyncClient
+
+    def client(*args: Any, **kwargs: Any) -> httpx.AsyncClient:
+        built.append(real(*args, **kwargs))
+        return built[-1]
+
+    with respx.mock(assert_all_called=False) as mock, \
+            pytest.MonkeyPatch.context() as patch:
+        patch.setattr(httpx, "AsyncClient", client)
+        _es(mock, store)
+        route = mock.get(APP_URL).respond(200, json=_app([3, 4, 5]))
+        first = await job.func()
+        route.respond(200, json=_app([6, 7]))
+        second = await job.func()
+    assert first is not None and second is not None
+    assert first.counts["indexed"] == 4 and first.counts["requests"] == 1
+    assert second.counts["indexed"] == 2 and second.counts["gaps"] == 0
+    assert len(built) == 1 and not built[0].is_closed  # one client for both runs
+    # the state key and layout existing installs have
+    cursor = await StateStore(store).get("argocd:argo")
+    assert cursor is not None and cursor.value["last_history_id"] == {"fw-policy": 7}
+    assert set(cursor.value) == {"last_history_id", "synced_at"}
+    for close in components.closers:
+        await close()
+    assert built[0].is_closed
+
+
+async def test_argocd_continues_from_an_existing_cursor(store):
+    cfg = ArgoCdSource(name="argo-old", base_url=ARGO, token="jwt", applications=["fw-policy"])
+    state = StateStore(store)
+    await state.put("argocd:argo-old", {"last_history_id": {"fw-policy": 8},
+                                        "synced_at": "2026-11-20T00:00:00Z"}, None)
+    source = ArgoCdPull(cfg, sleep=Sleeps(), now=NOW)
+    with respx.mock(assert_all_called=False) as mock:
+        _es(mock, store)
+        mock.get(APP_URL).respond(200, json=_app([7, 8, 11, 12]))
+        stats = await ingest_changes([source], "argocd", cfg.name, BulkWriter(store), state)
+    await source.close()
+    assert stats.gaps == 1 and stats.indexed == 4  # the gap, 11, 12, the operation
+    cursor = await state.get("argocd:argo-old")
+    assert cursor is not None
+    assert cursor.value == {"last_history_id": {"fw-policy": 12},
+                            "synced_at": "2026-11-25T12:00:00Z"}
+    gaps = await _docs(store, **{"change.kind": "history_gap"})
+    assert [g["change"]["gap"] for g in gaps] == [{"after_id": 8, "before_id": 11, "missing": 2}]
+
+
+class _FailingWriter(BulkWriter):
+    async def write(self, items: Any, **kwargs: Any) -> Any:
+        list(items)
+        raise ConnectionError("elasticsearch went away")
+
+
+async def test_argocd_cursor_stays_when_the_write_fails(store):
+    cfg = ArgoCdSource(name="argo-down", base_url=ARGO, token="jwt", applications=["fw-policy"])
+    state = StateStore(store)
+    source = ArgoCdPull(cfg, sleep=Sleeps(), now=NOW)
+    with respx.mock(assert_all_called=False) as mock:
+        _es(mock, store)
+        mock.get(APP_URL).respond(200, json=_app([3, 4]))
+        with pytest.raises(ConnectionError):
+            await ingest_changes([source], "argocd", cfg.name, _FailingWriter(store), state)
+        assert await state.get("argocd:argo-down") is None  # the next run reads 3 and 4 again
+        stats = await ingest_changes([source], "argocd", cfg.name, BulkWriter(store), state)
+    await source.close()
+    assert stats.indexed == 3
+
+
+def test_pull_sources_by_kind():
+    cfg = ArgoCdSource(name="a", base_url=ARGO)
+    sources = pull_sources("argocd", cfg)
+    assert sources is not None and [s.cursor_key for s in sources] == ["argocd:a"]
+    assert sources[0].name == "argocd:a"
+
+
+class _Pages:
+    """A source with ``pages`` pages; each fetch checks the previous page's cursor is stored."""
+
+    check_time = False
+
+    def __init__(self, state: StateStore, pages: int, *, moving: bool = True) -> None:
+        self.name = "pages"
+        self.cursor_key = "pages:test"
+        self.state, self.pages, self.moving = state, pages, moving
+        self.seen: list[Any] = []
+        self.more = True
+
+    async def fetch(self, cursor: dict[str, Any] | None) -> Batch[int]:
+        stored = await self.state.get(self.cursor_key)
+        self.seen.append((cursor, stored.value if stored else None))
+        page = (cursor or {}).get("page", 0) + (1 if self.moving else 0)
+        self.more = page < self.pages
+        return Batch([page], {"page": page}, {"documents": 1})
+
+    def normalize(self, record: int) -> list[Document]:
+        return [Document("changes", f"pages-{record}",
+                         {"@timestamp": "2026-11-25T12:00:00Z", "change": {"kind": "test"}})]
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_pages_loop_commits_each_cursor_and_is_bounded(store):
+    state = StateStore(store)
+    source = _Pages(state, 3)
+    stats = await ingest_changes([source], "test", "pages", BulkWriter(store), state)
+    # every fetch saw the cursor of the page before already committed
+    assert source.seen == [(None, None), ({"page": 1}, {"page": 1}), ({"page": 2}, {"page": 2})]
+    assert stats.documents == 3 and stats.indexed == 3
+    endless = _Pages(state, 10**6)
+    endless.cursor_key = "pages:endless"
+    await ingest_changes([endless], "test", "pages", BulkWriter(store), state, max_rounds=4)
+    assert len(endless.seen) == 4  # bounded
+    stuck = _Pages(state, 10**6, moving=False)
+    stuck.cursor_key = "pages:stuck"
+    await ingest_changes([stuck], "test", "pages", BulkWriter(store), state)
+    assert len(stuck.seen) == 2  # the cursor stopped moving
