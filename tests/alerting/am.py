@@ -2,6 +2,7 @@
 webhook receiver served by the test that records every notification with its arrival time."""
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import socket
@@ -44,6 +45,16 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str,
             pass
         time.sleep(0.25)
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} {on_fail()}")
+
+
+async def until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
+    """Await ``predicate()`` turning truthy (polled every 0.1 s); its value, or fail naming
+    ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        assert time.monotonic() < deadline, f"timed out after {timeout:.0f}s: {what}"
+        await asyncio.sleep(0.1)
+    return value
 
 
 class Receiver:

@@ -31,7 +31,7 @@ from monitor.settings import settings_from_dict
 from monitor.store import BulkWriter
 from monitor.store.search import search
 
-from .am import Alertmanager, Receiver
+from .am import Alertmanager, Receiver, until
 
 RULE_ID = "a1e27000-0000-4000-8000-00000000a1e2"
 RULE = {
@@ -51,14 +51,6 @@ def _value(daemon: Daemon, name: str, **labels: str) -> float:
     return daemon.registry.get_sample_value(name, labels) or 0.0
 
 
-async def _until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out after {timeout:.0f}s: {what}"
-        await asyncio.sleep(0.1)
 
 
 @dataclass
@@ -128,7 +120,7 @@ async def harness_factory(es_url: str, tmp_path: Path
         harness = Harness(daemon, receiver, am, prefix)
         made.append(harness)
         await daemon.startup()
-        await _until(lambda: _value(daemon, "monitor_scheduler_job_runs_total", job_id="rules",
+        await until(lambda: _value(daemon, "monitor_scheduler_job_runs_total", job_id="rules",
                                     outcome="success") >= 1, 120, "first rules run")
         return harness
 
@@ -148,7 +140,7 @@ async def test_a_finding_arrives_with_its_context_and_acknowledging_resolves_it(
     await h.events(["10.9.8.7"])
     doc = await _until_async(lambda: h.finding("10.9.8.7"), 60, "the engine's finding")
     fid = doc["finding"]["id"]
-    await _until(lambda: h.receiver.first_arrival(fid), 60, "the alert at the webhook")
+    await until(lambda: h.receiver.first_arrival(fid), 60, "the alert at the webhook")
     alert = next(a for _, a in h.receiver.alerts("firing") if a["labels"]["finding_id"] == fid)
     assert alert["labels"] == {
         "alertname": RULE["name"], "severity": "high", "rule_id": RULE_ID, "finding_id": fid,
@@ -163,7 +155,7 @@ async def test_a_finding_arrives_with_its_context_and_acknowledging_resolves_it(
     assert alert["startsAt"].startswith(doc["finding"]["first_seen"][:19])
 
     await transition(daemon_store(h.daemon), fid, "acknowledged", "oncall", "looking at it")
-    await _until(lambda: h.receiver.first_arrival(fid, "resolved"), 60, "the resolved alert")
+    await until(lambda: h.receiver.first_arrival(fid, "resolved"), 60, "the resolved alert")
     done = next(a for _, a in h.receiver.alerts("resolved") if a["labels"]["finding_id"] == fid)
     assert done["labels"] == alert["labels"]  # the same alert, ended
     assert _value(h.daemon, "monitor_alerts_sent_total", destination="alertmanager-1") >= 2
@@ -175,7 +167,7 @@ async def test_a_finding_arrives_with_its_context_and_acknowledging_resolves_it(
     assert await h.daemon.reload()
     await h.events(["10.9.8.6"])
     doc = await _until_async(lambda: h.finding("10.9.8.6"), 60, "a finding after the reload")
-    await _until(lambda: h.receiver.first_arrival(doc["finding"]["id"]), 60,
+    await until(lambda: h.receiver.first_arrival(doc["finding"]["id"]), 60,
                  "an alert after the reload")
 
 
@@ -201,7 +193,7 @@ async def test_latency_from_finding_written_to_webhook(harness_factory: Callable
         await h.events([ip])
         doc = await _until_async(lambda ip=ip: h.finding(ip), 60, f"finding {i}")
         fid = doc["finding"]["id"]
-        arrived = await _until(lambda fid=fid: h.receiver.first_arrival(fid), 60, f"alert {i}")
+        arrived = await until(lambda fid=fid: h.receiver.first_arrival(fid), 60, f"alert {i}")
         written = datetime.fromisoformat(doc["event"]["created"])
         latencies.append(arrived - written.timestamp())
     median, worst = statistics.median(latencies), max(latencies)
@@ -232,17 +224,17 @@ async def test_alertmanager_down_alerts_queue_then_arrive_once_even_across_a_res
     try:
         await first.startup()
         h = Harness(first, receiver, am, prefix)
-        await _until(lambda: _value(first, "monitor_scheduler_job_runs_total", job_id="rules",
+        await until(lambda: _value(first, "monitor_scheduler_job_runs_total", job_id="rules",
                                     outcome="success") >= 1, 120, "first rules run")
         ips = [f"10.40.0.{i}" for i in range(1, 41)]
         await h.events(ips)
-        await _until(lambda: _value(first, "monitor_alerts_queued",
+        await until(lambda: _value(first, "monitor_alerts_queued",
                                     destination="alertmanager-1") >= 40, 90, "40 alerts queued")
         runs = _value(first, "monitor_scheduler_job_runs_total", job_id="rules", outcome="success")
-        await _until(lambda: _value(first, "monitor_alert_delivery_failures_total",
+        await until(lambda: _value(first, "monitor_alert_delivery_failures_total",
                                     destination="alertmanager-1") >= 3, 60, "retries")
         # rule evaluation never waits for delivery
-        await _until(lambda: _value(first, "monitor_scheduler_job_runs_total", job_id="rules",
+        await until(lambda: _value(first, "monitor_scheduler_job_runs_total", job_id="rules",
                                     outcome="success") >= runs + 2, 60, "rules keep running")
         assert _value(first, "monitor_alerts_sent_total", destination="alertmanager-1") == 0
         assert await first.shutdown() == 0
@@ -251,10 +243,10 @@ async def test_alertmanager_down_alerts_queue_then_arrive_once_even_across_a_res
         am.start()
         second = Daemon(settings)
         await second.startup()
-        await _until(lambda: len({a["labels"]["finding_id"]
+        await until(lambda: len({a["labels"]["finding_id"]
                                   for _, a in receiver.alerts("firing")}) >= 40, 90,
                      "every queued alert at the webhook")
-        await _until(lambda: _queued_on_disk(queue) == 0, 60, "queue drained")
+        await until(lambda: _queued_on_disk(queue) == 0, 60, "queue drained")
         await asyncio.sleep(3)  # anything duplicated would arrive within group_interval
         fingerprints: dict[str, set[str]] = {}
         for _, body, _, _ in receiver.posts:
@@ -287,11 +279,11 @@ async def test_a_burst_of_1000_findings_is_delivered_in_batches_while_rules_run(
         ips = [f"10.{50 + i // 250}.{i % 250}.1" for i in range(1000)]
         await h.events(ips)
         started = time.time()
-        await _until(lambda: len({a["labels"]["finding_id"]
+        await until(lambda: len({a["labels"]["finding_id"]
                                   for _, a in h.receiver.alerts("firing")}) >= 1000, 180,
                      "1,000 alerts through Alertmanager")
         through_am = time.time() - started
-        await _until(lambda: sum(len(b["alerts"]) for _, b, _, _ in own.posts) >= 1000, 60,
+        await until(lambda: sum(len(b["alerts"]) for _, b, _, _ in own.posts) >= 1000, 60,
                      "1,000 alerts at the monitor's webhook")
         sizes = [len(b["alerts"]) for _, b, _, _ in own.posts]
         for _, _, headers, raw in own.posts:  # each body signed with the shared secret
@@ -316,7 +308,7 @@ async def test_the_daemons_compliance_results_become_control_alerts(
     sources are empty), and each arrives as one alert naming requirement, control and reason."""
     h: Harness = await harness_factory(["alertname", "control_id"], controls=True,
                                        findings=False)
-    alerts = await _until(lambda: [a for _, a in h.receiver.alerts("firing")
+    alerts = await until(lambda: [a for _, a in h.receiver.alerts("firing")
                                    if a["labels"].get("kind") == "control"], 120,
                           "control alerts from the compliance job")
     alert = alerts[0]

@@ -4,9 +4,6 @@ reason and evidence; it resolves when the control passes again. The control resu
 documents the compliance job writes (``result_document``), stored in Elasticsearch."""
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,7 +18,7 @@ from monitor.settings import settings_from_dict
 from monitor.store import Store
 from monitor.store.compliance import put_documents
 
-from .am import Alertmanager, Receiver
+from .am import Alertmanager, Receiver, until
 
 DAY = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
@@ -37,12 +34,6 @@ async def _write(store: Store, control_id: str, status: ControlStatus, reason: s
          result_document(result))], refresh=True)
 
 
-async def _until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        assert time.monotonic() < deadline, f"timed out after {timeout:.0f}s: {what}"
-        await asyncio.sleep(0.1)
-    return value
 
 
 def _control(receiver: Receiver, control_id: str, status: str) -> dict[str, Any] | None:
@@ -69,7 +60,7 @@ async def test_failing_and_unverifiable_controls_fire_and_resolve_when_passing(
         await _write(store, "CHK-92", ControlStatus.passed, "every change had a ticket", {})
         report = await alerting.run_sync()
         assert report.new == 2
-        failing = await _until(lambda: _control(receiver, "CHK-90", "firing"), 60, "CHK-90")
+        failing = await until(lambda: _control(receiver, "CHK-90", "firing"), 60, "CHK-90")
         assert failing["labels"] == {
             "alertname": "MonitorComplianceControlFailing", "severity": "high",
             "control_id": "CHK-90", "framework": "pci-dss-4.0.1", "pci": "10.2.1,10.4.1",
@@ -78,7 +69,7 @@ async def test_failing_and_unverifiable_controls_fire_and_resolve_when_passing(
         assert "Status: fail" in text and "Reason: 3 changes without a ticket" in text
         assert "Evidence: changes=3, without_ticket=3" in text
         assert failing["annotations"]["evidence"].startswith("monitor compliance status --from ")
-        silent = await _until(lambda: _control(receiver, "CHK-91", "firing"), 60, "CHK-91")
+        silent = await until(lambda: _control(receiver, "CHK-91", "firing"), 60, "CHK-91")
         assert "insufficient_data" in silent["annotations"]["summary"]
         assert "checkpoint-syslog silent" in silent["annotations"]["description"]
         assert _control(receiver, "CHK-92", "firing") is None
@@ -87,7 +78,7 @@ async def test_failing_and_unverifiable_controls_fire_and_resolve_when_passing(
         await _write(store, "CHK-90", ControlStatus.passed, "every change had a ticket", {})
         report = await alerting.run_sync()
         assert report.resolved == 1
-        done = await _until(lambda: _control(receiver, "CHK-90", "resolved"), 60, "resolve")
+        done = await until(lambda: _control(receiver, "CHK-90", "resolved"), 60, "resolve")
         assert done["labels"] == failing["labels"]
         assert _control(receiver, "CHK-91", "resolved") is None
         # fail -> insufficient_data is the same alert (status is not a label), still firing

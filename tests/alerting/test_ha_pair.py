@@ -2,11 +2,7 @@
 so one member down delays nothing on the other and gets everything once it is back."""
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from prometheus_client import CollectorRegistry
 
@@ -16,16 +12,8 @@ from monitor.metrics.definitions import Metrics
 from monitor.settings import settings_from_dict
 from monitor.store import Store
 
-from .am import Alertmanager, Receiver
+from .am import Alertmanager, Receiver, until
 from .test_webhook import _finding
-
-
-async def _until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        assert time.monotonic() < deadline, f"timed out after {timeout:.0f}s: {what}"
-        await asyncio.sleep(0.1)
-    return value
 
 
 def _ids(receiver: Receiver) -> set[str]:
@@ -52,14 +40,14 @@ async def test_both_members_get_every_alert_one_down_delays_nothing(store: Store
         await write_findings(store, docs)
         await alerting.run_sync()
         wanted = {d["finding"]["id"] for d in docs}
-        await _until(lambda: _ids(first) == wanted, 30, "member 1 notified")
+        await until(lambda: _ids(first) == wanted, 30, "member 1 notified")
         assert metrics.registry.get_sample_value(
             "monitor_alerts_queued", {"destination": "alertmanager-2"}) == 3
         assert metrics.registry.get_sample_value(
             "monitor_alerts_queued", {"destination": "alertmanager-1"}) == 0
         am2.start()
-        await _until(lambda: _ids(second) == wanted, 60, "member 2 notified after its return")
-        await _until(lambda: metrics.registry.get_sample_value(
+        await until(lambda: _ids(second) == wanted, 60, "member 2 notified after its return")
+        await until(lambda: metrics.registry.get_sample_value(
             "monitor_alerts_queued", {"destination": "alertmanager-2"}) == 0, 30, "drained")
     finally:
         await alerting.close()

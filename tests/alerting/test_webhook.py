@@ -4,11 +4,8 @@ while the receiver fails (503), delivered once it answers, resolved when acknowl
 the receiver refuses as invalid (400) is dropped and counted instead of blocking the queue."""
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,7 +19,7 @@ from monitor.model import Finding, Severity
 from monitor.settings import settings_from_dict
 from monitor.store import Store
 
-from .am import Receiver
+from .am import Receiver, until
 
 SECRET = b"webhook-s3cret"
 
@@ -39,12 +36,6 @@ def _finding(ip: str) -> dict[str, Any]:
         pci_requirements=("11.5.1",), description="a finding written by the webhook test"))
 
 
-async def _until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        assert time.monotonic() < deadline, f"timed out after {timeout:.0f}s: {what}"
-        await asyncio.sleep(0.1)
-    return value
 
 
 def _metric(metrics: Metrics, name: str) -> float:
@@ -65,12 +56,12 @@ async def test_signed_webhook_retries_then_delivers_and_resolves(store: Store,
         doc = _finding("192.0.2.7")
         await write_findings(store, [doc])
         assert (await alerting.run_sync()).new == 1
-        await _until(lambda: _metric(metrics, "monitor_alert_delivery_failures_total") >= 3, 30,
+        await until(lambda: _metric(metrics, "monitor_alert_delivery_failures_total") >= 3, 30,
                      "retries against a failing receiver")
         assert _metric(metrics, "monitor_alerts_queued") == 1
         assert not receiver.posts
         receiver.status = 200
-        await _until(lambda: receiver.posts, 30, "delivery once the receiver is back")
+        await until(lambda: receiver.posts, 30, "delivery once the receiver is back")
         at, body, headers, raw = receiver.posts[0]
         stamp, mac = headers["X-Monitor-Signature"].removeprefix("t=").split(",v1=")
         assert abs(int(stamp) - at) < 60
@@ -84,13 +75,13 @@ async def test_signed_webhook_retries_then_delivers_and_resolves(store: Store,
         assert alert["labels"]["finding_id"] == doc["finding"]["id"]
         assert alert["labels"]["source_ip"] == "192.0.2.7"
         assert alert["annotations"]["evidence"] == f"monitor findings show {doc['finding']['id']}"
-        await _until(lambda: _metric(metrics, "monitor_alerts_queued") == 0, 10, "queue empty")
+        await until(lambda: _metric(metrics, "monitor_alerts_queued") == 0, 10, "queue empty")
         assert _metric(metrics, "monitor_alerts_sent_total") == 1
 
         await transition(store, doc["finding"]["id"], "closed", "tester", "false positive")
         await store.es.indices.refresh(index=f"{store.names.prefix}-findings*")
         assert (await alerting.run_sync()).resolved == 1
-        await _until(lambda: len(receiver.posts) >= 2, 30, "the resolve")
+        await until(lambda: len(receiver.posts) >= 2, 30, "the resolve")
         resolved = receiver.posts[1][1]
         assert resolved["status"] == "resolved"
         assert resolved["alerts"][0]["labels"] == alert["labels"]
@@ -100,11 +91,11 @@ async def test_signed_webhook_retries_then_delivers_and_resolves(store: Store,
         receiver.status = 400
         await write_findings(store, [_finding("192.0.2.8")])
         await alerting.run_sync()
-        await _until(lambda: _metric(metrics, "monitor_alerts_dropped_total") == 1, 30, "drop")
+        await until(lambda: _metric(metrics, "monitor_alerts_dropped_total") == 1, 30, "drop")
         receiver.status = 200
         await write_findings(store, [_finding("192.0.2.9")])
         await alerting.run_sync()
-        await _until(lambda: any(a["labels"].get("source_ip") == "192.0.2.9"
+        await until(lambda: any(a["labels"].get("source_ip") == "192.0.2.9"
                                  for _, a in receiver.alerts()), 30, "the next alert")
     finally:
         await alerting.close()
@@ -131,7 +122,7 @@ async def test_excepted_findings_are_not_posted_and_resurface_when_the_waiver_ex
         await write_findings(store, [waived, expired, low])
         report = await alerting.run_sync()
         assert (report.open, report.new) == (1, 1)
-        await _until(lambda: receiver.posts, 30, "the resurfaced finding")
+        await until(lambda: receiver.posts, 30, "the resurfaced finding")
         posted = {a["labels"]["source_ip"] for _, a in receiver.alerts()}
         assert posted == {"198.51.100.2"}  # waived: silent; expired waiver: open again
     finally:
