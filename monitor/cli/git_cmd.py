@@ -87,7 +87,7 @@ async def _sync_all(settings: Settings, sources: list[tuple[str, Any]], since: s
     from ..daemon.forge_runs import ingest_changes
     from ..errors import MonitorError
     from ..sources.cursors import cursor_keys, rewind
-    from ..sources.forges import pull_sources, sync_github, sync_gitlab
+    from ..sources.forges import pull_sources, sync_github
     from ..sources.git import sync_repo
     from ..store import BulkWriter, StateStore, open_store
     from ..store.setup import template_status
@@ -114,10 +114,8 @@ async def _sync_all(settings: Settings, sources: list[tuple[str, Any]], since: s
                     finally:
                         for pull in pulls:
                             await pull.close()
-                elif kind == "github":
-                    stats = await sync_github(cfg, writer, state)
                 else:
-                    stats = await sync_gitlab(cfg, writer, state)
+                    stats = await sync_github(cfg, writer, state)
                 results.append({"ok": True, "rewound": len(rewound), **stats.as_dict()})
             except MonitorError as exc:
                 results.append({"ok": False, "source": cfg.name, "kind": kind,

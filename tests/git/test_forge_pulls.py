@@ -9,14 +9,14 @@ import httpx
 import pytest
 import respx
 from prometheus_client import CollectorRegistry
-from test_forges import NOW, Sleeps, _app, _docs, _es
+from test_forges import GL, NOW, SHA_DEPLOYED, Sleeps, _app, _docs, _es
 
 from monitor.daemon.adapters import _wire_forges
 from monitor.daemon.components import Components, Context
 from monitor.daemon.forge_runs import ingest_changes
 from monitor.metrics.definitions import Metrics
 from monitor.model import Document
-from monitor.settings import ArgoCdSource, settings_from_dict
+from monitor.settings import ArgoCdSource, GitlabSource, settings_from_dict
 from monitor.sources.base import Batch
 from monitor.sources.forges import pull_sources
 from monitor.sources.forges.argocd import ArgoCdSource as ArgoCdPull
@@ -114,6 +114,61 @@ def test_pull_sources_by_kind():
     sources = pull_sources("argocd", cfg)
     assert sources is not None and [s.cursor_key for s in sources] == ["argocd:a"]
     assert sources[0].name == "argocd:a"
+    gitlab = GitlabSource(name="g", base_url="https://gitlab.example.com",
+                          projects=["net/policy", "42"])
+    projects = pull_sources("gitlab", gitlab)
+    assert projects is not None
+    assert [p.cursor_key for p in projects] == ["gitlab:g:net/policy", "gitlab:g:42"]
+    assert projects[0].connection is projects[1].connection  # one client for the forge
+
+
+def _gl_deployment(dep_id: int, updated: str) -> dict[str, Any]:
+    return {"id": dep_id, "iid": dep_id, "ref": "main", "sha": SHA_DEPLOYED,
+            "status": "success", "created_at": updated, "updated_at": updated,
+            "user": {"id": 1, "username": "alice", "name": "Alice"},
+            "environment": {"id": 9, "name": "production"},
+            "deployable": {"id": 77, "status": "success",
+                           "pipeline": {"id": 500, "sha": SHA_DEPLOYED, "status": "success"}}}
+
+
+async def test_gitlab_projects_keep_their_cursors_and_share_one_client(store):
+    cfg = GitlabSource(name="gl-pull", base_url="https://gitlab.example.com", token="glpat",
+                       projects=["net/policy", "net/other"])
+    state = StateStore(store)
+    # an existing install: net/policy has read up to the 20th
+    await state.put("gitlab:gl-pull:net/policy",
+                    {"deployments_since": "2026-11-20T00:00:00Z",
+                     "merge_requests_since": "2026-11-20T00:00:00Z"}, None)
+    asked: dict[str, list[str | None]] = {}
+
+    def deployments(request: httpx.Request) -> httpx.Response:
+        project = request.url.raw_path.decode().split("/")[4]
+        asked.setdefault(project, []).append(request.url.params.get("updated_after"))
+        if project == "net%2Fpolicy":
+            return httpx.Response(200, json=[_gl_deployment(51, "2026-11-22T10:00:00Z"),
+                                             {"id": 52, "deployable": "broken"}])
+        return httpx.Response(200, json=[_gl_deployment(61, "2026-11-23T10:00:00Z")])
+
+    projects = pull_sources("gitlab", cfg, sleep=Sleeps(), now=NOW)
+    assert projects is not None
+    with respx.mock(assert_all_called=False) as mock:
+        _es(mock, store)
+        mock.get(url__regex=rf"{GL}/projects/[^/]+/deployments").mock(side_effect=deployments)
+        mock.get(url__regex=rf"{GL}/projects/[^/]+/merge_requests").respond(200, json=[])
+        stats = await ingest_changes(projects, "gitlab", cfg.name, BulkWriter(store), state)
+        again = await ingest_changes(projects, "gitlab", cfg.name, BulkWriter(store), state)
+    http = projects[0].connection.http()
+    for project in projects:
+        await project.close()
+    assert stats.indexed == 2 and stats.dead_lettered == 1 and stats.documents == 2
+    assert stats.requests == 4 and again.indexed == 0 and again.duplicates == 2
+    assert asked["net%2Fpolicy"] == ["2026-11-20T00:00:00Z", "2026-11-22T10:00:00Z"]
+    assert asked["net%2Fother"] == ["2026-10-26T12:00:00Z", "2026-11-23T10:00:00Z"]
+    assert http.counters.requests == 8  # one client, one set of counters, both runs
+    policy = await state.get("gitlab:gl-pull:net/policy")
+    assert policy is not None and policy.value == {
+        "deployments_since": "2026-11-22T10:00:00Z",
+        "merge_requests_since": "2026-11-20T00:00:00Z"}
 
 
 class _Pages:

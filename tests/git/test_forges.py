@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from monitor.daemon.forge_runs import ingest_changes
 from monitor.settings import ArgoCdSource, GithubSource, GitlabSource
-from monitor.sources.forges import COUNTERS, sync_github, sync_gitlab
+from monitor.sources.forges import COUNTERS, gitlab_projects, sync_github
 from monitor.sources.forges.argocd import ArgoCdSource as ArgoCdPull
 from monitor.sources.forges.argocd import history_gaps
 from monitor.sources.forges.http import ForgeError, ForgeHttp
@@ -462,6 +462,17 @@ def _gl_rule(rid: int, name: str, rule_type: str, required: int,
 
 ALICE, BOB, CAROL = (_gl_user(1, "alice", "Alice"), _gl_user(2, "bob", "Bob"),
                      _gl_user(4, "carol", "Carol"))
+
+
+async def sync_gitlab(cfg: GitlabSource, writer: BulkWriter, state: StateStore,
+                      **options: Any):
+    """One run of the GitLab pull sources (one per project), as ``monitor ingest git`` runs it."""
+    projects = gitlab_projects(cfg, **options)
+    try:
+        return await ingest_changes(projects, "gitlab", cfg.name, writer, state)
+    finally:
+        for project in projects:
+            await project.close()
 
 
 async def test_gitlab_deployments_merge_requests_approvals_pipelines(store):

@@ -1,11 +1,12 @@
 """GitLab REST API (v4) as a change-evidence source.
 
-Entry point for the daemon::
+Pull sources (``sources/base.py``), one per project (``group/project`` or a numeric id), that
+the daemon and ``monitor ingest git`` drive with the ingest pipeline::
 
-    stats = await sync_gitlab(cfg, writer, state, client=None)   # -> SyncStats
+    for project in gitlab_projects(cfg):            # share one connection until close()
+        report = await ingest_once(project, writer, state, close=False)
 
-Per project (``group/project`` or a numeric id), since the cursors kept under
-``gitlab:<source>:<project>``:
+Each fetch reads what changed since the project's cursor (``gitlab:<source>:<project>``):
 
 * deployments updated since the last run (``order_by=updated_at``), with their approvals
   (protected environments) judged independent when the approver is not the deployer, and the
@@ -24,108 +25,155 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ...identifiers import OBJECT_ID
+from ...model import DeadLetter, Document
 from ...normalize import changes
-from ..base import SyncStats
+from ..base import Batch
 from ..cursors import cursor_key
-from .common import bearer_headers, collect, forge_run, guard, iso, write
+from .common import ForgeConnection, bearer_headers, collect, guard, http_counts, iso
 from .http import ForgeError, ForgeHttp, build_client
 
 if TYPE_CHECKING:  # pragma: no cover
     import httpx
 
-    from ...settings import GitlabSource
-    from ...store import BulkWriter, StateStore
+    from ...settings import GitlabSource as GitlabSettings
 
-__all__ = ["sync_gitlab"]
+__all__ = ["GitlabProject", "gitlab_projects"]
 
 _PROJECT_RE = re.compile(r"^(?:[0-9]+|[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)+)$")
 
 
-async def sync_gitlab(cfg: GitlabSource, writer: BulkWriter, state: StateStore,
-                      client: httpx.AsyncClient | None = None, *,
-                      sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
-                      now: datetime | None = None) -> SyncStats:
-    """Collect deployments and merged merge requests (see module doc)."""
-    headers = bearer_headers(cfg.token)
-    moment = (now or datetime.now(UTC)).astimezone(UTC)
-    async with forge_run(
-        cfg.name, "gitlab", client, lambda: build_client(cfg.tls, cfg.timeout_seconds),
-        lambda c: ForgeHttp(cfg.name, cfg.base_url.rstrip("/") + "/api/v4", c, headers=headers,
-                            sleep=sleep),
-    ) as (http, stats):
-        for project in cfg.projects:
-            if not _PROJECT_RE.match(project):
-                raise ForgeError(f"{cfg.name}: project must be group/project or an id, "
-                                 f"got {project[:100]!r}")
-            await _sync_one(http, cfg, project, writer, state, stats, moment)
-    return stats
+#: one item as read: ("deployment", project, deployment, checks), ("merge request", project,
+#: merge request, approvals, commits, checks, approval state, why rules are unavailable) or
+#: ("malformed", what, item, error) for an item that could not be read
+GitlabRecord = tuple[Any, ...]
 
 
-async def _sync_one(http: ForgeHttp, cfg: GitlabSource, project: str, writer: BulkWriter,
-                    state: StateStore, stats: SyncStats, now: datetime) -> None:
-    key = cursor_key("gitlab", cfg.name, project)
-    current = await state.get(key)
-    value: dict[str, Any] = dict(current.value) if current else {}
-    lookback = iso(now - timedelta(days=cfg.initial_lookback_days))
-    pid = quote(project, safe="")
-    docs: list[Any] = []
+class GitlabProject:
+    """One project of a configured GitLab as a pull source (its own cursor,
+    ``gitlab:<source>:<project>``); the projects of one GitLab share its connection."""
 
-    label = f"gitlab:{cfg.name}"
-    rules_missing: list[str] = []  # set once this project answered 403/404 for approval_state
+    check_time = True  # times come from the API: screened before they choose an index
 
-    async def deployment(dep: dict[str, Any]) -> str:
-        sha = str(dep.get("sha") or "")
-        pipeline = ((dep.get("deployable") or {}).get("pipeline")) or None
-        if pipeline:
-            checks = changes.checks_verdict(sha, [{"name": f"pipeline {pipeline.get('id')}",
-                                                   **pipeline}])
-        else:
+    def __init__(self, cfg: GitlabSettings, project: str, connection: ForgeConnection, *,
+                 now: datetime | None = None) -> None:
+        self.cfg, self.project, self.connection = cfg, project, connection
+        self.name = f"gitlab:{cfg.name}"
+        self.cursor_key = cursor_key("gitlab", cfg.name, project)
+        self._now = now
+
+    async def fetch(self, cursor: dict[str, Any] | None) -> Batch[GitlabRecord]:
+        """Deployments and merged merge requests updated since the cursor (see module doc)."""
+        cfg, project = self.cfg, self.project
+        if not _PROJECT_RE.match(project):
+            raise ForgeError(f"{cfg.name}: project must be group/project or an id, "
+                             f"got {project[:100]!r}")
+        http = self.connection.http()
+        before = replace(http.counters)
+        now = (self._now or datetime.now(UTC)).astimezone(UTC)
+        value: dict[str, Any] = dict(cursor or {})
+        lookback = iso(now - timedelta(days=cfg.initial_lookback_days))
+        pid = quote(project, safe="")
+        records: list[GitlabRecord] = []
+        rules_missing: list[str] = []  # set once this project answered 403/404 for approval_state
+
+        async def deployment(dep: dict[str, Any]) -> str:
+            sha = str(dep.get("sha") or "")
+            pipeline = ((dep.get("deployable") or {}).get("pipeline")) or None
+            checks: changes.ChecksVerdict | None
+            if pipeline:
+                checks = changes.checks_verdict(sha, [{"name": f"pipeline {pipeline.get('id')}",
+                                                       **pipeline}])
+            else:
+                checks = await _pipelines(http, pid, sha)
+            record = ("deployment", project, dep, checks)
+            _build(cfg.name, record)  # raises here, not in normalize, for a malformed item
+            records.append(record)
+            return str(dep.get("updated_at") or "")
+
+        async def merge_request(mr: dict[str, Any]) -> str:
+            iid = int(mr["iid"])
+            approvals = (await http.get(f"projects/{pid}/merge_requests/{iid}/approvals")).data
+            state = await _approval_state(http, pid, iid, rules_missing)
+            commits = await collect(http, f"projects/{pid}/merge_requests/{iid}/commits",
+                                    {"per_page": 100})
+            sha = str(mr.get("merge_commit_sha") or mr.get("squash_commit_sha")
+                      or mr.get("sha") or "")
             checks = await _pipelines(http, pid, sha)
-        docs.append(changes.gitlab_deployment_document(cfg.name, project, dep, checks))
-        return str(dep.get("updated_at") or "")
+            record = ("merge request", project, mr,
+                      approvals if isinstance(approvals, dict) else {}, commits, checks, state,
+                      rules_missing[0] if rules_missing else None)
+            _build(cfg.name, record)
+            records.append(record)
+            return str(mr.get("updated_at") or "")
 
-    async def merge_request(mr: dict[str, Any]) -> str:
-        iid = int(mr["iid"])
-        approvals = (await http.get(f"projects/{pid}/merge_requests/{iid}/approvals")).data
-        state = await _approval_state(http, pid, iid, rules_missing)
-        commits = await collect(http, f"projects/{pid}/merge_requests/{iid}/commits",
-                                {"per_page": 100})
-        sha = str(mr.get("merge_commit_sha") or mr.get("squash_commit_sha")
-                  or mr.get("sha") or "")
-        checks = await _pipelines(http, pid, sha)
-        docs.append(changes.gitlab_merge_request_document(
-            cfg.name, project, mr, approvals if isinstance(approvals, dict) else {},
-            commits, checks, state, rules_missing[0] if rules_missing else None))
-        return str(mr.get("updated_at") or "")
+        async def guarded(what: str, item: Any,
+                          handle: Callable[[dict[str, Any]], Awaitable[str]]) -> str | None:
+            letters: list[Any] = []
+            result = await guard(letters, self.name, what, item, handle)
+            if letters:
+                records.append(("malformed", what, item, letters[0]))
+            return result if isinstance(result, str) else None
 
-    dep_since = value.get("deployments_since") or lookback
-    newest = dep_since
-    for dep in await collect(http, f"projects/{pid}/deployments", {
-            "order_by": "updated_at", "sort": "asc", "updated_after": dep_since,
-            "per_page": 100}):
-        updated = await guard(docs, label, "deployment", dep, deployment)
-        if isinstance(updated, str):
-            newest = max(newest, updated)
+        dep_since = value.get("deployments_since") or lookback
+        newest = dep_since
+        for dep in await collect(http, f"projects/{pid}/deployments", {
+                "order_by": "updated_at", "sort": "asc", "updated_after": dep_since,
+                "per_page": 100}):
+            updated = await guarded("deployment", dep, deployment)
+            if updated is not None:
+                newest = max(newest, updated)
 
-    mr_since = value.get("merge_requests_since") or lookback
-    newest_mr = mr_since
-    for branch in cfg.protected_branches:
-        for mr in await collect(http, f"projects/{pid}/merge_requests", {
-                "state": "merged", "target_branch": branch, "updated_after": mr_since,
-                "order_by": "updated_at", "sort": "asc", "per_page": 100}):
-            updated = await guard(docs, label, "merge request", mr, merge_request)
-            if isinstance(updated, str):
-                newest_mr = max(newest_mr, updated)
+        mr_since = value.get("merge_requests_since") or lookback
+        newest_mr = mr_since
+        for branch in cfg.protected_branches:
+            for mr in await collect(http, f"projects/{pid}/merge_requests", {
+                    "state": "merged", "target_branch": branch, "updated_after": mr_since,
+                    "order_by": "updated_at", "sort": "asc", "per_page": 100}):
+                updated = await guarded("merge request", mr, merge_request)
+                if updated is not None:
+                    newest_mr = max(newest_mr, updated)
 
-    await write(writer, docs, stats, label)
-    value.update({"deployments_since": newest, "merge_requests_since": newest_mr})
-    await state.put(key, value, current)
+        value.update({"deployments_since": newest, "merge_requests_since": newest_mr})
+        documents = sum(1 for r in records if r[0] != "malformed")
+        return Batch(records, value, {"documents": documents,
+                                      **http_counts(before, http.counters)})
+
+    def normalize(self, record: GitlabRecord) -> Iterable[Document | DeadLetter]:
+        if record[0] == "malformed":
+            return [record[3]]  # the dead letter fetch made of it
+        return [_build(self.cfg.name, record)]
+
+    async def close(self) -> None:
+        await self.connection.close()
+
+
+def gitlab_projects(cfg: GitlabSettings, client: httpx.AsyncClient | None = None, *,
+                    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+                    now: datetime | None = None) -> list[GitlabProject]:
+    """The pull sources of one configured GitLab: one per project, one shared connection."""
+    headers = bearer_headers(cfg.token)
+    connection = ForgeConnection(
+        lambda: build_client(cfg.tls, cfg.timeout_seconds),
+        lambda c: ForgeHttp(cfg.name, cfg.base_url.rstrip("/") + "/api/v4", c, headers=headers,
+                            sleep=sleep), client)
+    return [GitlabProject(cfg, project, connection, now=now) for project in cfg.projects]
+
+
+def _build(source: str, record: GitlabRecord) -> Document:
+    """The document of one read item (pure; raises for an item of an unexpected shape)."""
+    if record[0] == "deployment":
+        _, project, dep, checks = record
+        return changes.gitlab_deployment_document(source, project, dep, checks)
+    _, project, mr, approvals, commits, checks, state, unavailable = record
+    return changes.gitlab_merge_request_document(source, project, mr, approvals, commits,
+                                                 checks, state, unavailable)
 
 
 async def _approval_state(http: ForgeHttp, pid: str, iid: int,
