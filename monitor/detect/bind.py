@@ -17,6 +17,7 @@ from typing import Any
 
 from ..inventory.expand import expand, placeholder_names
 from ..inventory.model import ChangeWindow, Inventory
+from ..inventory.reconcile import repos_by_origin
 from .schema import Rule, Window
 
 __all__ = ["Bound", "bind", "bind_all", "inventory_needs"]
@@ -87,10 +88,13 @@ def _expanded(rule: Rule, params: dict[str, Any], calendars: dict[str, list[Chan
         update["sequence"] = rule.sequence.model_copy(update={"steps": tuple(
             s.model_copy(update={"query_dsl": expand(s.query_dsl, params)})
             if s.query_dsl is not None else s for s in rule.sequence.steps)})
-    if rule.reconcile is not None and rule.reconcile.b.query_dsl is not None:
+    if rule.reconcile is not None:
         b = rule.reconcile.b
-        update["reconcile"] = rule.reconcile.model_copy(update={"b": b.model_copy(update={
-            "query_dsl": expand(b.query_dsl, params)})})
+        if b.query_dsl is not None:
+            b = b.model_copy(update={"query_dsl": expand(b.query_dsl, params)})
+        # the per-server repository binding of the one reconciliation (inventory/reconcile.py)
+        update["reconcile"] = rule.reconcile.model_copy(update={
+            "b": b, "repos_by_origin": repos_by_origin(params)})
     cal = rule.calendar
     if cal is not None and cal.inventory:
         windows = tuple(_window(w) for w in calendars[cal.inventory])

@@ -334,6 +334,9 @@ class ReconcileParams(_Model):
     #: an exact (SHA/ticket) match counts only for a change merged or deployed before the A
     #: event (one minute of clock tolerance) and not older than this
     max_change_age: Duration = timedelta(days=30)
+    #: management server (origin) → the repositories its installs may come from: set from the
+    #: inventory (``management_servers[].repos``) when the rule is bound; empty: no binding
+    repos_by_origin: dict[str, tuple[str, ...]] = Field(default_factory=dict)
 
 
 class Rule(RuleMeta):

@@ -36,13 +36,16 @@ __all__ = [
     "Policy",
     "Verdict",
     "approved",
+    "approved_query",
     "candidate_queries",
+    "candidate_query",
     "change_from_source",
     "install_from_source",
     "match",
     "match_all",
     "policy_from_params",
     "repos_by_origin",
+    "repos_query",
 ]
 
 #: where an install keeps what is matched: its session name and description
@@ -60,7 +63,10 @@ CHANGE_FIELDS = ("@timestamp", "change.kind", "change.repo", "change.sha",
                  "change.pull_request.title", "change.pull_request.url", "change.tickets",
                  "change.independent_approval", "change.checks_passed",
                  "change.deployment.creator", "change.deployment.environment",
-                 "change.source", "event.dataset", "event.id")
+                 "change.source", "event.dataset", "event.id",
+                 # shown by the report's change-control section
+                 "change.subject", "change.branch", "change.approvers", "change.environment",
+                 "change.deployment.id", "change.deployment.status")
 
 #: candidate changes one search returns; installs are searched in chunks so this bound holds
 CANDIDATES = 1000
@@ -232,25 +238,48 @@ def _clause(install: Install, policy: Policy) -> list[dict[str, Any]]:
     return out
 
 
+def approved_query() -> dict[str, Any]:
+    """``approved`` as a query: what the out-of-band rule's ``reconcile.b`` and CHK-01's
+    ``changes_query`` filter on (with the inventory's repositories)."""
+    def _all(*terms: tuple[str, Any]) -> dict[str, Any]:
+        return {"bool": {"filter": [{"term": {f: v}} for f, v in terms]}}
+    return {"bool": {"should": [
+        _all(("change.kind", "pull_request"), ("change.independent_approval", True),
+             ("change.checks_passed", True)),
+        _all(("change.kind", "deployment"), ("change.checks_passed", True))],
+        "minimum_should_match": 1}}
+
+
+def repos_query(policy: Policy) -> dict[str, Any]:
+    """The repositories any management server may install from (no binding: everything)."""
+    repos = sorted({r for rs in policy.repos.values() for r in rs})
+    return {"terms": {REPO_FIELD: repos}} if repos else {"match_all": {}}
+
+
+def candidate_query(installs: Sequence[Install], policy: Policy,
+                    filters: Sequence[dict[str, Any]] = (), size: int = CANDIDATES
+                    ) -> dict[str, Any] | None:
+    """One search body (on the ``changes`` index kind) returning the candidate changes of
+    ``installs``: SHA prefix, ticket or identity, bounded to each install's time limits, ANDed
+    with ``filters`` (a caller's approval/repository query), newest first, at most ``size``
+    documents with only the fields a match reads; ``None`` when no install can match."""
+    should = [c for install in installs for c in _clause(install, policy)]
+    if not should:
+        return None
+    return {"size": size, "track_total_hits": False,
+            "query": {"bool": {"filter": list(filters), "should": should,
+                               "minimum_should_match": 1}},
+            "sort": [{"@timestamp": "desc"}, {"_doc": "asc"}],
+            "_source": {"includes": list(CHANGE_FIELDS)}}
+
+
 def candidate_queries(installs: Sequence[Install], policy: Policy,
                       filters: Sequence[dict[str, Any]] = ()) -> list[dict[str, Any]]:
-    """Search bodies (on the ``changes`` index kind) returning the candidate changes of
-    ``installs``: SHA prefix, ticket or identity, bounded to the install's time limits, ANDed
-    with ``filters`` (a caller's approval/repository query). One body per chunk of installs,
-    each at most ``CANDIDATES`` documents; none when no install can match anything."""
-    bodies = []
-    for i in range(0, len(installs), INSTALLS_PER_SEARCH):
-        should = [c for install in installs[i:i + INSTALLS_PER_SEARCH]
-                  for c in _clause(install, policy)]
-        if not should:
-            continue
-        bodies.append({
-            "size": CANDIDATES, "track_total_hits": False,
-            "query": {"bool": {"filter": list(filters),
-                               "should": should, "minimum_should_match": 1}},
-            "sort": [{"@timestamp": "desc"}, {"_doc": "asc"}],
-            "_source": {"includes": list(CHANGE_FIELDS)}})
-    return bodies
+    """``candidate_query`` per chunk of ``INSTALLS_PER_SEARCH`` installs, so the size bound
+    holds for many installs."""
+    bodies = [candidate_query(installs[i:i + INSTALLS_PER_SEARCH], policy, filters)
+              for i in range(0, len(installs), INSTALLS_PER_SEARCH)]
+    return [b for b in bodies if b is not None]
 
 
 def _get(doc: Mapping[str, Any], dotted: str) -> Any:

@@ -25,7 +25,13 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..identifiers import TICKET, shas_in
+from ..inventory.reconcile import (
+    Policy,
+    approved_query,
+    candidate_queries,
+    install_from_source,
+    repos_query,
+)
 from ..store import Store
 from ..store.search import SearchStats, composite_buckets, msearch, refresh, search
 from . import queries as q
@@ -303,18 +309,16 @@ async def gather_report(store: Store, period: Period, inputs: ReportInputs, now:
     controls = await _controls(store, period, inputs, sources, stats)
     requirements = sec.requirements(inputs, controls)
 
-    text = " ".join(f"{_get(h['_source'], 'checkpoint.session_name', '')} "
-                    f"{_get(h['_source'], 'checkpoint.session_description', '')}"
-                    for h in changes_ans["hits"]["hits"])
-    shas = sorted(set(shas_in(text)))
-    tickets = sorted(set(TICKET.findall(text)))
-    matched_docs: list[dict[str, Any]] = []
-    if shas or tickets:
-        body = q.changes_matching([s for s in shas if len(s) == 40],
-                                  [s for s in shas if len(s) < 40], tickets)
+    # the one reconciliation (inventory/reconcile.py): the candidates of the period's installs,
+    # judged by the same match as the out-of-band rule and CHK-01
+    policy = Policy(repos=dict(inputs.change_repos))
+    installs = [install_from_source(str(h.get("_id")), h["_source"])
+                for h in changes_ans["hits"]["hits"]]
+    candidates: list[dict[str, Any]] = []
+    for body in candidate_queries(installs, policy, [approved_query(), repos_query(policy)]):
         answer = await search(store, "changes", body, stats=stats)
-        matched_docs = [h["_source"] for h in answer["hits"]["hits"]]
-    change_control = sec.change_records(changes_ans, matched_docs)
+        candidates += answer["hits"]["hits"]
+    change_control = sec.change_records(changes_ans, candidates, policy)
     change_control = ChangeControl(**{**{f: getattr(change_control, f) for f in
                                          change_control.__dataclass_fields__},
                                       "query": json.dumps(q.change_events_display(period),

@@ -83,6 +83,9 @@ class ReportInputs:
     #: at least this long turns a control's pass reading that dataset into insufficient_data
     source_intervals: dict[str, int] = field(default_factory=dict)
     kibana_url: str | None = None
+    #: management server (origin) → repositories its installs may come from (the inventory's
+    #: ``management_servers[].repos``); empty: no binding
+    change_repos: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def parse_time(value: Any) -> datetime | None:

@@ -62,11 +62,12 @@ def build_inputs(settings: Settings, framework: str = "pci-dss-4.0.1") -> Report
         notes.append("requirements catalogue missing: requirements no control reports on "
                      "cannot be listed")
     src = settings.sources
+    gateways, change_repos = _inventory_scope(settings, notes)
     return ReportInputs(
         framework=framework, framework_version=version if version != "unknown" else "4.0.1",
         catalogue=catalogue, controls=controls, waivers=waivers, daemon_version=__version__,
         rulepack_version=rulepack_version(rules_dirs[0]) if rules_dirs else rulepack_version(),
-        scope_gateways=_inventory_gateways(settings, notes),
+        scope_gateways=gateways, change_repos=change_repos,
         scope_repositories=tuple(sorted([g.name for g in src.git]
                                         + [r for g in src.github for r in g.repositories]
                                         + [p for g in src.gitlab for p in g.projects])),
@@ -74,21 +75,25 @@ def build_inputs(settings: Settings, framework: str = "pci-dss-4.0.1") -> Report
         source_intervals=source_intervals)
 
 
-def _inventory_gateways(settings: Settings, notes: list[str]) -> tuple[str, ...]:
+def _inventory_scope(settings: Settings, notes: list[str]
+                     ) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]]]:
     """The gateways in scope are the inventory's (Check Point API sources are management
-    servers, not gateways); an unreadable inventory is a note in the report, not a crash."""
+    servers, not gateways), and its management servers' repositories bind the change-control
+    match; an unreadable inventory is a note in the report, not a crash."""
     path = settings.rules.inventory_file
     if path is None:
-        return ()
+        return (), {}
     from ..errors import MonitorError
     from ..inventory import load_inventory
+    from ..inventory.reconcile import repos_by_origin
 
     try:
         inventory = load_inventory(path if path.is_absolute() else settings.base_dir / path)
     except MonitorError as exc:
         notes.append(f"inventory {path} unreadable, gateways in scope unknown: {exc}"[:500])
-        return ()
-    return tuple(sorted({g.name for g in inventory.gateways}))
+        return (), {}
+    return (tuple(sorted({g.name for g in inventory.gateways})),
+            repos_by_origin(inventory.params()))
 
 
 async def render_report(settings: Settings, store: Store, kind: ReportKind | str, now: datetime,

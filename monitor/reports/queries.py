@@ -16,7 +16,6 @@ __all__ = [
     "CHANGE_OPERATIONS",
     "change_events",
     "change_source_aggs",
-    "changes_matching",
     "compliance_aggs",
     "compliance_count_sums",
     "compliance_sources",
@@ -151,21 +150,6 @@ def change_events(period: Period) -> dict[str, Any]:
 def change_events_display(period: Period) -> dict[str, Any]:
     """The re-runnable query shown to the auditor (no paging details)."""
     return {"query": change_events(period)["query"]}
-
-
-def changes_matching(shas: list[str], short_shas: list[str], tickets: list[str],
-                     limit: int = 1000) -> dict[str, Any]:
-    should: list[dict[str, Any]] = []
-    if shas:
-        should.append({"terms": {"change.sha": shas}})
-    for short in short_shas[:100]:
-        should.append({"prefix": {"change.sha": short}})
-    if tickets:
-        should.append({"terms": {"change.tickets": tickets}})
-    return {"size": limit, "track_total_hits": False,
-            "query": {"bool": {"should": should, "minimum_should_match": 1}},
-            "sort": [{"@timestamp": "asc"}, {"change.sha": "asc"}],
-            "_source": {"includes": ["@timestamp", "change.*"]}}
 
 
 # -- threats ----------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from ..identifiers import TICKET, shas_in
+from ..inventory.reconcile import Policy, change_from_source, install_from_source, match
 from ..model import rollup_status
 from .data import (
     STATUSES,
@@ -148,15 +148,17 @@ def requirements(inputs: ReportInputs, controls: list[ControlReport]) -> list[Re
     return out
 
 
-def change_records(answer: dict[str, Any], changes: list[dict[str, Any]]) -> ChangeControl:
-    by_sha: dict[str, dict[str, Any]] = {}
-    by_ticket: dict[str, list[dict[str, Any]]] = {}
-    for doc in changes:
-        change = doc.get("change", {})
-        if change.get("sha"):
-            by_sha.setdefault(str(change["sha"]), doc)
-        for ticket in _strings(change.get("tickets")):
-            by_ticket.setdefault(ticket, []).append(doc)
+def change_records(answer: dict[str, Any], changes: list[dict[str, Any]],
+                   policy: Policy | None = None) -> ChangeControl:
+    """The period's configuration changes, each judged by ``inventory/reconcile.match`` (the
+    out-of-band rule's and CHK-01's verdict) against ``changes``: candidate change hits
+    (``_id`` and ``_source``) or bare sources."""
+    policy = policy if policy is not None else Policy()
+    docs: dict[str, dict[str, Any]] = {}
+    for n, item in enumerate(changes):
+        source = item.get("_source", item) if isinstance(item.get("_source"), dict) else item
+        docs[str(item.get("_id") or f"change-{n}")] = source
+    candidates = [change_from_source(i, d) for i, d in docs.items()]
     records: list[ChangeRecord] = []
     for hit in answer["hits"]["hits"]:
         src = hit["_source"]
@@ -164,26 +166,19 @@ def change_records(answer: dict[str, Any], changes: list[dict[str, Any]]) -> Cha
         admin = _text(cp.get("administrator") or _get(src, "user.name"))
         session = _text(cp.get("session_name"))
         description = _text(cp.get("session_description"))
-        joined = f"{session} {description}"
-        matched_doc, tier = None, ""
-        for sha in shas_in(joined):
-            matched_doc = by_sha.get(sha) or next(
-                (d for full, d in sorted(by_sha.items()) if full.startswith(sha)), None)
-            if matched_doc:
-                tier = "sha"
-                break
-        if matched_doc is None:
-            for ticket in TICKET.findall(joined):
-                candidates = by_ticket.get(ticket)
-                if candidates:
-                    matched_doc, tier = candidates[-1], "ticket"
-                    break
+        install = install_from_source(str(hit.get("_id")), src)
+        verdict = match(install, candidates, policy)
+        matched_doc, tier = None, verdict.tier
+        if verdict.ok:  # the latest of the changes that account for it
+            latest = max((c for c in candidates if c.id in verdict.matched),
+                         key=lambda c: (c.time, c.id))
+            matched_doc = docs[latest.id]
         if admin.lower() in _SYSTEM_ADMINS or description in ("Global Domain Assignment",):
             classification = "system"
         elif matched_doc is not None:
             classification = "matched"
-        elif TICKET.search(joined):
-            classification = "ticket_only"  # names a ticket, but no Git change carries it
+        elif install.tickets:
+            classification = "ticket_only"  # names a ticket no approved change accounts for
         else:
             classification = "out_of_band"
         records.append(ChangeRecord(
@@ -193,7 +188,7 @@ def change_records(answer: dict[str, Any], changes: list[dict[str, Any]]) -> Cha
             session=session, description=description,
             client=_text(cp.get("product") or _get(src, "observer.product")),
             outcome=_text(cp.get("audit_status") or _get(src, "event.outcome")),
-            classification=classification, match_tier=tier,
+            classification=classification, match_tier=tier if matched_doc else "",
             matched=_matched(matched_doc) if matched_doc else None,
             event_id=_text(hit.get("_id"))))
     total = int(answer["hits"]["total"]["value"])

@@ -92,14 +92,15 @@ def documents() -> list[Document]:
         (SHA, 7, PAYLOADS["img"], ["CHG0001234"], ["bob"], True, True,
          "feature/" + PAYLOADS["script"]),
         ("9" * 40, 8, "Tighten CDE egress " + PAYLOADS["template"], ["CHG0005678"],
-         ["carol", PAYLOADS["handler"]], True, False, "main"),
+         ["carol", PAYLOADS["handler"]], True, True, "main"),
         ("a" * 40, 2, "Unrelated docs change", [], [], False, True, "main"),
     ]
     for sha, hour, subject, tickets, approvers, independent, checks, branch in changes:
         docs.append(Document("changes", f"fw-policy-{sha}", {
             "@timestamp": _ts(start + timedelta(hours=hour)),
             "event": {"kind": "event", "dataset": "git.commit"},
-            "change": {"kind": "merge", "repo": "fw-policy", "branch": branch, "sha": sha,
+            "change": {"kind": "pull_request", "repo": "fw-policy", "branch": branch,
+                       "sha": sha,
                        "subject": subject, "tickets": tickets, "approvers": approvers,
                        "independent_approval": independent, "checks_passed": checks,
                        "environment": "prod",

@@ -131,7 +131,7 @@ async def test_waivers_and_change_control(report_data: ReportData) -> None:
     assert (cc.total, cc.matched, cc.out_of_band, cc.system) == (4, 2, 1, 1)
     publish, install, manual, system = cc.records
     assert publish.match_tier == "sha" and publish.matched.sha == SHA
-    assert install.match_tier == "ticket" and install.matched.checks_passed is False
+    assert install.match_tier == "ticket" and install.matched.checks_passed is True
     assert manual.classification == "out_of_band" and manual.administrator == "alice"
     assert system.classification == "system"
     summary = report_data.summary
@@ -192,8 +192,11 @@ def test_change_matching_tiers() -> None:
         hit(1, "ci", "gitops/fw abcdef1", ""), hit(2, "bob", "bob@1/1/2026", "CHG1234567"),
         hit(3, "eve", "eve@1/1/2026", "1234567 no letters: not a SHA"),
         hit(4, "ci", "gitops/fw", "OPS-42 rollout")]}}
-    changes = [{"change": {"sha": "abcdef1" + "0" * 33, "repo": "fw"}},
-               {"change": {"sha": "f" * 40, "repo": "fw", "tickets": ["OPS-42"]}}]
+    approved = {"kind": "pull_request", "independent_approval": True, "checks_passed": True}
+    changes = [{"@timestamp": "2026-11-24T00:30:00Z",
+                "change": {"sha": "abcdef1" + "0" * 33, "repo": "fw", **approved}},
+               {"@timestamp": "2026-11-24T00:40:00Z",
+                "change": {"sha": "f" * 40, "repo": "fw", "tickets": ["OPS-42"], **approved}}]
     cc = change_records(answer, changes)
     assert [(r.classification, r.match_tier) for r in cc.records] == [
         ("matched", "sha"), ("ticket_only", ""), ("out_of_band", ""), ("matched", "ticket")]

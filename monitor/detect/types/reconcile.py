@@ -2,21 +2,32 @@
 event) must match an approved, tested change B (``reconcile.b``); unmatched A events are findings
 (out-of-band changes).
 
-1. A events of ``[start, end)`` as a composite over (key, text fields, identity, second), paged;
-2. one search on B with a ``filters`` aggregation, two filters per A event:
-   * exact: a SHA (7-40 hex, prefix of ``b_sha_field``) or a ticket found in A's text fields
-     (session name / description), e.g. ``git:fw-policy@3f2a9c1 CHG0887797``;
-   * fallback: a B document within ``window`` of A by the same pipeline identity.
+1. A events of ``[start, end)`` as a composite over (key, text fields, identity, origin,
+   second), paged;
+2. their candidate changes B as documents (``inventory/reconcile.candidate_queries``: a SHA
+   prefix or ticket found in A's text fields, e.g. ``git:fw-policy@3f2a9c1 CHG0887797``, or the
+   same pipeline identity, bounded in time), ANDed with ``reconcile.b``;
+3. ``inventory/reconcile.match`` per A event: the verdict CHK-01 and the report's
+   change-control section give too (approved, in a repository the inventory maps to A's
+   management server, merged or deployed before A and at most ``max_change_age`` before it;
+   identity fallback within ``window`` before A).
 """
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from ...identifiers import references
-from ..compile import base_query, bool_filter, composite_sources, key_filter, scope, time_range
-from .base import PAGE, Ctx, Draft, Gen, Search, aggs, bucket_start, composite_all, to_dt
-
-_CLOCK_TOLERANCE = timedelta(minutes=1)
+from ...inventory.reconcile import (
+    INSTALL_ORIGIN_FIELD,
+    Install,
+    Policy,
+    candidate_queries,
+    change_from_source,
+    match,
+)
+from ..compile import base_query, bool_filter, composite_sources, key_filter, scope
+from .base import PAGE, Ctx, Draft, Gen, Search, bucket_start, composite_all, to_dt
 
 
 def tokens(texts: list[str]) -> tuple[list[str], list[str]]:
@@ -30,6 +41,7 @@ def run(ctx: Ctx) -> Gen:
     p = rule.reconcile
     assert p is not None
     fields = [p.a_key, *p.a_text_fields] + ([p.a_identity_field] if p.a_identity_field else [])
+    fields.append(INSTALL_ORIGIN_FIELD)
     query = bool_filter(*scope(rule, ctx.start, ctx.end))
 
     def body(after: dict | None) -> dict:
@@ -41,54 +53,48 @@ def run(ctx: Ctx) -> Gen:
                 "aggs": {"g": {"composite": comp}}}
 
     buckets = yield from composite_all(rule.index, body)
-    records = []
+    records: list[tuple[dict[str, Any], Install, int]] = []
     for b in buckets:
         values = {f: b["key"].get(f"k{i}") for i, f in enumerate(fields)}
         if values[p.a_key] is None:
             continue
         texts = [str(values[f]) for f in p.a_text_fields if values[f] is not None]
-        records.append((values, to_dt(b["key"]["t"]), *tokens(texts), b["doc_count"]))
+        shas, tickets = tokens(texts)
+        ident = values.get(p.a_identity_field) if p.a_identity_field else None
+        origin = values.get(INSTALL_ORIGIN_FIELD)
+        install = Install(id=f"a{len(records)}", time=to_dt(b["key"]["t"]),
+                          origin=None if origin is None else str(origin), shas=tuple(shas),
+                          tickets=tuple(tickets),
+                          identity=None if ident is None or not p.b_identity_field
+                          else str(ident))
+        records.append((values, install, b["doc_count"]))
     if not records:
         return []
+    policy = Policy(max_change_age=p.max_change_age, window=p.window,
+                    repos=dict(p.repos_by_origin))
     b_base = base_query(rule.model_copy(update={"query": p.b.query, "query_dsl": p.b.query_dsl}))
-    filters: dict = {}
-    for i, (values, at, shas, tickets, _) in enumerate(records):
-        should = [{"prefix": {p.b_sha_field: s}} for s in shas]
-        should += [{"term": {p.b_ticket_field: t}} for t in tickets]
-        if should:  # bound: merged/deployed before the install, not older than the limit
-            filters[f"x{i}"] = {"bool": {"should": should, "minimum_should_match": 1,
-                                         "filter": [time_range(at - p.max_change_age,
-                                                               at + _CLOCK_TOLERANCE)]}}
-        ident = values.get(p.a_identity_field) if p.a_identity_field else None
-        if ident is not None and p.b_identity_field:
-            filters[f"y{i}"] = bool_filter({"term": {p.b_identity_field: ident}},
-                                           time_range(at - p.window, at + p.window))
-    matched: dict[str, int] = {}
-    b_body = {"size": 0, "track_total_hits": False, "query": b_base,
-              "aggs": {"m": {"filters": {"filters": filters or {"none": {"match_none": {}}}}}}}
-    if filters:
-        (response,) = yield [Search(p.b.index, b_body)]
-        matched = {k: v["doc_count"]
-                   for k, v in (aggs(response).get("m") or {"buckets": {}})["buckets"].items()}
+    bodies = candidate_queries([install for _, install, _ in records], policy, [b_base])
+    changes = []
+    if bodies:
+        responses = yield [Search(p.b.index, b) for b in bodies]
+        changes = [change_from_source(str(h.get("_id")), h.get("_source") or {})
+                   for r in responses for h in (r.get("hits") or {}).get("hits", [])]
     width = rule.suppress_window
     drafts = []
-    for i, (values, at, shas, tickets, count) in enumerate(records):
-        if matched.get(f"x{i}", 0) or matched.get(f"y{i}", 0):
+    for values, install, count in records:
+        verdict = match(install, changes, policy)
+        if verdict.ok:
             continue
+        at = install.time
         start = bucket_start(at, width)
-        group = {p.a_key: values[p.a_key]}
-        reason = ("references " + ", ".join(shas + tickets) + " but no approved, tested change "
-                  "has them") if shas or tickets else "no SHA or ticket in the session, and no "
-        if not (shas or tickets):
-            reason += ("approved change by the same pipeline identity within "
-                       f"{p.window}" if p.a_identity_field else "identity fallback configured")
         drafts.append(Draft(
-            group=group, window_start=start, window_end=start + width, count=count,
-            first_seen=at, last_seen=at,
-            evidence_range=(at, at + timedelta(seconds=1)), detection={"a": body(None),
-                                                                        "b": b_body},
-            extra={"reason": reason, "texts": {f: values[f] for f in p.a_text_fields},
-                   "identity": values.get(p.a_identity_field) if p.a_identity_field else None}))
+            group={p.a_key: values[p.a_key]}, window_start=start, window_end=start + width,
+            count=count, first_seen=at, last_seen=at,
+            evidence_range=(at, at + timedelta(seconds=1)),
+            detection={"a": body(None), "b": bodies[0] if bodies else None},
+            extra={"reason": verdict.reason,
+                   "texts": {f: values[f] for f in p.a_text_fields},
+                   "identity": install.identity, "origin": install.origin}))
     return drafts
 
 
