@@ -29,7 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from latency import cpu_seconds, free_port, start_daemon, wait_ready
+from daemon_process import cpu_seconds, free_port, wait_ready
+from latency import start_daemon
 
 from monitor.simulate.checkpoint import SimConfig, generate
 

@@ -35,27 +35,15 @@ import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
-import yaml
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from monitor.simulate.checkpoint import SimConfig, generate
 
+sys.path.insert(0, str(ROOT / "bench"))
+from daemon_process import free_port, launch, rss_bytes, wait_ready
+
 HOSTILE_SRC = "233.252.0.66"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def rss_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    return 0
 
 
 def es(url: str, path: str, body: dict | None = None) -> dict:
@@ -170,30 +158,18 @@ def main() -> int:
     prefix = f"hostile-{int(time.time())}"
     work = Path(tempfile.mkdtemp(prefix="monitor-hostile-"))
     tcp, udp, http = free_port(), free_port(), free_port()
-    (work / "config.yaml").write_text(yaml.safe_dump({
+    config = {
         "elasticsearch": {"hosts": [args.es], "index_prefix": prefix},
         "sources": {"syslog": {"enabled": True, "udp": f"127.0.0.1:{udp}",
                                "tcp": f"127.0.0.1:{tcp}", "allowed_senders": ["127.0.0.0/8"],
                                "spool": {"dir": str(work / "spool")}}},
         "http": {"listen": f"127.0.0.1:{http}"},
         "logging": {"format": "json", "level": "WARNING"},
-    }))
-    log = open(work / "monitor.log", "wb")  # noqa: SIM115 - the daemon writes to it until the end of the run
-    daemon = subprocess.Popen([sys.executable, "-m", "monitor.cli.main", "-c",
-                               str(work / "config.yaml"), "run"], cwd=work, stdout=log,
-                              stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{http}/readyz", timeout=5) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            pass
-        if time.monotonic() > deadline or daemon.poll() is not None:
-            print("daemon did not become ready; see", work / "monitor.log")
-            return 1
-        time.sleep(0.5)
+    }
+    daemon = launch(work, config)
+    if not wait_ready(http, daemon, 120):
+        print("daemon did not become ready; see", work / "monitor.log")
+        return 1
 
     try:
         return measure(args, daemon, prefix, work, tcp, udp)
@@ -201,7 +177,6 @@ def main() -> int:
         if daemon.poll() is None:  # also on an error: never leave the daemon running
             daemon.send_signal(signal.SIGTERM)
             daemon.wait(timeout=120)
-        log.close()
 
 
 def measure(args: argparse.Namespace, daemon: subprocess.Popen[bytes], prefix: str,

@@ -47,6 +47,9 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+sys.path.insert(0, str(ROOT / "bench"))
+from daemon_process import cpu_seconds, free_port, launch, wait_ready
+
 from monitor.simulate.checkpoint import (
     BruteForce,
     OutOfBandChange,
@@ -60,17 +63,6 @@ RULES = {"match": "506172a3-94a5-4fb0-81d2-e3f405162841",
          "sequence": "4d5e6f70-8192-4a3b-9c4d-5e6f7a8b9c61",
          "cardinality": "5b0e7c1a-3d5e-4f7a-9a41-0c2f6b7d8e01"}
 TYPES = ("match", "threshold", "cardinality", "sequence")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def scenario_lines(kind: str, n: int) -> tuple[str, list[str]]:
@@ -186,7 +178,7 @@ def start_daemon(work: Path, es: str, prefix: str, tcp: int, http: int,
                  ) -> subprocess.Popen:
     alerting = {"enabled": True, "alertmanager": {"urls": [alertmanager]}, "controls": False,
                 "queue": {"dir": str(work / "alert-queue")}} if alertmanager else {}
-    (work / "config.yaml").write_text(yaml.safe_dump({
+    return launch(work, {
         "elasticsearch": {"hosts": [es], "index_prefix": prefix},
         "rules": {"fast_lane": {"enabled": fast_lane}},
         **({"alerting": alerting} if alerting else {}),
@@ -194,25 +186,7 @@ def start_daemon(work: Path, es: str, prefix: str, tcp: int, http: int,
                                "spool": {"dir": str(work / "spool")}}},
         "http": {"listen": f"127.0.0.1:{http}"},
         "logging": {"format": "json", "level": "INFO"},
-    }))
-    log = open(work / "monitor.log", "wb")  # noqa: SIM115 - the child holds it
-    return subprocess.Popen([sys.executable, "-m", "monitor.cli.main", "-c",
-                             str(work / "config.yaml"), "run"], cwd=work, stdout=log,
-                            stderr=subprocess.STDOUT,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
-
-
-def wait_ready(http: int, daemon: subprocess.Popen, timeout: float = 180) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and daemon.poll() is None:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{http}/readyz", timeout=5) as r:
-                if r.status == 200:
-                    return True
-        except OSError:
-            pass
-        time.sleep(0.5)
-    return False
+    })
 
 
 def main() -> int:

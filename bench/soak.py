@@ -22,7 +22,6 @@ import os
 import signal
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -31,30 +30,13 @@ import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
-import yaml
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from monitor.simulate.checkpoint import SimConfig, generate
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def rss_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    return 0
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+sys.path.insert(0, str(ROOT / "bench"))
+from daemon_process import cpu_seconds, free_port, launch, rss_bytes, wait_ready
 
 
 def metric(port: int, name: str, labels: str = "") -> float:
@@ -108,28 +90,16 @@ def main() -> int:
     prefix = f"soak-{int(time.time())}"
     work = Path(tempfile.mkdtemp(prefix="monitor-soak-"))
     tcp, http = free_port(), free_port()
-    (work / "config.yaml").write_text(yaml.safe_dump({
+    config = {
         "elasticsearch": {"hosts": [args.es], "index_prefix": prefix},
         "sources": {"syslog": {"enabled": True, "udp": None, "tcp": f"127.0.0.1:{tcp}"}},
         "http": {"listen": f"127.0.0.1:{http}"},
         "logging": {"format": "json", "level": args.log_level},
-    }))
-    log = open(work / "monitor.log", "wb")  # noqa: SIM115 - the daemon writes to it until the end of the run
-    daemon = subprocess.Popen([sys.executable, "-m", "monitor.cli.main", "-c",
-                               str(work / "config.yaml"), "run"], cwd=work, stdout=log,
-                              stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{http}/readyz", timeout=5) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            pass
-        if time.monotonic() > deadline or daemon.poll() is not None:
-            print("daemon did not become ready; see", work / "monitor.log")
-            return 1
-        time.sleep(0.5)
+    }
+    daemon = launch(work, config)
+    if not wait_ready(http, daemon, 120):
+        print("daemon did not become ready; see", work / "monitor.log")
+        return 1
 
     sender = Sender(tcp, args.rate)
     started = time.monotonic()
@@ -160,7 +130,6 @@ def main() -> int:
     cpu = cpu_seconds(daemon.pid)
     daemon.send_signal(signal.SIGTERM)
     code = daemon.wait(timeout=120)
-    log.close()
     warm = [s for s in samples if s[0] >= args.warmup]
     baseline = warm[0][1] if warm else samples[0][1]
     peak = max(s[1] for s in samples)
