@@ -7,8 +7,8 @@
     monitor ingest git --since 2026-01-01   # backfill every selected source from a date
     monitor ingest git --json               # summary as JSON
 
-The same runs the daemon schedules (``sync_repo``, ``sync_github`` …, the forges' pull sources
-through the ingest pipeline); cursors are shared with it, so a manual run never duplicates what the daemon already indexed. ``--since``
+The same runs the daemon schedules (``sync_repo``, the forges' pull sources through the ingest
+pipeline); cursors are shared with it, so a manual run never duplicates what the daemon already indexed. ``--since``
 moves each selected source's cursor back to the date first (never forward; see
 ``monitor.sources.cursors``), so a forge can be backfilled past its ``initial_lookback_days``.
 A progress bar on stderr shows a large import (a first full one); a summary line per source is
@@ -87,7 +87,7 @@ async def _sync_all(settings: Settings, sources: list[tuple[str, Any]], since: s
     from ..daemon.forge_runs import ingest_changes
     from ..errors import MonitorError
     from ..sources.cursors import cursor_keys, rewind
-    from ..sources.forges import pull_sources, sync_github
+    from ..sources.forges import pull_sources
     from ..sources.git import sync_repo
     from ..store import BulkWriter, StateStore, open_store
     from ..store.setup import template_status
@@ -108,14 +108,13 @@ async def _sync_all(settings: Settings, sources: list[tuple[str, Any]], since: s
                 if kind == "git":
                     stats = await sync_repo(cfg, writer, state, cfg.mirror_dir,
                                             since=since, progress=progress)
-                elif (pulls := pull_sources(kind, cfg)) is not None:
+                else:
+                    pulls = pull_sources(kind, cfg)
                     try:
                         stats = await ingest_changes(pulls, kind, cfg.name, writer, state)
                     finally:
                         for pull in pulls:
                             await pull.close()
-                else:
-                    stats = await sync_github(cfg, writer, state)
                 results.append({"ok": True, "rewound": len(rewound), **stats.as_dict()})
             except MonitorError as exc:
                 results.append({"ok": False, "source": cfg.name, "kind": kind,

@@ -217,23 +217,18 @@ def _wire_forges(ctx: Context, components: Components) -> None:
         # pull sources live as long as this wiring: their HTTP client and ETag cache serve
         # every run (a 304 costs no quota); closed when the daemon stops or reloads
         sources = forges.pull_sources(kind, cfg)
-        sync = getattr(forges, f"sync_{kind}") if sources is None else None
 
-        async def pull(cfg=cfg, kind=kind, sources=sources, sync=sync) -> RunReport:
-            writer = ctx.writer_for(cfg.name)
-            if sources is not None:
-                stats = await ingest_changes(sources, kind, cfg.name, writer, ctx.state)
-            else:
-                stats = await sync(cfg, writer, ctx.state)
+        async def pull(cfg=cfg, kind=kind, sources=sources) -> RunReport:
+            stats = await ingest_changes(sources, kind, cfg.name, ctx.writer_for(cfg.name),
+                                         ctx.state)
             counts = stats.as_dict()
             return RunReport(counts={k: v for k, v in counts.items() if isinstance(v, int)})
 
-        if sources is not None:
-            async def close(sources=sources) -> None:
-                for source in sources:
-                    await source.close()
+        async def close(sources=sources) -> None:
+            for source in sources:
+                await source.close()
 
-            components.closers.append(close)
+        components.closers.append(close)
         components.sources[cfg.name] = 0
         components.quiet_sources.add(cfg.name)
         components.jobs.append(JobSpec(f"source:{cfg.name}", pull,

@@ -16,7 +16,7 @@ from monitor.daemon.components import Components, Context
 from monitor.daemon.forge_runs import ingest_changes
 from monitor.metrics.definitions import Metrics
 from monitor.model import Document
-from monitor.settings import ArgoCdSource, GitlabSource, settings_from_dict
+from monitor.settings import ArgoCdSource, GithubSource, GitlabSource, settings_from_dict
 from monitor.sources.base import Batch
 from monitor.sources.forges import pull_sources
 from monitor.sources.forges.argocd import ArgoCdSource as ArgoCdPull
@@ -112,14 +112,20 @@ async def test_argocd_cursor_stays_when_the_write_fails(store):
 def test_pull_sources_by_kind():
     cfg = ArgoCdSource(name="a", base_url=ARGO)
     sources = pull_sources("argocd", cfg)
-    assert sources is not None and [s.cursor_key for s in sources] == ["argocd:a"]
+    assert [s.cursor_key for s in sources] == ["argocd:a"]
     assert sources[0].name == "argocd:a"
     gitlab = GitlabSource(name="g", base_url="https://gitlab.example.com",
                           projects=["net/policy", "42"])
     projects = pull_sources("gitlab", gitlab)
-    assert projects is not None
     assert [p.cursor_key for p in projects] == ["gitlab:g:net/policy", "gitlab:g:42"]
     assert projects[0].connection is projects[1].connection  # one client for the forge
+    github = GithubSource(name="h", token="t", repositories=["acme/policy", "acme/other"])
+    repositories = pull_sources("github", github)
+    assert [r.cursor_key for r in repositories] == ["github:h:acme/policy", "github:h:acme/other"]
+    assert repositories[0].connection is repositories[1].connection
+    assert {r.name for r in repositories} == {"github:h"}
+    with pytest.raises(ValueError):
+        pull_sources("git", github)
 
 
 def _gl_deployment(dep_id: int, updated: str) -> dict[str, Any]:
@@ -150,7 +156,6 @@ async def test_gitlab_projects_keep_their_cursors_and_share_one_client(store):
         return httpx.Response(200, json=[_gl_deployment(61, "2026-11-23T10:00:00Z")])
 
     projects = pull_sources("gitlab", cfg, sleep=Sleeps(), now=NOW)
-    assert projects is not None
     with respx.mock(assert_all_called=False) as mock:
         _es(mock, store)
         mock.get(url__regex=rf"{GL}/projects/[^/]+/deployments").mock(side_effect=deployments)

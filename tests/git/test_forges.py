@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from monitor.daemon.forge_runs import ingest_changes
 from monitor.settings import ArgoCdSource, GithubSource, GitlabSource
-from monitor.sources.forges import COUNTERS, gitlab_projects, sync_github
+from monitor.sources.forges import COUNTERS, github_repositories, gitlab_projects
 from monitor.sources.forges.argocd import ArgoCdSource as ArgoCdPull
 from monitor.sources.forges.argocd import history_gaps
 from monitor.sources.forges.http import ForgeError, ForgeHttp
@@ -181,6 +181,18 @@ def _github_routes(mock: respx.MockRouter, deployments_first: Any) -> None:
                                                    "2026-11-20T08:01:00Z")])
 
     mock.get(f"{GH}{r}/activity").mock(side_effect=activity)
+
+
+async def sync_github(cfg: GithubSource, writer: BulkWriter, state: StateStore,
+                      **options: Any):
+    """One run of the GitHub pull sources (one per repository), as ``monitor ingest git``
+    runs it."""
+    repositories = github_repositories(cfg, **options)
+    try:
+        return await ingest_changes(repositories, "github", cfg.name, writer, state)
+    finally:
+        for repository in repositories:
+            await repository.close()
 
 
 def _gh_cfg(**kw: Any) -> GithubSource:

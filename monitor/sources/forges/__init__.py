@@ -1,10 +1,8 @@
 """Forge and GitOps APIs: GitHub, GitLab, Argo CD.
 
-Argo CD and GitLab are pull sources (``sources/base.py``) driven by the ingest pipeline;
-``pull_sources(kind, cfg)`` gives the pull sources of one configured forge (one per cursor,
-sharing one HTTP client), or None while the kind still has its ``sync_*`` entry point::
-
-    await sync_github(cfg: GithubSource, writer, state, client=None) -> SyncStats
+Each is a pull source (``sources/base.py``) driven by the ingest pipeline;
+``pull_sources(kind, cfg)`` gives the pull sources of one configured forge (one per cursor:
+an Argo CD, a GitLab project, a GitHub repository), which share one HTTP client.
 
 ``http`` holds the shared pagination / ETag / rate-limit logic and the per-source
 ``COUNTERS`` (requests, 304s, rate-limit waits).
@@ -14,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from .argocd import ArgoCdSource
-from .github import sync_github
+from .github import GithubRepository, github_repositories
 from .gitlab import GitlabProject, gitlab_projects
 from .http import COUNTERS, ForgeCounters, ForgeError
 
@@ -23,18 +21,21 @@ __all__ = [
            "ArgoCdSource",
            "ForgeCounters",
            "ForgeError",
+           "GithubRepository",
            "GitlabProject",
+           "github_repositories",
            "gitlab_projects",
            "pull_sources",
-           "sync_github",
 ]
 
 
-def pull_sources(kind: str, cfg: Any, **options: Any) -> list[Any] | None:
-    """The pull sources of one configured forge (``options``: ``client``, ``sleep``, ``now``
-    for tests), or None for a kind not on the pipeline yet."""
+def pull_sources(kind: str, cfg: Any, **options: Any) -> list[Any]:
+    """The pull sources of one configured forge of ``kind`` (github, gitlab, argocd);
+    ``options``: ``client``, ``sleep``, ``now`` (tests)."""
     if kind == "argocd":
         return [ArgoCdSource(cfg, **options)]
     if kind == "gitlab":
         return list(gitlab_projects(cfg, **options))
-    return None
+    if kind == "github":
+        return list(github_repositories(cfg, **options))
+    raise ValueError(f"not a forge: {kind!r}")

@@ -1,8 +1,10 @@
 """GitHub (and GitHub Enterprise) REST API as a change-evidence source.
 
-Entry point for the daemon (one call per configured source and schedule tick)::
+Pull sources (``sources/base.py``), one per repository, that the daemon and ``monitor ingest
+git`` drive with the ingest pipeline::
 
-    stats = await sync_github(cfg, writer, state, client=None)   # -> SyncStats
+    for repository in github_repositories(cfg):     # share one connection until close()
+        report = await ingest_once(repository, writer, state, close=False)
 
 Per repository, what is new since the last run (cursors in the state index under
 ``github:<source>:<owner/name>``) becomes ``changes`` documents:
@@ -33,26 +35,28 @@ import base64
 import json
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from contextlib import aclosing
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ...identifiers import OBJECT_ID
+from ...model import DeadLetter, Document
 from ...normalize import changes
-from ..base import SyncStats
+from ..base import Batch
 from ..cursors import cursor_key
-from .common import collect, forge_run, guard, iso, write
+from .common import ForgeConnection, collect, guard, http_counts, iso
 from .http import ForgeError, ForgeHttp, build_client
 
 if TYPE_CHECKING:  # pragma: no cover
     import httpx
 
-    from ...settings import GithubSource
-    from ...store import BulkWriter, StateStore
+    from ...settings import GithubSource as GithubSettings
 
-__all__ = ["API_VERSION", "GithubAuth", "PushActors", "required_checks", "sync_github"]
+__all__ = ["API_VERSION", "GithubAuth", "GithubRepository", "PushActors", "github_repositories",
+           "required_checks"]
 
 API_VERSION = "2022-11-28"
 _REPO_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
@@ -61,7 +65,7 @@ _REPO_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 class GithubAuth:
     """Headers for a token, or an App installation token minted and cached on demand."""
 
-    def __init__(self, cfg: GithubSource, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, cfg: GithubSettings, clock: Callable[[], float] = time.time) -> None:
         self.cfg = cfg
         self.clock = clock
         self._token: str | None = None
@@ -123,37 +127,114 @@ def required_checks(snapshot: dict[str, Any]) -> list[str]:
     return sorted(set(names))
 
 
-async def sync_github(cfg: GithubSource, writer: BulkWriter, state: StateStore,
-                      client: httpx.AsyncClient | None = None, *,
-                      sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
-                      now: datetime | None = None) -> SyncStats:
-    """Collect deployments, merged PRs, direct pushes and branch rules (see module doc)."""
+#: one item as read, built into documents by ``_build``: ("protection", branch, day, snapshot,
+#: previous hash, detection time), ("deployment", deployment, checks, run, approvals,
+#: statuses), ("pull request", pull request, reviews, commits, checks, push lookup),
+#: ("direct push", branch, commit) or ("malformed", what, item, dead letter)
+GithubRecord = tuple[Any, ...]
+
+
+class GithubRepository:
+    """One repository of a configured GitHub as a pull source (its own cursor,
+    ``github:<source>:<owner/name>``); the repositories of one GitHub share its connection
+    (and with it the App installation token and the ETag cache)."""
+
+    check_time = True  # times come from the API: screened before they choose an index
+
+    def __init__(self, cfg: GithubSettings, repo: str, connection: ForgeConnection, *,
+                 now: datetime | None = None) -> None:
+        self.cfg, self.repo, self.connection = cfg, repo, connection
+        self.name = f"github:{cfg.name}"
+        self.cursor_key = cursor_key("github", cfg.name, repo)
+        self._now = now
+
+    async def fetch(self, cursor: dict[str, Any] | None) -> Batch[GithubRecord]:
+        """Branch rules, deployments, merged pull requests and direct pushes since the cursor
+        (see module doc)."""
+        cfg, repo = self.cfg, self.repo
+        if not _REPO_RE.match(repo):
+            raise ForgeError(f"{cfg.name}: repository must be owner/name, got {repo[:100]!r}")
+        http = self.connection.http()
+        before = replace(http.counters)
+        now = (self._now or datetime.now(UTC)).astimezone(UTC)
+        value: dict[str, Any] = dict(cursor or {})
+        records = await _read(http, cfg, repo, value, now, self.name)
+        documents = sum(len(_build(cfg.name, repo, r)) for r in records if r[0] != "malformed")
+        return Batch(records, value, {"documents": documents,
+                                      **http_counts(before, http.counters)})
+
+    def normalize(self, record: GithubRecord) -> Iterable[Document | DeadLetter]:
+        if record[0] == "malformed":
+            return [record[3]]  # the dead letter fetch made of it
+        return _build(self.cfg.name, self.repo, record)
+
+    async def close(self) -> None:
+        await self.connection.close()
+
+
+def github_repositories(cfg: GithubSettings, client: httpx.AsyncClient | None = None, *,
+                        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+                        now: datetime | None = None) -> list[GithubRepository]:
+    """The pull sources of one configured GitHub: one per repository, one shared connection."""
     auth = GithubAuth(cfg)
-    moment = (now or datetime.now(UTC)).astimezone(UTC)
-    async with forge_run(
-        cfg.name, "github", client, lambda: build_client(cfg.tls, cfg.timeout_seconds),
-        lambda c: ForgeHttp(cfg.name, cfg.base_url, c, sleep=sleep, auth=auth,
-                            headers={"Accept": "application/vnd.github+json",
-                                     "X-GitHub-Api-Version": API_VERSION,
-                                     "User-Agent": "pci-compliance-monitor"}),
-    ) as (http, stats):
+
+    def make_http(c: httpx.AsyncClient) -> ForgeHttp:
+        http = ForgeHttp(cfg.name, cfg.base_url, c, sleep=sleep, auth=auth,
+                         headers={"Accept": "application/vnd.github+json",
+                                  "X-GitHub-Api-Version": API_VERSION,
+                                  "User-Agent": "pci-compliance-monitor"})
         auth.http = http
-        for repo in cfg.repositories:
-            if not _REPO_RE.match(repo):
-                raise ForgeError(f"{cfg.name}: repository must be owner/name, got {repo[:100]!r}")
-            await _sync_one(http, cfg, repo, writer, state, stats, moment)
-    return stats
+        return http
+
+    connection = ForgeConnection(lambda: build_client(cfg.tls, cfg.timeout_seconds), make_http,
+                                 client)
+    return [GithubRepository(cfg, repo, connection, now=now) for repo in cfg.repositories]
 
 
-async def _sync_one(http: ForgeHttp, cfg: GithubSource, repo: str, writer: BulkWriter,
-                    state: StateStore, stats: SyncStats, now: datetime) -> None:
-    key = cursor_key("github", cfg.name, repo)
-    current = await state.get(key)
-    value: dict[str, Any] = dict(current.value) if current else {}
+def _build(source: str, repo: str, record: GithubRecord) -> list[Document]:
+    """The documents of one read item (pure; raises for an item of an unexpected shape)."""
+    kind = record[0]
+    if kind == "protection":
+        _, branch, day, snapshot, previous, detected = record
+        return [changes.branch_protection_document("github", source, repo, branch, day,
+                                                   snapshot, previous, detected)]
+    if kind == "deployment":
+        _, dep, checks, run, approvals, statuses = record
+        return [changes.github_deployment_document(source, repo, dep, checks, run, approvals),
+                *(changes.github_deployment_status_document(source, repo, dep, status)
+                  for status in statuses)]
+    if kind == "pull request":
+        _, pr, reviews, commits, checks, push = record
+        return [changes.github_pull_request_document(source, repo, pr, reviews, commits,
+                                                     checks, push),
+                *(changes.github_review_document(source, repo, pr, review)
+                  for review in reviews if review.get("id") is not None)]
+    _, branch, commit = record
+    return [changes.github_direct_push_document(source, repo, branch, commit)]
+
+
+async def _read(http: ForgeHttp, cfg: GithubSettings, repo: str, value: dict[str, Any],
+                now: datetime, label: str) -> list[GithubRecord]:
+    """Everything new of one repository since the cursor ``value``, which it moves on (in
+    place) past what was read: only items read without error move it."""
     lookback = iso(now - timedelta(days=cfg.initial_lookback_days))
     today = now.date().isoformat()
-    docs: list[Any] = []
+    records: list[GithubRecord] = []
     r = quote(repo, safe="/")
+
+    def add(record: GithubRecord) -> None:
+        _build(cfg.name, repo, record)  # raises here, not in normalize, for a malformed item
+        records.append(record)
+
+    async def guarded(what: str, item: Any, handle: Callable[..., Awaitable[Any]],
+                      *args: Any) -> Any:
+        letters: list[Any] = []
+        mark = len(records)
+        result = await guard(letters, label, what, item, handle, *args)
+        if letters:
+            del records[mark:]  # nothing half-read from this item
+            records.append(("malformed", what, item, letters[0]))
+        return result
 
     # 1. daily branch rules / protection snapshot (also: which checks are required)
     protection: dict[str, Any] = dict(value.get("protection") or {})
@@ -171,9 +252,9 @@ async def _sync_one(http: ForgeHttp, cfg: GithubSource, repo: str, writer: BulkW
                 raise
             classic = None
         snapshot = {"rules": rules, "protection": classic}
-        doc = changes.branch_protection_document("github", cfg.name, repo, branch, today,
-                                                 snapshot, entry.get("hash"), iso(now))
-        docs.append(doc)
+        record = ("protection", branch, today, snapshot, entry.get("hash"), iso(now))
+        doc = _build(cfg.name, repo, record)[0]
+        records.append(record)
         protection[branch] = {"day": today, "hash": doc.source["change"]["protection"]["hash"],
                               "required": required_checks(snapshot)}
 
@@ -185,7 +266,6 @@ async def _sync_one(http: ForgeHttp, cfg: GithubSource, repo: str, writer: BulkW
     dep_since = value.get("deployments_since") or lookback
     cutoff = iso(_parse(dep_since) - timedelta(days=1))
     newest = dep_since
-    label = f"github:{cfg.name}"
 
     async def deployment(dep: dict[str, Any]) -> None:
         dep_id = int(dep["id"])
@@ -194,10 +274,7 @@ async def _sync_one(http: ForgeHttp, cfg: GithubSource, repo: str, writer: BulkW
         statuses = await collect(http, f"repos/{r}/deployments/{dep_id}/statuses",
                                  {"per_page": 100})
         run, approvals = await _run_approvals(http, r, statuses)
-        docs.append(changes.github_deployment_document(cfg.name, repo, dep, checks, run,
-                                                       approvals))
-        docs.extend(changes.github_deployment_status_document(cfg.name, repo, dep, status)
-                    for status in statuses)
+        add(("deployment", dep, checks, run, approvals, statuses))
 
     first = True
     async for page in http.pages(f"repos/{r}/deployments", {"per_page": 100}):
@@ -210,7 +287,7 @@ async def _sync_one(http: ForgeHttp, cfg: GithubSource, repo: str, writer: BulkW
             if created and created < cutoff:
                 stop = True
                 continue
-            if await guard(docs, label, "deployment", dep, deployment):
+            if await guarded("deployment", dep, deployment):
                 newest = max(newest, created)
         if stop:
             break
@@ -227,10 +304,7 @@ async def _sync_one(http: ForgeHttp, cfg: GithubSource, repo: str, writer: BulkW
         head = str((pr.get("head") or {}).get("sha") or "")
         checks = await _checks(http, r, head, required_for(branch))
         push = await pushers.lookup(pr)
-        docs.append(changes.github_pull_request_document(cfg.name, repo, pr, reviews, commits,
-                                                         checks, push))
-        docs.extend(changes.github_review_document(cfg.name, repo, pr, review)
-                    for review in reviews if review.get("id") is not None)
+        add(("pull request", pr, reviews, commits, checks, push))
 
     for branch in cfg.protected_branches:
         async for page in http.pages(f"repos/{r}/pulls", {
@@ -244,7 +318,7 @@ async def _sync_one(http: ForgeHttp, cfg: GithubSource, repo: str, writer: BulkW
                     break
                 if isinstance(pr, dict) and not pr.get("merged_at"):
                     continue
-                if await guard(docs, label, "pull request", pr, pull_request, branch):
+                if await guarded("pull request", pr, pull_request, branch):
                     newest_pr = max(newest_pr, updated)
             if stop:
                 break
@@ -258,7 +332,7 @@ async def _sync_one(http: ForgeHttp, cfg: GithubSource, repo: str, writer: BulkW
             raise ValueError(f"not a commit SHA: {sha[:80]!r}")
         pulls = (await http.get(f"repos/{r}/commits/{sha}/pulls")).data
         if isinstance(pulls, list) and not pulls:
-            docs.append(changes.github_direct_push_document(cfg.name, repo, branch, commit))
+            add(("direct push", branch, commit))
         return str(((commit.get("commit") or {}).get("committer") or {}).get("date") or "")
 
     for branch in cfg.protected_branches:
@@ -271,17 +345,16 @@ async def _sync_one(http: ForgeHttp, cfg: GithubSource, repo: str, writer: BulkW
                 if seen >= cfg.max_commits_per_run:
                     break
                 seen += 1
-                date = await guard(docs, label, "commit", commit, direct_push, branch)
+                date = await guarded("commit", commit, direct_push, branch)
                 if isinstance(date, str):
                     newest_commit = max(newest_commit, date)
             if seen >= cfg.max_commits_per_run:
                 break
         commit_since[branch] = newest_commit
 
-    await write(writer, docs, stats, f"github:{cfg.name}")
     value.update({"protection": protection, "deployments_since": newest,
                   "pulls_since": newest_pr, "commits_since": commit_since})
-    await state.put(key, value, current)
+    return records
 
 
 _RUN_RE = re.compile(r"/actions/runs/([0-9]{1,20})(?:/|$)")
