@@ -268,7 +268,7 @@ def _wire_rules(ctx: Context, components: Components) -> None:
                                    stats=engine_stats, exceptions=exceptions,
                                    max_segment=max_segment,
                                    inventory=await inventory.current(ctx.store),
-                                   on_created=created)
+                                   on_created=created, writer=ctx.writer)
         runs = []
         for rule_id, rs in engine_stats.rules.items():
             runs_delta = rs.runs - seen_runs.get(rule_id, Counter())

@@ -51,7 +51,7 @@ from ..findings.exceptions import FindingException, match_exception
 from ..findings.store import write_findings
 from ..inventory.model import Inventory
 from ..model import Finding
-from ..store import StateDoc, StateStore, Store
+from ..store import BulkWriter, StateDoc, StateStore, Store
 from ..store.search import SearchStats
 from .bind import bind_all
 from .compile import evidence_body, iso
@@ -156,6 +156,8 @@ class EvalStats:
     #: called after a write that created findings (the daemon starts an alert sync): an
     #: alert leaves when its finding is stored, not when the whole run ends
     on_created: Callable[[], None] | None = field(default=None, repr=False)
+    #: the writer findings go through (the daemon's, with its rejection hook); None: a plain one
+    writer: BulkWriter | None = field(default=None, repr=False)
 
 
 def to_finding(rule: Rule, d: Draft, store: Store) -> Finding:
@@ -306,14 +308,16 @@ async def evaluate_due(rules: Iterable[Rule], store: Store, state: StateStore, n
                        max_segment: timedelta = timedelta(hours=1), dry_run: bool = False,
                        fault: Fault | None = None,
                        inventory: Inventory | None = None,
-                       on_created: Callable[[], None] | None = None) -> EvalStats:
+                       on_created: Callable[[], None] | None = None,
+                       writer: BulkWriter | None = None) -> EvalStats:
     """Evaluate every due, enabled rule once (see module docstring). ``fault`` is a test hook
     called as ``fault(point, rule_id)`` at ``searched``, ``committed`` and ``written``.
     ``inventory`` is read by the caller at every run, so a changed inventory applies at once.
-    ``on_created`` is called after each write that stored a new finding."""
+    ``on_created`` is called after each write that stored a new finding; findings are written
+    through ``writer`` (the daemon's) when given."""
     began = time.perf_counter()
     stats = stats or EngineStats()
-    out = EvalStats(on_created=on_created)
+    out = EvalStats(on_created=on_created, writer=writer)
     sstats = SearchStats()
     rules, out.unbound = bind_all([r for r in rules if r.enabled], inventory, now.date())
     for rule_id, missing in out.unbound.items():
@@ -475,7 +479,7 @@ async def _write(docs: list[dict], store: Store, out: EvalStats) -> None:
     """Write findings (create-only ids: a replay is harmless) and count what was new."""
     if not docs:
         return
-    res = await write_findings(store, docs)
+    res = await write_findings(store, docs, writer=out.writer)
     out.created += res.created
     out.duplicates += res.duplicates
     if res.created and out.on_created is not None:
