@@ -308,12 +308,19 @@ class ReconcileSide(Query):
 
 
 class ReconcileParams(_Model):
-    """Every event of the rule's query (A) needs a matching B document.
+    """Every event of the rule's query (A) needs a matching B document, judged by the one
+    reconciliation CHK-01 and the report use too (``inventory/reconcile.match``):
 
-    1. exact: a SHA (7-40 hex) or ticket (``[A-Z][A-Z0-9]+-?\\d+``) found in ``a_text_fields``
-       equals ``b_sha_field`` (prefix) or one of ``b_ticket_field``;
-    2. else fallback: a B document within ``window`` of A whose ``b_identity_field`` equals A's
-       ``a_identity_field`` (the pipeline identity).
+    1. exact: a SHA (7-40 hex) or ticket (``identifiers.references``) found in
+       ``a_text_fields`` is a prefix of the change's SHA (``change.sha`` or its pull request's
+       head SHA) or one of its ``change.tickets``;
+    2. else fallback: a change deployed by A's ``a_identity_field`` (``change.deployment.creator``)
+       within ``window`` before A (``b_identity_field`` switches it on);
+
+    and the change is approved, in a repository the inventory maps to A's management server,
+    merged or deployed before A and at most ``max_change_age`` before it. The match reads the
+    shared change fields, so ``b_sha_field``/``b_ticket_field``/``b_identity_field`` may only
+    name them (a rule that named others would be silently judged on different fields).
     """
 
     b: ReconcileSide
@@ -337,6 +344,16 @@ class ReconcileParams(_Model):
     #: management server (origin) → the repositories its installs may come from: set from the
     #: inventory (``management_servers[].repos``) when the rule is bound; empty: no binding
     repos_by_origin: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _shared_fields(self) -> ReconcileParams:
+        shared = {"b_sha_field": ("change.sha",), "b_ticket_field": ("change.tickets",),
+                  "b_identity_field": (None, "change.deployment.creator")}
+        for name, allowed in shared.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name}: the shared reconciliation reads "
+                                 f"{' / '.join(a for a in allowed if a)} only")
+        return self
 
 
 class Rule(RuleMeta):
