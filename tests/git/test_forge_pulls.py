@@ -9,7 +9,17 @@ import httpx
 import pytest
 import respx
 from prometheus_client import CollectorRegistry
-from test_forges import GL, NOW, SHA_DEPLOYED, Sleeps, _app, _docs, _es
+from test_forges import (
+    GL,
+    NOW,
+    SHA_DEPLOYED,
+    Sleeps,
+    _app,
+    _deployment,
+    _docs,
+    _es,
+    _github_routes,
+)
 
 from monitor.daemon.adapters import _wire_forges
 from monitor.daemon.components import Components, Context
@@ -20,6 +30,7 @@ from monitor.settings import ArgoCdSource, GithubSource, GitlabSource, settings_
 from monitor.sources.base import Batch
 from monitor.sources.forges import pull_sources
 from monitor.sources.forges.argocd import ArgoCdSource as ArgoCdPull
+from monitor.sources.forges.http import ForgeHttp
 from monitor.store import BulkWriter, StateStore
 
 ARGO = "https://argocd.example.com"
@@ -218,3 +229,52 @@ async def test_pages_loop_commits_each_cursor_and_is_bounded(store):
     stuck.cursor_key = "pages:stuck"
     await ingest_changes([stuck], "test", "pages", BulkWriter(store), state)
     assert len(stuck.seen) == 2  # the cursor stopped moving
+
+
+async def test_daemon_github_job_sends_if_none_match_on_its_next_run(store):
+    """The daemon keeps its GitHub sources, so the second run of the job revalidates with the
+    ETag the first one got: a 304, counted in the job's report, costs no quota."""
+    settings = settings_from_dict({"sources": {"github": [{
+        "name": "gh-daemon", "token": "t0ken", "repositories": ["acme/policy"]}]}})
+    components = Components()
+    _wire_forges(_context(store, settings), components)
+    job = next(j for j in components.jobs if j.id == "source:gh-daemon")
+    seen: list[str | None] = []
+
+    def deployments(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("if-none-match"))
+        if request.headers.get("if-none-match") == '"v1"':
+            return httpx.Response(304, headers={"etag": '"v1"'})
+        return httpx.Response(200, json=[_deployment(101, "2026-11-21T10:00:00Z")],
+                              headers={"etag": '"v1"'})
+
+    with respx.mock(assert_all_called=False) as mock:
+        _es(mock, store)
+        _github_routes(mock, deployments)
+        first = await job.func()
+        second = await job.func()
+    for close in components.closers:
+        await close()
+    assert first is not None and second is not None
+    assert seen == [None, '"v1"']
+    assert first.counts["not_modified"] == 0 and second.counts["not_modified"] >= 1
+    assert second.counts["requests"] >= 1 and first.counts["indexed"] >= 1
+
+
+async def test_etag_cache_and_counters_belong_to_the_instance():
+    """Two clients of the same source and URL share nothing: no module keeps a cache or totals."""
+    url = "https://api.github.com"
+    async with httpx.AsyncClient() as client:
+        one, two = ForgeHttp("same", url, client), ForgeHttp("same", url, client)
+        assert one.etags is not two.etags and one.counters is not two.counters
+        with respx.mock(base_url=url) as mock:
+            route = mock.get("/x").mock(side_effect=[
+                httpx.Response(200, json=[1], headers={"etag": '"e"'}),
+                httpx.Response(304, headers={"etag": '"e"'}),
+                httpx.Response(200, json=[1], headers={"etag": '"e"'})])
+            assert (await one.get("/x")).data == [1]
+            assert (await one.get("/x")).status == 304
+            assert (await two.get("/x")).status == 200  # nothing cached in this one
+    assert [c.request.headers.get("if-none-match") for c in route.calls] == [None, '"e"', None]
+    assert (one.counters.requests, one.counters.not_modified) == (2, 1)
+    assert (two.counters.requests, two.counters.not_modified) == (1, 0)

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from monitor.daemon.forge_runs import ingest_changes
 from monitor.settings import ArgoCdSource, GithubSource, GitlabSource
-from monitor.sources.forges import COUNTERS, github_repositories, gitlab_projects
+from monitor.sources.forges import github_repositories, gitlab_projects
 from monitor.sources.forges.argocd import ArgoCdSource as ArgoCdPull
 from monitor.sources.forges.argocd import history_gaps
 from monitor.sources.forges.http import ForgeError, ForgeHttp
@@ -216,14 +216,18 @@ async def test_github_pagination_rate_limit_reviews_and_direct_push(store):
             "etag": '"dep-etag"'})
 
     sleeps = Sleeps()
+    repositories = github_repositories(_gh_cfg(), sleep=sleeps, now=NOW)
+    http = repositories[0].connection.http()
     with respx.mock(assert_all_called=False) as mock:
         _es(mock, store)
         _github_routes(mock, deployments)
-        stats = await sync_github(_gh_cfg(), BulkWriter(store), StateStore(store),
-                                  sleep=sleeps, now=NOW)
+        stats = await ingest_changes(repositories, "github", "gh", BulkWriter(store),
+                                     StateStore(store))
+    for repository in repositories:
+        await repository.close()
     # rate limit: one wait until the reset, announced and counted
     assert stats.rate_limit_waits == 1 and 29 <= sleeps.calls[0] <= 32
-    assert COUNTERS["gh"].rate_limit_waits >= 1
+    assert http.counters.rate_limit_waits >= 1  # the client's own counters, no module global
     assert calls[-1].headers["authorization"] == "Bearer t0ken"
     assert calls[-1].headers["x-github-api-version"] == "2022-11-28"
 
@@ -282,11 +286,15 @@ async def test_github_etag_304_is_used_and_costs_nothing(store):
 
     writer, state = BulkWriter(store), StateStore(store)
     cfg = _gh_cfg(name="gh-etag")
+    # the sources (and so their client and its ETag cache) last across runs, as in the daemon
+    repositories = github_repositories(cfg, sleep=Sleeps(), now=NOW)
     with respx.mock(assert_all_called=False) as mock:
         _es(mock, store)
         _github_routes(mock, deployments)
-        first = await sync_github(cfg, writer, state, sleep=Sleeps(), now=NOW)
-        second = await sync_github(cfg, writer, state, sleep=Sleeps(), now=NOW)
+        first = await ingest_changes(repositories, "github", cfg.name, writer, state)
+        second = await ingest_changes(repositories, "github", cfg.name, writer, state)
+    for repository in repositories:
+        await repository.close()
     assert seen == [None, '"v1"']
     assert first.not_modified == 0 and second.not_modified >= 1
     assert second.indexed == 0  # nothing new: statuses, PRs, pushes all known (duplicates)

@@ -4,8 +4,8 @@ Each is a pull source (``sources/base.py``) driven by the ingest pipeline;
 ``pull_sources(kind, cfg)`` gives the pull sources of one configured forge (one per cursor:
 an Argo CD, a GitLab project, a GitHub repository), which share one HTTP client.
 
-``http`` holds the shared pagination / ETag / rate-limit logic and the per-source
-``COUNTERS`` (requests, 304s, rate-limit waits).
+``http`` holds the shared pagination / ETag / rate-limit logic; each client's counters
+(requests, 304s, rate-limit waits) come back as the counts of the batches it fetched.
 """
 from __future__ import annotations
 
@@ -14,10 +14,9 @@ from typing import Any
 from .argocd import ArgoCdSource
 from .github import GithubRepository, github_repositories
 from .gitlab import GitlabProject, gitlab_projects
-from .http import COUNTERS, ForgeCounters, ForgeError
+from .http import ForgeCounters, ForgeError
 
 __all__ = [
-           "COUNTERS",
            "ArgoCdSource",
            "ForgeCounters",
            "ForgeError",

@@ -1,24 +1,19 @@
 """Small helpers the forge modules share: the connection a pull source keeps across runs,
-collecting pages, dead letters, stats bookkeeping, timestamps."""
+collecting pages, dead letters, what a fetch cost, timestamps."""
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from dataclasses import replace
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
 
 from ...model import DeadLetter
-from ...store.writer import BulkWriter
 from ...timefmt import iso_s
-from ..base import SyncStats
-from .http import ForgeCounters, ForgeError, ForgeHttp, counters
+from .http import ForgeCounters, ForgeError, ForgeHttp
 
-__all__ = ["ForgeConnection", "bearer_headers", "collect", "dead_letter", "finish",
-           "forge_run", "guard", "http_counts", "iso", "start_stats", "write"]
+__all__ = ["ForgeConnection", "bearer_headers", "collect", "dead_letter", "guard",
+           "http_counts", "iso"]
 
 log = logging.getLogger(__name__)
 _MALFORMED = (KeyError, TypeError, ValueError, AttributeError, IndexError)
@@ -104,53 +99,8 @@ async def collect(http: ForgeHttp, path: str, params: dict[str, Any] | None = No
     return items
 
 
-async def write(writer: BulkWriter, docs: list[Any], stats: SyncStats, label: str) -> None:
-    """Write documents and dead letters; dead letters count as dead-lettered, not indexed."""
-    letters = sum(1 for doc in docs if isinstance(doc, DeadLetter))
-    stats.documents += len(docs) - letters
-    if docs:
-        result = await writer.write(docs, label=label, check_time=True)
-        stats.indexed += result.indexed
-        stats.duplicates += result.duplicates
-        stats.dead_lettered += result.dead_lettered
-
-
-def start_stats(source: str, kind: str) -> tuple[SyncStats, ForgeCounters, float]:
-    return SyncStats(source, kind), replace(counters(source)), time.monotonic()
-
-
-def finish(stats: SyncStats, http: ForgeHttp, before: ForgeCounters, started: float) -> None:
-    now = http.counters
-    stats.requests = now.requests - before.requests
-    stats.not_modified = now.not_modified - before.not_modified
-    stats.rate_limit_waits = now.rate_limit_waits - before.rate_limit_waits
-    stats.rate_limit_wait_seconds = now.rate_limit_wait_seconds - before.rate_limit_wait_seconds
-    stats.seconds = time.monotonic() - started
-
-
 #: ``YYYY-MM-DDTHH:MM:SSZ``, the format GitHub and GitLab use (comparable as strings)
 iso = iso_s
-
-
-@asynccontextmanager
-async def forge_run(name: str, kind: str, client: Any, make_client: Callable[[], Any],
-                    make_http: Callable[[Any], ForgeHttp]) -> AsyncIterator[tuple[ForgeHttp, SyncStats]]:
-    """One sync run of a forge source: stats, a client (ours unless one is passed in), and the
-    bookkeeping every run needs whatever happens: an error counted, counters recorded, our own
-    client closed."""
-    stats, before, started = start_stats(name, kind)
-    own = client is None
-    client = client or make_client()
-    http = make_http(client)
-    try:
-        yield http, stats
-    except ForgeError:
-        stats.errors += 1
-        raise
-    finally:
-        finish(stats, http, before, started)
-        if own:
-            await client.aclose()
 
 
 def bearer_headers(token: Any) -> dict[str, str]:

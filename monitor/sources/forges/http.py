@@ -11,7 +11,12 @@ it off) and gives the forge modules three calls:
   "secondary rate limit"), waits for ``retry-after`` or the reset time (GitHub
   ``x-ratelimit-reset``, GitLab ``RateLimit-Reset``), else backs off exponentially from 60 s;
   a success with ``remaining: 0`` makes the next call wait for the reset. Each wait is one
-  warning log line and counts in ``COUNTERS[source]`` (read by the metrics module).
+  warning log line and counts in the instance's ``counters``.
+
+Counters and the ETag cache belong to the ``ForgeHttp`` instance (no module keeps them): they
+live as long as the pull source that holds it (the daemon keeps its sources from one run to
+the next, so a 304 saves quota across runs), and a fetch reports what it cost as counts of its
+batch, which the daemon turns into its job report.
 
 Errors become ``ForgeError`` (a ``SourceError``) with the status; nothing above this module
 sees an ``httpx`` exception. Tokens are never logged: only method, path and status are.
@@ -39,13 +44,11 @@ from ..httpclient import Backoff, DowngradeRefused, EtagCache, Origin, Retryable
 from ..httpclient import build_client as _build_client
 
 __all__ = [
-    "COUNTERS",
     "ForgeCounters",
     "ForgeError",
     "ForgeHttp",
     "Reply",
     "build_client",
-    "counters",
 ]
 
 log = logging.getLogger(__name__)
@@ -62,7 +65,7 @@ class ForgeError(SourceError):
 
 @dataclass(slots=True)
 class ForgeCounters:
-    """Running totals for one configured forge source (never reset while running)."""
+    """Running totals of one ``ForgeHttp`` (never reset while it lives)."""
 
     requests: int = 0
     not_modified: int = 0
@@ -71,22 +74,12 @@ class ForgeCounters:
     errors: int = 0
 
 
-COUNTERS: dict[str, ForgeCounters] = {}
-
-
-def counters(source: str) -> ForgeCounters:
-    return COUNTERS.setdefault(source, ForgeCounters())
-
-
 @dataclass(frozen=True, slots=True)
 class Reply:
     status: int
     data: Any
     headers: httpx.Headers
     url: str
-
-
-_ETAGS: dict[tuple[str, str], EtagCache] = {}
 
 
 def build_client(tls: Any = None, timeout: float = 30.0) -> httpx.AsyncClient:
@@ -112,10 +105,10 @@ class ForgeHttp:
         self.clock = clock
         self.max_wait = max_wait_seconds
         self.max_attempts = max_attempts
-        self.counters = counters(source)
-        # one cache per (source, base URL), kept across runs (a run builds a new ForgeHttp;
-        # the 304s it earns are what keeps GitHub's quota): the token scope is the source's
-        self.etags = _ETAGS.setdefault((source, self.base), EtagCache())
+        self.counters = ForgeCounters()
+        # the cache lives as long as this client: the pull source keeps it across runs (the
+        # 304s it earns are what keeps GitHub's quota); never shared, the token scope is ours
+        self.etags = EtagCache()
         self.backoff = Backoff(initial=0.5, maximum=30.0, jitter=0.5)
         self._blocked_until = 0.0
         #: status of the last answer (304 when the cached body was returned)
