@@ -262,6 +262,10 @@ class SimConfig:
     scenarios: tuple[Scenario, ...] = field(default_factory=tuple)
     #: where the traffic goes (``Network.from_inventory``); None: the built-in network
     network: Network | None = None
+    #: tickets of approved changes the administrators edit rules under (CHK-02 accepts a
+    #: human edit only when an approved change carries its ticket); none: on a clean day the
+    #: administrators only log in and out, policy changes come from the pipeline
+    tickets: tuple[str, ...] = ()
 
 
 def scenario_from_spec(spec: str) -> Scenario:
@@ -410,7 +414,11 @@ class _Gen:
             extra = [("operation_number", "10" if op == "Log In" else "12")]
             return self.audit(moment, admin, client, op, subject, extra,
                               "Success" if op == "Log In" else None)
-        ticket = f"CHG{self.rng.randint(100000, 999999)}"
+        pick = self.rng.randint(100000, 999999)  # drawn either way: the stream stays the same
+        if not self.config.tickets:
+            return self.audit(moment, admin, client, "Log Out", "Administrator Logout",
+                              [("operation_number", "12")], None)
+        ticket = self.config.tickets[pick % len(self.config.tickets)]
         return self.audit(moment, admin, client, "Modify Rule", "Object Manipulation",
                           [("fieldschanges", "Destination: Added 'web-01'"),
                            ("objectname", self.rng.choice(RULES)[1]),

@@ -102,7 +102,8 @@ async def test_clean_day_then_incidents(store) -> None:
         if cid not in INCIDENT_FAILS:
             assert status == got[cid], (cid, status, got[cid])
     by_id = {r.control_id: r for r in again}
-    assert "rogue" in str(by_id["CHK-02"].evidence["checks"][0]["details"]["groups"])
+    assert ["rogue"] in [row["identities"] for row in
+                        by_id["CHK-02"].evidence["checks"][0]["details"]["unmatched"]]
     assert by_id["CHK-20"].evidence["checks"][0]["details"]["violations"][0]["key"] == "admin"
     # re-evaluation replaced the day's results instead of adding to them
     count = await store.es.count(index=store.names.read("compliance"))

@@ -2,13 +2,16 @@
 different networks (the example inventory's and one unlike it), each described only by its
 inventory. Every scenario is found exactly once by the rule meant for it, clean traffic and the
 management server's quiet hours give no finding, an approved GitOps install (PR + deployment
-in the forge data) is flagged by no rule."""
+in the forge data) is flagged by no rule and fails no control (CHK-01, CHK-02)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from monitor.compliance import load_controls, load_sources
+from monitor.compliance.gather import gather_evidence
+from monitor.compliance.queries import Period
 from monitor.detect.engine import evaluate_range
 from monitor.detect.loader import load_rules
 from monitor.inventory import Inventory, inventory_from_dict, load_inventory
@@ -202,12 +205,31 @@ async def _findings(store: Store, inventory: Inventory, last: datetime) -> dict[
     return {k: sorted(v) for k, v in out.items()}
 
 
+async def _change_controls(store: Store, inventory: Inventory, last: datetime
+                           ) -> dict[str, tuple[str, list[dict], list[dict]]]:
+    """CHK-01 and CHK-02 over the day: status, matched rows, unmatched rows."""
+    sources = load_sources()
+    controls = [c for c in load_controls(sources=sources) if c.id in ("CHK-01", "CHK-02")]
+    period = Period(START, last + timedelta(seconds=1))
+    result = await gather_evidence(controls, sources, inventory, store, period,
+                                   last + timedelta(hours=1))
+    out = {}
+    for cid in ("CHK-01", "CHK-02"):
+        (outcome,) = result.evidence[cid].outcomes
+        out[cid] = (outcome.status.value, outcome.details.get("matched", []),
+                    outcome.details.get("unmatched", []))
+    return out
+
+
 @pytest.mark.parametrize("inventory", [EXAMPLE, OTHER], ids=["example", "other"])
 async def test_clean_day_and_quiet_management_server_give_nothing(dstore: Store,
                                                                   inventory: Inventory) -> None:
     last = await _simulate(dstore, inventory, scenarios=False)
     assert last > START + timedelta(hours=15)
     assert await _findings(dstore, inventory, last) == {}
+    controls = await _change_controls(dstore, inventory, last)
+    assert controls["CHK-02"][0] == "pass", controls  # no human change outside an approved one
+    assert controls["CHK-01"][0] in ("pass", "not_applicable"), controls
 
 
 @pytest.mark.parametrize("inventory", [EXAMPLE, OTHER], ids=["example", "other"])
@@ -224,6 +246,17 @@ async def test_every_scenario_found_once_by_its_rule(dstore: Store, inventory: I
     flagged = [g for groups in got.values() for g in groups
                if inventory.deploy_identities[0] in g or SHA[:12] in g]
     assert not flagged
+    # the controls agree: the GitOps install matches its approved change, the out-of-band
+    # Publish and Install are unmatched (CHK-01), the rogue's edits with them (CHK-02)
+    controls = await _change_controls(dstore, inventory, last)
+    status, matched, unmatched = controls["CHK-01"]
+    assert status == "fail" and sum(r["count"] for r in unmatched) == 2, controls["CHK-01"]
+    assert any(SHA[:12] in (r["reference"] or "") for r in matched), matched
+    assert not any(SHA[:12] in (r["reference"] or "") for r in unmatched), unmatched
+    status, _matched, unmatched = controls["CHK-02"]
+    assert status == "fail", controls["CHK-02"]
+    # the rogue's edit, and the incidents' human edits whose ticket no approved change carries
+    assert "rogue" in {i for r in unmatched for i in r["identities"]}, unmatched
 
 
 def test_simulate_cli_places_traffic_on_the_inventorys_network(tmp_path, capsys) -> None:

@@ -122,9 +122,13 @@ def _rows(check: Reconcile, first: dict[str, Any], lookup: dict[str, Any],
         count = int(bucket["doc_count"])
         row = rows.setdefault((text, verdict.ok), {
             "reference": text, "refs": sorted(set(install.refs)), "matched": [],
-            "changes": [], "reason": verdict.reason, "count": 0, "first_seen": moment,
+            "changes": [], "identities": [], "origins": [], "reason": verdict.reason,
+            "count": 0, "first_seen": moment,
             "last_seen": moment, "samples": []})
         row["count"] += count
+        # who made it, and where: what an auditor asks first about an unmatched change
+        row["identities"] = sorted({*row["identities"], *filter(None, [install.identity])})
+        row["origins"] = sorted({*row["origins"], *filter(None, [install.origin])})
         row["first_seen"] = min(row["first_seen"], moment)
         row["last_seen"] = max(row["last_seen"], moment)
         if verdict.ok:
