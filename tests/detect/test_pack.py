@@ -178,3 +178,17 @@ class TestSchemaErrors:
 
     def test_bundled_rules_dir_is_the_pack(self) -> None:
         assert (rules_dir() / "threat").is_dir()
+
+
+def test_reconcile_rule_may_only_name_the_shared_change_fields() -> None:
+    """The reconcile type judges with the one match CHK-01 and the report use, which reads
+    ``change.sha``/``change.tickets``; a rule naming another field would be judged silently on
+    fields it did not ask for, so it is refused with the field named."""
+    import yaml
+
+    shipped = yaml.safe_load((rules_dir() / "threat" / "cp_out_of_band_policy_install.yaml")
+                             .read_text())
+    assert parse_rule(shipped).type == "reconcile"
+    shipped["reconcile"]["b_sha_field"] = "git.commit"
+    with pytest.raises(RuleValidationError, match="b_sha_field"):
+        parse_rule(shipped, "rules/threat/cp_out_of_band_policy_install.yaml")
