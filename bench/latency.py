@@ -180,7 +180,7 @@ def start_daemon(work: Path, es: str, prefix: str, tcp: int, http: int,
                 "queue": {"dir": str(work / "alert-queue")}} if alertmanager else {}
     return launch(work, {
         "elasticsearch": {"hosts": [es], "index_prefix": prefix},
-        "rules": {"fast_lane": {"enabled": fast_lane}},
+        **({"rules": {"fast_lane": {"enabled": fast_lane}}} if fast_lane is not None else {}),
         **({"alerting": alerting} if alerting else {}),
         "sources": {"syslog": {"enabled": True, "udp": None, "tcp": f"127.0.0.1:{tcp}",
                                "spool": {"dir": str(work / "spool")}}},
