@@ -218,143 +218,174 @@ async def _read(http: ForgeHttp, cfg: GithubSettings, repo: str, value: dict[str
     """Everything new of one repository since the cursor ``value``, which it moves on (in
     place) past what was read: only items read without error move it."""
     lookback = iso(now - timedelta(days=cfg.initial_lookback_days))
-    today = now.date().isoformat()
-    records: list[GithubRecord] = []
-    r = quote(repo, safe="/")
+    read = _RepoRead(http, cfg, repo, label)
+    protection = await read.protection_snapshots(value, now)
+    newest = await read.deployments(value, lookback)
+    newest_pr = await read.pull_requests(value, lookback)
+    commit_since = await read.direct_pushes(value, lookback)
+    value.update({"protection": protection, "deployments_since": newest,
+                  "pulls_since": newest_pr, "commits_since": commit_since})
+    return read.records
 
-    def add(record: GithubRecord) -> None:
-        _build(cfg.name, repo, record)  # raises here, not in normalize, for a malformed item
-        records.append(record)
 
-    async def guarded(what: str, item: Any, handle: Callable[..., Awaitable[Any]],
+class _RepoRead:
+    """One repository's read, in API order: branch protection (1), deployments (2), merged
+    pull requests (3), direct pushes (4). Each step returns its new cursor value; ``_read``
+    writes them into the cursor only when all steps are done."""
+
+    def __init__(self, http: ForgeHttp, cfg: GithubSettings, repo: str, label: str) -> None:
+        self.http, self.cfg, self.repo, self.label = http, cfg, repo, label
+        self.r = quote(repo, safe="/")
+        self.records: list[GithubRecord] = []
+        self.protection: dict[str, Any] = {}
+
+    def add(self, record: GithubRecord) -> None:
+        # raises here, not in normalize, for a malformed item
+        _build(self.cfg.name, self.repo, record)
+        self.records.append(record)
+
+    async def guarded(self, what: str, item: Any, handle: Callable[..., Awaitable[Any]],
                       *args: Any) -> Any:
         letters: list[Any] = []
-        mark = len(records)
-        result = await guard(letters, label, what, item, handle, *args)
+        mark = len(self.records)
+        result = await guard(letters, self.label, what, item, handle, *args)
         if letters:
-            del records[mark:]  # nothing half-read from this item
-            records.append(("malformed", what, item, letters[0]))
+            del self.records[mark:]  # nothing half-read from this item
+            self.records.append(("malformed", what, item, letters[0]))
         return result
 
-    # 1. daily branch rules / protection snapshot (also: which checks are required)
-    protection: dict[str, Any] = dict(value.get("protection") or {})
-    for branch in cfg.protected_branches:
-        entry = protection.get(branch) or {}
-        if entry.get("day") == today:
-            continue
-        b = quote(branch, safe="")
-        rules = await collect(http, f"repos/{r}/rules/branches/{b}", {"per_page": 100},
-                              missing_ok=True)
-        try:
-            classic = (await http.get(f"repos/{r}/branches/{b}/protection", etag=False)).data
-        except ForgeError as exc:
-            if exc.status not in (403, 404):
-                raise
-            classic = None
-        snapshot = {"rules": rules, "protection": classic}
-        record = ("protection", branch, today, snapshot, entry.get("hash"), iso(now))
-        doc = _build(cfg.name, repo, record)[0]
-        records.append(record)
-        protection[branch] = {"day": today, "hash": doc.source["change"]["protection"]["hash"],
-                              "required": required_checks(snapshot)}
-
-    def required_for(ref: str | None) -> list[str]:
+    def required_for(self, ref: str | None) -> list[str]:
         name = (ref or "").removeprefix("refs/heads/")
-        return list((protection.get(name) or {}).get("required") or [])
+        return list((self.protection.get(name) or {}).get("required") or [])
 
-    # 2. deployments and all their statuses
-    dep_since = value.get("deployments_since") or lookback
-    cutoff = iso(_parse(dep_since) - timedelta(days=1))
-    newest = dep_since
+    async def protection_snapshots(self, value: dict[str, Any], now: datetime) -> dict[str, Any]:
+        """1. daily branch rules / protection snapshot (also: which checks are required)"""
+        http, cfg, r = self.http, self.cfg, self.r
+        today = now.date().isoformat()
+        protection: dict[str, Any] = dict(value.get("protection") or {})
+        self.protection = protection
+        for branch in cfg.protected_branches:
+            entry = protection.get(branch) or {}
+            if entry.get("day") == today:
+                continue
+            b = quote(branch, safe="")
+            rules = await collect(http, f"repos/{r}/rules/branches/{b}", {"per_page": 100},
+                                  missing_ok=True)
+            try:
+                classic = (await http.get(f"repos/{r}/branches/{b}/protection", etag=False)).data
+            except ForgeError as exc:
+                if exc.status not in (403, 404):
+                    raise
+                classic = None
+            snapshot = {"rules": rules, "protection": classic}
+            record = ("protection", branch, today, snapshot, entry.get("hash"), iso(now))
+            doc = _build(cfg.name, self.repo, record)[0]
+            self.records.append(record)
+            protection[branch] = {"day": today, "hash": doc.source["change"]["protection"]["hash"],
+                                  "required": required_checks(snapshot)}
+        return protection
 
-    async def deployment(dep: dict[str, Any]) -> None:
+    async def deployments(self, value: dict[str, Any], lookback: str) -> str:
+        """2. deployments and all their statuses; returns the newest creation time read"""
+        http, r = self.http, self.r
+        dep_since = value.get("deployments_since") or lookback
+        cutoff = iso(_parse(dep_since) - timedelta(days=1))
+        newest = dep_since
+        first = True
+        async for page in http.pages(f"repos/{r}/deployments", {"per_page": 100}):
+            if first and http.last_status == 304 and value.get("deployments_since"):
+                break  # nothing changed since the last run (and it cost no quota)
+            first = False
+            stop = False
+            for dep in page:
+                created = str(dep.get("created_at") or "") if isinstance(dep, dict) else ""
+                if created and created < cutoff:
+                    stop = True
+                    continue
+                if await self.guarded("deployment", dep, self.deployment):
+                    newest = max(newest, created)
+            if stop:
+                break
+        return newest
+
+    async def deployment(self, dep: dict[str, Any]) -> None:
+        http, r = self.http, self.r
         dep_id = int(dep["id"])
         sha = str(dep.get("sha") or "")
-        checks = await _checks(http, r, sha, required_for(dep.get("ref")))
+        checks = await _checks(http, r, sha, self.required_for(dep.get("ref")))
         statuses = await collect(http, f"repos/{r}/deployments/{dep_id}/statuses",
                                  {"per_page": 100})
         run, approvals = await _run_approvals(http, r, statuses)
-        add(("deployment", dep, checks, run, approvals, statuses))
+        self.add(("deployment", dep, checks, run, approvals, statuses))
 
-    first = True
-    async for page in http.pages(f"repos/{r}/deployments", {"per_page": 100}):
-        if first and http.last_status == 304 and value.get("deployments_since"):
-            break  # nothing changed since the last run (and it cost no quota)
-        first = False
-        stop = False
-        for dep in page:
-            created = str(dep.get("created_at") or "") if isinstance(dep, dict) else ""
-            if created and created < cutoff:
-                stop = True
-                continue
-            if await guarded("deployment", dep, deployment):
-                newest = max(newest, created)
-        if stop:
-            break
+    async def pull_requests(self, value: dict[str, Any], lookback: str) -> str:
+        """3. merged pull requests into protected branches, with reviews and checks; returns
+        the newest update time read"""
+        http, r = self.http, self.r
+        pr_since = value.get("pulls_since") or lookback
+        newest_pr = pr_since
+        pushers = PushActors(http, self.repo)
+        for branch in self.cfg.protected_branches:
+            async for page in http.pages(f"repos/{r}/pulls", {
+                    "state": "closed", "base": branch, "sort": "updated", "direction": "desc",
+                    "per_page": 100}):
+                stop = False
+                for pr in page:
+                    updated = str(pr.get("updated_at") or "") if isinstance(pr, dict) else ""
+                    if updated and updated < pr_since:
+                        stop = True
+                        break
+                    if isinstance(pr, dict) and not pr.get("merged_at"):
+                        continue
+                    if await self.guarded("pull request", pr, self.pull_request, branch,
+                                          pushers):
+                        newest_pr = max(newest_pr, updated)
+                if stop:
+                    break
+        return newest_pr
 
-    # 3. merged pull requests into protected branches, with reviews and checks
-    pr_since = value.get("pulls_since") or lookback
-    newest_pr = pr_since
-    pushers = PushActors(http, repo)
-
-    async def pull_request(pr: dict[str, Any], branch: str) -> None:
+    async def pull_request(self, pr: dict[str, Any], branch: str, pushers: PushActors) -> None:
+        http, r = self.http, self.r
         number = int(pr["number"])
         reviews = await collect(http, f"repos/{r}/pulls/{number}/reviews", {"per_page": 100})
         commits = await collect(http, f"repos/{r}/pulls/{number}/commits", {"per_page": 100})
         head = str((pr.get("head") or {}).get("sha") or "")
-        checks = await _checks(http, r, head, required_for(branch))
+        checks = await _checks(http, r, head, self.required_for(branch))
         push = await pushers.lookup(pr)
-        add(("pull request", pr, reviews, commits, checks, push))
+        self.add(("pull request", pr, reviews, commits, checks, push))
 
-    for branch in cfg.protected_branches:
-        async for page in http.pages(f"repos/{r}/pulls", {
-                "state": "closed", "base": branch, "sort": "updated", "direction": "desc",
-                "per_page": 100}):
-            stop = False
-            for pr in page:
-                updated = str(pr.get("updated_at") or "") if isinstance(pr, dict) else ""
-                if updated and updated < pr_since:
-                    stop = True
+    async def direct_pushes(self, value: dict[str, Any], lookback: str) -> dict[str, str]:
+        """4. commits on protected branches that no pull request brought in; returns the
+        newest commit time read per branch"""
+        http, cfg, r = self.http, self.cfg, self.r
+        commit_since: dict[str, str] = dict(value.get("commits_since") or {})
+        for branch in cfg.protected_branches:
+            since = commit_since.get(branch) or lookback
+            newest_commit = since
+            seen = 0
+            async for page in http.pages(f"repos/{r}/commits", {"sha": branch, "since": since,
+                                                                "per_page": 100}):
+                for commit in page:
+                    if seen >= cfg.max_commits_per_run:
+                        break
+                    seen += 1
+                    date = await self.guarded("commit", commit, self.direct_push, branch)
+                    if isinstance(date, str):
+                        newest_commit = max(newest_commit, date)
+                if seen >= cfg.max_commits_per_run:
                     break
-                if isinstance(pr, dict) and not pr.get("merged_at"):
-                    continue
-                if await guarded("pull request", pr, pull_request, branch):
-                    newest_pr = max(newest_pr, updated)
-            if stop:
-                break
+            commit_since[branch] = newest_commit
+        return commit_since
 
-    # 4. commits on protected branches that no pull request brought in
-    commit_since: dict[str, str] = dict(value.get("commits_since") or {})
-
-    async def direct_push(commit: dict[str, Any], branch: str) -> str:
+    async def direct_push(self, commit: dict[str, Any], branch: str) -> str:
+        http, r = self.http, self.r
         sha = str(commit.get("sha") or "")
         if not re.fullmatch(r"[0-9a-f]{40}", sha):
             raise ValueError(f"not a commit SHA: {sha[:80]!r}")
         pulls = (await http.get(f"repos/{r}/commits/{sha}/pulls")).data
         if isinstance(pulls, list) and not pulls:
-            add(("direct push", branch, commit))
+            self.add(("direct push", branch, commit))
         return str(((commit.get("commit") or {}).get("committer") or {}).get("date") or "")
-
-    for branch in cfg.protected_branches:
-        since = commit_since.get(branch) or lookback
-        newest_commit = since
-        seen = 0
-        async for page in http.pages(f"repos/{r}/commits", {"sha": branch, "since": since,
-                                                            "per_page": 100}):
-            for commit in page:
-                if seen >= cfg.max_commits_per_run:
-                    break
-                seen += 1
-                date = await guarded("commit", commit, direct_push, branch)
-                if isinstance(date, str):
-                    newest_commit = max(newest_commit, date)
-            if seen >= cfg.max_commits_per_run:
-                break
-        commit_since[branch] = newest_commit
-
-    value.update({"protection": protection, "deployments_since": newest,
-                  "pulls_since": newest_pr, "commits_since": commit_since})
-    return records
 
 
 _RUN_RE = re.compile(r"/actions/runs/([0-9]{1,20})(?:/|$)")
