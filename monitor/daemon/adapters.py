@@ -13,14 +13,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .components import Components, Context
 from .fastlane import apply_fast_lane, read_until
 from .jobs import JobSpec, RuleRun, RunReport, cron, interval
 from .wire_alerting import report_delivery, wire_alerting
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..sources.checkpoint_api import CheckpointApiLogs
+    from ..store import BulkWriter, StateStore
 
 __all__ = ["WIRES", "build_components"]
 
@@ -42,26 +46,19 @@ def _wire_checkpoint_api(ctx: Context, components: Components) -> None:
     sources = ctx.settings.sources.checkpoint_api
     if not sources:
         return
-    from ..sources.checkpoint_api import CheckpointApiCollector
+    from ..sources.checkpoint_api import checkpoint_api_sources
     for cfg in sources:
-        collectors: dict[str, Any] = {}
+        # one pull source per log type, sharing one API session that lives as long as this
+        # wiring (R81+ allows 3 logins per admin per minute); logged out on stop or reload
+        logs = checkpoint_api_sources(cfg)
 
-        def get(cfg=cfg, collectors=collectors) -> Any:
-            if "c" not in collectors:
-                collectors["c"] = CheckpointApiCollector(cfg, ctx.writer_for(cfg.name), ctx.state)
-            return collectors["c"]
+        async def pull(cfg=cfg, logs=logs) -> RunReport:
+            counts, ends = await _ingest_windows(logs, ctx.writer_for(cfg.name), ctx.state)
+            return RunReport(counts=counts, position=min(ends) if ends else None)
 
-        async def pull(get=get) -> RunReport:
-            stats = await get().pull_once()
-            return RunReport(counts={"logs": stats.logs, "indexed": stats.indexed,
-                                     "duplicates": stats.duplicates,
-                                     "dead_lettered": stats.dead_lettered,
-                                     "requests": stats.requests},
-                             position=_window_end(stats.windows))
-
-        async def close(collectors=collectors) -> None:
-            if "c" in collectors:
-                await collectors.pop("c").close()
+        async def close(logs=logs) -> None:
+            for source in logs:
+                await source.close()
 
         components.sources[cfg.name] = 0
         components.jobs.append(JobSpec(f"source:{cfg.name}", pull,
@@ -70,15 +67,28 @@ def _wire_checkpoint_api(ctx: Context, components: Components) -> None:
         components.closers.append(close)
 
 
-def _window_end(windows: dict[str, list[str]]) -> datetime | None:
-    ends = []
-    for window in windows.values():
-        if window and len(window) >= 2:
+async def _ingest_windows(sources: Sequence[CheckpointApiLogs], writer: BulkWriter,
+                          state: StateStore) -> tuple[dict[str, int], list[datetime]]:
+    """Every log type's window read to its end, a page per ``ingest_once`` (each page's cursor
+    committed after its write, compare-and-set); the run's counts and the windows' ends."""
+    from ..ingest import ingest_once
+    counts: Counter[str] = Counter()
+    ends: list[datetime] = []
+    for source in sources:
+        previous: Any = None
+        while True:  # the source closes a window after at most _MAX_PAGES pages
+            report = await ingest_once(source, writer, state, close=False)
+            counts.update(report.as_counts())
+            if report.cursor is None or report.cursor == previous or not source.more:
+                break
+            previous = report.cursor
+        if source.window is not None:
             try:
-                ends.append(datetime.fromisoformat(str(window[-1])))
+                ends.append(datetime.fromisoformat(source.window[1]))
             except ValueError:
-                continue
-    return min(ends) if ends else None
+                pass
+    return {key: counts[key] for key in ("logs", "pages", "indexed", "duplicates",
+                                         "dead_lettered", "requests", "logins", "retries")}, ends
 
 
 def _wire_snapshots(ctx: Context, components: Components) -> None:

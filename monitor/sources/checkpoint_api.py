@@ -1,23 +1,45 @@
-"""Check Point Management API collector (``show-logs``), async over httpx.
+"""Check Point Management API (``show-logs``) as pull sources, async over httpx.
 
-Entry points for the daemon:
+A pull source (``sources/base.py``) per configured API source and log type, which the daemon
+drives with the one ingest pipeline (``monitor/ingest.py``)::
 
-* ``CheckpointApiCollector(cfg, writer, state, client=None)`` keeps one API session between runs
-  (R81+ allows 3 logins per admin per minute), ``await collector.pull_once() -> PullStats``
-  pulls every configured log type once, ``await collector.close()`` logs out.
-* ``await pull_once(cfg, writer, state, client=None) -> PullStats``: one-shot convenience
-  (logs in, pulls, logs out).
+    sources = checkpoint_api_sources(cfg)    # one per cfg.log_types, one shared session
+    for source in sources:
+        report = await ingest_once(source, writer, state, close=False)  # one page
+        ...                                  # again while source.more and the cursor moves
+    await sources[0].close()                 # logout (once, for all of them)
 
-Cursor (``StateStore`` key ``checkpoint-api:<name>:<type>``): ``{"done_until": ISO}`` after a
-window completed, plus ``{"window": [start, end]}`` while one is in progress. A window is
-``[done_until - overlap, now]``; pages are written and acknowledged by the ``BulkWriter`` before
-the cursor moves, and an interrupted window is re-run whole on restart. Ids are stable
-(``loguid``/``id`` + sequence), so overlap and re-runs come back as 409 duplicates: no gap, no
-duplicate document.
+The sources of one configured API source share one :class:`CheckpointApiConnection`: one
+``CheckpointApiClient`` session kept from one run to the next (R81+ allows 3 logins per admin
+per minute), so callers pass ``close=False`` to ``ingest_once`` and close the sources when they
+stop. A source never writes and never moves its cursor: ``fetch`` reads one page and says where
+to continue, ``normalize`` (pure) turns one log entry into a document or a dead letter, and the
+pipeline writes the page and only then commits the cursor (compare-and-set).
 
-Errors: expired/wrong session → re-login (rate limited) and re-run the window; 429 and
-``err_too_many_requests`` / 5xx / timeouts / truncated JSON → exponential backoff, then
-``SourceError`` (cursor untouched); ``err_login_failed*`` → ``SourceError`` at once.
+Cursor (``StateStore`` key ``checkpoint-api:<name>:<type>``, the key and layout of the
+collector this replaced, whose cursors read the same): ``{"done_until": ISO, "last_event_time":
+ISO}`` when idle, plus ``{"window": [start, end], "query_id": ..., "pages": n}`` while a window
+is in progress. A fetch with no window in progress opens ``[done_until - overlap, now]`` (a
+first one reaches ``initial_lookback_seconds`` back) with ``show-logs new-query`` and returns
+its first page; the cursor then moves after every page written (``query_id`` and the page count
+``pages``, so it moves even when the server keeps one query-id), and to ``{"done_until": end}``
+with the page that ends the window (an empty page, one without a ``query-id``, a page that
+repeats the previous one, or the ``_MAX_PAGES``-th). ``last_event_time`` is the newest event
+``time`` read so far.
+
+The stored ``query_id`` is followed only by the source that returned that cursor, when it is
+handed back unchanged to its next fetch (the pipeline committed it, so the page before was
+written). A window without a ``query_id`` (the old layout), a restart, a fetch that failed (the
+server may have served the page), a write that failed after the server served its page, or a
+cursor another instance moved: the window is re-run from its start (the server's query may be past a page that was
+never written). Ids are stable (``loguid``/``id`` + sequence), so overlap and re-runs come back
+as 409 duplicates: no gap, no duplicate document.
+
+Errors: an expired/wrong session or a ``query-id`` the server no longer knows → re-login when
+the session is gone (rate limited) and re-run the window from its start, at most 3 times per
+window, then ``SourceError``; 429 and ``err_too_many_requests`` / 5xx / timeouts / truncated
+JSON → exponential backoff, then ``SourceError``; ``err_login_failed*`` → ``SourceError`` at
+once. A ``SourceError`` leaves the cursor where it was (the pipeline commits nothing).
 """
 from __future__ import annotations
 
@@ -25,8 +47,8 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,23 +56,26 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 
-from ..errors import ConflictError, SourceError
+from ..errors import SourceError
 from ..model import DeadLetter, Document, RawRecord
 from ..normalize import normalize_api_log
+from ..normalize.checkpoint_ecs import event_time
 from ..settings import CheckpointApiSource
-from ..store.state import StateStore
-from ..store.writer import BulkWriter
 from ..timefmt import iso_s
+from .base import Batch
 from .checkpoint_tls import ssl_context_for
 from .httpclient import Backoff, Origin, Retryable, build_client, retrying
 
 __all__ = [
+    "ApiCounters",
+    "ApiLog",
+    "ApiRefused",
     "CheckpointApiClient",
-    "CheckpointApiCollector",
-    "PullStats",
+    "CheckpointApiConnection",
+    "CheckpointApiLogs",
     "build_http_client",
+    "checkpoint_api_sources",
     "cursor_key",
-    "pull_once",
 ]
 
 log = logging.getLogger(__name__)
@@ -60,7 +85,10 @@ _SESSION_CODES = frozenset({"generic_err_session_expired", "generic_err_wrong_se
 _BUSY_CODES = frozenset({"err_too_many_requests", "generic_server_initializing",
                          "generic_internal_error", "generic_server_error"})
 _LOGINS_PER_MINUTE = 3
+#: pages one window reads at most; past it the window is closed (logged as an error)
 _MAX_PAGES = 100_000
+#: session or query losses one window survives (each re-runs it from its start)
+_WINDOW_ATTEMPTS = 3
 
 
 _iso = iso_s
@@ -71,18 +99,14 @@ def cursor_key(cfg: CheckpointApiSource, log_type: str) -> str:
 
 
 @dataclass(slots=True)
-class PullStats:
+class ApiCounters:
+    """What the client did since it was made: requests sent, logins, retried calls."""
+
     requests: int = 0
-    pages: int = 0
-    logs: int = 0
-    indexed: int = 0
-    duplicates: int = 0
-    dead_lettered: int = 0
     logins: int = 0
     retries: int = 0
-    windows: dict[str, list[str]] = field(default_factory=dict)
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, int]:
         return asdict(self)
 
 
@@ -112,14 +136,14 @@ class CheckpointApiClient:
 
     def __init__(self, cfg: CheckpointApiSource, client: httpx.AsyncClient, *,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                 monotonic: Callable[[], float] = time.monotonic, max_attempts: int = 6,
-                 stats: PullStats | None = None) -> None:
+                 monotonic: Callable[[], float] = time.monotonic,
+                 max_attempts: int = 6) -> None:
         self.cfg = cfg
         self.http = client
         self.sleep = sleep
         self.monotonic = monotonic
         self.max_attempts = max_attempts
-        self.stats = stats or PullStats()
+        self.counters = ApiCounters()
         base = cfg.url.rstrip("/")
         self.base = base if base.endswith("/web_api") else base + "/web_api"
         #: every request goes to the configured origin; an answer's redirect (3xx) is refused,
@@ -157,7 +181,7 @@ class CheckpointApiClient:
             self.session_timeout = float(answer.get("session-timeout", 600))
         except (TypeError, ValueError):
             self.session_timeout = 600.0
-        self.stats.logins += 1
+        self.counters.logins += 1
         log.info("checkpoint api %s: logged in (api %s)", self.cfg.name,
                  answer.get("api-server-version", "?"))
 
@@ -190,7 +214,7 @@ class CheckpointApiClient:
         limit = attempts or self.max_attempts
 
         def on_retry(attempt: int, error: Retryable, delay: float) -> None:
-            self.stats.retries += 1
+            self.counters.retries += 1
             log.warning("checkpoint api %s: %s failed: %s; retry in %.0fs", self.cfg.name,
                         command, error, delay)
 
@@ -211,7 +235,7 @@ class CheckpointApiClient:
             if self.sid is None:
                 raise _SessionLost("no session")
             headers["X-chkp-sid"] = self.sid
-        self.stats.requests += 1
+        self.counters.requests += 1
         try:
             response = await self.http.post(self.origin.check_url(f"{self.base}/{command}"),
                                             content=orjson.dumps(body), headers=headers)
@@ -259,159 +283,222 @@ class CheckpointApiClient:
                          f"{code}): {message}", code, status)
 
 
-class CheckpointApiCollector:
-    """Pulls ``show-logs`` windows into the store; keeps its session between runs."""
 
-    def __init__(self, cfg: CheckpointApiSource, writer: BulkWriter, state: StateStore, *,
-                 client: httpx.AsyncClient | None = None,
-                 now: Callable[[], datetime] = lambda: datetime.now(UTC),
+
+class CheckpointApiConnection:
+    """What the sources of one configured API source share and keep from one run to the
+    next: the HTTP client (built on first use with the TLS policy of ``cfg.tls``; closed by
+    :meth:`close` unless it was handed in) and the ``CheckpointApiClient`` session over it."""
+
+    def __init__(self, cfg: CheckpointApiSource, client: httpx.AsyncClient | None = None, *,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                 monotonic: Callable[[], float] = time.monotonic,
-                 keep_original: bool = True) -> None:
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self.cfg = cfg
-        self.writer = writer
-        self.state = state
-        self._client = client
-        self._owns_client = client is None
-        self.now = now
+        self._given = client
+        self._owned: httpx.AsyncClient | None = None
         self.sleep = sleep
         self.monotonic = monotonic
-        self.keep_original = keep_original
-        self.api: CheckpointApiClient | None = None
-        self.last_event_time: str | None = None
+        self._api: CheckpointApiClient | None = None
 
-    async def _api(self, stats: PullStats) -> CheckpointApiClient:
-        if self.api is None:
-            if self._client is None:
-                self._client = await build_http_client(self.cfg)
-            self.api = CheckpointApiClient(self.cfg, self._client, sleep=self.sleep,
-                                           monotonic=self.monotonic)
-        self.api.stats = stats
-        return self.api
+    async def api(self) -> CheckpointApiClient:
+        if self._api is None:
+            client = self._given
+            if client is None:
+                client = self._owned = await build_http_client(self.cfg)
+            self._api = CheckpointApiClient(self.cfg, client, sleep=self.sleep,
+                                            monotonic=self.monotonic)
+        return self._api
 
     async def close(self) -> None:
-        if self.api is not None:
-            await self.api.logout()
-        if self._owns_client and self._client is not None:
-            await self._client.aclose()
-            self._client = None
-        self.api = None
+        """Log out and close our own client; harmless to call again (every source of the
+        connection closes it). A next run logs in again."""
+        api, self._api = self._api, None
+        try:
+            if api is not None:
+                await api.logout()
+        finally:
+            owned, self._owned = self._owned, None
+            if owned is not None:
+                await owned.aclose()
 
-    async def pull_once(self) -> PullStats:
-        stats = PullStats()
-        api = await self._api(stats)
-        for log_type in self.cfg.log_types:
-            await self._pull_type(api, log_type, stats)
-        return stats
 
-    async def _pull_type(self, api: CheckpointApiClient, log_type: str, stats: PullStats) -> None:
-        key = cursor_key(self.cfg, log_type)
-        current = await self.state.get(key)
-        value = dict(current.value) if current else {}
-        if value.get("window"):
-            start_text, end_text = value["window"]  # interrupted run: redo that window whole
-        else:
+@dataclass(frozen=True, slots=True)
+class ApiLog:
+    """One ``show-logs`` entry as read: its log type and when this page was received."""
+
+    log_type: str
+    entry: Any
+    received_at: datetime
+
+
+class CheckpointApiLogs:
+    """One log type of one configured API source as a pull source; one page per ``fetch``
+    (see the module doc for the cursor). ``more`` is true while the window has pages left;
+    ``window`` is the ``[start, end]`` the last fetch read from."""
+
+    check_time = True  # times come from the management server: screened before they choose an index
+
+    def __init__(self, cfg: CheckpointApiSource, log_type: str,
+                 connection: CheckpointApiConnection, *,
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 keep_original: bool = True) -> None:
+        self.cfg, self.log_type, self.connection = cfg, log_type, connection
+        self.name = cursor_key(cfg, log_type)
+        self.cursor_key = cursor_key(cfg, log_type)
+        self.source = f"checkpoint:api:{cfg.name}"
+        self.now = now
+        self.keep_original = keep_original
+        self.more = False
+        self.window: tuple[str, str] | None = None
+        #: the cursor the last fetch returned (its query is followed only from there)
+        self._issued: dict[str, Any] | None = None
+        # the window being paged: ids of the last page, session or query losses survived
+        self._previous_ids: tuple[str, ...] = ()
+        self._losses = 0
+
+    async def fetch(self, cursor: dict[str, Any] | None) -> Batch[ApiLog]:
+        self.more = False
+        value = dict(cursor or {})
+        window = _window(value.get("window"))
+        # the stored query is followed only from the cursor this source's last fetch returned,
+        # which the pipeline committed after writing its page; otherwise (a restart, a failed
+        # fetch or write, another instance's move) the server's query may be past a page that
+        # was never written, so the window is re-run from its start
+        issued, self._issued = self._issued, None
+        query_id = value.get("query_id") if window is not None and value == issued else None
+        if window is None:
             end = self.now()
             done = value.get("done_until")
             if done:
-                start = datetime.fromisoformat(done.replace("Z", "+00:00")) - timedelta(
+                start = datetime.fromisoformat(str(done).replace("Z", "+00:00")) - timedelta(
                     seconds=self.cfg.overlap_seconds)
             else:
                 start = end - timedelta(seconds=self.cfg.initial_lookback_seconds)
-            start_text, end_text = _iso(start), _iso(end)
-            value["window"] = [start_text, end_text]
-            current = await self._save(key, value, current)
-        stats.windows[log_type] = [start_text, end_text]
-        for _attempt in range(3):
+            window = (_iso(start), _iso(end))
+        if window != self.window:
+            self.window, self._losses = window, 0
+        api = await self.connection.api()
+        before = replace(api.counters)
+        answer, continued = await self._answer(api, window, str(query_id) if query_id else None)
+        received = self.now()
+        pages = _count(value.get("pages")) if continued else 0
+        if not continued:
+            self._previous_ids = ()
+        logs = answer.get("logs") or []
+        records: list[ApiLog] = []
+        next_query: Any = None
+        if isinstance(logs, list) and logs:
+            ids = tuple(str(item.get("id")) for item in logs if isinstance(item, dict))
+            if ids and ids == self._previous_ids:
+                log.warning("checkpoint api %s: server repeated a page; stopping the window",
+                            self.cfg.name)
+            else:
+                self._previous_ids = ids
+                pages += 1
+                records = [ApiLog(self.log_type, item, received) for item in logs]
+                next_query = answer.get("query-id")
+                if next_query and pages >= _MAX_PAGES:
+                    log.error("checkpoint api %s: more than %d pages in one window",
+                              self.cfg.name, _MAX_PAGES)
+                    next_query = None
+        newest = _newest(value.get("last_event_time"), logs if records else [])
+        if next_query:  # pages left: the window stays open at this page
+            next_cursor = {**value, "window": list(window), "query_id": str(next_query),
+                           "pages": pages}
+        else:  # the window is read: the next fetch opens the next one
+            next_cursor = {"done_until": window[1]}
+            self._previous_ids, self._losses = (), 0
+        if newest:
+            next_cursor["last_event_time"] = newest
+        self._issued = next_cursor
+        self.more = bool(next_query)
+        after = api.counters
+        return Batch(records, next_cursor, {
+            "pages": 1 if records else 0, "logs": len(records),
+            "requests": after.requests - before.requests,
+            "logins": after.logins - before.logins, "retries": after.retries - before.retries})
+
+    async def _answer(self, api: CheckpointApiClient, window: tuple[str, str],
+                      query_id: str | None) -> tuple[dict[str, Any], bool]:
+        """The next page of the stored query (true), else the first page of the window run
+        from its start (false). A lost session or query re-runs the window, at most
+        ``_WINDOW_ATTEMPTS`` times for one window."""
+        while True:
             try:
-                await self._run_window(api, log_type, start_text, end_text, stats)
-                break
+                if query_id:
+                    return await api.call("show-logs", {"query-id": query_id}), True
+                return await api.call("show-logs", {"new-query": self._query(*window)}), False
+            except ApiRefused as exc:
+                if not query_id or exc.code != "generic_err_invalid_parameter":
+                    raise
+                # query-ids are short-lived (UNVERIFIED lifetime): run the window again
+                reason = f"query-id no longer valid: {exc}"
             except _SessionLost as exc:
-                log.warning("checkpoint api %s: session or query lost while paging (%s); "
-                            "re-running the window", self.cfg.name, exc)
-                if "query-id" not in str(exc):
-                    api.sid = None
-        else:
-            raise SourceError(f"checkpoint api {self.cfg.name}: session keeps expiring")
-        value = {"done_until": end_text}
-        if self.last_event_time:
-            value["last_event_time"] = self.last_event_time
-        await self._save(key, value, current)
+                reason = str(exc)
+                api.sid = None
+            self._losses += 1
+            if self._losses >= _WINDOW_ATTEMPTS:
+                self._losses = 0
+                raise SourceError(f"checkpoint api {self.cfg.name}: session keeps expiring")
+            log.warning("checkpoint api %s: session or query lost while paging (%s); "
+                        "re-running the window", self.cfg.name, reason)
+            query_id = None
 
-    async def _save(self, key: str, value: dict[str, Any], expected: Any) -> Any:
-        try:
-            return await self.state.put(key, value, expected)
-        except ConflictError:
-            return await self.state.update(key, value)
-
-    async def _run_window(self, api: CheckpointApiClient, log_type: str, start: str, end: str,
-                          stats: PullStats) -> None:
+    def _query(self, start: str, end: str) -> dict[str, Any]:
         query: dict[str, Any] = {"time-frame": "custom", "custom-start": start,
-                                 "custom-end": end, "type": log_type,
+                                 "custom-end": end, "type": self.log_type,
                                  "max-logs-per-request": self.cfg.max_logs_per_request}
         if self.cfg.filter:
             query["filter"] = self.cfg.filter
         if self.cfg.log_servers:
             query["log-servers"] = list(self.cfg.log_servers)
-        answer = await api.call("show-logs", {"new-query": query})
-        previous_ids: tuple[str, ...] = ()
-        for _page in range(_MAX_PAGES):
-            logs = answer.get("logs") or []
-            if not isinstance(logs, list) or not logs:
-                return
-            ids = tuple(str(item.get("id")) for item in logs if isinstance(item, dict))
-            if ids and ids == previous_ids:
-                log.warning("checkpoint api %s: server repeated a page; stopping the window",
-                            self.cfg.name)
-                return
-            previous_ids = ids
-            stats.pages += 1
-            stats.logs += len(logs)
-            await self._write(logs, log_type, stats)
-            query_id = answer.get("query-id")
-            if not query_id:
-                return
-            try:
-                answer = await api.call("show-logs", {"query-id": query_id})
-            except ApiRefused as exc:
-                if exc.code != "generic_err_invalid_parameter":
-                    raise
-                # query-ids are short-lived (UNVERIFIED lifetime): run the window again
-                raise _SessionLost(f"query-id no longer valid: {exc}") from exc
-        log.error("checkpoint api %s: more than %d pages in one window", self.cfg.name,
-                  _MAX_PAGES)
+        return query
 
-    async def _write(self, logs: list[Any], log_type: str, stats: PullStats) -> None:
-        received = self.now()
-        source = f"checkpoint:api:{self.cfg.name}"
-        items: list[Document | DeadLetter] = []
-        for item in logs:
-            payload = orjson.dumps(item) if item is not None else b"null"
-            raw = RawRecord(source, payload, received)
-            if not isinstance(item, dict):
-                items.append(DeadLetter(source, payload, "API log entry is not an object",
-                                        received_at=received))
-                continue
-            if log_type == "audit":
-                item = {**item, "type": item.get("type", "Audit")}
-            result = normalize_api_log(item, raw, self.keep_original)
-            if isinstance(result, Document):
-                stamp = result.source.get("@timestamp")
-                if stamp and (self.last_event_time is None or stamp > self.last_event_time):
-                    self.last_event_time = stamp
-            items.append(result)
-        result = await self.writer.write(items, label=f"checkpoint-api-{log_type}",
-                                         check_time=True)
-        stats.indexed += result.indexed
-        stats.duplicates += result.duplicates
-        stats.dead_lettered += result.dead_lettered
+    def normalize(self, record: ApiLog) -> Iterable[Document | DeadLetter]:
+        """One log entry as an ECS document (a non-object entry: a dead letter). Pure."""
+        item, received = record.entry, record.received_at
+        payload = orjson.dumps(item) if item is not None else b"null"
+        if not isinstance(item, dict):
+            return [DeadLetter(self.source, payload, "API log entry is not an object",
+                               received_at=received)]
+        if record.log_type == "audit":
+            item = {**item, "type": item.get("type", "Audit")}
+        return [normalize_api_log(item, RawRecord(self.source, payload, received),
+                                  self.keep_original)]
+
+    async def close(self) -> None:
+        await self.connection.close()
 
 
-async def pull_once(cfg: CheckpointApiSource, writer: BulkWriter, state: StateStore,
-                    client: httpx.AsyncClient | None = None, **options: Any) -> PullStats:
-    """Log in, pull every configured log type once, log out."""
-    collector = CheckpointApiCollector(cfg, writer, state, client=client, **options)
-    try:
-        return await collector.pull_once()
-    finally:
-        await collector.close()
+def checkpoint_api_sources(cfg: CheckpointApiSource, client: httpx.AsyncClient | None = None,
+                           *, now: Callable[[], datetime] = lambda: datetime.now(UTC),
+                           sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                           monotonic: Callable[[], float] = time.monotonic,
+                           keep_original: bool = True) -> list[CheckpointApiLogs]:
+    """The pull sources of one configured API source: one per log type, one shared session."""
+    connection = CheckpointApiConnection(cfg, client, sleep=sleep, monotonic=monotonic)
+    return [CheckpointApiLogs(cfg, log_type, connection, now=now, keep_original=keep_original)
+            for log_type in cfg.log_types]
+
+
+def _window(value: Any) -> tuple[str, str] | None:
+    """A stored ``[start, end]`` (None: no window in progress, or not one we can read)."""
+    if isinstance(value, (list, tuple)) and len(value) == 2 \
+            and all(isinstance(v, str) and v for v in value):
+        return str(value[0]), str(value[1])
+    return None
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and value >= 0 else 0
+
+
+def _newest(known: Any, logs: list[Any]) -> str | None:
+    """The newest event time among ``known`` and the entries' ``time`` (as ``@timestamp``)."""
+    newest = known if isinstance(known, str) and known else None
+    for item in logs:
+        raw = item.get("time") if isinstance(item, dict) else None
+        parsed = event_time(raw) if isinstance(raw, str) else None
+        if parsed is not None and (newest is None or parsed[0] > newest):
+            newest = parsed[0]
+    return newest

@@ -1,20 +1,26 @@
-"""Management API collector against respx (the only fake), writing to the real Elasticsearch."""
+"""Management API pull sources against respx (the only fake), driven by the ingest pipeline
+(``ingest_once``) into the real Elasticsearch with a real ``BulkWriter`` and ``StateStore``."""
 from __future__ import annotations
 
+import ast
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import respx
 
+import monitor.sources.checkpoint_api as checkpoint_api
 from monitor.errors import SourceError
+from monitor.ingest import ingest_once
 from monitor.settings import CheckpointApiSource
 from monitor.sources.checkpoint_api import (
     CheckpointApiClient,
-    CheckpointApiCollector,
+    CheckpointApiLogs,
+    checkpoint_api_sources,
     cursor_key,
-    pull_once,
 )
 from monitor.store import BulkWriter, StateStore
 
@@ -53,10 +59,55 @@ async def _count(store: Any, query: dict[str, Any] | None = None) -> int:
     return int(body["count"])
 
 
-def _collector(cfg: CheckpointApiSource, store: Any, clock: Clock,
-               client: httpx.AsyncClient) -> CheckpointApiCollector:
-    return CheckpointApiCollector(cfg, BulkWriter(store), StateStore(store), client=client,
-                                  now=clock.now, sleep=clock.sleep, monotonic=clock.monotonic)
+@dataclass
+class Stats:
+    """What one run of the sources did, added up from the batches' counts and the writes."""
+
+    logs: int = 0
+    pages: int = 0
+    indexed: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+    requests: int = 0
+    logins: int = 0
+    retries: int = 0
+    windows: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _sources(cfg: CheckpointApiSource, clock: Clock,
+             client: httpx.AsyncClient) -> list[CheckpointApiLogs]:
+    return checkpoint_api_sources(cfg, client, now=clock.now, sleep=clock.sleep,
+                                  monotonic=clock.monotonic)
+
+
+async def _run(sources: list[CheckpointApiLogs], store: Any) -> Stats:
+    """One run as the daemon does it: every log type, a page per ``ingest_once`` (each page's
+    cursor committed after its write) while the source says more waits."""
+    writer, state, stats = BulkWriter(store), StateStore(store), Stats()
+    for source in sources:
+        previous: Any = None
+        while True:
+            report = await ingest_once(source, writer, state, close=False)
+            for key, value in report.as_counts().items():
+                if hasattr(stats, key):
+                    setattr(stats, key, getattr(stats, key) + value)
+            if report.cursor is None or report.cursor == previous or not source.more:
+                break
+            previous = report.cursor
+        assert source.window is not None
+        stats.windows[source.log_type] = list(source.window)
+    return stats
+
+
+async def pull_once(cfg: CheckpointApiSource, store: Any, clock: Clock,
+                    client: httpx.AsyncClient) -> Stats:
+    """Log in, pull every configured log type once, log out."""
+    sources = _sources(cfg, clock, client)
+    try:
+        return await _run(sources, store)
+    finally:
+        for source in sources:
+            await source.close()
 
 
 @pytest.fixture
@@ -71,8 +122,7 @@ async def test_pages_to_the_end_and_cursor_advances(store: Any, fake: FakeMgmt) 
         mock.route(host="127.0.0.1").pass_through()  # the real Elasticsearch
         mock.post(url__startswith=BASE).mock(side_effect=fake)
         async with httpx.AsyncClient() as client:
-            stats = await pull_once(_cfg(), BulkWriter(store), StateStore(store), client,
-                                    now=clock.now, sleep=clock.sleep, monotonic=clock.monotonic)
+            stats = await pull_once(_cfg(), store, clock, client)
     assert stats.logs == 230 and stats.indexed == 230 and stats.pages == 5
     assert await _count(store) == 230
     first = fake.calls[1][1]["new-query"]
@@ -99,8 +149,7 @@ async def test_session_expiry_mid_paging_relogs_and_loses_nothing(store: Any,
         mock.route(host="127.0.0.1").pass_through()  # the real Elasticsearch
         mock.post(url__startswith=BASE).mock(side_effect=fake)
         async with httpx.AsyncClient() as client:
-            stats = await pull_once(_cfg(), BulkWriter(store), StateStore(store), client,
-                                    now=clock.now, sleep=clock.sleep, monotonic=clock.monotonic)
+            stats = await pull_once(_cfg(), store, clock, client)
     assert fake.logins == 2 and stats.logins == 2
     assert await _count(store) == 180
     assert stats.indexed == 180 and stats.duplicates == 100  # the 2 pages before expiry re-read
@@ -120,8 +169,7 @@ async def test_429_and_too_many_requests_back_off(store: Any, fake: FakeMgmt) ->
         mock.route(host="127.0.0.1").pass_through()  # the real Elasticsearch
         mock.post(url__startswith=BASE).mock(side_effect=fake)
         async with httpx.AsyncClient() as client:
-            stats = await pull_once(_cfg(), BulkWriter(store), StateStore(store), client,
-                                    now=clock.now, sleep=clock.sleep, monotonic=clock.monotonic)
+            stats = await pull_once(_cfg(), store, clock, client)
     assert [int(s) for s in clock.sleeps[:4]] == [1, 2, 4, 8]  # exponential, + <0.5 s jitter
     assert stats.retries == 4 and await _count(store) == 60
 
@@ -136,25 +184,25 @@ async def test_restart_midway_resumes_without_gap_or_duplicate(store: Any,
         mock.route(host="127.0.0.1").pass_through()  # the real Elasticsearch
         mock.post(url__startswith=BASE).mock(side_effect=fake)
         async with httpx.AsyncClient() as client:
-            first = _collector(cfg, store, clock, client)
+            first = _sources(cfg, clock, client)
             with pytest.raises(SourceError, match="show-logs failed"):
-                await first.pull_once()
+                await _run(first, store)
             assert await _count(store) == 150
             state = await StateStore(store).get(cursor_key(cfg, "logs"))
             assert state is not None and state.value["window"] == ["2026-03-01T11:30:00Z",
                                                                   "2026-03-01T12:30:00Z"]
-            # "restart": a new collector, same state; more logs arrived meanwhile
+            # "restart": new sources (a new session), same state; more logs arrived meanwhile
             fake.down_after_pages = None
             fake.add("logs", 40, start=T0 + timedelta(minutes=31))
             clock.moment = T0 + timedelta(minutes=40)
-            second = _collector(cfg, store, clock, client)
-            stats = await second.pull_once()
+            second = _sources(cfg, clock, client)
+            stats = await _run(second, store)
             assert stats.windows["logs"] == ["2026-03-01T11:30:00Z", "2026-03-01T12:30:00Z"]
             assert stats.indexed == 150 and stats.duplicates == 150
-            third = await second.pull_once()  # next window starts at done_until - overlap
+            third = await _run(second, store)  # next window starts at done_until - overlap
             assert third.windows["logs"] == ["2026-03-01T12:28:00Z", "2026-03-01T12:40:00Z"]
             assert third.indexed == 40
-            await second.close()
+            await second[0].close()
     assert await _count(store) == 340
     distinct = await store.es.search(index=store.names.read("events"), size=0, aggs={
         "ids": {"cardinality": {"field": "event.id", "precision_threshold": 1000}}})
@@ -168,9 +216,7 @@ async def test_audit_logs_are_classified(store: Any, fake: FakeMgmt) -> None:
         mock.route(host="127.0.0.1").pass_through()  # the real Elasticsearch
         mock.post(url__startswith=BASE).mock(side_effect=fake)
         async with httpx.AsyncClient() as client:
-            stats = await pull_once(_cfg(log_types=["audit"]), BulkWriter(store),
-                                    StateStore(store), client, now=clock.now, sleep=clock.sleep,
-                                    monotonic=clock.monotonic)
+            stats = await pull_once(_cfg(log_types=["audit"]), store, clock, client)
     assert stats.indexed == 10
     assert fake.calls[1][1]["new-query"]["type"] == "audit"
     assert await _count(store, {"term": {"event.dataset": "checkpoint.audit"}}) == 10
@@ -188,8 +234,7 @@ async def test_login_refused_is_a_clear_error(store: Any, fake: FakeMgmt) -> Non
         mock.post(url__startswith=BASE).mock(side_effect=fake)
         async with httpx.AsyncClient() as client:
             with pytest.raises(SourceError, match="login refused"):
-                await pull_once(_cfg(), BulkWriter(store), StateStore(store), client,
-                                now=clock.now, sleep=clock.sleep, monotonic=clock.monotonic)
+                await pull_once(_cfg(), store, clock, client)
     assert clock.sleeps == []
 
 
@@ -214,11 +259,11 @@ async def test_keepalive_when_idle_and_logout_on_close(store: Any, fake: FakeMgm
         mock.route(host="127.0.0.1").pass_through()
         mock.post(url__startswith=BASE).mock(side_effect=fake)
         async with httpx.AsyncClient() as client:
-            collector = _collector(_cfg(), store, clock, client)
-            await collector.pull_once()
+            sources = _sources(_cfg(), clock, client)
+            await _run(sources, store)
             clock.mono += 400  # idle for more than half the 600 s session timeout
-            await collector.pull_once()
-            await collector.close()
+            await _run(sources, store)
+            await sources[0].close()
     commands = [c for c, _ in fake.calls]
     assert commands.count("login") == 1 and commands.count("keepalive") == 1
     assert commands[-1] == "logout"
@@ -241,8 +286,177 @@ async def test_expired_query_id_reruns_the_window(store: Any, fake: FakeMgmt) ->
         mock.route(host="127.0.0.1").pass_through()
         mock.post(url__startswith=BASE).mock(side_effect=forget_queries)
         async with httpx.AsyncClient() as client:
-            stats = await pull_once(_cfg(), BulkWriter(store), StateStore(store), client,
-                                    now=clock.now, sleep=clock.sleep, monotonic=clock.monotonic)
+            stats = await pull_once(_cfg(), store, clock, client)
     assert fake.logins == 1 and stats.indexed == 120 and stats.duplicates == 50
     assert sum(1 for c, b in fake.calls if c == "show-logs" and "new-query" in b) == 2
     assert await _count(store) == 120
+
+
+def _mock(fake: FakeMgmt) -> Any:
+    mock = respx.mock(assert_all_called=False)
+    mock.route(host="127.0.0.1").pass_through()  # the real Elasticsearch
+    mock.post(url__startswith=BASE).mock(side_effect=fake)
+    return mock
+
+
+async def _distinct(store: Any) -> int:
+    await store.es.indices.refresh(index=store.names.read("events"), ignore_unavailable=True)
+    body = await store.es.search(index=store.names.read("events"), size=0, aggs={
+        "ids": {"cardinality": {"field": "event.id", "precision_threshold": 1000}}})
+    return int(body["aggregations"]["ids"]["value"])
+
+
+def _new_queries(fake: FakeMgmt) -> int:
+    return sum(1 for c, b in fake.calls if c == "show-logs" and "new-query" in b)
+
+
+async def test_interrupted_window_resumes_with_every_log_once(store: Any,
+                                                              fake: FakeMgmt) -> None:
+    """A crash after two pages were written and committed, before the last page: the next
+    process re-runs the window and every log ends up indexed exactly once."""
+    fake.add("logs", 230, start=T0)
+    clock = Clock(T0 + timedelta(minutes=30))
+    cfg = _cfg()
+    key = cursor_key(cfg, "logs")
+    with _mock(fake):
+        async with httpx.AsyncClient() as client:
+            crashed = _sources(cfg, clock, client)[0]
+            for _ in range(2):
+                await ingest_once(crashed, BulkWriter(store), StateStore(store), close=False)
+            assert crashed.more
+            state = await StateStore(store).get(key)
+            assert state is not None and state.value["window"] == ["2026-03-01T11:30:00Z",
+                                                                  "2026-03-01T12:30:00Z"]
+            assert state.value["query_id"] and state.value["pages"] == 2
+            assert await _count(store) == 100
+            # the process dies here (no logout); a new one starts from the stored cursor
+            resumed = _sources(cfg, clock, client)
+            stats = await _run(resumed, store)
+            await resumed[0].close()
+    assert stats.windows["logs"] == ["2026-03-01T11:30:00Z", "2026-03-01T12:30:00Z"]
+    assert stats.indexed == 130 and stats.duplicates == 100 and stats.logs == 230
+    assert await _count(store) == 230 and await _distinct(store) == 230
+    state = await StateStore(store).get(key)
+    assert state is not None and state.value == {"done_until": "2026-03-01T12:30:00Z",
+                                                 "last_event_time": "2026-03-01T12:03:49.000Z"}
+
+
+async def test_a_window_continues_from_its_committed_page(store: Any, fake: FakeMgmt) -> None:
+    """The same source goes on with the stored query-id: no page is read twice."""
+    fake.add("logs", 230, start=T0)
+    clock = Clock(T0 + timedelta(minutes=30))
+    with _mock(fake):
+        async with httpx.AsyncClient() as client:
+            sources = _sources(_cfg(), clock, client)
+            for _ in range(2):
+                await ingest_once(sources[0], BulkWriter(store), StateStore(store), close=False)
+            stats = await _run(sources, store)
+            await sources[0].close()
+    assert stats.indexed == 130 and stats.duplicates == 0 and stats.pages == 3
+    assert _new_queries(fake) == 1 and fake.logins == 1
+    assert await _count(store) == 230
+
+
+class _FailingWriter(BulkWriter):
+    """The store refuses the next write (after the page was read from the server)."""
+
+    async def write(self, *args: Any, **kwargs: Any) -> Any:
+        raise SourceError("store unavailable (test)")
+
+
+async def test_a_failed_write_reruns_the_window_instead_of_skipping_a_page(
+        store: Any, fake: FakeMgmt) -> None:
+    """The server's query moved past a page that was never written: following the stored
+    query-id would lose it, so the window is read again from its start."""
+    fake.add("logs", 230, start=T0)
+    clock = Clock(T0 + timedelta(minutes=30))
+    with _mock(fake):
+        async with httpx.AsyncClient() as client:
+            sources = _sources(_cfg(), clock, client)
+            await ingest_once(sources[0], BulkWriter(store), StateStore(store), close=False)
+            with pytest.raises(SourceError, match="store unavailable"):
+                await ingest_once(sources[0], _FailingWriter(store), StateStore(store),
+                                  close=False)
+            stats = await _run(sources, store)
+            await sources[0].close()
+    assert _new_queries(fake) == 2
+    assert stats.indexed == 180 and stats.duplicates == 50
+    assert await _count(store) == 230 and await _distinct(store) == 230
+
+
+async def test_a_failed_fetch_reruns_the_window_in_the_next_run(store: Any,
+                                                                fake: FakeMgmt) -> None:
+    """The server may have moved its query past the page whose answer was lost: the next run
+    of the same sources reads the window again from its start, not from the stored query-id."""
+    fake.add("logs", 230, start=T0)
+    fake.down_after_pages = 2
+    clock = Clock(T0 + timedelta(minutes=30))
+    with _mock(fake):
+        async with httpx.AsyncClient() as client:
+            sources = _sources(_cfg(), clock, client)
+            with pytest.raises(SourceError, match="show-logs failed"):
+                await _run(sources, store)
+            fake.down_after_pages = None
+            stats = await _run(sources, store)
+            await sources[0].close()
+    assert _new_queries(fake) == 2 and fake.logins == 1
+    assert stats.indexed == 130 and stats.duplicates == 100
+    assert await _count(store) == 230 and await _distinct(store) == 230
+
+
+async def test_a_cursor_of_the_old_layout_is_honoured(store: Any, fake: FakeMgmt) -> None:
+    """The collector this replaced stored ``done_until``/``last_event_time`` plus ``window``
+    (no query-id): that window is re-run whole, then the next one starts at done_until -
+    overlap; its idle layout alone is read the same way."""
+    fake.add("logs", 60, start=T0 + timedelta(minutes=10))
+    clock = Clock(T0 + timedelta(minutes=30))
+    cfg = _cfg()
+    key = cursor_key(cfg, "logs")
+    state = StateStore(store)
+    await state.put(key, {"done_until": "2026-03-01T12:05:00Z",
+                          "last_event_time": "2026-03-01T12:04:59.000Z",
+                          "window": ["2026-03-01T12:03:00Z", "2026-03-01T12:20:00Z"]}, None)
+    with _mock(fake):
+        async with httpx.AsyncClient() as client:
+            sources = _sources(cfg, clock, client)
+            stats = await _run(sources, store)
+            assert stats.windows["logs"] == ["2026-03-01T12:03:00Z", "2026-03-01T12:20:00Z"]
+            assert stats.indexed == 60
+            current = await state.get(key)
+            assert current is not None and current.value == {
+                "done_until": "2026-03-01T12:20:00Z",
+                "last_event_time": "2026-03-01T12:10:59.000Z"}
+            await state.put(key, {"done_until": "2026-03-01T12:15:00Z"}, current)
+            stats = await _run(sources, store)
+            await sources[0].close()
+    assert stats.windows["logs"] == ["2026-03-01T12:13:00Z", "2026-03-01T12:30:00Z"]
+    assert stats.duplicates == 0 and stats.indexed == 0  # nothing new after 12:13
+    first, second = (b["new-query"] for c, b in fake.calls
+                     if c == "show-logs" and "new-query" in b)
+    assert (first["custom-start"], first["custom-end"]) == ("2026-03-01T12:03:00Z",
+                                                            "2026-03-01T12:20:00Z")
+    assert second["custom-start"] == "2026-03-01T12:13:00Z"
+
+
+def test_normalize_is_pure_and_dead_letters_what_is_not_an_object() -> None:
+    source = checkpoint_api_sources(_cfg(log_types=["audit"]))[0]
+    received = T0 + timedelta(minutes=1)
+    letter, = source.normalize(checkpoint_api.ApiLog("audit", ["not", "an", "object"], received))
+    assert letter.raw == b'["not","an","object"]' and letter.received_at == received
+    assert "not an object" in letter.reason
+    document, = source.normalize(checkpoint_api.ApiLog(
+        "audit", {"id": "a-1", "time": "2026-03-01T12:00:00Z", "orig": "mgmt-1",
+                  "operation": "Log In", "administrator": "alice"}, received))
+    assert document.source["event"]["dataset"] == "checkpoint.audit"  # type defaults to Audit
+
+
+def test_the_source_module_imports_nothing_from_the_store() -> None:
+    """The source reads and normalizes; writing and the cursor belong to the pipeline."""
+    path = Path(checkpoint_api.__file__)
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    imported = [node.module or "" for node in ast.walk(tree)
+                if isinstance(node, ast.ImportFrom)]
+    imported += [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                 for alias in node.names]
+    assert imported and not [m for m in imported if m == "store" or m.startswith("store.")
+                             or m.startswith("monitor.store")]
