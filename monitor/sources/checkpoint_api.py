@@ -38,8 +38,10 @@ as 409 duplicates: no gap, no duplicate document.
 Errors: an expired/wrong session or a ``query-id`` the server no longer knows → re-login when
 the session is gone (rate limited) and re-run the window from its start, at most 3 times per
 window, then ``SourceError``; 429 and ``err_too_many_requests`` / 5xx / timeouts / truncated
-JSON → exponential backoff, then ``SourceError``; ``err_login_failed*`` → ``SourceError`` at
-once. A ``SourceError`` leaves the cursor where it was (the pipeline commits nothing).
+JSON → exponential backoff, then ``SourceError``, except on a ``query-id`` page: the server
+pages forward, so a page whose answer was lost may have been served and is never asked for
+again with the same id; the window is re-run instead. ``err_login_failed*`` → ``SourceError``
+at once. A ``SourceError`` leaves the cursor where it was (the pipeline commits nothing).
 """
 from __future__ import annotations
 
@@ -185,8 +187,10 @@ class CheckpointApiClient:
         log.info("checkpoint api %s: logged in (api %s)", self.cfg.name,
                  answer.get("api-server-version", "?"))
 
-    async def call(self, command: str, body: dict[str, Any]) -> dict[str, Any]:
-        """Call with the current session (logging in first if needed); keepalive when idle."""
+    async def call(self, command: str, body: dict[str, Any], *,
+                   attempts: int | None = None) -> dict[str, Any]:
+        """Call with the current session (logging in first if needed); keepalive when idle.
+        ``attempts=1`` for a call that must not be repeated as is (a query-id page)."""
         if self.sid is None:
             await self.login()
         elif self.monotonic() - self.last_call > self.session_timeout / 2:
@@ -195,7 +199,7 @@ class CheckpointApiClient:
             except _SessionLost:
                 self.sid = None
                 await self.login()
-        return await self._post(command, body, authenticated=True)
+        return await self._post(command, body, authenticated=True, attempts=attempts)
 
     async def logout(self) -> None:
         if self.sid is None:
@@ -426,13 +430,20 @@ class CheckpointApiLogs:
         while True:
             try:
                 if query_id:
-                    return await api.call("show-logs", {"query-id": query_id}), True
+                    # never repeated as is: the server pages forward, so a timeout whose page
+                    # was served would skip that page on a retry; the window is re-run instead
+                    return await api.call("show-logs", {"query-id": query_id},
+                                          attempts=1), True
                 return await api.call("show-logs", {"new-query": self._query(*window)}), False
             except ApiRefused as exc:
                 if not query_id or exc.code != "generic_err_invalid_parameter":
                     raise
                 # query-ids are short-lived (UNVERIFIED lifetime): run the window again
                 reason = f"query-id no longer valid: {exc}"
+            except SourceError as exc:
+                if not query_id:
+                    raise
+                reason = f"a query-id page failed ({exc}); it may have been served"
             except _SessionLost as exc:
                 reason = str(exc)
                 api.sid = None
