@@ -50,7 +50,8 @@ def _wire_checkpoint_api(ctx: Context, components: Components) -> None:
     for cfg in sources:
         # one pull source per log type, sharing one API session that lives as long as this
         # wiring (R81+ allows 3 logins per admin per minute); logged out on stop or reload
-        logs = checkpoint_api_sources(cfg)
+        logs = checkpoint_api_sources(
+            cfg, keep_original=ctx.settings.elasticsearch.keep_original)
 
         async def pull(cfg=cfg, logs=logs) -> RunReport:
             counts, ends = await _ingest_windows(logs, ctx.writer_for(cfg.name), ctx.state)
