@@ -6,8 +6,9 @@ documents or dead letters. The source never writes and never moves its cursor: t
 pipeline (``monitor/ingest.py``) writes through the daemon's writer, then commits the cursor
 only once the write is acknowledged, so a crash or an outage repeats work instead of losing it.
 
-``SyncStats`` is returned by the git and forge syncs (not yet on the protocol); the daemon turns
-it into the job's report and metrics, so no module keeps running totals of its own.
+``SyncStats`` adds up a run: the git sync (not on the protocol yet) returns one, and
+``daemon/forge_runs.ingest_changes`` makes one from the batches of a forge's pull sources; the
+daemon turns it into the job's report and metrics, so no module keeps running totals.
 """
 from __future__ import annotations
 
