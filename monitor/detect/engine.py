@@ -319,28 +319,52 @@ async def evaluate_due(rules: Iterable[Rule], store: Store, state: StateStore, n
     stats = stats or EngineStats()
     out = EvalStats(on_created=on_created, writer=writer)
     sstats = SearchStats()
-    rules, out.unbound = bind_all([r for r in rules if r.enabled], inventory, now.date())
+    plans = await _prepare(rules, store, state, now, stats, exceptions, max_segment, dry_run,
+                           inventory, out, sstats)
+    out.rules_evaluated = len(plans)
+    timers = {p.rule.id: time.perf_counter() for p in plans}
+    await _judge(plans, store, state, now, stats, exceptions, dry_run, fault, out, sstats)
+    if not dry_run:
+        await _late_only(plans, state, now, out)
+    _record(plans, stats, timers, now, dry_run, out, sstats)
+    out.duration_seconds = time.perf_counter() - began
+    return out
+
+
+async def _prepare(rules: Iterable[Rule], store: Store, state: StateStore, now: datetime,
+                   stats: EngineStats, exceptions: Sequence[FindingException],
+                   max_segment: timedelta, dry_run: bool, inventory: Inventory | None,
+                   out: EvalStats, sstats: SearchStats) -> list[_Plan]:
+    """Bind the rules to the inventory and plan each one's segments (late windows first); the
+    outbox of an interrupted run is replayed before anything new is judged."""
+    bound, out.unbound = bind_all([r for r in rules if r.enabled], inventory, now.date())
     for rule_id, missing in out.unbound.items():
         stats.rule(rule_id).runs["skipped"] += 1
         log.warning("rule %s not evaluated: the inventory lacks %s", rule_id, ", ".join(missing))
     plans: list[_Plan] = []
-    sync = await read_sync(store, sstats) if any(r.reconcile for r in rules) else None
+    sync = await read_sync(store, sstats) if any(r.reconcile for r in bound) else None
     planned = [p for p in [await _plan(r, state, now, max_segment, out, stats.rule(r.id), sync)
-                           for r in rules] if p is not None]
+                           for r in bound] if p is not None]
     if sync is not None:
-        await _stale_sources(rules, sync, store, exceptions, now, out, dry_run)
+        await _stale_sources(bound, sync, store, exceptions, now, out, dry_run)
     await _add_late(planned, store, sstats, now, max_segment, out)
     for plan in planned:
-        rstats = stats.rule(plan.rule.id)
         if not dry_run:
             await _replay_outbox(store, state, plan, out)
         if plan.segments:
             plans.append(plan)
         else:
             out.rules_skipped += 1
-            rstats.runs["skipped"] += 1
-    out.rules_evaluated = len(plans)
-    timers = {p.rule.id: time.perf_counter() for p in plans}
+            stats.rule(plan.rule.id).runs["skipped"] += 1
+    return plans
+
+
+async def _judge(plans: list[_Plan], store: Store, state: StateStore, now: datetime,
+                 stats: EngineStats, exceptions: Sequence[FindingException], dry_run: bool,
+                 fault: Fault | None, out: EvalStats, sstats: SearchStats) -> None:
+    """Search every plan's segments round by round (one ``_msearch`` per round), turn the
+    answers into findings and commit each rule's window with its findings; a rule that fails
+    sits out the later rounds."""
     failed: set[str] = set()
 
     def rounds() -> Iterator[tuple[tuple[int, list[_Plan]], Round]]:
@@ -395,8 +419,12 @@ async def evaluate_due(rules: Iterable[Rule], store: Store, state: StateStore, n
                     failed.add(rid)
                 elif isinstance(outcome, BaseException):
                     raise outcome
-    if not dry_run:
-        await _late_only(plans, state, now, out)
+
+
+def _record(plans: list[_Plan], stats: EngineStats, timers: dict[str, float], now: datetime,
+            dry_run: bool, out: EvalStats, sstats: SearchStats) -> None:
+    """The run's outcome per rule (runs, last success or error, searched-to, lag, learning)
+    and the search totals."""
     for plan in plans:
         rstats = stats.rule(plan.rule.id)
         rstats.last_duration_seconds = time.perf_counter() - timers[plan.rule.id]
@@ -418,8 +446,6 @@ async def evaluate_due(rules: Iterable[Rule], store: Store, state: StateStore, n
     stats.search.searches += sstats.searches
     stats.search.took_ms += sstats.took_ms
     out.round_trips, out.searches, out.took_ms = sstats.round_trips, sstats.searches, sstats.took_ms
-    out.duration_seconds = time.perf_counter() - began
-    return out
 
 
 async def _add_late(plans: list[_Plan], store: Store, sstats: SearchStats, now: datetime,
