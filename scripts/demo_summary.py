@@ -4,9 +4,10 @@
     demo_summary.py --scenarios S.json --rules R.json --compliance C.json --report P.json
 
 ``S.json``: ``[{"name": "port_scan", "at": "2026-12-01T01:00:00Z"}, ...]`` (what was injected).
-A finding belongs to a scenario when it was first seen within ``--span`` minutes after the
-scenario started (the demo spaces scenarios an hour apart); any other finding was raised on
-clean traffic, and there should be none. Output is deterministic for the same inputs.
+A finding belongs to a scenario when its evidence (first to last seen) reaches into the
+``--span`` minutes after the scenario started and began at most 15 minutes before it (a spike's
+window holds the traffic before the burst); the demo spaces scenarios an hour apart. Any other
+finding was raised on clean traffic, and there should be none. Output is deterministic for the same inputs.
 """
 from __future__ import annotations
 
@@ -21,8 +22,17 @@ def _time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def _seen(finding: dict) -> datetime:
-    return _time(finding.get("first_seen") or finding["window"]["start"])
+#: how long before a scenario its finding's evidence may start (a spike's or flatline's window
+#: holds the traffic before the burst or silence); a longer lead is not the scenario's
+_LEAD = timedelta(minutes=15)
+
+
+def _span(finding: dict) -> tuple[datetime, datetime]:
+    """The evidence's time span (a spike's or flatline's starts before the burst or silence:
+    its window holds the traffic before it too)."""
+    first = _time(finding.get("first_seen") or finding["window"]["start"])
+    return first, _time(finding.get("last_seen") or finding.get("first_seen")
+                        or finding["window"]["start"])
 
 
 def summarize(scenarios: list[dict], findings: list[dict], compliance: dict, report: dict,
@@ -32,7 +42,8 @@ def summarize(scenarios: list[dict], findings: list[dict], compliance: dict, rep
     for scenario in sorted(scenarios, key=lambda s: s["at"]):
         start = _time(scenario["at"])
         mine = [f for f in findings
-                if start - timedelta(minutes=1) <= _seen(f) < start + span]
+                if start - _LEAD <= _span(f)[0] < start + span
+                and _span(f)[1] >= start - timedelta(minutes=1)]
         claimed.update(f["id"] for f in mine)
         rules = Counter(f["rule"] for f in mine)
         mark = "\u2714" if mine else "\u2716"
