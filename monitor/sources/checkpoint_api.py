@@ -287,8 +287,6 @@ class CheckpointApiClient:
                          f"{code}): {message}", code, status)
 
 
-
-
 class CheckpointApiConnection:
     """What the sources of one configured API source share and keep from one run to the
     next: the HTTP client (built on first use with the TLS policy of ``cfg.tls``; closed by

@@ -15,9 +15,9 @@ from test_forges import (
     SHA_DEPLOYED,
     Sleeps,
     _app,
-    _deployment,
     _docs,
     _es,
+    _etag_deployments,
     _github_routes,
 )
 
@@ -240,13 +240,7 @@ async def test_daemon_github_job_sends_if_none_match_on_its_next_run(store):
     _wire_forges(_context(store, settings), components)
     job = next(j for j in components.jobs if j.id == "source:gh-daemon")
     seen: list[str | None] = []
-
-    def deployments(request: httpx.Request) -> httpx.Response:
-        seen.append(request.headers.get("if-none-match"))
-        if request.headers.get("if-none-match") == '"v1"':
-            return httpx.Response(304, headers={"etag": '"v1"'})
-        return httpx.Response(200, json=[_deployment(101, "2026-11-21T10:00:00Z")],
-                              headers={"etag": '"v1"'})
+    deployments = _etag_deployments(seen)
 
     with respx.mock(assert_all_called=False) as mock:
         _es(mock, store)

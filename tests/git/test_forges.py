@@ -274,15 +274,21 @@ async def test_github_pagination_rate_limit_reviews_and_direct_push(store):
     assert p["enforce_admins"] is False and p["changed"] is False
 
 
-async def test_github_etag_304_is_used_and_costs_nothing(store):
-    seen: list[str | None] = []
-
+def _etag_deployments(seen: list[str | None]):
+    """A deployments endpoint with ETag "v1": 304 to a request that sends it back, else one
+    deployment; records each request's If-None-Match in ``seen``."""
     def deployments(request: httpx.Request) -> httpx.Response:
         seen.append(request.headers.get("if-none-match"))
         if request.headers.get("if-none-match") == '"v1"':
             return httpx.Response(304, headers={"etag": '"v1"'})
         return httpx.Response(200, json=[_deployment(101, "2026-11-21T10:00:00Z")],
                               headers={"etag": '"v1"'})
+    return deployments
+
+
+async def test_github_etag_304_is_used_and_costs_nothing(store):
+    seen: list[str | None] = []
+    deployments = _etag_deployments(seen)
 
     writer, state = BulkWriter(store), StateStore(store)
     cfg = _gh_cfg(name="gh-etag")
