@@ -19,7 +19,7 @@ from .model import DeadLetter, Document
 from .sources.base import PullSource
 from .store import BulkResult, BulkWriter, StateStore
 
-__all__ = ["IngestReport", "cursor_key", "ingest_once"]
+__all__ = ["IngestReport", "cursor_key", "ingest_once", "ingest_pages"]
 
 
 @dataclass(slots=True)
@@ -65,3 +65,21 @@ async def ingest_once(source: PullSource[Any], writer: BulkWriter,
     finally:
         if close:
             await source.close()
+
+
+async def ingest_pages(source: PullSource[Any], writer: BulkWriter, state: StateStore | None,
+                       *, max_rounds: int | None = None) -> list[IngestReport]:
+    """``ingest_once`` again while the source says another page waits (its ``more``) and the
+    cursor still moves, each page's cursor committed after its own write; at most
+    ``max_rounds`` pages (None: until the source is done, for a source that bounds itself).
+    The source stays open (the caller keeps it across runs)."""
+    reports: list[IngestReport] = []
+    previous: Any = None
+    while max_rounds is None or len(reports) < max_rounds:
+        report = await ingest_once(source, writer, state, close=False)
+        reports.append(report)
+        if not report.records or report.cursor is None or report.cursor == previous \
+                or not getattr(source, "more", False):
+            break
+        previous = report.cursor
+    return reports

@@ -72,17 +72,14 @@ async def _ingest_windows(sources: Sequence[CheckpointApiLogs], writer: BulkWrit
                           state: StateStore) -> tuple[dict[str, int], list[datetime]]:
     """Every log type's window read to its end, a page per ``ingest_once`` (each page's cursor
     committed after its write, compare-and-set); the run's counts and the windows' ends."""
-    from ..ingest import ingest_once
+    from ..ingest import ingest_pages
     counts: Counter[str] = Counter()
     ends: list[datetime] = []
     for source in sources:
-        previous: Any = None
-        while True:  # the source closes a window after at most _MAX_PAGES pages
-            report = await ingest_once(source, writer, state, close=False)
+        # no page bound: the source closes a window after at most _MAX_PAGES pages, and a
+        # window left open may find its query-id expired by the next run, and be re-read whole
+        for report in await ingest_pages(source, writer, state):
             counts.update(report.as_counts())
-            if report.cursor is None or report.cursor == previous or not source.more:
-                break
-            previous = report.cursor
         if source.window is not None:
             try:
                 ends.append(datetime.fromisoformat(source.window[1]))

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import fields
 from typing import Any
 
-from ..ingest import ingest_once
+from ..ingest import ingest_pages
 from ..sources.base import PullSource, SyncStats
 from ..store import BulkWriter, StateStore
 
@@ -40,17 +40,11 @@ async def ingest_changes(sources: Sequence[PullSource[Any]], kind: str, name: st
     started = time.monotonic()
     try:
         for source in sources:
-            previous: Any = None
-            for _ in range(max_rounds):
-                report = await ingest_once(source, writer, state, close=False)
+            for report in await ingest_pages(source, writer, state, max_rounds=max_rounds):
                 stats.add_result(report.result)
                 for key, value in report.counts.items():
                     if key in _NUMBERS:
                         setattr(stats, key, getattr(stats, key) + value)
-                if not report.records or report.cursor is None or report.cursor == previous \
-                        or not getattr(source, "more", False):
-                    break
-                previous = report.cursor
     finally:
         stats.seconds = time.monotonic() - started
     return stats

@@ -14,7 +14,7 @@ import respx
 
 import monitor.sources.checkpoint_api as checkpoint_api
 from monitor.errors import SourceError
-from monitor.ingest import ingest_once
+from monitor.ingest import ingest_once, ingest_pages
 from monitor.settings import CheckpointApiSource
 from monitor.sources.checkpoint_api import (
     CheckpointApiClient,
@@ -85,15 +85,10 @@ async def _run(sources: list[CheckpointApiLogs], store: Any) -> Stats:
     cursor committed after its write) while the source says more waits."""
     writer, state, stats = BulkWriter(store), StateStore(store), Stats()
     for source in sources:
-        previous: Any = None
-        while True:
-            report = await ingest_once(source, writer, state, close=False)
+        for report in await ingest_pages(source, writer, state):
             for key, value in report.as_counts().items():
                 if hasattr(stats, key):
                     setattr(stats, key, getattr(stats, key) + value)
-            if report.cursor is None or report.cursor == previous or not source.more:
-                break
-            previous = report.cursor
         assert source.window is not None
         stats.windows[source.log_type] = list(source.window)
     return stats
