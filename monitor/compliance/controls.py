@@ -124,10 +124,11 @@ class Reconcile(_Check):
     #: fields the out-of-band rule reads, searched with the same extraction
     #: (``identifiers.references``) so the rule, this check and the report agree
     field: str | list[str]
-    changes_query: Query
+    #: an extra filter on the candidate changes; approval and the inventory's repository
+    #: binding are always applied (``inventory/reconcile.approved_query``/``repos_query``)
+    changes_query: Query = Field(default_factory=lambda: {"match_all": {}})
     match_fields: list[str] = Field(default_factory=lambda: ["change.sha", "change.tickets"])
     changes_lookback_days: float = Field(30, gt=0)
-
 
     @property
     def fields(self) -> list[str]:

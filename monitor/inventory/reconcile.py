@@ -239,8 +239,9 @@ def _clause(install: Install, policy: Policy) -> list[dict[str, Any]]:
 
 
 def approved_query() -> dict[str, Any]:
-    """``approved`` as a query: what the out-of-band rule's ``reconcile.b`` and CHK-01's
-    ``changes_query`` filter on (with the inventory's repositories)."""
+    """``approved`` as a query: what the out-of-band rule's ``reconcile.b``, the compliance
+    ``reconcile`` kind (CHK-01, CHK-02) and the report filter candidate changes on (with the
+    inventory's repositories, ``repos_query``)."""
     def _all(*terms: tuple[str, Any]) -> dict[str, Any]:
         return {"bool": {"filter": [{"term": {f: v}} for f, v in terms]}}
     return {"bool": {"should": [

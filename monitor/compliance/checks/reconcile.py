@@ -19,11 +19,13 @@ from ...inventory.reconcile import (
     Install,
     Policy,
     Verdict,
+    approved_query,
     candidate_query,
     change_from_source,
     install_from_source,
     match,
     policy_from_params,
+    repos_query,
 )
 from ...model import ControlStatus
 from ..controls import Reconcile
@@ -86,8 +88,10 @@ def installs(check: Reconcile, response: dict[str, Any]) -> list[Install]:
 def followup(check: Reconcile, responses: list[dict[str, Any]], params: dict[str, Any],
              period: Period) -> Request | None:
     """Second round: the candidate changes of the period's installs."""
-    body = candidate_query(installs(check, responses[0]), _policy(check, params),
-                           [substitute(check.changes_query, params, period)], MAX_CANDIDATES)
+    policy = _policy(check, params)
+    body = candidate_query(installs(check, responses[0]), policy,
+                           [approved_query(), repos_query(policy),
+                            substitute(check.changes_query, params, period)], MAX_CANDIDATES)
     return ("changes", body) if body is not None else None
 
 
