@@ -42,7 +42,7 @@ async def write_findings(store: Store, docs: list[dict[str, Any]],
 def effective_status(source: dict[str, Any], now: datetime | None = None) -> str:
     """Stored status, except a waived finding whose exception expired reads as open again."""
     finding = source.get("finding", {})
-    status = finding.get("status", "open")
+    status: str = finding.get("status", "open")
     if finding.get("suppressed") and status == "open":
         expires = finding.get("exception_expires")
         now = now or datetime.now(UTC)
