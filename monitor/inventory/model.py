@@ -259,9 +259,9 @@ class Inventory(_Model):
             if host.zone is not None and host.zone not in names:
                 raise ValueError(f"chd_hosts: {host.name}: unknown zone {host.zone!r}")
         for gateway in self.gateways:
-            for zone in gateway.zones:
-                if zone not in names:
-                    raise ValueError(f"gateways: {gateway.name}: unknown zone {zone!r}")
+            for zone_name in gateway.zones:
+                if zone_name not in names:
+                    raise ValueError(f"gateways: {gateway.name}: unknown zone {zone_name!r}")
         return self
 
     # -- derived values for control queries --------------------------------------------------
