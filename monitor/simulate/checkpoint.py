@@ -79,8 +79,8 @@ EXTERNAL = ("203.0.113.", "198.51.100.", "192.0.2.")
 #: hosts then scale with the rate, internal ones in 10.64.0.0/10 and external ones in the
 #: benchmarking range 198.18.0.0/15 (RFC 2544), so per-host behaviour stays the same.
 DESIGN_RATE = 20.0
-_SCALED_BASE = {INTERNAL: int(ipaddress.ip_address("10.64.0.0")),
-                EXTERNAL: int(ipaddress.ip_address("198.18.0.0"))}
+_SCALED_BASE: dict[tuple[str, ...], int] = {INTERNAL: int(ipaddress.ip_address("10.64.0.0")),
+                                           EXTERNAL: int(ipaddress.ip_address("198.18.0.0"))}
 _SCALED_MAX = 1 << 17
 _EXTERNAL_ZONE = EXTERNAL + ("198.18.", "198.19.")
 SERVICES = ((443, "https", "6"), (80, "http", "6"), (53, "domain-udp", "17"),
@@ -215,15 +215,16 @@ class ExpertShell:
     at: float = 600.0
 
 
-SCENARIOS: dict[str, type] = {"port_scan": PortScan, "host_sweep": HostSweep,
-                              "brute_force": BruteForce, "out_of_band_change": OutOfBandChange,
-                              "cleartext_into_cde": CleartextIntoCde,
-                              "gitops_install": GitOpsInstall, "admin_at_night": AdminAtNight,
-                              "accept_on_cleanup": AcceptOnCleanup,
-                              "vpn_logon_failures": VpnLogonFailures, "expert_shell": ExpertShell,
-                              "threat_not_prevented": ThreatNotPrevented,
-                              "logging_disabled": LoggingDisabled, "drop_flood": DropFlood,
-                              "gateway_outage": GatewayOutage, "smb_to_internet": SmbToInternet}
+SCENARIOS: dict[str, type[Scenario]] = {
+    "port_scan": PortScan, "host_sweep": HostSweep,
+    "brute_force": BruteForce, "out_of_band_change": OutOfBandChange,
+    "cleartext_into_cde": CleartextIntoCde,
+    "gitops_install": GitOpsInstall, "admin_at_night": AdminAtNight,
+    "accept_on_cleanup": AcceptOnCleanup,
+    "vpn_logon_failures": VpnLogonFailures, "expert_shell": ExpertShell,
+    "threat_not_prevented": ThreatNotPrevented,
+    "logging_disabled": LoggingDisabled, "drop_flood": DropFlood,
+    "gateway_outage": GatewayOutage, "smb_to_internet": SmbToInternet}
 Scenario = (PortScan | HostSweep | BruteForce | OutOfBandChange | CleartextIntoCde | GitOpsInstall
             | AdminAtNight | AcceptOnCleanup | VpnLogonFailures | ExpertShell
             | ThreatNotPrevented | LoggingDisabled | DropFlood | GatewayOutage | SmbToInternet)
@@ -244,7 +245,7 @@ def place(item: Scenario, network: Network) -> Scenario:
            if isinstance(item, AdminAtNight) else network.admins[-1]
            if isinstance(item, ExpertShell) else None,
            "gateway": network.gateways[network.cde_gateway][0]}
-    changes = {}
+    changes: dict[str, Any] = {}  # str values for fields named at run time: replace() takes Any
     for f in fields(item):
         if own.get(f.name) is not None and getattr(item, f.name) == f.default:
             changes[f.name] = own[f.name]
