@@ -133,7 +133,7 @@ def timeline(buckets: Sequence[tuple[datetime, Sequence[tuple[str, int]]]], titl
     bar = max(1.0, slot * 0.8)
     for i, (start, counts) in enumerate(buckets):
         x = left + slot * i + (slot - bar) / 2
-        y = top + plot_h
+        y: float = top + plot_h
         total = sum(n for _, n in counts)
         for severity, n in counts:
             if n <= 0 or peak == 0:

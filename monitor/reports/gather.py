@@ -90,6 +90,7 @@ async def _event_sources(store: Store, period: Period, now: datetime,
             slots[slot] = slots.get(slot, 0) + count
         continuous = bool(slots) and sum(1 for c in slots.values() if c > 0) >= len(slots) / 2
         min_gap = max(step, 3600) if continuous else 86400
+        gaps: tuple[Gap, ...]
         if in_period == 0:
             horizon = min(period.end, now)
             gaps = (Gap(period.start, horizon, int((horizon - period.start).total_seconds())),) \
@@ -139,7 +140,9 @@ def _evidence_parts(evidence: dict[str, Any], source_datasets: dict[str, str]
                        f"{_text(check.get('status'))} — {_text(check.get('reason'), 500)}")
         for query in check.get("queries") or []:
             queries.append(json.dumps(query, sort_keys=True, ensure_ascii=False, default=str))
-        details = check.get("details") if isinstance(check.get("details"), dict) else {}
+        details = check.get("details")
+        if not isinstance(details, dict):
+            details = {}
         for key in ("unmatched", "groups", "violations", "values", "streaks", "items"):
             value = details.get(key)
             if isinstance(value, list) and value and len(samples) < 10:
@@ -222,13 +225,13 @@ async def _controls(store: Store, period: Period, inputs: ReportInputs,
     out: list[ControlReport] = []
     for control_id in sorted(set(rows) | set(declared) | set(inputs.controls), key=_natural):
         meta = inputs.controls.get(control_id)
-        bucket = rows.get(control_id)
-        if bucket is None:
+        row = rows.get(control_id)
+        if row is None:
             implemented = meta is not None and not meta.manual
             evaluated = "insufficient_data" if implemented else "manual"
             reason = ("no result in the period: the control did not run or wrote nothing"
                       if implemented else "no automated implementation: assessor judgement")
-            status, notes = evaluated, []
+            status = evaluated
             out.append(ControlReport(
                 id=control_id, name=meta.name if meta else control_id,
                 requirements=tuple(sorted(declared.get(control_id, ()), key=_natural)),
@@ -238,10 +241,10 @@ async def _controls(store: Store, period: Period, inputs: ReportInputs,
                 window_start=None, window_end=None, index="", query="", samples=(), refs=(),
                 sources=meta.sources if meta else (), implemented=implemented))
             continue
-        windows = {b["key"]: int(b["doc_count"]) for b in bucket["statuses"]["buckets"]}
+        windows = {b["key"]: int(b["doc_count"]) for b in row["statuses"]["buckets"]}
         evaluated = sec.rollup(windows)
-        bad_hits = bucket["bad"]["latest"]["hits"]["hits"]
-        latest_hits = bucket["latest"]["hits"]["hits"]
+        bad_hits = row["bad"]["latest"]["hits"]["hits"]
+        latest_hits = row["latest"]["hits"]["hits"]
         shown = (bad_hits or latest_hits)[0]["_source"]
         control = shown.get("control", {})
         evidence = control.get("evidence") if isinstance(control.get("evidence"), dict) else {}
@@ -256,10 +259,10 @@ async def _controls(store: Store, period: Period, inputs: ReportInputs,
             and (src.dataset in control_sources or src.name in control_sources)
             for gap in src.gaps
             if gap.seconds >= inputs.source_intervals.get(src.dataset, 3600)})
-        completeness = bucket["completeness"].get("value")
+        completeness = row["completeness"].get("value")
         waivers = sec.waivers_for(inputs.waivers, control_id, requirements)
         status, notes = control_status(evaluated, completeness, hit_sources, waivers, period)
-        share = _coverage(bucket, period)
+        share = _coverage(row, period)
         if share is not None and share < 0.999 and status in ("pass", "not_applicable"):
             status = "insufficient_data"
             notes.append(f"evaluation windows cover {share:.0%} of the period")
@@ -274,7 +277,7 @@ async def _controls(store: Store, period: Period, inputs: ReportInputs,
             windows=tuple((s, windows[s]) for s in STATUSES if s in windows),
             counts=tuple(sorted(counts.items())), evidence_count=int(evidence_count),
             completeness=completeness,
-            last_evaluated=parse_time(bucket["last"].get("value_as_string")),
+            last_evaluated=parse_time(row["last"].get("value_as_string")),
             window_start=parse_time(_get(control, "period.start")),
             window_end=parse_time(_get(control, "period.end")),
             index=index or store.names.read("events"), query=query_text, samples=samples,

@@ -134,7 +134,7 @@ def requirements(inputs: ReportInputs, controls: list[ControlReport]) -> list[Re
         statuses = [(cid, by_id[cid].status if cid in by_id else "manual") for cid in ids]
         status = requirement_status([s for _, s in statuses])
         evidence = sum(by_id[c].evidence_count for c in ids if c in by_id)
-        times = [by_id[c].last_evaluated for c in ids if c in by_id and by_id[c].last_evaluated]
+        times = [t for c in ids if c in by_id and (t := by_id[c].last_evaluated)]
         reason = ""
         if entry is None:
             reason = "not in the requirements catalogue (reported by a control)"
