@@ -11,7 +11,7 @@ ids make the repeat harmless. Sources never import ``store``.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +19,7 @@ from .model import DeadLetter, Document
 from .sources.base import PullSource
 from .store import BulkResult, BulkWriter, StateStore
 
-__all__ = ["IngestReport", "cursor_key", "ingest_once", "ingest_pages"]
+__all__ = ["IngestReport", "Judge", "cursor_key", "ingest_once", "ingest_pages"]
 
 
 @dataclass(slots=True)
@@ -43,9 +43,17 @@ def cursor_key(source: PullSource[Any]) -> str:
     return str(own) if own else f"cursor:{source.name}"
 
 
+#: a stage between normalize and write that returns the document judged (e.g. a change's
+#: approval and checks, ``monitor.compliance.change_review.judge_document``); the composition
+#: root passes it, so the pipeline does not depend on the evaluating packages
+Judge = Callable[[Document], Document]
+
+
 async def ingest_once(source: PullSource[Any], writer: BulkWriter,
-                      state: StateStore | None = None, *, close: bool = True) -> IngestReport:
-    """Pull one batch of ``source`` into the store; the cursor moves only after the write."""
+                      state: StateStore | None = None, *, close: bool = True,
+                      judge: Judge | None = None) -> IngestReport:
+    """Pull one batch of ``source`` into the store; the cursor moves only after the write.
+    ``judge`` (when given) sees every document between the source's normalize and the write."""
     try:
         key = cursor_key(source)
         current = await state.get(key) if state is not None else None
@@ -54,7 +62,9 @@ async def ingest_once(source: PullSource[Any], writer: BulkWriter,
 
         def items() -> Iterator[Document | DeadLetter]:
             for record in batch.records:
-                yield from source.normalize(record)
+                for item in source.normalize(record):
+                    yield judge(item) if judge is not None and isinstance(item, Document) \
+                        else item
 
         # a sender's claimed times must not choose the index (store/timewindow.py)
         result = await writer.write(items(), label=source.name,
@@ -68,7 +78,8 @@ async def ingest_once(source: PullSource[Any], writer: BulkWriter,
 
 
 async def ingest_pages(source: PullSource[Any], writer: BulkWriter, state: StateStore | None,
-                       *, max_rounds: int | None = None) -> list[IngestReport]:
+                       *, max_rounds: int | None = None,
+                       judge: Judge | None = None) -> list[IngestReport]:
     """``ingest_once`` again while the source says another page waits (its ``more``) and the
     cursor still moves, each page's cursor committed after its own write; at most
     ``max_rounds`` pages (None: until the source is done, for a source that bounds itself).
@@ -76,7 +87,7 @@ async def ingest_pages(source: PullSource[Any], writer: BulkWriter, state: State
     reports: list[IngestReport] = []
     previous: Any = None
     while max_rounds is None or len(reports) < max_rounds:
-        report = await ingest_once(source, writer, state, close=False)
+        report = await ingest_once(source, writer, state, close=False, judge=judge)
         reports.append(report)
         if not report.records or report.cursor is None or report.cursor == previous \
                 or not getattr(source, "more", False):

@@ -14,8 +14,22 @@ from typing import Any, NamedTuple
 import orjson
 
 __all__ = ["ControlResult", "ControlStatus", "DeadLetter", "Document", "EncodedSource", "Finding",
-           "RawRecord", "STATUS_SEVERITY", "Severity", "rollup_status",
+           "RawRecord", "STATUS_SEVERITY", "Severity", "get_field", "rollup_status",
            "worst_status"]
+
+
+def get_field(doc: Mapping[str, Any], dotted: str, default: Any = None) -> Any:
+    """The value at ``a.b.c`` in a document, nested objects or a flat dotted key (both shapes
+    reach us: stored ``_source`` and fixture rows), else ``default``."""
+    node: Any = doc
+    for part in dotted.split("."):
+        if isinstance(node, Mapping) and part in node:
+            node = node[part]
+        elif isinstance(doc, Mapping) and dotted in doc:
+            return doc[dotted]
+        else:
+            return default
+    return node
 
 
 class RawRecord(NamedTuple):

@@ -6,7 +6,9 @@ A forge source is a pull source (``sources/base.py``); a configured forge may be
 says another page waits (its ``more`` attribute) and the cursor still moves, once more, at most
 ``max_rounds`` times: every page's cursor is committed right after its own write. The counts of
 every batch add up to the run's ``SyncStats``, which the daemon turns into its job report and
-the command into its summary.
+the command into its summary. Every change document is judged on its way to the store
+(``compliance.change_review.judge_document``: independent approval, checks), so the verdict
+the rules and controls filter on is written beside the facts it was drawn from.
 
 The sources are not closed here: the daemon keeps them (and their ETag caches) from one run to
 the next and closes them when it stops or reloads; the command closes them after its run.
@@ -18,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import fields
 from typing import Any
 
+from ..compliance.change_review import judge_document
 from ..ingest import ingest_pages
 from ..sources.base import PullSource, SyncStats
 from ..store import BulkWriter, StateStore
@@ -40,7 +43,8 @@ async def ingest_changes(sources: Sequence[PullSource[Any]], kind: str, name: st
     started = time.monotonic()
     try:
         for source in sources:
-            for report in await ingest_pages(source, writer, state, max_rounds=max_rounds):
+            for report in await ingest_pages(source, writer, state, max_rounds=max_rounds,
+                                             judge=judge_document):
                 stats.add_result(report.result)
                 for key, value in report.counts.items():
                     if key in _NUMBERS:

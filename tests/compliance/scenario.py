@@ -11,11 +11,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from monitor.compliance.change_review import judge_document
 from monitor.model import Document, RawRecord
 from monitor.normalize.changes import (
     RepoInfo,
     branch_protection_document,
-    checks_verdict,
+    check_runs,
     commit_document,
     github_deployment_document,
     github_direct_push_document,
@@ -59,7 +60,7 @@ def _audit(moment: datetime, n: int, admin: str, operation: str, subject: str, p
 
 def _changes() -> list[Document]:
     repo = "firewall-policy"
-    ok_checks = checks_verdict(HEAD, [{"name": "ci", "conclusion": "success"},
+    ok_checks = check_runs(HEAD, [{"name": "ci", "conclusion": "success"},
                                       {"name": "verify-policy", "conclusion": "success"}])
     pr = {"number": 42, "user": {"login": "alice"}, "merged_at": "2026-11-24T10:00:00Z",
           "merge_commit_sha": SHA, "head": {"sha": HEAD, "ref": "feature/https-api"},
@@ -82,7 +83,8 @@ def _changes() -> list[Document]:
         {"type": "non_fast_forward"}, {"type": "deletion"}, {"type": "required_status_checks"},
         {"type": "required_signatures"}]}
     info = RepoInfo(repo)
-    return [
+    # judged as the ingest pipeline judges every change on its way to the store
+    return [judge_document(doc) for doc in [
         github_pull_request_document("gh", repo, pr, reviews, commits, ok_checks),
         commit_document(info, "refs/heads/main", merge, Signature("G", "alice@example.com"),
                         mainline=True),
@@ -91,10 +93,10 @@ def _changes() -> list[Document]:
         github_deployment_document("gh", repo, {
             "id": 7, "creator": {"login": "gitops-bot"}, "environment": "production", "sha": SHA,
             "ref": "main", "created_at": "2026-11-24T10:30:00Z", "production_environment": True},
-            checks_verdict(SHA, [{"name": "ci", "conclusion": "success"}])),
+            check_runs(SHA, [{"name": "ci", "conclusion": "success"}])),
         branch_protection_document("github", "gh", repo, "main", "2026-11-24", protection, None,
                                    "2026-11-24T01:00:00Z"),
-    ]
+    ]]
 
 
 def _snapshot(untracked: bool = False) -> list[Document]:

@@ -1,14 +1,17 @@
 """Pure normalizers: trailers, tickets, approvals, checks, protection (no I/O)."""
 from __future__ import annotations
 
-from monitor.normalize.changes import (
-    RepoInfo,
+from monitor.compliance.change_review import (
     approval_verdict,
     checks_verdict,
+    gitlab_approval_rules,
+    judge_document,
+)
+from monitor.normalize.changes import (
+    RepoInfo,
     commit_document,
     find_tickets,
     github_pull_request_document,
-    gitlab_approval_rules,
     head_push,
     latest_approvals,
     parse_trailers,
@@ -73,14 +76,15 @@ def test_pull_request_without_a_push_lookup_marks_the_approximation():
           "head": {"sha": head, "ref": "f"}, "base": {"ref": "main"}}
     commits = [{"sha": head, "author": {"login": "alice"}, "committer": {"login": "alice"}}]
     reviews = [{"user": {"login": "dave"}, "state": "APPROVED", "commit_id": head}]
-    doc = github_pull_request_document("gh", "o/r", pr, reviews, commits).source["change"]
+    doc = judge_document(github_pull_request_document("gh", "o/r", pr, reviews,
+                                                      commits)).source["change"]
     assert doc["pull_request"]["last_pusher"] == "alice"
     assert doc["pull_request"]["last_pusher_source"] == "head_committer"
     assert doc["pull_request"]["last_pusher_fallback"] == "not_looked_up"
     assert doc["independent_approval"] is True  # what the approximation alone concluded
     pushed = head_push([_act("dave", head, "2026-11-23T00:00:00Z", "force_push")], head)
-    doc = github_pull_request_document("gh", "o/r", pr, reviews, commits,
-                                       push=pushed).source["change"]
+    doc = judge_document(github_pull_request_document("gh", "o/r", pr, reviews, commits,
+                                                      push=pushed)).source["change"]
     assert doc["pull_request"]["last_pusher"] == "dave"
     assert doc["independent_approval"] is False and doc["independent_approvers"] == []
 

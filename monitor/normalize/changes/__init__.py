@@ -13,14 +13,25 @@ trailer keys become values (``change.trailers[].key``), never field names.
 
 What lives where: ``common`` holds what every document shares (``RepoInfo``, ``change_id``,
 tickets, trailers, the document skeleton, ``history_gap_document``); ``git`` commits, tags and
-rewrites with their signatures; ``verdicts`` the judgements recorded on a change (independent
-approvals, checks, the last pusher, GitLab approval rules); ``github``, ``gitlab`` and
-``argocd`` each provider's documents. Import from this package, not from the modules.
+rewrites with their signatures; ``facts`` what a change's approval and checks are judged on
+(latest approvals, the last pusher, check runs, GitLab approval rules; the judgement itself is
+``monitor.compliance.change_review``); ``github``, ``gitlab`` and ``argocd`` each provider's
+documents. Import from this package, not from the modules.
 """
 from __future__ import annotations
 
 from .argocd import argocd_history_document, argocd_operation_document
 from .common import KINDS, RepoInfo, change_id, find_tickets, history_gap_document, parse_trailers
+from .facts import (
+    PUSH_ACTIVITY_TYPES,
+    CheckRuns,
+    PushLookup,
+    check_runs,
+    gitlab_rule_facts,
+    head_push,
+    latest_approvals,
+    people,
+)
 from .git import (
     commit_document,
     rewrite_document,
@@ -38,31 +49,18 @@ from .github import (
     protection_summary,
 )
 from .gitlab import gitlab_deployment_document, gitlab_merge_request_document
-from .verdicts import (
-    PUSH_ACTIVITY_TYPES,
-    ApprovalVerdict,
-    ChecksVerdict,
-    PushLookup,
-    approval_verdict,
-    checks_verdict,
-    gitlab_approval_rules,
-    head_push,
-    latest_approvals,
-)
 
 __all__ = [
     "KINDS",
     "PUSH_ACTIVITY_TYPES",
-    "ApprovalVerdict",
-    "ChecksVerdict",
+    "CheckRuns",
     "PushLookup",
     "RepoInfo",
-    "approval_verdict",
     "argocd_history_document",
     "argocd_operation_document",
     "branch_protection_document",
     "change_id",
-    "checks_verdict",
+    "check_runs",
     "commit_document",
     "find_tickets",
     "github_deployment_document",
@@ -70,13 +68,14 @@ __all__ = [
     "github_direct_push_document",
     "github_pull_request_document",
     "github_review_document",
-    "gitlab_approval_rules",
+    "gitlab_rule_facts",
     "gitlab_deployment_document",
     "gitlab_merge_request_document",
     "head_push",
     "history_gap_document",
     "latest_approvals",
     "parse_trailers",
+    "people",
     "protection_summary",
     "rewrite_document",
     "tag_deleted_document",

@@ -1,6 +1,6 @@
 """GitHub's changes as documents: deployments (with the environment approvals of the Actions
-run that performed them) and their statuses, merged pull requests with their approval verdict,
-reviews, commits pushed to a protected branch without a pull request, and the daily snapshot
+run that performed them) and their statuses, merged pull requests with the facts their approval
+is judged on (``monitor.compliance.change_review`` judges them), reviews, commits pushed to a protected branch without a pull request, and the daily snapshot
 of a branch's protection (``protection_summary`` flattens rules and classic protection).
 """
 from __future__ import annotations
@@ -11,23 +11,16 @@ from typing import Any
 
 from ...model import Document
 from .common import _MAX_BODY, _MAX_SUBJECT, _base, _login, _related, change_id, find_tickets
-from .verdicts import (
-    ChecksVerdict,
-    PushLookup,
-    _checks_fields,
-    _head_committer,
-    approval_verdict,
-    latest_approvals,
-)
+from .facts import CheckRuns, PushLookup, _checks_fields, _head_committer, latest_approvals
 
 
 def github_deployment_document(source: str, repo: str, dep: dict[str, Any],
-                               checks: ChecksVerdict | None = None,
+                               checks: CheckRuns | None = None,
                                run: dict[str, Any] | None = None,
                                approvals: Sequence[dict[str, Any]] = ()) -> Document:
     """A deployment; with the Actions ``run`` that performed it and that run's environment
-    ``approvals`` (``actions/runs/{id}/approvals``), an approval is independent when the
-    approver is neither the person who triggered the run nor its actor (CHK-10)."""
+    ``approvals`` (``actions/runs/{id}/approvals``): who approved, who triggered the run and
+    its actor (CHK-10 judges an approval independent of both)."""
     doc_id = change_id("github", source, repo, "deployment", str(dep.get("id")))
     creator = _login(dep.get("creator"))
     extra: dict[str, Any] = {}
@@ -36,10 +29,7 @@ def github_deployment_document(source: str, repo: str, dep: dict[str, Any],
         triggered = _login(run.get("triggering_actor")) or _login(run.get("actor"))
         approved = [_login(a.get("user")) for a in approvals
                     if isinstance(a, dict) and a.get("state") == "approved"]
-        verdict = approval_verdict([a for a in approved if a], triggered,
-                                   [x for x in (_login(run.get("actor")),) if x])
-        extra = {"approvers": verdict.approvers, "independent_approvers": verdict.independent,
-                 "independent_approval": verdict.independent_approval}
+        extra = {"approvers": sorted({a for a in approved if a})}
         if run:
             extra["run"] = {"id": str(run.get("id")), "actor": _login(run.get("actor")),
                             "triggering_actor": triggered, "event": run.get("event"),
@@ -90,9 +80,10 @@ def github_deployment_status_document(source: str, repo: str, dep: dict[str, Any
 def github_pull_request_document(source: str, repo: str, pr: dict[str, Any],
                                  reviews: Sequence[dict[str, Any]],
                                  commits: Sequence[dict[str, Any]],
-                                 checks: ChecksVerdict | None = None,
+                                 checks: CheckRuns | None = None,
                                  push: PushLookup | None = None) -> Document:
-    """A merged pull request with its approval verdict. The last pusher is ``push.actor``
+    """A merged pull request with the facts its approval is judged on: the latest approvals,
+    the author, the commit authors and committers, the last pusher. The last pusher is ``push.actor``
     (the Repository Activity API); without one it is approximated by the head commit's
     committer, and ``pull_request.last_pusher_source``/``last_pusher_fallback`` say so."""
     number = pr.get("number")
@@ -117,7 +108,7 @@ def github_pull_request_document(source: str, repo: str, pr: dict[str, Any],
         pusher_fields = {"last_pusher_source": "head_committer",
                          "last_pusher_fallback": push.fallback or "unknown"}
     approvals = latest_approvals(reviews)
-    verdict = approval_verdict(approvals, author, commit_people, last_pusher)
+    approvers = sorted(approvals)
     merged_by = _login(pr.get("merged_by"))
     text = [str(pr.get("title") or ""), str(pr.get("body") or ""),
             str((pr.get("head") or {}).get("ref") or "")]
@@ -129,8 +120,7 @@ def github_pull_request_document(source: str, repo: str, pr: dict[str, Any],
         "kind": "pull_request", "id": doc_id, "repo": repo, "forge": "github",
         "branch": str((pr.get("base") or {}).get("ref") or "")[:1024],
         "sha": pr.get("merge_commit_sha"), "author": {"login": author},
-        "approvers": verdict.approvers, "independent_approvers": verdict.independent,
-        "independent_approval": verdict.independent_approval,
+        "approvers": approvers,
         "approved_head": any(r.get("commit_id") == head_sha for r in approvals.values()),
         "tickets": find_tickets(text),
         "pull_request": {"number": number, "url": pr.get("html_url"),
@@ -144,7 +134,7 @@ def github_pull_request_document(source: str, repo: str, pr: dict[str, Any],
                          "body": str(pr.get("body") or "")[:_MAX_BODY]},
         **_checks_fields(checks),
     }
-    out["related"] = _related(author, merged_by, last_pusher, *verdict.approvers,
+    out["related"] = _related(author, merged_by, last_pusher, *approvers,
                               hashes=[str(pr.get("merge_commit_sha") or ""), str(head_sha or "")])
     return Document("changes", doc_id, out)
 

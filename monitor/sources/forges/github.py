@@ -462,12 +462,12 @@ async def _run_approvals(http: ForgeHttp, r: str, statuses: list[dict[str, Any]]
 
 
 async def _checks(http: ForgeHttp, r: str, sha: str,
-                  required: list[str]) -> changes.ChecksVerdict | None:
+                  required: list[str]) -> changes.CheckRuns | None:
     if not re.fullmatch(r"[0-9a-f]{40}", sha):
         return None
     runs = await collect(http, f"repos/{r}/commits/{sha}/check-runs",
                          {"filter": "latest", "per_page": 100}, key="check_runs")
-    return changes.checks_verdict(sha, runs, required)
+    return changes.check_runs(sha, runs, required)
 
 
 def _parse(value: str) -> datetime:

@@ -86,9 +86,9 @@ class GitlabProject:
         async def deployment(dep: dict[str, Any]) -> str:
             sha = str(dep.get("sha") or "")
             pipeline = ((dep.get("deployable") or {}).get("pipeline")) or None
-            checks: changes.ChecksVerdict | None
+            checks: changes.CheckRuns | None
             if pipeline:
-                checks = changes.checks_verdict(sha, [{"name": f"pipeline {pipeline.get('id')}",
+                checks = changes.check_runs(sha, [{"name": f"pipeline {pipeline.get('id')}",
                                                        **pipeline}])
             else:
                 checks = await _pipelines(http, pid, sha)
@@ -195,12 +195,12 @@ async def _approval_state(http: ForgeHttp, pid: str, iid: int,
     return state
 
 
-async def _pipelines(http: ForgeHttp, pid: str, sha: str) -> changes.ChecksVerdict | None:
+async def _pipelines(http: ForgeHttp, pid: str, sha: str) -> changes.CheckRuns | None:
     if not OBJECT_ID.match(sha):
         return None
     pipelines = (await http.get(f"projects/{pid}/pipelines", {"sha": sha, "per_page": 20})).data
     if not isinstance(pipelines, list) or not pipelines:
-        return changes.checks_verdict(sha, [])
+        return changes.check_runs(sha, [])
     pipelines = [p for p in pipelines if isinstance(p, dict)]
     latest = max(pipelines, key=lambda p: int(p.get("id") or 0))
-    return changes.checks_verdict(sha, [{"name": f"pipeline {latest.get('id')}", **latest}])
+    return changes.check_runs(sha, [{"name": f"pipeline {latest.get('id')}", **latest}])
