@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..identifiers import references
+from ..model import get_field
 
 __all__ = [
     "CHANGE_FIELDS",
@@ -283,14 +284,6 @@ def candidate_queries(installs: Sequence[Install], policy: Policy,
     return [b for b in bodies if b is not None]
 
 
-def _get(doc: Mapping[str, Any], dotted: str) -> Any:
-    value: Any = doc
-    for part in dotted.split("."):
-        if not isinstance(value, Mapping):
-            return doc.get(dotted) if isinstance(doc, Mapping) else None
-        value = value.get(part)
-    return value
-
 
 def _time(value: Any) -> datetime:
     if isinstance(value, (int, float)):
@@ -308,16 +301,16 @@ def _strings(value: Any) -> tuple[str, ...]:
 
 def change_from_source(doc_id: str, source: Mapping[str, Any]) -> Change:
     """A ``Change`` from a change document's ``_source``."""
-    shas = tuple(dict.fromkeys(s.lower() for f in SHA_FIELDS for s in _strings(_get(source, f))))
-    identity = _get(source, IDENTITY_FIELD)
-    repo = _get(source, REPO_FIELD)
-    kind = _get(source, "change.kind")
-    return Change(id=doc_id, time=_time(_get(source, "@timestamp")),
+    shas = tuple(dict.fromkeys(s.lower() for f in SHA_FIELDS for s in _strings(get_field(source, f))))
+    identity = get_field(source, IDENTITY_FIELD)
+    repo = get_field(source, REPO_FIELD)
+    kind = get_field(source, "change.kind")
+    return Change(id=doc_id, time=_time(get_field(source, "@timestamp")),
                   kind=None if kind is None else str(kind),
                   repo=None if repo is None else str(repo), shas=shas,
-                  tickets=_strings(_get(source, TICKET_FIELD)),
-                  independent_approval=_get(source, "change.independent_approval"),
-                  checks_passed=_get(source, "change.checks_passed"),
+                  tickets=_strings(get_field(source, TICKET_FIELD)),
+                  independent_approval=get_field(source, "change.independent_approval"),
+                  checks_passed=get_field(source, "change.checks_passed"),
                   identity=None if identity is None else str(identity))
 
 
@@ -326,11 +319,11 @@ def install_from_source(doc_id: str, source: Mapping[str, Any],
                         identity_field: str | None = INSTALL_IDENTITY_FIELD,
                         origin_field: str = INSTALL_ORIGIN_FIELD) -> Install:
     """An ``Install`` from an audit event's ``_source`` (or a flat ``{field: value}``)."""
-    texts = [str(v) for f in text_fields if (v := _get(source, f)) is not None]
+    texts = [str(v) for f in text_fields if (v := get_field(source, f)) is not None]
     shas, tickets = references(texts)
-    origin = _get(source, origin_field)
-    identity = _get(source, identity_field) if identity_field else None
-    return Install(id=doc_id, time=_time(_get(source, "@timestamp")),
+    origin = get_field(source, origin_field)
+    identity = get_field(source, identity_field) if identity_field else None
+    return Install(id=doc_id, time=_time(get_field(source, "@timestamp")),
                    origin=None if origin is None else str(origin), shas=tuple(shas),
                    tickets=tuple(tickets), identity=None if identity is None else str(identity))
 

@@ -32,6 +32,7 @@ from ..inventory.reconcile import (
     install_from_source,
     repos_query,
 )
+from ..model import get_field
 from ..store import Store
 from ..store.search import SearchStats, composite_buckets, msearch, refresh, search
 from . import queries as q
@@ -50,7 +51,7 @@ from .data import (
 from .inputs import ReportInputs, parse_time
 from .period import Period, iso
 from .sections import control_status, requirement_status, source_gaps
-from .values import _dur_text, _get, _natural, _sample, _strings, _text
+from .values import _dur_text, _natural, _sample, _strings, _text
 
 __all__ = ["control_status", "gather_report", "requirement_status", "source_gaps"]
 
@@ -204,7 +205,7 @@ async def _controls(store: Store, period: Period, inputs: ReportInputs,
     own_keys: dict[str, set[str]] = {}  # the count names each control reports
     for control_id, bucket in rows.items():
         hits = bucket["latest"]["hits"]["hits"]
-        counts = _get(hits[0]["_source"], "control.counts", {}) if hits else {}
+        counts = get_field(hits[0]["_source"], "control.counts", {}) if hits else {}
         if isinstance(counts, dict):
             own_keys[control_id] = {k for k, v in counts.items() if isinstance(v, (int, float))}
             count_keys.update(own_keys[control_id])
@@ -278,8 +279,8 @@ async def _controls(store: Store, period: Period, inputs: ReportInputs,
             counts=tuple(sorted(counts.items())), evidence_count=int(evidence_count),
             completeness=completeness,
             last_evaluated=parse_time(row["last"].get("value_as_string")),
-            window_start=parse_time(_get(control, "period.start")),
-            window_end=parse_time(_get(control, "period.end")),
+            window_start=parse_time(get_field(control, "period.start")),
+            window_end=parse_time(get_field(control, "period.end")),
             index=index or store.names.read("events"), query=query_text, samples=samples,
             refs=refs, sources=control_sources, implemented=True))
     return out

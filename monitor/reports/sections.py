@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from ..inventory.reconcile import Policy, change_from_source, install_from_source, match
-from ..model import rollup_status
+from ..model import get_field, rollup_status
 from .data import (
     STATUSES,
     ChangeControl,
@@ -34,7 +34,7 @@ from .data import (
 )
 from .inputs import ReportInputs, Waiver, parse_time
 from .period import Period, iso
-from .values import _counts, _get, _natural, _sample, _strings, _text
+from .values import _counts, _natural, _sample, _strings, _text
 
 __all__ = [
     "change_records",
@@ -163,7 +163,7 @@ def change_records(answer: dict[str, Any], changes: list[dict[str, Any]],
     for hit in answer["hits"]["hits"]:
         src = hit["_source"]
         cp = src.get("checkpoint", {}) if isinstance(src.get("checkpoint"), dict) else {}
-        admin = _text(cp.get("administrator") or _get(src, "user.name"))
+        admin = _text(cp.get("administrator") or get_field(src, "user.name"))
         session = _text(cp.get("session_name"))
         description = _text(cp.get("session_description"))
         install = install_from_source(str(hit.get("_id")), src)
@@ -182,12 +182,12 @@ def change_records(answer: dict[str, Any], changes: list[dict[str, Any]],
         else:
             classification = "out_of_band"
         records.append(ChangeRecord(
-            time=parse_time(src.get("@timestamp")), gateway=_text(_get(src, "observer.name")),
+            time=parse_time(src.get("@timestamp")), gateway=_text(get_field(src, "observer.name")),
             administrator=admin, operation=_text(cp.get("operation")),
-            object=_text(cp.get("objectname") or _get(src, "rule.name")),
+            object=_text(cp.get("objectname") or get_field(src, "rule.name")),
             session=session, description=description,
-            client=_text(cp.get("product") or _get(src, "observer.product")),
-            outcome=_text(cp.get("audit_status") or _get(src, "event.outcome")),
+            client=_text(cp.get("product") or get_field(src, "observer.product")),
+            outcome=_text(cp.get("audit_status") or get_field(src, "event.outcome")),
             classification=classification, match_tier=tier if matched_doc else "",
             matched=_matched(matched_doc) if matched_doc else None,
             event_id=_text(hit.get("_id"))))
@@ -244,14 +244,14 @@ def threats(answer: dict[str, Any], interval: str) -> Threats:
     top: list[FindingRow] = []
     for hit in answer["hits"]["hits"]:
         src = hit["_source"]
-        group = _get(src, "finding.group", {})
+        group = get_field(src, "finding.group", {})
         top.append(FindingRow(
-            id=_text(_get(src, "finding.id") or hit["_id"]), time=parse_time(src.get("@timestamp")),
-            rule_id=_text(_get(src, "rule.id")), rule_name=_text(_get(src, "rule.name")),
-            severity=_text(_get(src, "rule.severity")), status=_text(_get(src, "finding.status")),
-            count=int(_get(src, "finding.count", 0) or 0),
+            id=_text(get_field(src, "finding.id") or hit["_id"]), time=parse_time(src.get("@timestamp")),
+            rule_id=_text(get_field(src, "rule.id")), rule_name=_text(get_field(src, "rule.name")),
+            severity=_text(get_field(src, "rule.severity")), status=_text(get_field(src, "finding.status")),
+            count=int(get_field(src, "finding.count", 0) or 0),
             group=_sample(group).fields if isinstance(group, dict) and group else (),
-            exception=_text(_get(src, "finding.exception"))))
+            exception=_text(get_field(src, "finding.exception"))))
     return Threats(total=int(answer["hits"]["total"]["value"]), by_severity=severity,
                    by_status=_counts(aggs["status"]), by_rule=tuple(rules),
                    top_sources=_counts(aggs["sources"]), top_targets=_counts(aggs["targets"]),

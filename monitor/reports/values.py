@@ -7,7 +7,7 @@ from typing import Any
 
 from .data import Count, Sample
 
-__all__ = ["_counts", "_dur_text", "_get", "_natural", "_sample", "_strings", "_text"]
+__all__ = ["_counts", "_dur_text", "_natural", "_sample", "_strings", "_text"]
 
 _TEXT_LIMIT = 300
 #: control characters and bidirectional overrides: shown as visible escapes so a log field
@@ -19,16 +19,6 @@ def _visible(text: str) -> str:
     return _INVISIBLE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
 
 
-def _get(doc: dict[str, Any], dotted: str, default: Any = None) -> Any:
-    node: Any = doc
-    for part in dotted.split("."):
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, dict) and dotted in node:
-            return node[dotted]
-        else:
-            return default
-    return node
 
 
 def _text(value: Any, limit: int = _TEXT_LIMIT) -> str:
