@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from monitor.detect.engine import EngineStats, evaluate_due, evaluate_range
+from monitor.detect.types import spike
+from monitor.detect.types.base import Ctx
 from monitor.reports.queries import rule_windows
 from monitor.reports.sections import rules_learning
 from monitor.store import StateStore, Store
@@ -151,3 +153,19 @@ async def test_flatline_records_when_the_silence_ended(dstore: Store) -> None:
     assert finding["extra"]["silence_ended"].startswith("2026-03-02T00:40")
     ongoing = await evaluate_range([rule], dstore, DAY, DAY + 30 * M)
     assert ongoing.results[0]["finding"]["extra"]["ongoing"] is True
+
+
+def test_spike_per_step_before_any_index_exists() -> None:
+    """A fresh install: no events index matches yet, so Elasticsearch answers without
+    ``aggregations`` (the response below is what it returns). An ungrouped spike on the
+    per-step path (window not a multiple of the interval) judges nothing instead of failing."""
+    rule = make_rule(type="spike", query="event.action:Drop",
+                     schedule={"interval": "5m", "lookback": "15m", "delay": "0s"},
+                     spike={"window": "7m", "reference": "1h", "factor": 5})
+    gen = spike.run(Ctx(rule, DAY + 10 * H - 15 * M, DAY + 10 * H))
+    searches = next(gen)
+    empty = {"_shards": {"total": 0}, "hits": {"total": {"value": 0, "relation": "eq"},
+                                               "hits": []}}
+    with pytest.raises(StopIteration) as stop:
+        gen.send([empty] * len(searches))
+    assert stop.value.value == []

@@ -54,8 +54,10 @@ def _per_step(ctx: Ctx, at: datetime) -> Gen:
         single = {"size": 0, "track_total_hits": False, "query": query, "aggs": {"p": filters}}
         (response,) = yield [Search(rule.index, single)]
         found = aggs(response).get("p")
-        counts = [({}, found["buckets"]["cur"]["doc_count"], found["buckets"]["ref"]["doc_count"])]
-        return single, counts if found else []
+        if not found:  # no index matched yet (fresh install): no counts, not a crash
+            return single, []
+        return single, [({}, found["buckets"]["cur"]["doc_count"],
+                         found["buckets"]["ref"]["doc_count"])]
     buckets = yield from composite_all(rule.index, body)
     return body(None), [(group_of(b["key"], rule.group_by), b["p"]["buckets"]["cur"]["doc_count"],
                          b["p"]["buckets"]["ref"]["doc_count"]) for b in buckets]
