@@ -27,7 +27,8 @@ One strict schema (unknown keys are errors, every problem reported with file and
 * ``administrators``: human administrators (8.2.x); ``generic_accounts``: shared names (8.2.2).
 * ``change_windows``: when production changes may be deployed (weekday + UTC time range).
 * ``insecure_services`` and ``insecure_exceptions`` (1.2.6), ``broad_rules`` (any-any/cleanup
-  rule names or uuids, 1.2.1/1.3.1), ``go_live`` (for retention, 10.5.1), ``ticket_pattern``.
+  rule names or uuids, 1.2.1/1.3.1), ``go_live`` (for retention, 10.5.1). Tickets are recognised
+  by ``monitor.identifiers`` (and a repository's own ``ticket_pattern`` in the config), not here.
 
 ``Inventory.params()`` flattens this into the values control queries reference as
 ``$inventory.<name>`` (lists of CIDRs, names, ready-made query fragments).
@@ -37,7 +38,6 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
-import re
 from datetime import date, time
 from typing import Any, Literal
 
@@ -217,21 +217,11 @@ class Inventory(_Model):
     insecure_exceptions: list[InsecureException] = Field(default_factory=list)
     broad_rules: list[str] = Field(default_factory=list)
     go_live: date | None = None
-    ticket_pattern: str = r"\b(CHG|INC|RFC)\d{5,}\b"
     production_environments: list[str] = Field(default_factory=lambda: ["production", "prod"])
     #: repositories whose mainline commits must carry a good signature matching the committer
     signature_required_repos: list[str] = Field(default_factory=list)
     #: where approved NSC (firewall ruleset) review records are committed (PCI 1.2.7)
     nsc_review_path: str = "reviews/nsc/"
-
-    @field_validator("ticket_pattern")
-    @classmethod
-    def _regex(cls, value: str) -> str:
-        try:
-            re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"invalid regular expression: {exc}") from exc
-        return value
 
     _admin = field_validator("admin_workstations")(lambda cls, v: [_network(x) for x in v])
 
@@ -302,7 +292,6 @@ class Inventory(_Model):
             "insecure_ports": sorted({s.port for s in self.insecure_services}),
             "broad_rules": sorted(set(self.broad_rules)),
             "go_live": self.go_live.isoformat() if self.go_live else None,
-            "ticket_pattern": self.ticket_pattern,
             "production_environments": sorted(set(self.production_environments)),
             "signature_required_repos": sorted(set(self.signature_required_repos)),
             "nsc_review_path": self.nsc_review_path,

@@ -153,3 +153,13 @@ def test_servers_scanners_flows_with_a_source_and_no_wireless() -> None:
                                         "allowed_inbound": [{"port": 1, "from_zones": ["web"],
                                                              "justification": "why not"}]}]})
     assert inventory.digest() != inventory_from_dict({}).digest()
+
+
+def test_a_ticket_pattern_in_the_inventory_is_refused_not_ignored(tmp_path: Path) -> None:
+    """The inventory once accepted ``ticket_pattern`` and nothing read it (tickets are matched
+    by ``monitor.identifiers`` and a repository's own pattern): an operator setting it must
+    learn that at load, with the file and the field, rather than trust a knob that does nothing."""
+    path = tmp_path / "inv.yaml"
+    path.write_text("ticket_pattern: 'OPS-\\\\d+'\n")
+    with pytest.raises(RuleError, match=r"ticket_pattern: unknown key"):
+        load_inventory(path)
