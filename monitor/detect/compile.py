@@ -64,7 +64,7 @@ def base_query(rule: Rule) -> dict[str, Any]:
         unbound = [f for f in rule.filters if isinstance(f, str)]
         if unbound:
             raise ValueError(f"rule {rule.id}: {unbound[0]} not expanded (rule not bound)")
-        return bool_filter(_own_query(rule), *rule.filters)
+        return bool_filter(_own_query(rule), *(f for f in rule.filters if not isinstance(f, str)))
     return _own_query(rule)
 
 
@@ -172,7 +172,8 @@ def bool_filter(*clauses: dict[str, Any] | list[dict[str, Any]]) -> dict[str, An
     return {"bool": {"filter": flat}}
 
 
-def composite_sources(fields: tuple[str, ...] | list[str], missing: bool = True) -> list[dict]:
+def composite_sources(fields: tuple[str, ...] | list[str], missing: bool = True
+                      ) -> list[dict[str, Any]]:
     return [{f"k{i}": {"terms": {"field": field, "missing_bucket": missing}}}
             for i, field in enumerate(fields)]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import gc
 from collections import deque
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -26,7 +26,7 @@ from .types.base import Ctx, Draft, Gen, Search, lockstep, mark_truncated
 from .types.cardinality import PAIRS
 from .types.learning import history_span, oldest_gen
 
-__all__ = ["RESPONSE_FILTER", "ROUNDS_IN_FLIGHT", "Drafts", "Round", "RuleSearchError",
+__all__ = ["RESPONSE_FILTER", "ROUNDS_IN_FLIGHT", "Drafts", "Results", "Round", "RuleSearchError",
            "rounds", "rule_gen", "search_round"]
 
 #: parts of the responses no rule type reads, left out by Elasticsearch: ``key_as_string`` of
@@ -116,7 +116,7 @@ def _guard(gen: Gen) -> Gen:
 def _evidence(rule: Rule, drafts: list[Draft]) -> Gen:
     need = [d.evidence_range is not None and not d.sample_ids for d in drafts]
     searches = [Search(rule.index, evidence_body(rule, d.group, *d.evidence_range))
-                for d, n in zip(drafts, need, strict=True) if n]
+                for d, n in zip(drafts, need, strict=True) if n and d.evidence_range is not None]
     responses = (yield searches) if searches else []
     out = []
     it = iter(responses)
@@ -153,12 +153,17 @@ def rule_gen(ctx: Ctx) -> Gen:
 
 
 
+#: per rule of a round, in order: its drafts, or the exception that failed it
+Results = list[list[Draft] | Exception]
+
+
 async def search_round(items: list[tuple[Rule, datetime, datetime]], store: Store,
                         search_stats: SearchStats, cache: dict[str, datetime] | None = None
-                        ) -> list[list[Draft] | Exception]:
+                        ) -> Results:
     eql = bool(store.capabilities and store.capabilities.has("eql"))
     gens = [_guard(rule_gen(Ctx(rule, s, e, eql, cache))) for rule, s, e in items]
-    return await _drive(lockstep(gens), store, search_stats)
+    results: Results = await _drive(lockstep(gens), store, search_stats)
+    return results
 
 
 #: evaluation rounds (one segment of every rule) searched at once: while the engine parses
@@ -170,12 +175,13 @@ Round = list[tuple[Rule, datetime, datetime]]
 
 
 async def rounds(rounds: Iterator[tuple[Any, Round]], store: Store, stats: SearchStats,
-                  cache: dict[str, datetime] | None = None) -> AsyncIterator[tuple[Any, list[list[Draft] | Exception] | MonitorError]]:
+                  cache: dict[str, datetime] | None = None
+                  ) -> AsyncGenerator[tuple[Any, Results | MonitorError], None]:
     """Search ``(tag, round)`` items in order, up to ``ROUNDS_IN_FLIGHT`` at a time, and yield
     ``(tag, results)`` in order, or ``(tag, error)`` when the round's searches failed as a whole
     (Elasticsearch unreachable). A round is drawn from ``rounds`` only when it is started, so
     the caller can drop rules that failed meanwhile; use under ``aclosing`` (cancels the rest)."""
-    pending: deque[tuple[Any, asyncio.Future]] = deque()
+    pending: deque[tuple[Any, asyncio.Future[Results]]] = deque()
 
     def fill() -> None:
         while len(pending) < ROUNDS_IN_FLIGHT:
@@ -191,7 +197,7 @@ async def rounds(rounds: Iterator[tuple[Any, Round]], store: Store, stats: Searc
         while pending:
             tag, task = pending.popleft()
             try:
-                results: list[list[Draft] | Exception] | MonitorError = await task
+                results: Results | MonitorError = await task
             except MonitorError as exc:
                 results = exc
             fill()

@@ -39,7 +39,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -178,7 +178,7 @@ def to_finding(rule: Rule, d: Draft, store: Store) -> Finding:
 
 def _docs(rule: Rule, drafts: list[Draft], store: Store, exceptions: Sequence[FindingException],
           evaluated: tuple[datetime, datetime], now: datetime, out: EvalStats,
-          suppressor: Suppressor | None = None) -> list[dict]:
+          suppressor: Suppressor | None = None) -> list[dict[str, Any]]:
     if getattr(drafts, "learning", False):
         out.learning[rule.id] = getattr(drafts, "learning_until", None)
     if suppressor is not None:
@@ -233,7 +233,7 @@ async def evaluate_range(rules: Iterable[Rule], store: Store, start: datetime, e
             if isinstance(results, MonitorError):
                 raise results
             out.segments += 1
-            docs: list[dict] = []
+            docs: list[dict[str, Any]] = []
             for rule, result in zip(rules, results, strict=True):
                 if isinstance(result, Exception):
                     out.errors[rule.id] = f"{type(result).__name__}: {result}"
@@ -383,7 +383,8 @@ async def _judge(plans: list[_Plan], store: Store, state: StateStore, now: datet
                         out.errors[p.rule.id] = str(results)
                         failed.add(p.rule.id)
                 break
-            commits = []
+            # each: None, or (rule id, why its window was not committed)
+            commits: list[Coroutine[Any, Any, tuple[str, str] | None]] = []
             for plan, result in zip(active, results, strict=True):
                 rule = plan.rule
                 if rule.id in failed:  # failed in the round before, searched meanwhile
@@ -501,7 +502,7 @@ async def _late_only(plans: list[_Plan], state: StateStore, now: datetime,
             out.errors[plan.rule.id] = f"another evaluator committed this rule's window: {exc}"
 
 
-async def _write(docs: list[dict], store: Store, out: EvalStats) -> None:
+async def _write(docs: list[dict[str, Any]], store: Store, out: EvalStats) -> None:
     """Write findings (create-only ids: a replay is harmless) and count what was new."""
     if not docs:
         return
@@ -512,7 +513,7 @@ async def _write(docs: list[dict], store: Store, out: EvalStats) -> None:
         out.on_created()
 
 
-async def _commit(plan: _Plan, seg_start: datetime, seg_end: datetime, docs: list[dict],
+async def _commit(plan: _Plan, seg_start: datetime, seg_end: datetime, docs: list[dict[str, Any]],
                   store: Store, state: StateStore, now: datetime, out: EvalStats,
                   fault: Fault | None) -> tuple[str, str] | None:
     rule = plan.rule

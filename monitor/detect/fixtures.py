@@ -138,7 +138,8 @@ def _group_text(group: dict[str, Any]) -> str:
 
 @functools.cache
 def _example() -> dict[str, Any]:
-    return load_yaml(rules_dir() / "inventory.example.yaml")
+    data: dict[str, Any] = load_yaml(rules_dir() / "inventory.example.yaml")  # shipped: a mapping
+    return data
 
 
 def fixture_inventory(over: dict[str, Any] | None = None) -> Inventory:

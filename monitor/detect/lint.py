@@ -98,7 +98,8 @@ _ATTACK = Path(__file__).resolve().parent / "data" / "attack.yaml"
 @functools.cache
 def attack_data() -> dict[str, Any]:
     """The pinned ATT&CK subset: ``{"version", "tactics": {id: name}, "techniques": {...}}``."""
-    return load_yaml(_ATTACK)
+    data: dict[str, Any] = load_yaml(_ATTACK)  # a mapping: the file ships with the package
+    return data
 
 
 def default_requirements_file() -> Path:

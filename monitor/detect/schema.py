@@ -291,7 +291,7 @@ class Step(Query):
     where: dict[FieldName, Any] | None = None
 
     @model_validator(mode="after")
-    def _one(self) -> Step:  # type: ignore[override]
+    def _one(self) -> Step:
         given = [x is not None for x in (self.query, self.query_dsl, self.where)]
         if sum(given) != 1:
             raise ValueError("exactly one of query, query_dsl or where per step")

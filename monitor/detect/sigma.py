@@ -26,13 +26,16 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from ..errors import SigmaUnavailable
 from .lint import attack_data
 from .schema import RISK_BANDS, RuleValidationError, parse_rule
+
+if TYPE_CHECKING:  # optional dependency: imported where used
+    from sigma.backends.elasticsearch.elasticsearch_lucene import LuceneBackend
 
 __all__ = [
     "FIELDS",
@@ -85,9 +88,9 @@ class _Refused(Exception):
     pass
 
 
-def _backend():
+def _backend() -> LuceneBackend:
     try:
-        from sigma.backends.elasticsearch import LuceneBackend
+        from sigma.backends.elasticsearch.elasticsearch_lucene import LuceneBackend
         from sigma.processing.conditions import ExcludeFieldCondition, IncludeFieldCondition
         from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
         from sigma.processing.transformations import (
@@ -99,10 +102,14 @@ def _backend():
         raise SigmaUnavailable("Sigma import needs pySigma: pip install "
                                "'pci-compliance-monitor[sigma]'") from exc
     ecs = sorted(set(FIELDS.values()))
+    # pySigma's own value types (a field may map to several); copies, so it cannot change ours
+    field_map: dict[str | None, str | list[str]] = {k: v for k, v in FIELDS.items()}
+    action_map: dict[str, str | list[str]] = {k: v for k, v in ACTION_VALUES.items()}
     pipeline = ProcessingPipeline(name="monitor ECS (Check Point, firewall)", priority=20, items=[
-        ProcessingItem(identifier="ecs_fields", transformation=FieldMappingTransformation(FIELDS)),
+        ProcessingItem(identifier="ecs_fields",
+                       transformation=FieldMappingTransformation(field_map)),
         ProcessingItem(identifier="action_values",
-                       transformation=MapStringTransformation(ACTION_VALUES),
+                       transformation=MapStringTransformation(action_map),
                        field_name_conditions=[IncludeFieldCondition(fields=["event.action"])]),
         ProcessingItem(identifier="unmapped_field", transformation=DetectionItemFailureTransformation(
             "field has no ECS mapping in the monitor pipeline"),
@@ -199,7 +206,7 @@ def _meta(rule: Any, source: str, pci: tuple[str, ...] | None,
 
 def _convert_collection(collection: Any, source: str, pci: tuple[str, ...] | None
                         ) -> dict[str, Any]:
-    from sigma.correlations import SigmaCorrelationRule
+    from sigma.correlations import SigmaCorrelationCondition, SigmaCorrelationRule
     from sigma.rule import SigmaRule
 
     backend = _backend()
@@ -220,8 +227,11 @@ def _convert_collection(collection: Any, source: str, pci: tuple[str, ...] | Non
     kind = str(corr.type.name if hasattr(corr.type, "name") else corr.type).lower()
     if kind not in ("event_count", "value_count"):
         raise _Refused(f"correlation type {kind} is not supported (event_count, value_count)")
-    op = str(corr.condition.op.name).lower()
-    count = int(corr.condition.count)
+    condition = corr.condition
+    if not isinstance(condition, SigmaCorrelationCondition):  # pySigma allows these for temporal
+        raise _Refused("an extended (boolean) correlation condition is not supported")
+    op = str(condition.op.name).lower()
+    count = int(condition.count)
     if op == "gt":
         count += 1
     elif op != "gte":
@@ -244,9 +254,9 @@ def _convert_collection(collection: Any, source: str, pci: tuple[str, ...] | Non
     if kind == "event_count":
         out.update(type="threshold", threshold={"count": count, "window": window})
     else:
-        field = FIELDS.get(str(corr.condition.fieldref))
+        field = FIELDS.get(str(condition.fieldref))
         if field is None:
-            raise _Refused(f"value_count field {corr.condition.fieldref} has no ECS mapping")
+            raise _Refused(f"value_count field {condition.fieldref} has no ECS mapping")
         out.update(type="cardinality", cardinality={"field": field, "count": max(2, count),
                                                     "window": window})
     return out

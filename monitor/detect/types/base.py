@@ -137,11 +137,11 @@ def aggs(response: dict[str, Any]) -> dict[str, Any]:
     return response.get("aggregations") or {}
 
 
-def composite_all(kind: str, body: Callable[[dict | None], dict[str, Any]],
+def composite_all(kind: str, body: Callable[[dict[str, Any] | None], dict[str, Any]],
                   name: str = "g", page: int = PAGE, limit: int | None = None) -> Gen:
     """Page a composite aggregation named ``name`` (page size ``page``) to the end, or until
     ``limit`` buckets are in hand (a flood: see :func:`cap_candidates`)."""
-    after: dict | None = None
+    after: dict[str, Any] | None = None
     out: list[dict[str, Any]] = []
     while True:
         (response,) = yield [Search(kind, body(after))]

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from ..compile import bool_filter, scope
 from .base import (
@@ -48,8 +49,8 @@ def _pairs(ctx: Ctx, cand: Candidate) -> Gen:
     sources = [{"t": {"date_histogram": {"field": "@timestamp", "fixed_interval": "1s"}}},
                {"v": {"terms": {"field": rule.cardinality.field}}}]
 
-    def body(after: dict | None) -> dict:
-        comp: dict = {"size": PAIRS_PAGE, "sources": sources}
+    def body(after: dict[str, Any] | None) -> dict[str, Any]:
+        comp: dict[str, Any] = {"size": PAIRS_PAGE, "sources": sources}
         if after:
             comp["after"] = after
         return {"size": 0, "track_total_hits": False, "query": query,

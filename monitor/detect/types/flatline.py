@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import bisect
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from ..compile import bool_filter, composite_sources, scope
 from .base import PAGE, Ctx, Draft, Gen, composite_all, group_of, lockstep, to_dt
@@ -48,18 +49,18 @@ def run(ctx: Ctx) -> Gen:
     hist_query = bool_filter(*scope(rule, ctx.start - p.history, ctx.start))
     recent_query = bool_filter(*scope(rule, ctx.start - p.window, ctx.end))
 
-    def known(after: dict | None) -> dict:
-        comp: dict = {"size": PAGE, "sources": composite_sources(fields, missing=False)}
+    def known(after: dict[str, Any] | None) -> dict[str, Any]:
+        comp: dict[str, Any] = {"size": PAGE, "sources": composite_sources(fields, missing=False)}
         if after:
             comp["after"] = after
         return {"size": 0, "track_total_hits": False, "query": hist_query,
                 "aggs": {"g": {"composite": comp, "aggs": {
                     "last": {"max": {"field": "@timestamp"}}}}}}
 
-    def recent(after: dict | None) -> dict:
-        comp: dict = {"size": PAGE, "sources": composite_sources(fields, missing=False) + [
-            {"t": {"date_histogram": {"field": "@timestamp",
-                                      "fixed_interval": f"{resolution}s"}}}]}
+    def recent(after: dict[str, Any] | None) -> dict[str, Any]:
+        comp: dict[str, Any] = {"size": PAGE, "sources": composite_sources(
+            fields, missing=False) + [{"t": {"date_histogram": {
+                "field": "@timestamp", "fixed_interval": f"{resolution}s"}}}]}
         if after:
             comp["after"] = after
         return {"size": 0, "track_total_hits": False, "query": recent_query,
@@ -67,8 +68,8 @@ def run(ctx: Ctx) -> Gen:
 
     before, during = yield from lockstep([composite_all(rule.index, known),
                                           composite_all(rule.index, recent)])
-    last_before: dict[tuple, datetime] = {}
-    groups: dict[tuple, dict] = {}
+    last_before: dict[tuple[Any, ...], datetime] = {}
+    groups: dict[tuple[Any, ...], dict[str, Any]] = {}
     for b in before:
         group = group_of(b["key"], fields)
         key = tuple(sorted(group.items()))
@@ -77,7 +78,7 @@ def run(ctx: Ctx) -> Gen:
         # search saw its last event
         exact = to_dt(b["last"]["value"]).timestamp()
         last_before[key] = datetime.fromtimestamp(exact - exact % resolution + resolution, UTC)
-    times: dict[tuple, list[float]] = {}
+    times: dict[tuple[Any, ...], list[float]] = {}
     for b in during:
         group = group_of(b["key"], fields)
         key = tuple(sorted(group.items()))
@@ -85,7 +86,7 @@ def run(ctx: Ctx) -> Gen:
         times.setdefault(key, []).append(b["key"]["t"] / 1000 + resolution)
     for series in times.values():
         series.sort()
-    drafts: dict[tuple, Draft] = {}
+    drafts: dict[tuple[Any, ...], Draft] = {}
     for at in eval_points(ctx):
         if not covered(ctx, at):
             continue
@@ -104,7 +105,7 @@ def run(ctx: Ctx) -> Gen:
             if (key, last) in drafts:
                 continue  # the episode is already known from an earlier step
             after = bisect.bisect_right(series, last.timestamp())
-            extra: dict = {"silent_seconds": int((at - last).total_seconds()),
+            extra: dict[str, Any] = {"silent_seconds": int((at - last).total_seconds()),
                            "observed_at": at.isoformat(), "last_event": last.isoformat()}
             if after < len(series):  # a bucket END: the first event came before it
                 back = datetime.fromtimestamp(series[after] - resolution, UTC)

@@ -6,6 +6,7 @@ with min/max timestamps, paged; never the documents themselves.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from ..compile import bool_filter, composite_sources, interval, scope
 from .base import (
@@ -30,8 +31,8 @@ def run(ctx: Ctx) -> Gen:
     limit = rule.max_findings + 1  # one more than allowed: enough to know it was a flood
     page = min(PAGE, limit)
 
-    def body(after: dict | None) -> dict:
-        comp: dict = {"size": page, "sources": sources}
+    def body(after: dict[str, Any] | None) -> dict[str, Any]:
+        comp: dict[str, Any] = {"size": page, "sources": sources}
         if after:
             comp["after"] = after
         return {"size": 0, "track_total_hits": False, "query": query,

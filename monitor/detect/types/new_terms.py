@@ -9,6 +9,7 @@ on a fresh install every combination is "first seen", which says nothing.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from ..compile import bool_filter, composite_sources, scope
 from .base import PAGE, Ctx, Draft, Gen, bucket_start, composite_all, group_of, to_dt
@@ -21,8 +22,9 @@ def run(ctx: Ctx) -> Gen:
     assert params is not None
     query = bool_filter(*scope(rule, ctx.start - params.history, ctx.end))
 
-    def body(after: dict | None) -> dict:
-        comp: dict = {"size": PAGE, "sources": composite_sources(params.fields, missing=False)}
+    def body(after: dict[str, Any] | None) -> dict[str, Any]:
+        comp: dict[str, Any] = {"size": PAGE,
+                                "sources": composite_sources(params.fields, missing=False)}
         if after:
             comp["after"] = after
         return {"size": 0, "track_total_hits": False, "query": query,

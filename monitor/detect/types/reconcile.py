@@ -44,8 +44,8 @@ def run(ctx: Ctx) -> Gen:
     fields.append(INSTALL_ORIGIN_FIELD)
     query = bool_filter(*scope(rule, ctx.start, ctx.end))
 
-    def body(after: dict | None) -> dict:
-        comp: dict = {"size": PAGE, "sources": composite_sources(fields) + [
+    def body(after: dict[str, Any] | None) -> dict[str, Any]:
+        comp: dict[str, Any] = {"size": PAGE, "sources": composite_sources(fields) + [
             {"t": {"date_histogram": {"field": "@timestamp", "fixed_interval": "1s"}}}]}
         if after:
             comp["after"] = after

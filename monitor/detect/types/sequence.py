@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from datetime import UTC, datetime
+from typing import Any
 
 from ..compile import (
     bool_filter,
@@ -50,8 +51,8 @@ def _coarse(ctx: Ctx) -> Gen:
     query = bool_filter(*scope(rule, ctx.start - rule.window, ctx.end))
     steps = {f"s{i}": {"filter": step_query(s)} for i, s in enumerate(rule.sequence.steps)}
 
-    def body(after: dict | None) -> dict:
-        comp: dict = {"size": PAGE, "sources": composite_sources(rule.group_by)}
+    def body(after: dict[str, Any] | None) -> dict[str, Any]:
+        comp: dict[str, Any] = {"size": PAGE, "sources": composite_sources(rule.group_by)}
         if after:
             comp["after"] = after
         return {"size": 0, "track_total_hits": False, "query": query,
@@ -64,7 +65,7 @@ def _coarse(ctx: Ctx) -> Gen:
     return body(None), keep
 
 
-def _series(ctx: Ctx, group: dict) -> Gen:
+def _series(ctx: Ctx, group: dict[str, Any]) -> Gen:
     rule = ctx.rule
     assert rule.sequence is not None
     step_aggs = {f"s{i}": {"filter": step_query(s), "aggs": {"t": {"date_histogram": {
@@ -118,7 +119,7 @@ def _eql(ctx: Ctx, text: str) -> Gen:
     body = {"query": text, "size": 1000,
             "filter": time_range(ctx.start - rule.window, ctx.end), "timestamp_field": "@timestamp"}
     (response,) = yield [Search(rule.index, body, eql=True)]
-    fires_by_group: dict[tuple, list[Fire]] = {}
+    fires_by_group: dict[tuple[Any, ...], list[Fire]] = {}
     lo, hi = ctx.start.timestamp(), ctx.end.timestamp()
     for seq in response.get("hits", {}).get("sequences", []):
         times = [_ts(e) for e in seq["events"]]
@@ -134,7 +135,7 @@ def _eql(ctx: Ctx, text: str) -> Gen:
     return drafts
 
 
-def _ts(event: dict) -> float:
+def _ts(event: dict[str, Any]) -> float:
     raw = (event.get("_source") or {}).get("@timestamp") or event.get("fields", {}).get(
         "@timestamp", [None])[0]
     moment = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))

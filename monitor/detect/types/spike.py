@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..compile import bool_filter, composite_sources, iso, scope, time_range
+from ..schema import SpikeParams
 from .base import (
     PAGE,
     Ctx,
@@ -32,6 +33,9 @@ from .base import (
 from .flatline import eval_points
 from .learning import covered
 
+#: one group at one step: (group, current count, reference count)
+_Row = tuple[dict[str, Any], int, int]
+
 
 def _per_step(ctx: Ctx, at: datetime) -> Gen:
     rule = ctx.rule
@@ -43,8 +47,8 @@ def _per_step(ctx: Ctx, at: datetime) -> Gen:
     filters = {"filters": {"filters": {"cur": time_range(cur_start, at),
                                        "ref": time_range(ref_start, cur_start)}}}
 
-    def body(after: dict | None) -> dict:
-        comp: dict = {"size": PAGE, "sources": composite_sources(rule.group_by)}
+    def body(after: dict[str, Any] | None) -> dict[str, Any]:
+        comp: dict[str, Any] = {"size": PAGE, "sources": composite_sources(rule.group_by)}
         if after:
             comp["after"] = after
         return {"size": 0, "track_total_hits": False, "query": query,
@@ -75,16 +79,17 @@ def _bucketed(ctx: Ctx, points: list[datetime]) -> Gen:
     hist = {"date_histogram": {"field": "@timestamp", "fixed_interval": f"{step}s",
                                "offset": f"{offset}s"}}
 
-    def body(after: dict | None) -> dict:
-        comp: dict = {"size": PAGE, "sources": composite_sources(rule.group_by) + [{"t": hist}]}
+    def body(after: dict[str, Any] | None) -> dict[str, Any]:
+        comp: dict[str, Any] = {"size": PAGE,
+                                "sources": composite_sources(rule.group_by) + [{"t": hist}]}
         if after:
             comp["after"] = after
         return {"size": 0, "track_total_hits": False, "query": query,
                 "aggs": {"g": {"composite": comp}}}
 
     buckets = yield from composite_all(rule.index, body)
-    series: dict[tuple, dict[float, int]] = {}
-    groups: dict[tuple, dict] = {}
+    series: dict[tuple[Any, ...], dict[float, int]] = {}
+    groups: dict[tuple[Any, ...], dict[str, Any]] = {}
     for b in buckets:
         group = group_of(b["key"], rule.group_by)
         key = tuple(sorted(group.items()))
@@ -92,10 +97,10 @@ def _bucketed(ctx: Ctx, points: list[datetime]) -> Gen:
         series.setdefault(key, {})[b["key"]["t"] / 1000] = b["doc_count"]
     n_cur, n_ref = p.window // rule.schedule.interval, p.reference // rule.schedule.interval
     overall: set[float] = {t for counts in series.values() for t, n in counts.items() if n}
-    out: dict[datetime, list] = {}
+    out: dict[datetime, list[_Row]] = {}
     for at in points:
         end = at.timestamp()
-        rows = []
+        rows: list[_Row] = []
         gap = any(end - step * (n_cur + i + 1) not in overall for i in range(n_ref))
         if gap:  # the source sent nothing at all in part of the reference: not a reference
             out[at] = []
@@ -108,7 +113,7 @@ def _bucketed(ctx: Ctx, points: list[datetime]) -> Gen:
     return body(None), out
 
 
-def _spiking(p: Any, cur: int, baseline: float) -> bool:
+def _spiking(p: SpikeParams, cur: int, baseline: float) -> bool:
     up = cur >= p.min_count and cur >= p.factor * baseline
     down = cur <= baseline / p.factor
     return {"up": up, "down": down, "both": up or down}[p.direction]
@@ -127,7 +132,7 @@ def run(ctx: Ctx) -> Gen:
         results = yield from lockstep([_per_step(ctx, at) for at in points])
     ratio = p.window / p.reference
     width = rule.suppress_window
-    drafts: dict[tuple, Draft] = {}
+    drafts: dict[tuple[Any, ...], Draft] = {}
     for at, (detection, rows) in zip(points, results, strict=True):
         if not covered(ctx, at):
             continue

@@ -39,8 +39,8 @@ MAX_POINTS_PER_SEARCH = 20_000
 COARSE_TERMS = 10_000
 
 
-def coarse_candidates(ctx: Ctx, need: int, extra_aggs: dict | None = None,
-                      run_aggs: dict | None = None) -> Gen:
+def coarse_candidates(ctx: Ctx, need: int, extra_aggs: dict[str, Any] | None = None,
+                      run_aggs: dict[str, Any] | None = None) -> Gen:
     """Keys with at least ``need`` events over ``[start - window, end)``, each with
     ``extra_aggs``; returns ``(detection body, key buckets, run_aggs results)``, ``run_aggs``
     being computed once over the whole run. One key field: a ``terms`` aggregation with
@@ -55,8 +55,8 @@ def coarse_candidates(ctx: Ctx, need: int, extra_aggs: dict | None = None,
     sub = {"aggs": extra_aggs} if extra_aggs else {}
     top = run_aggs or {}
 
-    def body(after: dict | None) -> dict:
-        comp: dict = {"size": COARSE_PAGE, "sources": composite_sources(rule.group_by)}
+    def body(after: dict[str, Any] | None) -> dict[str, Any]:
+        comp: dict[str, Any] = {"size": COARSE_PAGE, "sources": composite_sources(rule.group_by)}
         if after:
             comp["after"] = after
         return {"size": 0, "track_total_hits": False, "query": query,
@@ -84,9 +84,9 @@ def coarse_candidates(ctx: Ctx, need: int, extra_aggs: dict | None = None,
             none = found.get("none") or {"doc_count": 0}
             keys = [{**none, "key": {"k0": None}}] if none["doc_count"] >= need else []
             return terms, keys + [{**b, "key": {"k0": b["key"]}} for b in listed["buckets"]], found
-    buckets: list[dict] = []
-    found: dict = {}
-    after: dict | None = None
+    buckets: list[dict[str, Any]] = []
+    found = {}
+    after: dict[str, Any] | None = None
     while True:  # composite_all, keeping the first page's run_aggs
         (response,) = yield [Search(rule.index, body(after))]
         page = aggs(response)
@@ -105,15 +105,15 @@ REFINE_BUCKETS = 20_000
 
 
 class Candidate(NamedTuple):
-    """A key that may fire, with its events over the run: ``spans`` (epoch ms) hold every
-    window where it can (None: anywhere in the run)."""
+    """A key that may fire, with its ``events`` over the run: ``spans`` (epoch ms) hold every
+    window where it can (None: anywhere in the run). Not ``count``: that is tuple's method."""
 
     group: dict[str, Any]
-    count: int
+    events: int
     spans: list[tuple[int, int]] | None
 
 
-def refine(ctx: Ctx, groups: list[tuple[dict, int]], need: float,
+def refine(ctx: Ctx, groups: list[tuple[dict[str, Any], int]], need: float,
            metric: str | None = None, min_events: int = 1) -> Gen:
     """Second, tighter necessary condition on candidates. Any span of ``window`` (W) lies
     inside one epoch-aligned bucket of 2W of the histogram at offset 0 or of the one at offset
@@ -167,7 +167,7 @@ def merge_spans(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return out
 
 
-def spans_clause(spans: list[tuple[int, int]] | None) -> list[dict]:
+def spans_clause(spans: list[tuple[int, int]] | None) -> list[dict[str, Any]]:
     """Only the time spans where a key can fire (every firing window lies inside one)."""
     if not spans:
         return []
@@ -176,7 +176,7 @@ def spans_clause(spans: list[tuple[int, int]] | None) -> list[dict]:
                                  for lo, hi in spans], "minimum_should_match": 1}}]
 
 
-def spans_by_key(cands: list[Candidate]) -> list[dict]:
+def spans_by_key(cands: list[Candidate]) -> list[dict[str, Any]]:
     """The candidates' documents, each only inside its own spans (one ``terms`` query when no
     candidate has spans)."""
     keys = keys_filter([c.group for c in cands])
@@ -194,17 +194,17 @@ def histograms(ctx: Ctx, groups: list[Candidate]) -> Gen:
     current: list[Candidate] = []
     load = 0
     for cand in groups:
-        if current and (load + cand.count > MAX_POINTS_PER_SEARCH or len(current) >= 100):
+        if current and (load + cand.events > MAX_POINTS_PER_SEARCH or len(current) >= 100):
             batches.append(current)
             current, load = [], 0
         current.append(cand)
-        load += cand.count
+        load += cand.events
     if current:
         batches.append(current)
     searches = []
     resolutions = []
     for batch in batches:
-        heaviest = max(c.count for c in batch)
+        heaviest = max(c.events for c in batch)
         resolution = 1 if heaviest <= MAX_POINTS_PER_SEARCH else math.ceil(
             span / MAX_POINTS_PER_SEARCH)
         resolutions.append(resolution)
@@ -234,8 +234,8 @@ def run(ctx: Ctx) -> Gen:
     need = rule.threshold.count
     detection, candidates, _ = yield from coarse_candidates(ctx, need)
     fields = rule.group_by or ()
-    groups = [(group_of(b["key"], fields), b["doc_count"]) for b in candidates]
-    groups = yield from refine(ctx, groups, need, min_events=need)
+    keyed = [(group_of(b["key"], fields), b["doc_count"]) for b in candidates]
+    groups: list[Candidate] = yield from refine(ctx, keyed, need, min_events=need)
     groups, truncated = cap_candidates(ctx, groups, "candidate keys")
     series = yield from histograms(ctx, groups)
     drafts = []
