@@ -96,6 +96,7 @@ def _parse_to(args: argparse.Namespace, out: Any, now: datetime) -> tuple[int, i
             continue
         total += 1
         result = normalize_line(line, args.source, now, not args.no_original)
+        record: dict[str, Any]
         if isinstance(result, DeadLetter):
             bad += 1
             record = {"deadletter": {"reason": result.reason,

@@ -26,7 +26,7 @@ class CommandGroups:
 
     def __init__(self, root: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         self._root = root
-        self._groups: dict[str, Any] = {}
+        self._groups: dict[str, argparse._SubParsersAction[argparse.ArgumentParser]] = {}
 
     def command(self, name: str, help: str) -> argparse.ArgumentParser:
         return self._root.add_parser(name, help=help, description=help)

@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING, Any
 
 from .common import EXIT_FAIL, EXIT_OK, CommandGroups, emit, guarded, load_or_exit, run_async
+
+if TYPE_CHECKING:
+    from ..store.setup import TemplateStatus
 
 __all__ = ["register"]
 
@@ -24,7 +28,7 @@ def _check(args: argparse.Namespace) -> int:
 
     settings = load_or_exit(args)
 
-    async def go() -> dict:
+    async def go() -> dict[str, Any]:
         store = open_store(settings.elasticsearch)
         try:
             health = await store.health()
@@ -39,7 +43,7 @@ def _check(args: argparse.Namespace) -> int:
     report = run_async(go)
     ok = all(v == "unchanged" for v in report["templates"].values())
 
-    def text(r: dict) -> str:
+    def text(r: dict[str, Any]) -> str:
         lines = [f"cluster {r['cluster']}: {r['status']}",
                  "capabilities: " + ", ".join(f"{k}={v}" for k, v in r["capabilities"].items()),
                  *(f"template {k}: {v}" for k, v in r["templates"].items())]
@@ -57,7 +61,7 @@ def _setup(args: argparse.Namespace) -> int:
 
     settings = load_or_exit(args)
 
-    async def go() -> list:
+    async def go() -> list[TemplateStatus]:
         store = open_store(settings.elasticsearch)
         try:
             await store.health()

@@ -95,7 +95,7 @@ def _show(args: argparse.Namespace) -> int:
         return fail(f"no finding {args.id}")
     doc["finding"]["effective_status"] = effective_status(doc)
 
-    def text(d: dict) -> str:
+    def text(d: dict[str, Any]) -> str:
         f = d["finding"]
         lines = [f"{d['rule']['name']} ({d['rule']['severity']}, risk {d['rule']['risk_score']})",
                  f"id:       {f['id']}", f"status:   {f['effective_status']}",

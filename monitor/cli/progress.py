@@ -3,7 +3,10 @@ sources take, so the sources stay free of terminal concerns."""
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, NoReturn
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 __all__ = ["Progress"]
 
@@ -18,7 +21,7 @@ class Progress:
                  scale: bool = False, force: bool = False) -> None:
         self.enabled = enabled and (force or sys.stderr.isatty())
         self.label, self.unit, self.minimum, self.scale = label, unit, minimum, scale
-        self._bar: Any = None
+        self._bar: tqdm[NoReturn] | None = None
 
     def __call__(self, done: int, total: int) -> None:
         if not self.enabled or total < self.minimum:

@@ -13,6 +13,7 @@ import argparse
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..reports.period import KINDS
 from .common import (
@@ -26,6 +27,10 @@ from .common import (
     run_async,
     verdict_exit,
 )
+
+if TYPE_CHECKING:
+    from ..reports.publish import ReportRecord
+    from ..store.search import SearchStats
 
 __all__ = ["register"]
 
@@ -77,7 +82,7 @@ def _run(args: argparse.Namespace) -> int:
             return fail(f"--format: unknown format(s) {bad}: use html,json,pdf", EXIT_USAGE)
     kind = ReportKind(framework=args.framework, period=args.period or "daily")
 
-    async def go():
+    async def go() -> tuple[ReportRecord, SearchStats, float]:
         from ..reports.job import render_report
         from ..store import open_store
         from ..store.search import SearchStats
@@ -101,7 +106,7 @@ def _run(args: argparse.Namespace) -> int:
         "seconds": round(elapsed, 3), "elasticsearch_ms": stats.took_ms,
     }
 
-    def text(data: dict) -> str:
+    def text(data: dict[str, Any]) -> str:
         score = "n/a" if data["score_percent"] is None else f"{data['score_percent']}%"
         head = (f"{data['label']}: {data['status']} (score {score}) in {data['seconds']}s "
                 f"({data['elasticsearch_ms']} ms in Elasticsearch)")

@@ -106,7 +106,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _list(args: argparse.Namespace) -> int:
     ruleset = _load(args)
-    rows = [{"id": r.id, "type": r.type, "severity": r.severity.value, "name": r.name,
+    rows: list[dict[str, Any]] = [{"id": r.id, "type": r.type, "severity": r.severity.value, "name": r.name,
              "status": r.status, "enabled": r.enabled, "pci": list(r.pci_dss_v4_0_1)}
             for r in ruleset]
     if args.state:
@@ -191,7 +191,7 @@ def _test(args: argparse.Namespace) -> int:
     rows = [{"rule": r.rule_id, "name": r.rule_name, "case": r.case, "ok": r.ok,
              "expected": r.expected, "got": r.got, "error": r.error} for r in results]
 
-    def text(d: list[dict]) -> str:
+    def text(d: list[dict[str, Any]]) -> str:
         lines = []
         for r in d:
             mark = "PASS" if r["ok"] else "FAIL"
@@ -262,7 +262,7 @@ def _run(args: argparse.Namespace) -> int:
               "dry_run": args.dry_run,
               "results": [_finding_row(d) for d in stats.results]}
 
-    def text(r: dict) -> str:
+    def text(r: dict[str, Any]) -> str:
         shown = r["results"] if r["dry_run"] else []  # a backfill lists them with --json
         lines = [f"{f['severity']:<8} {f['rule']} [{f['group']}] count={f['count']} "
                  f"window={f['window']['start']}" for f in shown]

@@ -70,7 +70,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from ..logsetup import configure_logging, secrets_of
 
-    prometheus_client.disable_created_metrics()
+    prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]  # unannotated upstream
     redactor = configure_logging(settings.logging, secrets_of(settings), verbose=args.verbose)
     from ..daemon.app import Daemon  # heavy imports only for this command
 
