@@ -39,6 +39,7 @@ from tenacity.wait import wait_base
 
 from ..errors import SourceError
 from ..redact import redact_url
+from ..settings import TlsClient
 
 __all__ = ["Backoff", "DowngradeRefused", "EtagCache", "Origin", "Retryable", "build_client",
            "redact_url", "retrying"]
@@ -101,7 +102,7 @@ class Retryable(SourceError):
         self.status = status
 
 
-def retrying(backoff: Backoff, attempts: int, *, sleep: Callable[[float], Awaitable[Any]],
+def retrying(backoff: Backoff, attempts: int, *, sleep: Callable[[float], Awaitable[None]],
              on_retry: Callable[[int, Retryable, float], None]) -> AsyncRetrying:
     """``async for attempt in retrying(...): with attempt: ...``; the last ``Retryable`` is
     re-raised when ``attempts`` are spent. ``on_retry(attempt, error, delay)`` logs/counts."""
@@ -150,11 +151,11 @@ class EtagCache:
             self.items.popitem(last=False)
 
 
-def build_client(tls: Any = None, timeout: float = 30.0, *,
+def build_client(tls: TlsClient | None = None, timeout: float = 30.0, *,
                  context: ssl.SSLContext | None = None) -> httpx.AsyncClient:
     """An httpx client honouring ``TlsClient`` (verify on, CA file, client certificate) or a
     ready ``context`` (pinned certificates); redirects are never followed."""
-    verify: Any = context if context is not None else True
+    verify: ssl.SSLContext | bool = context if context is not None else True
     if context is None and tls is not None:
         if tls.ca_file or tls.client_cert:
             verify = ssl.create_default_context(cafile=str(tls.ca_file) if tls.ca_file else None)
