@@ -15,9 +15,9 @@ derive from (source, snapshot, object uid), so re-running the same snapshot is i
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal, TypedDict, Unpack
 
 import httpx
 
@@ -47,8 +47,17 @@ def _date(value: Any) -> str | None:
     return None
 
 
+def _object(value: Any) -> dict[str, Any]:
+    """``value`` if the API answered an object there, else an empty one."""
+    return value if isinstance(value, dict) else {}
+
+
+def _first(values: list[str]) -> str | None:
+    return values[0] if values else None
+
+
 def gateway_doc(source: str, snapshot_id: str, obj: dict[str, Any]) -> Document:
-    policy = obj.get("policy") if isinstance(obj.get("policy"), dict) else {}
+    policy = _object(obj.get("policy"))
     body = {
         "kind": "checkpoint_gateway", "collector": source, "snapshot_id": snapshot_id,
         "uid": obj.get("uid"), "name": obj.get("name"), "type": obj.get("type"),
@@ -94,17 +103,16 @@ def rule_docs(source: str, snapshot_id: str, layer: str, answer: dict[str, Any]
                 continue
             track = entry.get("track")
             track_type = track.get("type") if isinstance(track, dict) else track
-            hits = entry.get("hits") if isinstance(entry.get("hits"), dict) else {}
+            hits = _object(entry.get("hits"))
             body = {
                 "kind": "checkpoint_access_rule", "collector": source, "snapshot_id": snapshot_id,
                 "layer": layer, "section": section, "uid": entry.get("uid"),
                 "name": entry.get("name"), "number": entry.get("rule-number"),
-                "enabled": entry.get("enabled"), "action": (resolve(entry.get("action")) or
-                                                            [None])[0],
+                "enabled": entry.get("enabled"), "action": _first(resolve(entry.get("action"))),
                 "source": resolve(entry.get("source")),
                 "destination": resolve(entry.get("destination")),
                 "service": resolve(entry.get("service")),
-                "track": (resolve(track_type) or [None])[0],
+                "track": _first(resolve(track_type)),
                 "any_source": ANY_UID in uids(entry.get("source")),
                 "any_destination": ANY_UID in uids(entry.get("destination")),
                 "any_service": ANY_UID in uids(entry.get("service")),
@@ -137,7 +145,16 @@ async def _paged(api: CheckpointApiClient, command: str, body: dict[str, Any]
 
 
 #: ("gateway", snapshot id, object) or ("layer", snapshot id, layer name, rulebase page)
-SnapshotRecord = tuple[Any, ...]
+SnapshotRecord = (tuple[Literal["gateway"], str, dict[str, Any]]
+                  | tuple[Literal["layer"], str, str, dict[str, Any]])
+
+
+class ApiOptions(TypedDict, total=False):
+    """What a snapshot hands on to its ``CheckpointApiClient`` (tests: no real sleeping)."""
+
+    sleep: Callable[[float], Awaitable[None]]
+    monotonic: Callable[[], float]
+    max_attempts: int
 
 
 class CheckpointSnapshots:
@@ -149,17 +166,17 @@ class CheckpointSnapshots:
 
     def __init__(self, cfg: CheckpointApiSource, *, client: httpx.AsyncClient | None = None,
                  now: Callable[[], datetime] = lambda: datetime.now(UTC),
-                 **api_options: Any) -> None:
+                 **api_options: Unpack[ApiOptions]) -> None:
         self.cfg, self._client, self._now, self._options = cfg, client, now, api_options
         self._owned: httpx.AsyncClient | None = None
         self._api: CheckpointApiClient | None = None
         self.source = f"checkpoint:api:{cfg.name}"
 
     async def fetch(self, cursor: dict[str, Any] | None = None) -> Batch[SnapshotRecord]:
-        if self._client is None:
-            self._owned = await build_http_client(self.cfg)
-        api = self._api = CheckpointApiClient(self.cfg, self._client or self._owned,
-                                              **self._options)
+        client = self._client
+        if client is None:
+            client = self._owned = await build_http_client(self.cfg)
+        api = self._api = CheckpointApiClient(self.cfg, client, **self._options)
         snapshot_id = self._now().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         records: list[SnapshotRecord] = []
         for page in await _paged(api, "show-gateways-and-servers", {"details-level": "full"}):

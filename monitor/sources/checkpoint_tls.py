@@ -36,7 +36,8 @@ async def fetch_certificate(host: str, port: int, timeout: float = 10.0) -> byte
     except (TimeoutError, OSError, ssl.SSLError) as exc:
         raise SourceError(f"cannot reach {host}:{port} to read its certificate: {exc}") from exc
     try:
-        ssl_object = writer.get_extra_info("ssl_object")
+        # asyncio's transport hands back the ssl.SSLObject (None for a plain connection)
+        ssl_object: ssl.SSLObject | None = writer.get_extra_info("ssl_object")
         der = ssl_object.getpeercert(binary_form=True) if ssl_object else None
     finally:
         writer.close()
