@@ -748,6 +748,19 @@ async def test_github_app_installation_token_is_minted_and_reused(store):
         GithubSource(name="x", repositories=["a/b"], app_id=1)  # incomplete App settings
 
 
+def test_github_app_key_that_is_not_rsa_is_named():
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from monitor.sources.forges.github import app_jwt
+
+    pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()).decode()
+    with pytest.raises(TypeError, match="must be RSA"):  # RS256 signs with RSA only
+        app_jwt(1234, pem, 1_700_000_000.0)
+
+
 async def test_malformed_forge_items_are_dead_lettered_not_fatal(store):
     cfg = ArgoCdSource(name="argo-bad", base_url="https://argocd.example.com", token="jwt")
     apps = {"items": [

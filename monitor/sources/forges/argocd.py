@@ -70,7 +70,7 @@ class ArgoCdSource:
     check_time = True  # times come from the API: screened before they choose an index
 
     def __init__(self, cfg: ArgoCdSettings, *, client: httpx.AsyncClient | None = None,
-                 sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
                  now: datetime | None = None) -> None:
         self.cfg = cfg
         self.name = f"argocd:{cfg.name}"

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from ...model import DeadLetter
 from ...timefmt import iso_s
 from .http import ForgeCounters, ForgeError, ForgeHttp
+
+if TYPE_CHECKING:  # pragma: no cover
+    import httpx
+    from pydantic import SecretStr
 
 __all__ = ["ForgeConnection", "bearer_headers", "collect", "dead_letter", "guard",
            "http_counts", "iso"]
@@ -51,11 +55,12 @@ class ForgeConnection:
     use; closed by :meth:`close` unless it was handed in) and the ``ForgeHttp`` over it, whose
     ETag cache, quota block and counters therefore last as long as the source does."""
 
-    def __init__(self, make_client: Callable[[], Any],
-                 make_http: Callable[[Any], ForgeHttp], client: Any = None) -> None:
+    def __init__(self, make_client: Callable[[], httpx.AsyncClient],
+                 make_http: Callable[[httpx.AsyncClient], ForgeHttp],
+                 client: httpx.AsyncClient | None = None) -> None:
         self._make_client, self._make_http = make_client, make_http
         self._given = client
-        self._owned: Any = None
+        self._owned: httpx.AsyncClient | None = None
         self._http: ForgeHttp | None = None
 
     def http(self) -> ForgeHttp:
@@ -103,7 +108,7 @@ async def collect(http: ForgeHttp, path: str, params: dict[str, Any] | None = No
 iso = iso_s
 
 
-def bearer_headers(token: Any) -> dict[str, str]:
+def bearer_headers(token: SecretStr | None) -> dict[str, str]:
     """JSON API headers, with the token (a SecretStr or None) as a bearer credential."""
     headers = {"Accept": "application/json", "User-Agent": "pci-compliance-monitor"}
     if token is not None:

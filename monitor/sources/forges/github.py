@@ -96,7 +96,7 @@ class GithubAuth:
 def app_jwt(app_id: int, private_key_pem: str, now: float) -> str:
     """RS256 JWT for a GitHub App (valid 9 minutes, issued 60 s in the past for clock skew)."""
     from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import padding
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
     def b64(data: bytes) -> str:
         return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
@@ -105,8 +105,10 @@ def app_jwt(app_id: int, private_key_pem: str, now: float) -> str:
     payload = b64(json.dumps({"iat": int(now) - 60, "exp": int(now) + 540, "iss": str(app_id)},
                              separators=(",", ":")).encode())
     key = serialization.load_pem_private_key(private_key_pem.encode(), password=None)
-    signature = key.sign(f"{header}.{payload}".encode(), padding.PKCS1v15(),  # type: ignore[union-attr,call-arg]  # an RSA key (checked on load)
-                         hashes.SHA256())  # type: ignore[call-arg]  # RSA sign takes padding and hash
+    if not isinstance(key, rsa.RSAPrivateKey):  # the settings do not check the key's kind
+        # a TypeError, as the wrong key's own sign() raised before this check
+        raise TypeError(f"a GitHub App private key must be RSA (RS256), not {type(key).__name__}")
+    signature = key.sign(f"{header}.{payload}".encode(), padding.PKCS1v15(), hashes.SHA256())
     return f"{header}.{payload}.{b64(signature)}"
 
 
@@ -173,7 +175,7 @@ class GithubRepository:
 
 
 def github_repositories(cfg: GithubSettings, client: httpx.AsyncClient | None = None, *,
-                        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+                        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
                         now: datetime | None = None) -> list[GithubRepository]:
     """The pull sources of one configured GitHub: one per repository, one shared connection."""
     auth = GithubAuth(cfg)

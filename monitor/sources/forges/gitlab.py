@@ -155,7 +155,7 @@ class GitlabProject:
 
 
 def gitlab_projects(cfg: GitlabSettings, client: httpx.AsyncClient | None = None, *,
-                    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+                    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
                     now: datetime | None = None) -> list[GitlabProject]:
     """The pull sources of one configured GitLab: one per project, one shared connection."""
     headers = bearer_headers(cfg.token)

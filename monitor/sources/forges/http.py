@@ -32,9 +32,9 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -42,6 +42,9 @@ import httpx
 from ...errors import SourceError
 from ..httpclient import Backoff, DowngradeRefused, EtagCache, Origin, Retryable, retrying
 from ..httpclient import build_client as _build_client
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ...settings import TlsClient
 
 __all__ = [
     "ForgeCounters",
@@ -82,7 +85,7 @@ class Reply:
     url: str
 
 
-def build_client(tls: Any = None, timeout: float = 30.0) -> httpx.AsyncClient:
+def build_client(tls: TlsClient | None = None, timeout: float = 30.0) -> httpx.AsyncClient:
     """An httpx client honouring ``TlsClient`` (the shared layer's; no redirects)."""
     return _build_client(tls, timeout)
 
@@ -91,7 +94,7 @@ class ForgeHttp:
     def __init__(self, source: str, base_url: str, client: httpx.AsyncClient, *,
                  headers: dict[str, str] | None = None,
                  auth: Callable[[], Awaitable[dict[str, str]]] | None = None,
-                 sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
                  clock: Callable[[], float] = time.time, max_wait_seconds: float = 3600.0,
                  max_attempts: int = 6) -> None:
         if not base_url.startswith("https://"):
@@ -207,8 +210,10 @@ class ForgeHttp:
         return Reply(status, data, response.headers, key)
 
     async def pages(self, path: str, params: dict[str, Any] | None = None, *,
-                    key: str | None = None, max_pages: int = 100) -> AsyncIterator[list[Any]]:
-        """Item lists page by page (``key`` picks the list out of an object body)."""
+                    key: str | None = None, max_pages: int = 100
+                    ) -> AsyncGenerator[list[Any], None]:
+        """Item lists page by page (``key`` picks the list out of an object body); a generator,
+        so a caller that stops early can close it (``contextlib.aclosing``)."""
         url: str | None = path
         query = params
         for _ in range(max_pages):
@@ -247,8 +252,9 @@ class ForgeHttp:
         if status not in (403, 429):
             return None
         headers = response.headers
-        retry_after = headers.get("retry-after")
-        remaining = headers.get("x-ratelimit-remaining") or headers.get("ratelimit-remaining")
+        retry_after: str | None = headers.get("retry-after")
+        remaining: str | None = headers.get("x-ratelimit-remaining") or \
+            headers.get("ratelimit-remaining")
         text = response.text[:2000].lower() if status == 403 else ""
         if status == 403 and retry_after is None and remaining != "0" and \
                 "rate limit" not in text:
@@ -261,11 +267,11 @@ class ForgeHttp:
         reset = _reset_at(headers)
         if remaining == "0" and reset:
             return max(0.0, reset - self.clock()) + 1
-        return min(self.max_wait, 60.0 * (2 ** attempt))
+        return min(self.max_wait, 60.0 * (2.0 ** attempt))  # a float power: int ** int is Any
 
 
 def _reset_at(headers: httpx.Headers) -> float | None:
-    value = headers.get("x-ratelimit-reset") or headers.get("ratelimit-reset")
+    value: str | None = headers.get("x-ratelimit-reset") or headers.get("ratelimit-reset")
     try:
         return float(value) if value else None
     except ValueError:
@@ -275,7 +281,8 @@ def _reset_at(headers: httpx.Headers) -> float | None:
 def _next_link(reply: Reply) -> str | None:
     link = reply.headers.get("link")
     if link:
-        for target, rel in _LINK_RE.findall(link):
+        for match in _LINK_RE.finditer(link):
+            target, rel = match.group(1, 2)
             if "next" in rel.split():
                 return target
         return None
