@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 _MALFORMED = (KeyError, TypeError, ValueError, AttributeError, IndexError)
 
 
-async def guard(docs: list[Any], source: str, what: str, item: Any,
+async def guard(docs: list[DeadLetter], source: str, what: str, item: Any,
                 handle: Callable[..., Awaitable[Any]], *args: Any) -> Any:
     """Run ``handle(item, *args)``; an item of an unexpected shape becomes a dead letter
     (its JSON and the reason) instead of stopping the source. Returns handle's result (True
@@ -91,9 +91,9 @@ def http_counts(before: ForgeCounters, after: ForgeCounters) -> dict[str, int]:
 
 async def collect(http: ForgeHttp, path: str, params: dict[str, Any] | None = None, *,
                   key: str | None = None, missing_ok: bool = False,
-                  max_pages: int = 100) -> list[Any]:
-    """Every item of a paginated list (``missing_ok``: a 404 means an empty list)."""
-    items: list[Any] = []
+                  max_pages: int = 100) -> list[dict[str, Any]]:
+    """Every object of a paginated list (``missing_ok``: a 404 means an empty list)."""
+    items: list[dict[str, Any]] = []
     try:
         async for page in http.pages(path, params, key=key, max_pages=max_pages):
             items += [item for item in page if isinstance(item, dict)]

@@ -39,7 +39,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from contextlib import aclosing
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
 from ...identifiers import OBJECT_ID
@@ -133,7 +133,13 @@ def required_checks(snapshot: dict[str, Any]) -> list[str]:
 #: previous hash, detection time), ("deployment", deployment, checks, run, approvals,
 #: statuses), ("pull request", pull request, reviews, commits, checks, push lookup),
 #: ("direct push", branch, commit) or ("malformed", what, item, dead letter)
-GithubRecord = tuple[Any, ...]
+_Read = (tuple[Literal["protection"], str, str, dict[str, Any], str | None, str]
+         | tuple[Literal["deployment"], dict[str, Any], changes.CheckRuns | None,
+                 dict[str, Any] | None, list[dict[str, Any]], list[dict[str, Any]]]
+         | tuple[Literal["pull request"], dict[str, Any], list[dict[str, Any]],
+                 list[dict[str, Any]], changes.CheckRuns | None, changes.PushLookup]
+         | tuple[Literal["direct push"], str, dict[str, Any]])
+GithubRecord = _Read | tuple[Literal["malformed"], str, Any, DeadLetter]
 
 
 class GithubRepository:
@@ -193,19 +199,18 @@ def github_repositories(cfg: GithubSettings, client: httpx.AsyncClient | None = 
     return [GithubRepository(cfg, repo, connection, now=now) for repo in cfg.repositories]
 
 
-def _build(source: str, repo: str, record: GithubRecord) -> list[Document]:
+def _build(source: str, repo: str, record: _Read) -> list[Document]:
     """The documents of one read item (pure; raises for an item of an unexpected shape)."""
-    kind = record[0]
-    if kind == "protection":
+    if record[0] == "protection":
         _, branch, day, snapshot, previous, detected = record
         return [changes.branch_protection_document("github", source, repo, branch, day,
                                                    snapshot, previous, detected)]
-    if kind == "deployment":
+    if record[0] == "deployment":
         _, dep, checks, run, approvals, statuses = record
         return [changes.github_deployment_document(source, repo, dep, checks, run, approvals),
                 *(changes.github_deployment_status_document(source, repo, dep, status)
                   for status in statuses)]
-    if kind == "pull request":
+    if record[0] == "pull request":
         _, pr, reviews, commits, checks, push = record
         return [changes.github_pull_request_document(source, repo, pr, reviews, commits,
                                                      checks, push),
@@ -241,14 +246,14 @@ class _RepoRead:
         self.records: list[GithubRecord] = []
         self.protection: dict[str, Any] = {}
 
-    def add(self, record: GithubRecord) -> None:
+    def add(self, record: _Read) -> None:
         # raises here, not in normalize, for a malformed item
         _build(self.cfg.name, self.repo, record)
         self.records.append(record)
 
     async def guarded(self, what: str, item: Any, handle: Callable[..., Awaitable[Any]],
                       *args: Any) -> Any:
-        letters: list[Any] = []
+        letters: list[DeadLetter] = []
         mark = len(self.records)
         result = await guard(letters, self.label, what, item, handle, *args)
         if letters:
@@ -279,8 +284,8 @@ class _RepoRead:
                 if exc.status not in (403, 404):
                     raise
                 classic = None
-            snapshot = {"rules": rules, "protection": classic}
-            record = ("protection", branch, today, snapshot, entry.get("hash"), iso(now))
+            snapshot: dict[str, Any] = {"rules": rules, "protection": classic}
+            record: _Read = ("protection", branch, today, snapshot, entry.get("hash"), iso(now))
             doc = _build(cfg.name, self.repo, record)[0]
             self.records.append(record)
             protection[branch] = {"day": today, "hash": doc.source["change"]["protection"]["hash"],

@@ -28,7 +28,7 @@ import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
 from ...identifiers import OBJECT_ID
@@ -51,8 +51,13 @@ _PROJECT_RE = re.compile(r"^(?:[0-9]+|[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)+)$")
 
 #: one item as read: ("deployment", project, deployment, checks), ("merge request", project,
 #: merge request, approvals, commits, checks, approval state, why rules are unavailable) or
-#: ("malformed", what, item, error) for an item that could not be read
-GitlabRecord = tuple[Any, ...]
+#: ("malformed", what, item, dead letter) for an item that could not be read
+_Deployment = tuple[Literal["deployment"], str, dict[str, Any], changes.CheckRuns | None]
+_MergeRequest = tuple[Literal["merge request"], str, dict[str, Any], dict[str, Any],
+                      list[dict[str, Any]], changes.CheckRuns | None, dict[str, Any] | None,
+                      str | None]
+_Read = _Deployment | _MergeRequest
+GitlabRecord = _Read | tuple[Literal["malformed"], str, Any, DeadLetter]
 
 
 class GitlabProject:
@@ -92,7 +97,7 @@ class GitlabProject:
                                                        **pipeline}])
             else:
                 checks = await _pipelines(http, pid, sha)
-            record = ("deployment", project, dep, checks)
+            record: _Deployment = ("deployment", project, dep, checks)
             _build(cfg.name, record)  # raises here, not in normalize, for a malformed item
             records.append(record)
             return str(dep.get("updated_at") or "")
@@ -106,7 +111,7 @@ class GitlabProject:
             sha = str(mr.get("merge_commit_sha") or mr.get("squash_commit_sha")
                       or mr.get("sha") or "")
             checks = await _pipelines(http, pid, sha)
-            record = ("merge request", project, mr,
+            record: _MergeRequest = ("merge request", project, mr,
                       approvals if isinstance(approvals, dict) else {}, commits, checks, state,
                       rules_missing[0] if rules_missing else None)
             _build(cfg.name, record)
@@ -115,7 +120,7 @@ class GitlabProject:
 
         async def guarded(what: str, item: Any,
                           handle: Callable[[dict[str, Any]], Awaitable[str]]) -> str | None:
-            letters: list[Any] = []
+            letters: list[DeadLetter] = []
             result = await guard(letters, self.name, what, item, handle)
             if letters:
                 records.append(("malformed", what, item, letters[0]))
@@ -166,7 +171,7 @@ def gitlab_projects(cfg: GitlabSettings, client: httpx.AsyncClient | None = None
     return [GitlabProject(cfg, project, connection, now=now) for project in cfg.projects]
 
 
-def _build(source: str, record: GitlabRecord) -> Document:
+def _build(source: str, record: _Read) -> Document:
     """The document of one read item (pure; raises for an item of an unexpected shape)."""
     if record[0] == "deployment":
         _, project, dep, checks = record
