@@ -16,7 +16,6 @@ import asyncio
 import logging
 import shutil
 import smtplib
-import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,6 +29,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 
 from ..metrics.definitions import Metrics
 from ..settings import ReportDeliverySettings, SmtpSettings
+from ..tls import client_context
 
 __all__ = ["Delivered", "ReportFacts", "build_message", "deliver_report", "report_facts",
            "summary_text"]
@@ -135,24 +135,11 @@ def build_message(record: _Record, facts: ReportFacts, sender: str,
     return message
 
 
-def _ssl_context(smtp: SmtpSettings) -> ssl.SSLContext:
-    context = ssl.create_default_context(cafile=str(smtp.tls.ca_file) if smtp.tls.ca_file
-                                         else None)
-    if smtp.tls.client_cert:
-        context.load_cert_chain(str(smtp.tls.client_cert),
-                                str(smtp.tls.client_key) if smtp.tls.client_key else None)
-    if not smtp.tls.verify:
-        log.warning("SMTP TLS verification is OFF (tls.verify=false)")
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
-
-
 def _send(smtp: SmtpSettings, message: EmailMessage) -> None:
     with smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout_seconds) as client:
         client.ehlo()
         if smtp.starttls:
-            client.starttls(context=_ssl_context(smtp))
+            client.starttls(context=client_context(smtp.tls, "SMTP"))
             client.ehlo()
         elif smtp.username:
             raise smtplib.SMTPException("refusing to send credentials without STARTTLS")

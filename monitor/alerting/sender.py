@@ -15,7 +15,6 @@ import asyncio
 import fcntl
 import logging
 import os
-import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from tenacity import (
 
 from ..metrics.definitions import Metrics
 from ..settings import TlsClient
+from ..tls import client_context
 from .payload import SIGNATURE_HEADER, sign
 from .queue import DiskQueue, Entry
 
@@ -56,19 +56,7 @@ def build_client(tls: TlsClient, timeout: float, auth: httpx.Auth | None = None,
                  headers: dict[str, str] | None = None) -> httpx.AsyncClient:
     """An httpx client that verifies the server unless told otherwise, never follows
     redirects (a redirect could carry a signed body or credentials elsewhere)."""
-    verify: Any = True
-    if tls.ca_file or tls.client_cert:
-        context = ssl.create_default_context(cafile=str(tls.ca_file) if tls.ca_file else None)
-        if tls.client_cert:
-            context.load_cert_chain(str(tls.client_cert),
-                                    str(tls.client_key) if tls.client_key else None)
-        if not tls.verify:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        verify = context
-    elif not tls.verify:
-        log.warning("alert delivery TLS verification is OFF (tls.verify=false)")
-        verify = False
+    verify = client_context(tls, "alert delivery")
     return httpx.AsyncClient(verify=verify, timeout=timeout, follow_redirects=False, auth=auth,
                              headers=headers or {})
 

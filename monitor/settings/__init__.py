@@ -13,7 +13,7 @@ schedules, HTTP endpoint, HA, daemon, logging); ``common`` holds what they share
 """
 from __future__ import annotations
 
-from .common import Schedule, TlsClient
+from .common import Schedule, ServerTls, TlsClient
 from .elasticsearch import BulkSettings, ElasticsearchSettings, EventTimeSettings
 from .loading import Settings, load_settings, settings_from_dict
 from .outputs import (
@@ -59,7 +59,7 @@ __all__ = [
     "DaemonSettings", "HaSettings", "HttpSettings", "LoggingSettings", "AlertingSettings",
     "KibanaSettings", "UnresolvedSecret", "unresolved_secrets",
     # the section models imported by name elsewhere (public before the split into modules)
-    "TlsClient", "Schedule", "BulkSettings", "EventTimeSettings", "Sources", "SpoolSettings",
+    "TlsClient", "ServerTls", "Schedule", "BulkSettings", "EventTimeSettings", "Sources", "SpoolSettings",
     "SyslogTls", "FileSource", "FastLane", "FastLaneType", "FAST_LANE_TYPES", "RulesSettings",
     "BasicAuth", "RetentionSettings", "ReportKind", "ReportsSettings", "AlertmanagerTarget",
     "WebhookTarget", "AlertQueueSettings", "SmtpSettings", "ReportDeliverySettings",

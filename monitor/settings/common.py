@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class _Model(BaseModel):
@@ -22,6 +22,29 @@ class TlsClient(_Model):
     fingerprint_sha256: str | None = None
     client_cert: Path | None = None
     client_key: Path | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TlsClient:
+        # a CA file or a pin with verification off would read as protected and be nothing
+        if not self.verify and (self.ca_file or self.fingerprint_sha256):
+            raise ValueError("verify: false contradicts ca_file / fingerprint_sha256 "
+                             "(they only matter when the server is verified)")
+        if self.client_key and not self.client_cert:
+            raise ValueError("client_key without client_cert")
+        return self
+
+
+class ServerTls(TlsClient):
+    """TLS settings of a client that verifies by CA (forges, alert targets, SMTP): a pin is
+    refused here rather than silently ignored."""
+
+    @field_validator("fingerprint_sha256")
+    @classmethod
+    def _no_pin(cls, value: str | None) -> str | None:
+        if value is not None:
+            raise ValueError("certificate pinning is supported for the Check Point API and "
+                             "Elasticsearch only; trust this server with tls.ca_file")
+        return value
 
 
 class Schedule(_Model):

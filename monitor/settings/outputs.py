@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from .common import TlsClient, _file_mode, _Model
+from .common import ServerTls, _file_mode, _Model
 from .secret_refs import _resolve_secrets
 
 
@@ -51,7 +51,7 @@ class _HttpTarget(_Model):
     """An HTTP endpoint we post to: TLS verified unless turned off explicitly, credentials from
     ``*_file``/``*_env`` so they are never inline in a file others can read."""
 
-    tls: TlsClient = TlsClient()
+    tls: ServerTls = ServerTls()
     timeout_seconds: float = Field(10.0, gt=0)
     username: str | None = None
     password: SecretStr | None = None
@@ -111,7 +111,7 @@ class SmtpSettings(_Model):
     port: int = Field(587, ge=1, le=65535)
     #: STARTTLS before authenticating (on unless turned off explicitly, e.g. a local relay)
     starttls: bool = True
-    tls: TlsClient = TlsClient()
+    tls: ServerTls = ServerTls()
     username: str | None = None
     password: SecretStr | None = None
     sender: str = "monitor@localhost"

@@ -9,7 +9,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from ..identifiers import TICKET_PATTERN
-from .common import Schedule, TlsClient, _file_mode, _Model
+from .common import Schedule, ServerTls, TlsClient, _file_mode, _Model
 from .secret_refs import _resolve_secrets
 
 
@@ -167,7 +167,7 @@ class _ForgeSource(_Model):
     base_url: str
     timeout_seconds: float = Field(30.0, gt=0)
     token: SecretStr | None = None
-    tls: TlsClient = TlsClient()
+    tls: ServerTls = ServerTls()
     schedule: Schedule = Schedule(interval_seconds=300)
 
     @model_validator(mode="before")

@@ -40,6 +40,7 @@ from tenacity.wait import wait_base
 from ..errors import SourceError
 from ..redact import redact_url
 from ..settings import TlsClient
+from ..tls import client_context
 
 __all__ = ["Backoff", "DowngradeRefused", "EtagCache", "Origin", "Retryable", "build_client",
            "redact_url", "retrying"]
@@ -153,16 +154,7 @@ class EtagCache:
 
 def build_client(tls: TlsClient | None = None, timeout: float = 30.0, *,
                  context: ssl.SSLContext | None = None) -> httpx.AsyncClient:
-    """An httpx client honouring ``TlsClient`` (verify on, CA file, client certificate) or a
-    ready ``context`` (pinned certificates); redirects are never followed."""
-    verify: ssl.SSLContext | bool = context if context is not None else True
-    if context is None and tls is not None:
-        if tls.ca_file or tls.client_cert:
-            verify = ssl.create_default_context(cafile=str(tls.ca_file) if tls.ca_file else None)
-            if tls.client_cert:
-                verify.load_cert_chain(str(tls.client_cert),
-                                       str(tls.client_key) if tls.client_key else None)
-        elif not tls.verify:
-            log.warning("TLS verification is OFF (tls.verify=false)")
-            verify = False
+    """An httpx client honouring ``TlsClient`` (``monitor.tls``: verify on, CA file, client
+    certificate) or a ready ``context`` (pinned certificates); redirects are never followed."""
+    verify = context if context is not None else client_context(tls, "HTTPS source")
     return httpx.AsyncClient(verify=verify, timeout=timeout, follow_redirects=False)

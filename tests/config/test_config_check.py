@@ -32,6 +32,12 @@ BROKEN = {
     "duplicate_key": ("logging:\n  level: INFO\n  level: DEBUG\n", "(file)", "duplicate key 'level'"),
     "bad_cidr": ("sources:\n  syslog:\n    allowed_senders: [10.0.0.0/33]\n",
                  "sources.syslog.allowed_senders", "does not appear to be an IPv4 or IPv6 network"),
+    # a pin where the client cannot pin would read as protection and be none
+    "pin_not_supported": ("sources:\n  github:\n    - name: gh\n      base_url: https://api.github.com\n"
+                          "      tls: {fingerprint_sha256: 'ab:cd'}\n",
+                          "sources.github.0.tls.fingerprint_sha256", "pinning is supported for"),
+    "verify_off_with_ca": ("elasticsearch:\n  tls: {verify: false, ca_file: /etc/ssl/ca.pem}\n",
+                           "elasticsearch.tls", "verify: false contradicts"),
     "secret_in_url": ("elasticsearch:\n  hosts: ['https://admin:hunter2@es:9200']\n",
                       "elasticsearch.hosts", "credentials in a host URL"),
 }

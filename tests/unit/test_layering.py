@@ -23,7 +23,7 @@ LAYERS: list[set[str]] = [
     {"errors"},
     {"model", "timefmt", "resources", "yamlio", "identifiers", "redact"},
     {"settings", "issues"},
-    {"logsetup", "normalize", "simulate"},
+    {"logsetup", "normalize", "simulate", "tls"},
     {"store"},
     {"sources", "inventory", "findings", "metrics"},
     {"detect", "compliance", "reports", "alerting", "ingest"},
