@@ -24,11 +24,11 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from monitor.daemon.file_runs import ingest_files
 from monitor.model import Document, RawRecord
 from monitor.normalize import normalize_checkpoint
 from monitor.settings import ElasticsearchSettings
 from monitor.simulate import SimConfig, generate
-from monitor.sources.logfiles import ingest_files
 from monitor.store import BulkWriter, open_store
 from monitor.store.search import drop_prefix
 from monitor.store.setup import install_templates

@@ -24,12 +24,15 @@ __all__ = ["IngestReport", "Judge", "cursor_key", "ingest_once", "ingest_pages"]
 
 @dataclass(slots=True)
 class IngestReport:
-    """One run: records read, what the writer did, the source's own counts, the cursor now."""
+    """One run: records read, what the writer did, the source's own counts, the cursor now;
+    ``rejected``: the dead letters the source's normalize returned (records it could not read;
+    the writer's ``dead_lettered`` also counts any the store refused)."""
 
     records: int = 0
     result: BulkResult = field(default_factory=BulkResult)
     counts: dict[str, int] = field(default_factory=dict)
     cursor: Any = None
+    rejected: int = 0
 
     def as_counts(self) -> dict[str, int]:
         return {"records": self.records, "indexed": self.result.indexed,
@@ -59,10 +62,14 @@ async def ingest_once(source: PullSource[Any], writer: BulkWriter,
         current = await state.get(key) if state is not None else None
         cursor = dict(current.value) if current is not None else None
         batch = await source.fetch(cursor)
+        rejected = 0
 
         def items() -> Iterator[Document | DeadLetter]:
+            nonlocal rejected
             for record in batch.records:
                 for item in source.normalize(record):
+                    if type(item) is DeadLetter:
+                        rejected += 1
                     yield judge(item) if judge is not None and isinstance(item, Document) \
                         else item
 
@@ -71,7 +78,8 @@ async def ingest_once(source: PullSource[Any], writer: BulkWriter,
                                     check_time=bool(getattr(source, "check_time", False)))
         if state is not None and batch.next_cursor is not None and batch.next_cursor != cursor:
             await state.put(key, batch.next_cursor, current)
-        return IngestReport(len(batch.records), result, dict(batch.counts), batch.next_cursor)
+        return IngestReport(len(batch.records), result, dict(batch.counts), batch.next_cursor,
+                            rejected)
     finally:
         if close:
             await source.close()

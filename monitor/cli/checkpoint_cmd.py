@@ -109,7 +109,7 @@ def _parse_to(args: argparse.Namespace, out: Any, now: datetime) -> tuple[int, i
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    from ..sources.logfiles import ingest_files
+    from ..daemon.file_runs import ingest_files
     from ..store import BulkWriter, open_store
 
     settings = load_or_exit(args)

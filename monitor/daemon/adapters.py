@@ -109,7 +109,7 @@ def _wire_files(ctx: Context, components: Components) -> None:
     files = ctx.settings.sources.files
     if not files.paths:
         return
-    from ..sources.logfiles import scan_once
+    from .file_runs import scan_once
     name = "files"
     keep = ctx.settings.elasticsearch.keep_original
     cfg = files  # paths are resolved against the settings file's folder at load

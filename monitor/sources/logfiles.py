@@ -1,18 +1,36 @@
-"""Exported Check Point log files (plain, gzip, or stdin) → normalized documents → the store.
+"""Exported Check Point log files (plain, gzip, or stdin) as a pull source.
 
-Entry points:
+``ExportedFile(path, label=...)`` is a :class:`~monitor.sources.base.PullSource`: ``fetch``
+reads a bounded batch of lines (at most ``BATCH_LINES`` lines and about ``BATCH_BYTES`` bytes,
+so a huge file is read in several batches and never held whole) and ``normalize`` is the pure
+normalize of one line (``normalize_line``). The source never writes and never moves its
+cursor: the one ingest pipeline (``monitor/ingest.py``) writes each batch through the writer it
+is given and commits the cursor only after the write was acknowledged; stable ids make any
+re-read harmless. ``daemon/file_runs.py`` drives it: ``scan_once`` (the daemon's scheduled
+pickup of ``sources.files.paths``) and ``ingest_files`` (``monitor ingest checkpoint``).
 
-* ``iter_lines(path)`` yields raw lines (bytes, without the newline) of a file, a ``.gz``
-  file (detected by magic bytes, not the name) or ``-`` for stdin.
-* ``async ingest_files(paths, writer, *, source="checkpoint:file", keep_original=True,
-  progress=None) -> IngestStats``: parse, normalize and bulk-index; ``progress(done_bytes,
-  total_bytes)`` is called about once per chunk. Ids are stable, so ingesting a file twice
-  reports duplicates instead of indexing twice.
-* ``async scan_once(cfg: FileSource, writer, state) -> IngestStats``: the scheduled pickup of
-  ``sources.files.paths`` (offsets per file in the state index; see its docstring).
+Two modes:
+
+* ``resume=True`` (the scheduled pickup): the cursor is the file's state document, under the
+  key and in the layout the pickup always used, so a deployment's offsets are honoured:
+  ``logfile:<absolute path>`` → ``{"inode", "offset", "size", "mtime"}``. A plain file is read
+  from ``offset`` up to its last complete line as it was when the run began (appends are picked
+  up; an unterminated last line waits; a shrunk file or another inode is read again from the
+  start). A gzip file is read whole, including an unterminated last line, when its size or
+  mtime changed; while one is read in several batches the cursor says how far
+  (``{"inode", "size", "mtime", "unpacked": bytes}``), so a restart skips what was written.
+* ``resume=False`` (the one-shot import, stdin included): one pass over the stream from its
+  start, every line; stdin cannot rewind, so there is no cursor (``next_cursor`` None, as the
+  protocol allows for a source that keeps none) and each ``fetch`` continues where the last one
+  stopped; ``more`` says whether the stream has more.
+
+Helpers shared with ``monitor parse``: ``iter_lines(path)`` yields raw lines (bytes, without the
+newline) of a file, a ``.gz`` file (detected by magic bytes, not the name) or ``-`` for stdin;
+``bounded_lines`` bounds the memory of one line; ``normalize_line(s)``.
 """
 from __future__ import annotations
 
+import asyncio
 import glob
 import gzip
 import io
@@ -21,7 +39,6 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, BinaryIO
 
 from ..errors import SourceError
@@ -29,12 +46,14 @@ from ..model import DeadLetter, Document, RawRecord
 from ..normalize import normalize_checkpoint
 from ..normalize.checkpoint import MAX_LINE_BYTES
 from ..settings import FileSource
-from ..store.state import StateStore
-from ..store.writer import BulkWriter
+from .base import Batch
 
-__all__ = ["CutLine", "IngestStats", "bounded_lines", "ingest_files", "iter_lines", "normalize_line",
-           "normalize_lines", "scan_once"]
+__all__ = ["BATCH_BYTES", "BATCH_LINES", "CutLine", "ExportedFile", "IngestStats",
+           "bounded_lines", "iter_lines", "matching_paths", "normalize_line", "normalize_lines"]
 
+#: one batch holds at most this many lines and about this many bytes (a line more at most)
+BATCH_LINES = 20_000
+BATCH_BYTES = 16 << 20
 
 
 @dataclass(slots=True)
@@ -183,92 +202,181 @@ def normalize_lines(lines: Iterable[bytes], source: str, keep_original: bool,
         yield result
 
 
-async def ingest_files(paths: Iterable[str], writer: BulkWriter, *,
-                       source: str = "checkpoint:file", keep_original: bool = True,
-                       progress: Callable[[int, int], None] | None = None,
-                       refresh: bool = False) -> IngestStats:
-    """Index documents; unparsable lines go to the dead-letter index (counted as dead-lettered,
-    whether stored now or already stored by an earlier run)."""
-    stats = IngestStats()
-    for path in paths:
-        label = source if path == "-" else f"{source}:{Path(path).name}"
-        await _ingest_one(path, label, writer, keep_original, progress, stats)
-    if refresh:
-        await writer.refresh()
-    return stats
+def matching_paths(cfg: FileSource) -> list[str]:
+    """The files ``cfg.paths`` (globs, ``~`` expanded) match now: sorted, each once."""
+    return sorted({p for pattern in cfg.paths for p in glob.glob(os.path.expanduser(pattern))})
 
 
-async def _ingest_one(path: str, label: str, writer: BulkWriter, keep_original: bool,
-                      progress: Callable[[int, int], None] | None, stats: IngestStats) -> None:
-    await _ingest_lines(iter_lines(path, progress), label, writer, keep_original, stats)
+@dataclass(slots=True)
+class _Reading:
+    """One open pass over a file: its lines, the bytes consumed so far, where to stop."""
+
+    lines: Iterator[tuple[bytes, int]]
+    close: Callable[[], None]
+    info: os.stat_result | None = None
+    packed: bool = False
+    position: int = 0
+    #: a plain file's size when the run began: lines appended since wait for the next run
+    limit: int | None = None
+    counter: _Counting | None = None
+    total: int = 0
 
 
-async def _ingest_lines(lines: Iterable[bytes], label: str, writer: BulkWriter,
-                        keep_original: bool, stats: IngestStats) -> None:
-    """Stream documents and parse dead letters together into the writer."""
-    result = await writer.write(normalize_lines(lines, label, keep_original, stats),
-                                label="checkpoint-file", check_time=True)
-    stats.indexed += result.indexed
-    stats.duplicates += result.duplicates
-    stats.dead_lettered += result.dead_lettered
+class ExportedFile:
+    """One exported log file (``-``: stdin) as a pull source; see the module docstring."""
 
+    #: labels the writes and their metrics, as the pickup always did
+    name = "checkpoint-file"
+    #: the event times in an exported file are the sender's claim
+    check_time = True
 
-async def scan_once(cfg: FileSource, writer: BulkWriter, state: StateStore, *,
-                    keep_original: bool = True, source: str = "checkpoint:file") -> IngestStats:
-    """Daemon entry point for ``sources.files``: ingest what is new in the files matching
-    ``cfg.paths`` (globs). Plain files are read from the stored offset up to their last complete
-    line (appends are picked up; a shrunk or replaced file is read again from the start); gzip
-    files are read whole when their size or mtime changed. The offset (``StateStore`` key
-    ``logfile:<path>``) moves only after the writer acknowledged the documents; stable ids make
-    any re-read harmless."""
-    stats = IngestStats()
-    matches = sorted({p for pattern in cfg.paths for p in glob.glob(os.path.expanduser(pattern))})
-    for path in matches:
+    def __init__(self, path: str, *, label: str, keep_original: bool = True,
+                 resume: bool = True, progress: Callable[[int, int], None] | None = None,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.path = path
+        self.label = label
+        self.keep_original = keep_original
+        self.resume = resume
+        self.cursor_key = f"logfile:{os.path.abspath(path)}"
+        #: another batch waits: the pipeline reads on while the cursor moves
+        self.more = False
+        self._progress = progress
+        self._clock = clock
+        self._reading: _Reading | None = None
+        self._started = False
+        self._returned: dict[str, Any] | None = None
+
+    async def fetch(self, cursor: dict[str, Any] | None) -> Batch[RawRecord]:
+        """The next batch of lines; see the module docstring for what the cursor says."""
+        restart = self.resume and cursor != self._returned
+        if restart or not self._started:
+            # a first fetch, or a cursor this source did not return (its write failed, or
+            # another instance moved it): start again from what the stored cursor says
+            await self.close()
+            self._started = True
+            self._reading = await asyncio.to_thread(self._start, cursor)
+        reading = self._reading
+        if reading is None:
+            self.more = False
+            return Batch([], cursor)
+        before = reading.position
+        records, size, ended = await asyncio.to_thread(self._read, reading)
+        if self._progress is not None and reading.counter is not None:
+            self._progress(reading.counter.count, reading.total)
+        if ended:
+            await self.close()
+        self.more = not ended
+        counts = {"read": len(records), "bytes": size}
+        if not self.resume:
+            return Batch(records, None, counts)
+        self._returned = self._next_cursor(reading, before, ended, cursor)
+        return Batch(records, self._returned, counts)
+
+    def normalize(self, record: RawRecord) -> list[Document | DeadLetter]:
+        """One line as a document, or a dead letter (unparsable, or longer than the limit)."""
+        return [normalize_line(record.payload, record.source, record.received_at,
+                               self.keep_original)]
+
+    async def close(self) -> None:
+        """Close the file being read (never stdin)."""
+        reading, self._reading = self._reading, None
+        if reading is not None:
+            reading.close()
+
+    # -- reading (in a worker thread: a batch is up to BATCH_BYTES of I/O) --------------------
+    def _start(self, cursor: dict[str, Any] | None) -> _Reading | None:
+        """Open the file where the cursor says; None when nothing new is there."""
+        if not self.resume:
+            stream, counter, total = _open(self.path)
+
+            def close_all() -> None:
+                if self.path != "-":
+                    stream.close()
+                    counter.close()  # GzipFile does not close the file it reads
+
+            return _Reading(bounded_lines(stream), close_all, counter=counter, total=total)
         try:
-            info = os.stat(path)
-        except OSError:
-            continue
-        key = f"logfile:{os.path.abspath(path)}"
-        current = await state.get(key)
-        known = current.value if current else {}
-        with open(path, "rb") as handle:  # a 2-byte magic check: no thread needed
-            packed = handle.read(2) == b"\x1f\x8b"
+            info = os.stat(self.path)
+            with open(self.path, "rb") as handle:
+                packed = handle.read(2) == b"\x1f\x8b"
+        except OSError:  # gone since the listing: nothing to read
+            return None
+        known = cursor or {}
         if packed:
-            if known.get("size") == info.st_size and known.get("mtime") == info.st_mtime:
-                continue
-            part = await ingest_files([path], writer, source=source, keep_original=keep_original)
-            offset = info.st_size
-        else:
-            offset = int(known.get("offset", 0))
-            if known.get("inode") != info.st_ino or info.st_size < offset:
-                offset = 0
-            if info.st_size == offset:
-                continue
-            part = IngestStats()
-            consumed = [offset]
-            limit = info.st_size
+            return self._start_packed(info, known)
+        offset = int(known.get("offset", 0))
+        if known.get("inode") != info.st_ino or info.st_size < offset:
+            offset = 0  # replaced or truncated: read it again from the start
+        if info.st_size == offset:
+            return None
+        try:
+            plain = open(self.path, "rb")  # noqa: SIM115 - closed by close()
+            plain.seek(offset)
+        except OSError as exc:
+            raise SourceError(f"cannot read {self.path}: {exc.strerror}") from exc
+        return _Reading(bounded_lines(plain, complete_only=True), plain.close, info,
+                        position=offset, limit=info.st_size)
 
-            def complete_lines(start: int = offset, consumed: list[int] = consumed,
-                               limit: int = limit, path: str = path) -> Iterator[bytes]:
-                """Complete lines from ``start`` (streamed; an unterminated tail waits)."""
-                with open(path, "rb") as handle:
-                    handle.seek(start)
-                    position = start
-                    for line, size in bounded_lines(handle, complete_only=True):
-                        if position + size > limit:
-                            break
-                        position += size
-                        consumed[0] = position
-                        yield line
+    def _start_packed(self, info: os.stat_result, known: dict[str, Any]) -> _Reading | None:
+        """A gzip file: read whole when its size or mtime changed, resuming an unfinished
+        read of the same file after the bytes (uncompressed) already written."""
+        same = known.get("size") == info.st_size and known.get("mtime") == info.st_mtime
+        if same and "unpacked" not in known:
+            return None
+        skip = int(known["unpacked"]) if same and known.get("inode") == info.st_ino \
+            and "unpacked" in known else 0
+        stream, counter, _total = _open(self.path)
 
-            await _ingest_lines(complete_lines(), f"{source}:{Path(path).name}", writer,
-                                keep_original, part)
-            if consumed[0] == offset:
-                continue
-            offset = consumed[0]
-        await state.update(key, {"inode": info.st_ino, "offset": offset, "size": info.st_size,
-                                 "mtime": info.st_mtime})
-        for name in ("read", "indexed", "duplicates", "dead_lettered", "parse_dead_letters",
-                     "bytes"):
-            setattr(stats, name, getattr(stats, name) + getattr(part, name))
-    return stats
+        def close_all() -> None:
+            stream.close()
+            counter.close()
+
+        try:
+            left = skip
+            while left:
+                data = stream.read(min(left, 1 << 20))
+                if not data:
+                    break
+                left -= len(data)
+        except (OSError, EOFError) as exc:
+            close_all()
+            raise SourceError(f"{self.path}: read failed: {exc}") from exc
+        return _Reading(bounded_lines(stream), close_all, info, packed=True,
+                        position=skip - left)
+
+    def _read(self, reading: _Reading) -> tuple[list[RawRecord], int, bool]:
+        """(records, their bytes, whether the file is done): the next lines up to the batch
+        bounds; blank lines are skipped."""
+        now = self._clock()
+        records: list[RawRecord] = []
+        size = lines = taken = 0
+        try:
+            for line, consumed in reading.lines:
+                if reading.limit is not None and reading.position + consumed > reading.limit:
+                    return records, size, True
+                reading.position += consumed
+                lines += 1
+                taken += consumed
+                if line.strip():
+                    records.append(RawRecord(self.label, line, now))
+                    size += (line.length if type(line) is CutLine else len(line)) + 1
+                if lines >= BATCH_LINES or taken >= BATCH_BYTES:
+                    return records, size, False
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            raise SourceError(f"{self.path}: read failed: {exc}") from exc
+        return records, size, True
+
+    @staticmethod
+    def _next_cursor(reading: _Reading, before: int, ended: bool,
+                     cursor: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The layout the pickup always stored; an unfinished gzip file says how far."""
+        info = reading.info
+        assert info is not None  # a resumable reading always has its file's identity
+        if reading.packed and not ended:
+            return {"inode": info.st_ino, "size": info.st_size, "mtime": info.st_mtime,
+                    "unpacked": reading.position}
+        if not reading.packed and reading.position == before:
+            return cursor  # nothing complete yet: the stored offset stays
+        offset = info.st_size if reading.packed else reading.position
+        return {"inode": info.st_ino, "offset": offset, "size": info.st_size,
+                "mtime": info.st_mtime}

@@ -4,9 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from monitor.daemon.file_runs import scan_once
 from monitor.settings import FileSource
 from monitor.simulate import SimConfig, generate
-from monitor.sources.logfiles import scan_once
 from monitor.store import BulkWriter, StateStore
 
 

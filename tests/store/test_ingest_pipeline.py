@@ -74,3 +74,9 @@ async def test_a_source_keeps_its_own_state_key(store: Store) -> None:
     assert source.seen == [1] and report.records == 1
     assert (await state.get("numbers:legacy")).value == {"position": 2}
     assert await state.get("cursor:numbers") is None
+
+
+async def test_the_report_counts_what_normalize_rejected(store: Store) -> None:
+    """Dead letters from the source's normalize, apart from any the store refused."""
+    report = await ingest_once(Numbers([1, -2, -3]), BulkWriter(store), None)
+    assert (report.rejected, report.result.dead_lettered, report.result.indexed) == (2, 2, 1)
