@@ -77,7 +77,11 @@ async def ingest_once(source: PullSource[Any], writer: BulkWriter,
         result = await writer.write(items(), label=source.name,
                                     check_time=bool(getattr(source, "check_time", False)))
         if state is not None and batch.next_cursor is not None and batch.next_cursor != cursor:
-            await state.put(key, batch.next_cursor, current)
+            # a page that another follows need not wait for searches to see its cursor (the
+            # compare-and-set read is real-time): a refresh wait per page would halve a long
+            # import's pace; the last page of a run waits, for reports that search the state
+            await state.put(key, batch.next_cursor, current,
+                            visible=not getattr(source, "more", False))
         return IngestReport(len(batch.records), result, dict(batch.counts), batch.next_cursor,
                             rejected)
     finally:
