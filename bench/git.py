@@ -195,7 +195,7 @@ async def end_to_end(url: str, cfg: GitRepoSource, cache_dir: Path) -> tuple[flo
 
             await asyncio.gather(worker(), worker())
             raw = time.perf_counter() - start
-        assert stats.indexed == count, (stats, count)
+        assert stats.commits == count, (stats, count)
         return ours, raw, count
     finally:
         await drop_prefix(store)
