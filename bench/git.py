@@ -9,7 +9,7 @@
    ``git log -z --name-status`` parse, signature pass, ``commit_document``; no Elasticsearch)
    next to a raw ``git log`` of the same history with the same format, read and discarded.
    Target ratio >= 0.5.
-3. End to end: ``sync_repo`` into Elasticsearch (fresh prefix) in commits per second, next to a
+3. End to end: a ``GitRepository`` driven page by page into Elasticsearch (fresh prefix) in commits per second, next to a
    raw ``_bulk`` of the same documents (NDJSON built before the clock starts, 5,000 per request,
    2 in flight).
 
@@ -36,10 +36,12 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from monitor.daemon.forge_runs import ingest_changes
 from monitor.normalize import changes
 from monitor.settings import ElasticsearchSettings, GitRepoSource
-from monitor.sources.git import Git, Mirror, SignatureCache
-from monitor.sources.git.sync import _batches, plan_branches
+from monitor.sources.git import PAGE_SIZE, Git, GitRepository, Mirror, SignatureCache
+from monitor.sources.git.pages import read_pages
+from monitor.sources.git.plan import Pin, Position, plan_branches
 from monitor.store import BulkWriter, StateStore, open_store
 from monitor.store.search import drop_prefix
 from monitor.store.setup import install_templates
@@ -135,11 +137,13 @@ def parse_to_docs(git: Git, cfg: GitRepoSource, cache_dir: Path) -> tuple[float,
     repo = changes.RepoInfo(cfg.name, cfg.url)
     cache = SignatureCache(cache_dir / "sig.json", None)
     n = 0
-    for plan in plans:
-        for chunk in _batches(git, cache, plan, None, 5000):
-            for commit, sig, mainline in chunk:
-                changes.commit_document(repo, plan.ref, commit, sig, mainline=mainline)
-                n += 1
+    start = Position.start([Pin(p.ref, p.new, tuple(p.exclude)) for p in plans
+                            if p.include not in p.exclude])
+    assert start is not None
+    for page in read_pages(git, cache, start, PAGE_SIZE):
+        for ref, commit, sig, mainline in page.commits:
+            changes.commit_document(repo, ref, commit, sig, mainline=mainline)
+            n += 1
     return time.perf_counter() - start, n
 
 
@@ -159,8 +163,12 @@ async def end_to_end(url: str, cfg: GitRepoSource, cache_dir: Path) -> tuple[flo
         await asyncio.to_thread(mirror.fetch)
         print(f"mirror clone for the end-to-end run: {time.perf_counter() - t:.1f}s (not timed)")
         start = time.perf_counter()
-        stats = await __import__("monitor.sources.git", fromlist=["sync_repo"]).sync_repo(
-            cfg, BulkWriter(store), StateStore(store), cache_dir)
+        source = GitRepository(cfg, cache_dir)
+        try:
+            stats = await ingest_changes([source], "git", cfg.name, BulkWriter(store),
+                                         StateStore(store), max_rounds=None)
+        finally:
+            await source.close()
         ours = time.perf_counter() - start
         # the same documents, serialized before the clock starts, through raw _bulk
         git = Mirror(cfg, cache_dir).git
@@ -251,7 +259,7 @@ def main() -> int:
                   f"{len(raw_rates)}, best round {max(o / r for o, r in zip(our_rates, raw_rates, strict=True)):.2f})")
         if not args.no_es:
             e2e_ours, e2e_raw, count = asyncio.run(end_to_end(args.url, cfg, work / "e2e"))
-            print(f"end to end sync_repo into ES (mirror ready):   {count / e2e_ours:,.0f} commits/s "
+            print(f"end to end GitRepository into ES (mirror ready): {count / e2e_ours:,.0f} commits/s "
                   f"({e2e_ours:.1f}s)")
             print(f"raw _bulk of the same documents (2 in flight): {count / e2e_raw:,.0f} docs/s "
                   f"({e2e_raw:.1f}s)")

@@ -7,8 +7,9 @@
     monitor ingest git --since 2026-01-01   # backfill every selected source from a date
     monitor ingest git --json               # summary as JSON
 
-The same runs the daemon schedules (``sync_repo``, the forges' pull sources through the ingest
-pipeline); cursors are shared with it, so a manual run never duplicates what the daemon already indexed. ``--since``
+The same runs the daemon schedules (the pull sources of git repositories and forges through the
+ingest pipeline); cursors are shared with it, so a manual run never duplicates what the daemon
+already indexed, and a git import runs to its end, page by page. ``--since``
 moves each selected source's cursor back to the date first (never forward; see
 ``monitor.sources.cursors``), so a forge can be backfilled past its ``initial_lookback_days``.
 A progress bar on stderr shows a large import (a first full one); a summary line per source is
@@ -84,11 +85,11 @@ def _ingest_git(args: argparse.Namespace) -> int:
 
 async def _sync_all(settings: Settings, sources: list[tuple[str, Any]], since: str | None,
                     show_progress: bool) -> list[dict[str, Any]]:
-    from ..daemon.forge_runs import ingest_changes
+    from ..daemon.forge_runs import MAX_ROUNDS, ingest_changes
     from ..errors import MonitorError
     from ..sources.cursors import cursor_keys, rewind
     from ..sources.forges import pull_sources
-    from ..sources.git import sync_repo
+    from ..sources.git import GitRepository
     from ..store import BulkWriter, StateStore, open_store
     from ..store.setup import template_status
 
@@ -105,16 +106,14 @@ async def _sync_all(settings: Settings, sources: list[tuple[str, Any]], since: s
             try:
                 rewound = (await rewind(state, cfg, cursor_keys(kind, cfg), since)
                            if since else [])
-                if kind == "git":
-                    stats = await sync_repo(cfg, writer, state, cfg.mirror_dir,
-                                            since=since, progress=progress)
-                else:
-                    pulls = pull_sources(kind, cfg)
-                    try:
-                        stats = await ingest_changes(pulls, kind, cfg.name, writer, state)
-                    finally:
-                        for pull in pulls:
-                            await pull.close()
+                pulls = [GitRepository(cfg, cfg.mirror_dir, since=since, progress=progress)] \
+                    if kind == "git" else pull_sources(kind, cfg)
+                try:
+                    stats = await ingest_changes(pulls, kind, cfg.name, writer, state,
+                                                 max_rounds=None if kind == "git" else MAX_ROUNDS)
+                finally:
+                    for pull in pulls:
+                        await pull.close()
                 results.append({"ok": True, "rewound": len(rewound), **stats.as_dict()})
             except MonitorError as exc:
                 results.append({"ok": False, "source": cfg.name, "kind": kind,

@@ -197,16 +197,20 @@ def _wire_git(ctx: Context, components: Components) -> None:
     repos = ctx.settings.sources.git
     if not repos:
         return
-    from ..sources.git import sync_repo
+    from ..sources.git import GitRepository
+    from .forge_runs import ingest_changes
     for cfg in repos:
-        cache = cfg.mirror_dir
+        # kept as long as this wiring: a first import's git walk serves its next page, also
+        # in the next run; closed (its git stopped) when the daemon stops or reloads
+        source = GitRepository(cfg, cfg.mirror_dir)
 
-        async def pull(cfg=cfg, cache=cache) -> RunReport:
-            cache.mkdir(parents=True, exist_ok=True)
-            stats = await sync_repo(cfg, ctx.writer_for(cfg.name), ctx.state, cache)
+        async def pull(cfg=cfg, source=source) -> RunReport:
+            stats = await ingest_changes([source], "git", cfg.name, ctx.writer_for(cfg.name),
+                                         ctx.state)
             return RunReport(counts={"commits": stats.commits, "tags": stats.tags,
                                      "indexed": stats.indexed, "rewrites": stats.rewrites})
 
+        components.closers.append(source.close)
         components.sources[cfg.name] = 0
         components.quiet_sources.add(cfg.name)
         components.jobs.append(JobSpec(f"source:{cfg.name}", pull,

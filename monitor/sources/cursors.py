@@ -3,9 +3,9 @@
 A source's cursor (in the state index) says how far it has read; a first run starts
 ``initial_lookback_days`` back and later runs only read what is newer. To backfill from a date,
 or to start a source over, the cursor is *rewound*: every ``*_since`` time moves back to the
-date (never forward), and position markers that are not times (git branch tips, Argo CD
-history ids) are dropped, so the next run re-reads and stable document ids keep it from
-duplicating anything.
+date (never forward), and position markers that are not times (git branch tips and the next
+page of a git import, Argo CD history ids) are dropped, so the next run re-reads and stable
+document ids keep it from duplicating anything.
 """
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ __all__ = ["ChangeSource", "cursor_key", "cursor_keys", "first_cursor", "rewind"
 ChangeSource = GitRepoSource | GithubSource | GitlabSource | ArgoCdSource
 
 #: cursor fields that mark a position but are not times: dropped when rewinding to a date
-_POSITIONS = ("branches", "tags", "last_history_id")
+#: (``pending``: the page a git import continues from, pinned to the tips it started with)
+_POSITIONS = ("branches", "tags", "pending", "last_history_id")
 
 
 def cursor_key(kind: str, name: str, item: str | None = None) -> str:

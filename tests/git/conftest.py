@@ -1,4 +1,5 @@
-"""Real repositories built with the git CLI, and a helper that syncs one into the real ES."""
+"""Real repositories built with the git CLI, and a helper that ingests one into the real ES
+(a ``GitRepository`` driven page by page to its end, as ``monitor ingest git`` does)."""
 from __future__ import annotations
 
 import itertools
@@ -9,8 +10,9 @@ from typing import Any
 
 import pytest
 
+from monitor.daemon.forge_runs import ingest_changes
 from monitor.settings import GitRepoSource
-from monitor.sources.git import SyncStats, sync_repo
+from monitor.sources.git import GitRepository, SyncStats
 from monitor.store import BulkWriter, StateStore
 from monitor.store.search import refresh, search
 
@@ -86,7 +88,13 @@ class Syncer:
         self.state = StateStore(store)
 
     async def __call__(self, cfg: GitRepoSource, **kwargs: Any) -> SyncStats:
-        stats = await sync_repo(cfg, self.writer, self.state, self.cache_dir, **kwargs)
+        """One run: ``kwargs`` go to ``GitRepository`` (``since``, ``page_size``, ``now``)."""
+        source = GitRepository(cfg, self.cache_dir, **kwargs)
+        try:
+            stats = await ingest_changes([source], "git", cfg.name, self.writer, self.state,
+                                         max_rounds=None)
+        finally:
+            await source.close()
         await refresh(self.store, ["changes"])
         return stats
 

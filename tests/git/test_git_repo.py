@@ -338,7 +338,7 @@ async def test_crafted_commit_objects_do_not_crash(repo, syncer):
 async def test_prefetch_stops_its_thread_and_passes_errors():
     import threading
 
-    from monitor.sources.git.sync import _prefetch
+    from monitor.sources.git.pages import _prefetch
 
     produced = []
 

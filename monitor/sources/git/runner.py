@@ -10,7 +10,7 @@ import os
 import re
 import subprocess
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 
 from ...identifiers import OBJECT_ID
@@ -238,19 +238,29 @@ class Git:
         return set(out.decode("ascii", "replace").split())
 
     def log_args(self, include: Sequence[str], exclude: Sequence[str] = (),
-                 since: str | None = None) -> list[str]:
+                 since: str | None = None, *, skip: int = 0,
+                 date_order: bool = False) -> list[str]:
+        """``date_order``: no commit before all of its children (``--date-order``), so what
+        was read is closed under descendants; ``skip``: leave out the first ``skip`` commits
+        (git walks them but builds no diff), to continue an interrupted read."""
         args = ["log", "-z", "--no-color", "--no-decorate", "--no-use-mailmap", "--no-renames",
                 "--name-status", "--diff-merges=first-parent", f"--format={LOG_FORMAT}"]
         if since:
             args.append(f"--since={since}")
+        if date_order:
+            args.append("--date-order")
+        if skip:
+            args.append(f"--skip={int(skip)}")
         return args + ["--end-of-options", *(_sha(s) for s in include),
                        *(f"^{_sha(s)}" for s in exclude), "--"]
 
     def commits(self, include: Sequence[str], exclude: Sequence[str] = (),
-                since: str | None = None) -> Iterator[GitCommit]:
+                since: str | None = None, *, skip: int = 0,
+                date_order: bool = False) -> Generator[GitCommit, None, None]:
         """Commits reachable from ``include`` and not from ``exclude``, newest first."""
         parser = LogParser()
-        for data in self.stream(self.log_args(include, exclude, since)):
+        for data in self.stream(self.log_args(include, exclude, since, skip=skip,
+                                              date_order=date_order)):
             yield from parser.feed(data)
         yield from parser.close()
 
