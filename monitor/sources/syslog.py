@@ -14,6 +14,25 @@ datagram to the spool). A flusher normalizes batches and bulk-writes them; if El
 unreachable (``StoreUnavailable``) the batch goes to the disk spool and every later batch too,
 in order, until a probe sees Elasticsearch again and the spool has been replayed. If the spool
 is full the records are counted in ``dropped_spool_full`` and logged at ERROR: never silently.
+
+On the pull protocol (``sources/base.py``) the receiver exposes its pure parts as
+:class:`ReceivedLines` (``receiver.lines``): ``fetch(None)`` takes the next batch from the queue
+(``next_cursor`` None: a queue keeps no cursor, a sender does not replay) and ``normalize`` is
+the one normalize of a received line, for live batches and spool replays alike. The flusher
+writes through the writer it was given rather than through ``monitor/ingest.py``, because:
+
+* the receiver is in ``sources``, below ``ingest`` (``tests/unit/test_layering.py``): it cannot
+  call the pipeline, and the daemon could drive ``lines`` with ``ingest_once`` only by taking
+  the flusher (queue, spool, degraded mode, ``horizon()``) out of the receiver;
+* the pipeline's guarantee is a cursor committed after the write, and a queue has none; here it
+  is the spool: a batch whose write failed (``StoreUnavailable``, a stop out of time) is spooled
+  raw and in order, a degraded receiver spools without trying, a replay commits a spool segment
+  after its write. ``ingest_once`` raises without the batch and always tries the write;
+* an empty take writes nothing (any write marks the source successful in the per-source
+  metrics); ``ingest_once`` writes every batch;
+* normalization runs in a worker thread ``NORMALIZE_SLICE`` records at a time (the loop keeps
+  draining sockets, one slice of documents alive at once); ``ingest_once`` runs it inline;
+* ``last_event_unixtime`` needs each record's outcome, which the pipeline does not report.
 """
 from __future__ import annotations
 
@@ -23,7 +42,7 @@ import logging
 import socket
 import ssl
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -34,10 +53,11 @@ from ..normalize import normalize_checkpoint
 from ..settings import SyslogSource
 from ..store.client import Store
 from ..store.writer import BulkWriter
+from .base import Batch
 from .framing import Framer
 from .spool import DiskSpool
 
-__all__ = ["Framer", "ReceiverCounters", "SyslogReceiver"]
+__all__ = ["Framer", "ReceivedLines", "ReceiverCounters", "SyslogReceiver"]
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +95,31 @@ class ReceiverCounters:
         return asdict(self)
 
 
+class ReceivedLines:
+    """The receiver's queue as a pull source (see the module docstring): ``fetch(None)`` takes
+    the next batch (waiting at most ``flush_interval_seconds`` for its first record; it may be
+    empty), ``normalize`` is pure."""
+
+    #: labels the writes and their metrics
+    name = "checkpoint-syslog"
+    #: a sender's claimed event times must not choose the index (store/timewindow.py)
+    check_time = True
+
+    def __init__(self, take: Callable[[], Awaitable[list[RawRecord]]],
+                 keep_original: bool = True) -> None:
+        self._take = take
+        self.keep_original = keep_original
+
+    async def fetch(self, cursor: dict[str, Any] | None = None) -> Batch[RawRecord]:
+        return Batch(await self._take())
+
+    def normalize(self, record: RawRecord) -> tuple[Document | DeadLetter]:
+        return (normalize_checkpoint(record, self.keep_original),)
+
+    async def close(self) -> None:
+        """Nothing to release: the receiver's ``stop()`` closes the listeners and the spool."""
+
+
 def _address(text: str) -> tuple[str, int]:
     host, _, port = text.rpartition(":")
     return host.strip("[]") or "0.0.0.0", int(port)
@@ -108,6 +153,8 @@ class SyslogReceiver:
         self.probe_interval = probe_interval
         self.clock = clock
         self.counters = ReceiverCounters()
+        #: the pull protocol's pure parts: batches from the queue, the one normalize
+        self.lines = ReceivedLines(self._take_batch, keep_original)
         self.spool = DiskSpool(cfg.spool)
         self.counters.spool_bytes = self.spool.bytes
         self.queue: asyncio.Queue[RawRecord] = asyncio.Queue(cfg.queue_size)
@@ -421,7 +468,7 @@ class SyslogReceiver:
         while True:
             if self._stopping and self.queue.empty():
                 break
-            batch = await self._take_batch()
+            batch = list((await self.lines.fetch(None)).records)
             if self._degraded:
                 if batch:
                     self._to_spool(batch)
@@ -452,13 +499,16 @@ class SyslogReceiver:
         self.spool.flush()
 
     def _normalize(self, batch: list[RawRecord]) -> tuple[list[Document | DeadLetter], float]:
+        """A slice through the one normalize (``lines.normalize``); the arrival time of the
+        newest record that became a document."""
         items: list[Document | DeadLetter] = []
         newest = 0.0
+        normalize = self.lines.normalize
         for record in batch:
-            result = normalize_checkpoint(record, self.keep_original)
-            items.append(result)
-            if isinstance(result, Document):
-                newest = max(newest, record.received_at.timestamp())
+            for result in normalize(record):
+                items.append(result)
+                if isinstance(result, Document):
+                    newest = max(newest, record.received_at.timestamp())
         return items, newest
 
     async def _write(self, batch: list[RawRecord]) -> bool:
@@ -491,8 +541,8 @@ class SyslogReceiver:
                 del items
 
         try:
-            result = await self.writer.write(documents(), label="checkpoint-syslog",
-                                             check_time=True)
+            result = await self.writer.write(documents(), label=self.lines.name,
+                                             check_time=self.lines.check_time)
         except StoreUnavailable as exc:
             log.warning("syslog: bulk failed: %s", exc)
             return False

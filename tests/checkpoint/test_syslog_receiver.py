@@ -202,3 +202,48 @@ async def test_stop_keeps_everything_already_read(store: Any, tmp_path: Path) ->
     assert second.counters.replayed == receiver.counters.spooled
     # the 1500 lines are valid events; the unterminated tail, if it was read, is a dead letter
     assert await _count(store) == min(read, 1500)
+
+
+class _Recording:
+    """Stands in for the bulk writer: keeps what it was given, and how."""
+
+    def __init__(self) -> None:
+        self.items: list[Any] = []
+        self.calls: list[tuple[str, bool]] = []
+
+    async def write(self, items: Any, *, label: str, check_time: bool = False) -> Any:
+        from monitor.store import BulkResult
+        self.calls.append((label, check_time))
+        before = len(self.items)
+        async for item in items:
+            self.items.append(item)
+        return BulkResult(indexed=len(self.items) - before)
+
+
+async def test_the_receiver_exposes_the_pull_protocol_and_one_normalize(tmp_path: Path) -> None:
+    """``lines.fetch(None)`` takes the queue's next batch (no cursor); live batches and spool
+    replays both go through ``lines.normalize``, written under the source's label."""
+    from datetime import UTC, datetime
+
+    from monitor.model import RawRecord
+    from monitor.normalize import normalize_checkpoint
+
+    writer = _Recording()
+    receiver = SyslogReceiver(_cfg(tmp_path), writer)  # type: ignore[arg-type]  # a recording test double for the writer
+    lines = _lines(6, seed=3)
+    for line in lines[:3]:
+        receiver.offer_nowait(line)
+    batch = await receiver.lines.fetch(None)
+    assert [r.payload for r in batch.records] == lines[:3] and batch.next_cursor is None
+    assert receiver.queue.empty() and receiver._queued_bytes == 0
+    record = RawRecord("checkpoint:syslog", lines[0], datetime.now(UTC))
+    assert list(receiver.lines.normalize(record)) == [normalize_checkpoint(record)]
+    seen: list[bytes] = []
+    pure = receiver.lines.normalize
+    receiver.lines.normalize = lambda r: seen.append(r.payload) or pure(r)  # type: ignore[method-assign]  # observe the one path
+    assert await receiver._write(list(batch.records))
+    receiver._to_spool([receiver._record(line) for line in lines[3:]])
+    assert await receiver._replay(probe=False)
+    receiver.spool.close()
+    assert seen == lines and len(writer.items) == 6 and receiver.counters.replayed == 3
+    assert writer.calls == [("checkpoint-syslog", True)] * 2
