@@ -165,3 +165,39 @@ async def test_a_cursor_of_the_earlier_layout_continues_without_reimport(repo, s
     third = await syncer(cfg, page_size=2)
     assert third.commits == 3 and third.indexed == 3 and third.duplicates == 0
     assert set(new) <= set(await _commits(syncer)) and len(await syncer.docs()) == 8
+
+
+async def test_daemon_git_job_keeps_its_source_across_runs_and_closes_it(repo, store, tmp_path):
+    from prometheus_client import CollectorRegistry
+
+    from monitor.daemon.adapters import _wire_git
+    from monitor.daemon.components import Components, Context
+    from monitor.metrics.definitions import Metrics
+    from monitor.settings import settings_from_dict
+    from monitor.store import BulkWriter, StateStore
+
+    for i in range(3):
+        repo.commit(f"c{i}")
+    repo.git("tag", "v1")
+    settings = settings_from_dict({"sources": {"git": [{
+        "name": "policy", "url": str(repo.path), "mirror_dir": str(tmp_path / "mirrors")}]}})
+    ctx = Context(settings=settings, store=store, writer=BulkWriter(store),
+                  state=StateStore(store), metrics=Metrics(CollectorRegistry(), "test"),
+                  positions=None, instance_id="t", is_active=lambda: True,
+                  writer_for=lambda name: BulkWriter(store))
+    components = Components()
+    _wire_git(ctx, components)
+    job = next(j for j in components.jobs if j.id == "source:policy")
+    assert job.source == "policy" and "policy" in components.quiet_sources
+    first = await job.func()
+    repo.commit("c3")
+    second = await job.func()
+    assert first is not None and second is not None
+    assert first.counts == {"commits": 3, "tags": 1, "indexed": 4, "rewrites": 0}
+    assert second.counts == {"commits": 1, "tags": 0, "indexed": 1, "rewrites": 0}
+    cursor = await StateStore(store).get("git:policy")
+    assert cursor is not None and set(cursor.value) == {"branches", "tags", "url", "synced_at"}
+    assert (tmp_path / "mirrors" / "policy.git" / "HEAD").exists()
+    assert len(components.closers) == 1
+    for close in components.closers:
+        await close()
