@@ -6,9 +6,13 @@ documents or dead letters. The source never writes and never moves its cursor: t
 pipeline (``monitor/ingest.py``) writes through the daemon's writer, then commits the cursor
 only once the write is acknowledged, so a crash or an outage repeats work instead of losing it.
 
-``SyncStats`` adds up a run: the git sync (not on the protocol yet) returns one, and
-``daemon/forge_runs.ingest_changes`` makes one from the batches of a forge's pull sources; the
-daemon turns it into the job's report and metrics, so no module keeps running totals.
+A source with more to read than one batch should hold (a first git import, a forge's pages)
+sets its ``more`` attribute in ``fetch``; ``ingest_pages`` then fetches again from the cursor
+just committed, so each batch stays bounded however long the history.
+
+``SyncStats`` adds up a run: ``daemon/forge_runs.ingest_changes`` makes one from the batches of
+a change source's pull sources (git repositories, forges); the daemon turns it into the job's
+report and metrics, so no module keeps running totals.
 """
 from __future__ import annotations
 
@@ -39,8 +43,9 @@ class PullSource(Protocol[R]):
     """A source the ingest pipeline can drive. ``name`` labels its writes, metrics and cursor.
 
     Optional attributes the pipeline reads: ``cursor_key`` (the state key of the cursor, when
-    not ``cursor:<name>``) and ``check_time`` (true for senders whose claimed event times must
-    be screened before they choose an index)."""
+    not ``cursor:<name>``), ``check_time`` (true for senders whose claimed event times must
+    be screened before they choose an index) and ``more`` (true after a ``fetch`` that left
+    records for another)."""
 
     name: str
 
