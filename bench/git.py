@@ -137,10 +137,10 @@ def parse_to_docs(git: Git, cfg: GitRepoSource, cache_dir: Path) -> tuple[float,
     repo = changes.RepoInfo(cfg.name, cfg.url)
     cache = SignatureCache(cache_dir / "sig.json", None)
     n = 0
-    start = Position.start([Pin(p.ref, p.new, tuple(p.exclude)) for p in plans
+    first = Position.start([Pin(p.ref, p.new, tuple(p.exclude)) for p in plans
                             if p.include not in p.exclude])
-    assert start is not None
-    for page in read_pages(git, cache, start, PAGE_SIZE):
+    assert first is not None
+    for page in read_pages(git, cache, first, PAGE_SIZE):
         for ref, commit, sig, mainline in page.commits:
             changes.commit_document(repo, ref, commit, sig, mainline=mainline)
             n += 1
