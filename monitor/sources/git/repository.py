@@ -12,7 +12,7 @@ Cursor (state key ``git:<name>``, the layout of earlier versions plus ``pending`
 
     {"branches": {"refs/heads/main": "<sha>"}, "tags": {"refs/tags/v1": ["<object>", "<sha>"]},
      "url": "...", "synced_at": "...",
-     "pending": {"plans": [{"ref", "new", "exclude", "since"}], "done": 5000,
+     "pending": {"plans": [{"ref", "new", "exclude", "since"}], "done": 10000,
                  "mainline": "<sha>"}}                          # only while pages are left
 """
 from __future__ import annotations
@@ -43,8 +43,12 @@ __all__ = ["PAGE_SIZE", "GitRecord", "GitRepository"]
 
 log = logging.getLogger("monitor.sources.git")
 
-#: commits per page (per fetch): what one write holds, and what a failed write repeats
-PAGE_SIZE = 5000
+#: commits per page (per fetch): what one write holds, and what a failed write repeats. Each
+#: page ends with its write acknowledged (Elasticsearch idle until the next page's first
+#: chunk), so fewer, larger pages import faster: 10,000 took ~18% less time than 5,000 (60k
+#: commits into Elasticsearch). A page of plain commits is ~15 MB; up to three are held (one
+#: written, one queued, one being read)
+PAGE_SIZE = 10_000
 
 #: one item as read, built into a document by ``normalize``: ("commit", ref, commit,
 #: signature, mainline), ("rewrite", ref, old, new, merge base, detected), ("tag", tag,
