@@ -11,7 +11,7 @@ ids make the repeat harmless. Sources never import ``store``.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +19,7 @@ from .model import DeadLetter, Document
 from .sources.base import PullSource
 from .store import BulkResult, BulkWriter, StateStore
 
-__all__ = ["IngestReport", "Judge", "cursor_key", "ingest_once", "ingest_pages"]
+__all__ = ["IngestReport", "Judge", "cursor_key", "ingest_once", "ingest_pages", "ingest_stream"]
 
 
 @dataclass(slots=True)
@@ -106,3 +106,32 @@ async def ingest_pages(source: PullSource[Any], writer: BulkWriter, state: State
             break
         previous = report.cursor
     return reports
+
+
+async def ingest_stream(source: PullSource[Any], writer: BulkWriter, *,
+                        judge: Judge | None = None) -> IngestReport:
+    """Every batch of a source that keeps no cursor (a one-shot import: a file given on the
+    command line, stdin) through one write, fetching the next batch while the writer still has
+    the last one's requests in flight. With no cursor there is nothing to commit between
+    batches, so draining the writer at each batch border (what ``ingest_pages`` must do to
+    commit a cursor after its write) would only leave Elasticsearch idle. The source stays open."""
+    report = IngestReport()
+
+    async def items() -> AsyncIterator[Document | DeadLetter]:
+        while True:
+            batch = await source.fetch(None)
+            report.records += len(batch.records)
+            for key, value in batch.counts.items():
+                report.counts[key] = report.counts.get(key, 0) + value
+            for record in batch.records:
+                for item in source.normalize(record):
+                    if type(item) is DeadLetter:
+                        report.rejected += 1
+                    yield judge(item) if judge is not None and isinstance(item, Document) \
+                        else item
+            if not getattr(source, "more", False):
+                break
+
+    report.result = await writer.write(items(), label=source.name,
+                                       check_time=bool(getattr(source, "check_time", False)))
+    return report

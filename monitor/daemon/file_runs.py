@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from ..ingest import IngestReport, ingest_pages
+from ..ingest import IngestReport, ingest_pages, ingest_stream
 from ..settings import FileSource
 from ..sources.logfiles import ExportedFile, IngestStats, matching_paths
 from ..store import BulkWriter, StateStore
@@ -56,8 +56,13 @@ async def ingest_files(paths: Iterable[str], writer: BulkWriter, *,
 
 async def _ingest(file: ExportedFile, writer: BulkWriter, state: StateStore | None,
                   stats: IngestStats) -> None:
-    """One file to its end, batch by batch; the file is closed whatever happens."""
+    """One file to its end, batch by batch; the file is closed whatever happens. Without a
+    state (the one-shot import) there is no offset to commit between batches: one write
+    streams them all (``ingest_stream``)."""
     try:
+        if state is None:
+            _add(stats, await ingest_stream(file, writer))
+            return
         while True:
             for report in await ingest_pages(file, writer, state):
                 _add(stats, report)

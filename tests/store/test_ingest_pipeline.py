@@ -80,3 +80,53 @@ async def test_the_report_counts_what_normalize_rejected(store: Store) -> None:
     """Dead letters from the source's normalize, apart from any the store refused."""
     report = await ingest_once(Numbers([1, -2, -3]), BulkWriter(store), None)
     assert (report.rejected, report.result.dead_lettered, report.result.indexed) == (2, 2, 1)
+
+
+async def test_a_source_without_cursor_streams_every_batch_through_one_write(store):
+    """``ingest_stream``: a one-shot source's batches go through one write (the writer never
+    drains between them), every record normalized, the counts added up, and a Document
+    judged on its way."""
+    from monitor.ingest import ingest_stream
+    from monitor.model import DeadLetter, Document
+    from monitor.sources.base import Batch
+    from monitor.store import BulkWriter
+
+    class Numbers:
+        name = "stream-test"
+        more = True
+
+        def __init__(self) -> None:
+            self.left = [[1, 2, 3], [4, 5], [6, -1]]
+
+        async def fetch(self, cursor):
+            batch = self.left.pop(0)
+            self.more = bool(self.left)
+            return Batch(batch, None, {"seen": len(batch)})
+
+        def normalize(self, record):
+            if record < 0:
+                return [DeadLetter("stream-test", b"-1", "negative")]
+            return [Document("events", f"stream-{record}",
+                             {"@timestamp": "2026-11-24T10:00:00Z", "n": record})]
+
+        async def close(self):
+            return None
+
+    writes: list[int] = []
+
+    class Counting(BulkWriter):
+        async def write(self, items, **kw):  # one call per stream
+            writes.append(1)
+            return await super().write(items, **kw)
+
+    judged: list[str] = []
+
+    def judge(doc: Document) -> Document:
+        judged.append(doc.id)
+        return doc
+
+    report = await ingest_stream(Numbers(), Counting(store), judge=judge)
+    assert writes == [1]
+    assert (report.records, report.counts, report.rejected) == (7, {"seen": 7}, 1)
+    assert (report.result.indexed, report.result.dead_lettered) == (6, 1)
+    assert judged == [f"stream-{n}" for n in range(1, 7)]
