@@ -10,8 +10,9 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -66,6 +67,24 @@ async def store(es_settings: ElasticsearchSettings, es_prefix: str) -> AsyncIter
     finally:
         await drop_prefix(s)
         await s.close()
+
+
+@pytest.fixture
+def wiring_context(store: Store) -> Callable[[Any], Any]:
+    """``make(settings)``: a daemon wiring ``Context`` over the test's real store (plain
+    writers, a fresh metrics registry), for tests that wire one source and run its job."""
+    from prometheus_client import CollectorRegistry
+
+    from monitor.daemon.components import Context
+    from monitor.metrics.definitions import Metrics
+    from monitor.store import BulkWriter, StateStore
+
+    def make(settings: Any) -> Context:
+        return Context(settings=settings, store=store, writer=BulkWriter(store),
+                       state=StateStore(store), metrics=Metrics(CollectorRegistry(), "test"),
+                       positions=None, instance_id="t", is_active=lambda: True,
+                       writer_for=lambda name: BulkWriter(store))
+    return make
 
 
 @pytest.fixture(scope="session")

@@ -487,26 +487,21 @@ def test_the_source_module_imports_nothing_from_the_store() -> None:
                              or m.startswith("monitor.store")]
 
 
-async def test_the_daemon_honours_keep_original_for_api_logs(store: Any, fake: FakeMgmt) -> None:
+async def test_the_daemon_honours_keep_original_for_api_logs(store: Any, fake: FakeMgmt,
+                                                             wiring_context: Any) -> None:
     """``elasticsearch.keep_original: false`` drops ``event.original`` from API logs too (the
     daemon built the API sources with the default, so they kept it whatever the setting)."""
     from datetime import UTC
 
-    from prometheus_client import CollectorRegistry
-
     from monitor.daemon.adapters import _wire_checkpoint_api
-    from monitor.daemon.components import Components, Context
-    from monitor.metrics import Metrics
+    from monitor.daemon.components import Components
     from monitor.settings import settings_from_dict
 
     fake.add("logs", 20, start=datetime.now(UTC) - timedelta(minutes=10))
     settings = settings_from_dict({
         "elasticsearch": {"keep_original": False},
         "sources": {"checkpoint_api": [_cfg().model_dump(mode="json") | {"api_key": "k3y"}]}})
-    context = Context(settings=settings, store=store, writer=BulkWriter(store),
-                      state=StateStore(store), metrics=Metrics(CollectorRegistry(), "test"),
-                      positions=None, instance_id="t", is_active=lambda: True,
-                      writer_for=lambda name: BulkWriter(store))
+    context = wiring_context(settings)
     components = Components()
     _wire_checkpoint_api(context, components)
     (job,) = components.jobs

@@ -8,7 +8,6 @@ from typing import Any
 import httpx
 import pytest
 import respx
-from prometheus_client import CollectorRegistry
 from test_forges import (
     GL,
     NOW,
@@ -22,9 +21,8 @@ from test_forges import (
 )
 
 from monitor.daemon.adapters import _wire_forges
-from monitor.daemon.components import Components, Context
+from monitor.daemon.components import Components
 from monitor.daemon.forge_runs import ingest_changes
-from monitor.metrics.definitions import Metrics
 from monitor.model import Document
 from monitor.settings import ArgoCdSource, GithubSource, GitlabSource, settings_from_dict
 from monitor.sources.base import Batch
@@ -37,18 +35,12 @@ ARGO = "https://argocd.example.com"
 APP_URL = f"{ARGO}/api/v1/applications/fw-policy"
 
 
-def _context(store, settings: Any) -> Context:
-    return Context(settings=settings, store=store, writer=BulkWriter(store),
-                   state=StateStore(store), metrics=Metrics(CollectorRegistry(), "test"),
-                   positions=None, instance_id="t", is_active=lambda: True,
-                   writer_for=lambda name: BulkWriter(store))
-
-
-async def test_daemon_job_keeps_the_argocd_source_across_runs_and_closes_it(store):
+async def test_daemon_job_keeps_the_argocd_source_across_runs_and_closes_it(store,
+                                                                         wiring_context):
     settings = settings_from_dict({"sources": {"argocd": [{
         "name": "argo", "base_url": ARGO, "token": "jwt", "applications": ["fw-policy"]}]}})
     components = Components()
-    _wire_forges(_context(store, settings), components)
+    _wire_forges(wiring_context(settings), components)
     job = next(j for j in components.jobs if j.id == "source:argo")
     assert job.source == "argo" and "argo" in components.quiet_sources
     built: list[httpx.AsyncClient] = []
@@ -231,13 +223,13 @@ async def test_pages_loop_commits_each_cursor_and_is_bounded(store):
     assert len(stuck.seen) == 2  # the cursor stopped moving
 
 
-async def test_daemon_github_job_sends_if_none_match_on_its_next_run(store):
+async def test_daemon_github_job_sends_if_none_match_on_its_next_run(store, wiring_context):
     """The daemon keeps its GitHub sources, so the second run of the job revalidates with the
     ETag the first one got: a 304, counted in the job's report, costs no quota."""
     settings = settings_from_dict({"sources": {"github": [{
         "name": "gh-daemon", "token": "t0ken", "repositories": ["acme/policy"]}]}})
     components = Components()
-    _wire_forges(_context(store, settings), components)
+    _wire_forges(wiring_context(settings), components)
     job = next(j for j in components.jobs if j.id == "source:gh-daemon")
     seen: list[str | None] = []
     deployments = _etag_deployments(seen)

@@ -167,24 +167,18 @@ async def test_a_cursor_of_the_earlier_layout_continues_without_reimport(repo, s
     assert set(new) <= set(await _commits(syncer)) and len(await syncer.docs()) == 8
 
 
-async def test_daemon_git_job_keeps_its_source_across_runs_and_closes_it(repo, store, tmp_path):
-    from prometheus_client import CollectorRegistry
-
+async def test_daemon_git_job_keeps_its_source_across_runs_and_closes_it(repo, store, tmp_path,
+                                                                         wiring_context):
     from monitor.daemon.adapters import _wire_git
-    from monitor.daemon.components import Components, Context
-    from monitor.metrics.definitions import Metrics
+    from monitor.daemon.components import Components
     from monitor.settings import settings_from_dict
-    from monitor.store import BulkWriter, StateStore
 
     for i in range(3):
         repo.commit(f"c{i}")
     repo.git("tag", "v1")
     settings = settings_from_dict({"sources": {"git": [{
         "name": "policy", "url": str(repo.path), "mirror_dir": str(tmp_path / "mirrors")}]}})
-    ctx = Context(settings=settings, store=store, writer=BulkWriter(store),
-                  state=StateStore(store), metrics=Metrics(CollectorRegistry(), "test"),
-                  positions=None, instance_id="t", is_active=lambda: True,
-                  writer_for=lambda name: BulkWriter(store))
+    ctx = wiring_context(settings)
     components = Components()
     _wire_git(ctx, components)
     job = next(j for j in components.jobs if j.id == "source:policy")
@@ -195,7 +189,7 @@ async def test_daemon_git_job_keeps_its_source_across_runs_and_closes_it(repo, s
     assert first is not None and second is not None
     assert first.counts == {"commits": 3, "tags": 1, "indexed": 4, "rewrites": 0}
     assert second.counts == {"commits": 1, "tags": 0, "indexed": 1, "rewrites": 0}
-    cursor = await StateStore(store).get("git:policy")
+    cursor = await ctx.state.get("git:policy")
     assert cursor is not None and set(cursor.value) == {"branches", "tags", "url", "synced_at"}
     assert (tmp_path / "mirrors" / "policy.git" / "HEAD").exists()
     assert len(components.closers) == 1
