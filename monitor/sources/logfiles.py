@@ -108,7 +108,7 @@ def _open(path: str) -> tuple[BinaryIO, _Counting, int]:
     buffered = io.BufferedReader(counter, buffer_size=1 << 20)
     if buffered.peek(2)[:2] == b"\x1f\x8b":
         return gzip.GzipFile(fileobj=buffered), counter, total  # type: ignore[return-value]  # binary streams, typed as BinaryIO
-    return buffered, counter, total  # type: ignore[return-value]  # binary streams, typed as BinaryIO
+    return buffered, counter, total
 
 
 class CutLine(bytes):
